@@ -1,0 +1,88 @@
+"""water's expressions: `{{run.id}}`, `{{run.date}}`, `{{params.NAME}}`,
+`{{steps.NAME.output|model|bytes}}`, and string literals (`{{ '{{' }}` writes a literal `{{`).
+
+Texts are split into literal parts and references; references compile to Argo's
+variables. Anything else inside `{{ }}` is an error: user text never reaches Argo's
+templating by accident.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_TAG = re.compile(r"\{\{(.*?)\}\}", re.S)
+_REF = re.compile(r"^(?:run\.(id|date)|params\.([A-Za-z_][A-Za-z0-9_]*)|steps\.([a-z0-9][-a-z0-9]*)\.([a-z]+))$")
+_LITERAL = re.compile(r"""^(?:'([^']*)'|"([^"]*)")$""")
+STEP_ATTRS = ("output", "model", "bytes")
+HELP = "water expressions: run.id, run.date, params.NAME, steps.NAME.output|model|bytes, or a quoted literal"
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A reference to a value known only at run time."""
+
+    root: str  # run | params | steps
+    name: str  # id/date, the parameter, or the step
+    attr: str = ""  # the step output
+
+    @property
+    def key(self) -> str:
+        return ".".join(p for p in (self.root, self.name, self.attr) if p)
+
+
+class ExpressionError(ValueError):
+    def __init__(self, offset: int, message: str):
+        super().__init__(message)
+        self.offset = offset
+
+
+def parse(text: str) -> list:
+    """Split text into literal strings and Refs; raise ExpressionError at the first bad tag."""
+    parts: list = []
+    pos = 0
+    for m in _TAG.finditer(text):
+        if m.start() > pos:
+            parts.append(text[pos:m.start()])
+        inner = m.group(1).strip()
+        literal = _LITERAL.match(inner)
+        ref = _REF.match(inner)
+        if literal:
+            parts.append(literal.group(1) if literal.group(1) is not None else literal.group(2))
+        elif ref and ref.group(1):
+            parts.append(Ref("run", ref.group(1)))
+        elif ref and ref.group(2):
+            parts.append(Ref("params", ref.group(2)))
+        elif ref and ref.group(4) in STEP_ATTRS:
+            parts.append(Ref("steps", ref.group(3), ref.group(4)))
+        elif ref:
+            raise ExpressionError(m.start(), f"'{ref.group(4)}' is not a step output (one of {', '.join(STEP_ATTRS)})")
+        else:
+            raise ExpressionError(m.start(), f"unknown expression '{m.group(0)}' ({HELP})")
+        pos = m.end()
+    rest = text[pos:]
+    if "{{" in rest:
+        raise ExpressionError(pos + rest.index("{{"), "'{{' is not closed by '}}' (write {{ '{{' }} for a literal)")
+    if rest:
+        parts.append(rest)
+    return parts
+
+
+def refs(text: str) -> list[Ref]:
+    return [p for p in parse(text) if isinstance(p, Ref)]
+
+
+def substitute(text: str, values: dict) -> str:
+    """Resolve a text at run time: `values` maps Ref.key to its value."""
+    return "".join(values[p.key] if isinstance(p, Ref) else p for p in parse(text))
+
+
+RUN_DATE_ARGO = "{{workflow.creationTimestamp.Y}}-{{workflow.creationTimestamp.m}}-{{workflow.creationTimestamp.d}}"
+
+
+def to_argo(ref: Ref, task_of=lambda step: step) -> str:
+    """The Argo variable a reference compiles to (`task_of` maps a step to the task that produces it)."""
+    if ref.root == "run":
+        return "{{workflow.name}}" if ref.name == "id" else RUN_DATE_ARGO
+    if ref.root == "params":
+        return "{{workflow.parameters.%s}}" % ref.name
+    return "{{tasks.%s.outputs.parameters.%s}}" % (task_of(ref.name), ref.attr)

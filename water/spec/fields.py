@@ -1,0 +1,312 @@
+"""The spec's schema language.
+
+A spec model is a dataclass whose fields are declared with `field(type, doc)`. One
+declaration gives three things: the parser (marked YAML → model objects, every
+problem located), the walk over user texts for expression checks, and the JSON
+Schema that `water schema` prints. Nothing about the spec is written twice.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from typing import Any, Callable, Iterator
+
+from water.errors import Problem
+from water.spec.yamlmarks import MarkedList, MarkedMap, Mark
+
+INVALID = object()  # a value that failed to parse; its problem is already recorded
+
+
+class Ctx:
+    """Where parsing is (file) and what it found wrong so far."""
+
+    def __init__(self, file: str):
+        self.file = file
+        self.problems: list[Problem] = []
+
+    def problem(self, mark: Mark, path: str, message: str, hint: str = "") -> object:
+        self.problems.append(Problem(self.file, mark[0], mark[1], path, message, hint))
+        return INVALID
+
+
+def type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return "a string"
+
+
+def did_you_mean(word: str, choices) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else ""
+
+
+class Type:
+    """A field's value type: parses a loaded value and describes itself as JSON Schema."""
+
+    def parse(self, value: Any, mark: Mark, path: str, ctx: Ctx) -> Any:
+        raise NotImplementedError
+
+    def schema(self, defs: dict) -> dict:
+        raise NotImplementedError
+
+    def texts(self, value: Any, mark: Mark, path: str) -> Iterator[tuple]:
+        """(path, mark, text) of every user text inside a parsed value that may hold expressions."""
+        return iter(())
+
+
+@dataclasses.dataclass(frozen=True)
+class FieldInfo:
+    attr: str
+    key: str
+    type: Type
+    doc: str
+    required: bool
+    default: Any
+
+
+def _camel(attr: str) -> str:
+    head, *rest = attr.rstrip("_").split("_")
+    return head + "".join(w.title() for w in rest)
+
+
+def field(type_: Type, doc: str, *, required: bool = False, default: Any = None, key: str | None = None):
+    """Declare one spec field. `key` defaults to the camelCase of the attribute name."""
+    info = {"type": type_, "doc": doc, "required": required, "key": key}
+    if isinstance(default, (list, dict)):
+        return dataclasses.field(default_factory=lambda: type(default)(default), metadata={"water": info})
+    return dataclasses.field(default=default, metadata={"water": info})
+
+
+def model(cls):
+    """Make a spec model: a dataclass that also knows its YAML keys and where it stood."""
+    cls = dataclasses.dataclass(cls)
+    fields = []
+    for f in dataclasses.fields(cls):
+        meta = f.metadata.get("water")
+        if meta is None:
+            continue
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        fields.append(FieldInfo(f.name, meta["key"] or _camel(f.name), meta["type"], meta["doc"], meta["required"], default))
+    cls.__spec_fields__ = tuple(fields)
+    cls.__spec_keys__ = {f.key: f for f in fields}
+    return cls
+
+
+def mark_of(obj: Any, attr: str | None = None) -> Mark:
+    """Where a parsed model (or one of its fields) was written; (1, 1) if not from a file."""
+    marks = getattr(obj, "_marks", {})
+    return marks.get(attr) or getattr(obj, "_mark", (1, 1))
+
+
+def is_set(obj: Any, attr: str) -> bool:
+    """Whether the user wrote this field (as opposed to taking its default)."""
+    return attr in getattr(obj, "_marks", {})
+
+
+class Model(Type):
+    """A nested spec model. `variants` (name → model) means: exactly one of these keys."""
+
+    def __init__(self, cls, variants: Callable[[], dict] | None = None):
+        self.cls = cls
+        self.variants = variants
+
+    def parse(self, value, mark, path, ctx):
+        if not isinstance(value, dict):
+            return ctx.problem(mark, path, f"expected a mapping, got {type_name(value)}")
+        keys = self.cls.__spec_keys__
+        variants = self.variants() if self.variants else {}
+        values, marks = {}, {}
+        for key in value:
+            if key not in keys and key not in variants:
+                at = value.key_marks[key] if isinstance(value, MarkedMap) else mark
+                ctx.problem(at, _join(path, key), "unknown field", did_you_mean(key, [*keys, *variants]))
+        for f in self.cls.__spec_fields__:
+            if f.key in value:
+                vmark = value.value_marks[f.key] if isinstance(value, MarkedMap) else mark
+                values[f.attr] = f.type.parse(value[f.key], vmark, _join(path, f.key), ctx)
+                marks[f.attr] = vmark
+            elif f.required:
+                ctx.problem(mark, _join(path, f.key), "required field is missing")
+            elif f.default is not None:
+                values[f.attr] = f.type.parse(f.default, mark, _join(path, f.key), ctx)
+        if variants:
+            self._parse_variant(value, mark, path, ctx, variants, values, marks)
+        obj = self.cls(**values)
+        obj._mark = mark
+        obj._marks = marks
+        return obj
+
+    def _parse_variant(self, value, mark, path, ctx, variants, values, marks):
+        chosen = [k for k in value if k in variants]
+        if len(chosen) != 1:
+            names = ", ".join(variants)
+            why = "needs one of" if not chosen else f"has {len(chosen)} kinds ({', '.join(chosen)}); keep one of"
+            ctx.problem(mark, path, f"step {why}: {names}")
+            values["kind"] = INVALID
+            return
+        kind = chosen[0]
+        vmark = value.value_marks[kind] if isinstance(value, MarkedMap) else mark
+        values["kind"] = kind
+        values["config"] = Model(variants[kind]).parse(value[kind], vmark, _join(path, kind), ctx)
+        marks["config"] = vmark
+
+    def schema(self, defs):
+        name = self.cls.__name__
+        if name not in defs:
+            defs[name] = {}  # reserve first: models may nest themselves
+            props, required = {}, []
+            for f in self.cls.__spec_fields__:
+                prop = dict(f.type.schema(defs))
+                prop["description"] = f.doc
+                if f.default not in (None, [], {}):
+                    prop["default"] = f.default
+                props[f.key] = prop
+                if f.required:
+                    required.append(f.key)
+            out = {"type": "object", "description": (self.cls.__doc__ or "").strip(), "properties": props,
+                   "additionalProperties": False}
+            if required:
+                out["required"] = required
+            if self.variants:
+                for kind, vcls in self.variants().items():
+                    props[kind] = {**Model(vcls).schema(defs), "description": (vcls.__doc__ or "").strip()}
+                out["oneOf"] = [{"required": [k]} for k in self.variants()]
+            defs[name] = out
+        return {"$ref": f"#/$defs/{name}"}
+
+    def texts(self, value, mark, path):
+        if value is INVALID or value is None:
+            return
+        for f in self.cls.__spec_fields__:
+            sub = getattr(value, f.attr)
+            if sub is not None:
+                yield from f.type.texts(sub, mark_of(value, f.attr), _join(path, f.key))
+        if self.variants and getattr(value, "config", None) is not None:
+            vcls = self.variants()[value.kind]
+            yield from Model(vcls).texts(value.config, mark_of(value, "config"), _join(path, value.kind))
+
+
+class List(Type):
+    def __init__(self, item: Type, min_items: int = 0, unique: bool = False):
+        self.item, self.min_items, self.unique = item, min_items, unique
+
+    def parse(self, value, mark, path, ctx):
+        if not isinstance(value, list):
+            return ctx.problem(mark, path, f"expected a list, got {type_name(value)}")
+        if len(value) < self.min_items:
+            return ctx.problem(mark, path, f"needs at least {self.min_items} item(s)")
+        out = MarkedList(mark)
+        seen = set()
+        for i, item in enumerate(value):
+            imark = value.item_marks[i] if isinstance(value, MarkedList) else mark
+            parsed = self.item.parse(item, imark, f"{path}[{i}]", ctx)
+            if self.unique and isinstance(parsed, str):
+                if parsed in seen:
+                    ctx.problem(imark, f"{path}[{i}]", f"'{parsed}' is listed twice")
+                seen.add(parsed)
+            out.append(parsed)
+            out.item_marks.append(imark)
+        return out
+
+    def schema(self, defs):
+        out = {"type": "array", "items": self.item.schema(defs)}
+        if self.min_items:
+            out["minItems"] = self.min_items
+        if self.unique:
+            out["uniqueItems"] = True
+        return out
+
+    def texts(self, value, mark, path):
+        for i, item in enumerate(value):
+            yield from self.item.texts(item, value.item_marks[i] if isinstance(value, MarkedList) else mark, f"{path}[{i}]")
+
+
+class Map(Type):
+    def __init__(self, key: Type, value: Type, what: str = "key"):
+        self.key, self.value, self.what = key, value, what
+
+    def parse(self, value, mark, path, ctx):
+        if not isinstance(value, dict):
+            return ctx.problem(mark, path, f"expected a mapping, got {type_name(value)}")
+        out = MarkedMap(mark)
+        for k, v in value.items():
+            kmark = value.key_marks[k] if isinstance(value, MarkedMap) else mark
+            vmark = value.value_marks[k] if isinstance(value, MarkedMap) else mark
+            self.key.parse(k, kmark, _join(path, k), ctx)
+            out[k] = self.value.parse(v, vmark, _join(path, k), ctx)
+            out.key_marks[k], out.value_marks[k] = kmark, vmark
+        return out
+
+    def schema(self, defs):
+        out = {"type": "object", "additionalProperties": self.value.schema(defs)}
+        key = self.key.schema(defs)
+        if "pattern" in key:
+            out["propertyNames"] = {"pattern": key["pattern"]}
+        return out
+
+    def texts(self, value, mark, path):
+        for k, v in value.items():
+            vmark = value.value_marks[k] if isinstance(value, MarkedMap) else mark
+            yield from self.value.texts(v, vmark, _join(path, k))
+
+
+class Union(Type):
+    """One of several types, chosen by the loaded value's Python type."""
+
+    def __init__(self, *choices: tuple[type, Type], what: str):
+        self.choices, self.what = choices, what
+
+    def parse(self, value, mark, path, ctx):
+        for py_type, choice in self.choices:
+            if isinstance(value, py_type) and not (isinstance(value, bool) and py_type is not bool):
+                return choice.parse(value, mark, path, ctx)
+        return ctx.problem(mark, path, f"expected {self.what}, got {type_name(value)}")
+
+    def schema(self, defs):
+        return {"anyOf": [c.schema(defs) for _, c in self.choices]}
+
+    def texts(self, value, mark, path):
+        for py_type, choice in self.choices:
+            if isinstance(value, py_type) or (py_type is dict and hasattr(value, "_marks")):
+                yield from choice.texts(value, mark, path)
+                return
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def parse(cls, data: Any, ctx: Ctx, path: str = ""):
+    """Parse loaded data as model `cls`; problems land in ctx."""
+    return Model(cls).parse(data, getattr(data, "mark", (1, 1)), path, ctx)
+
+
+def json_schema(cls, title: str) -> dict:
+    defs: dict = {}
+    root = Model(cls).schema(defs)
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": title, **root, "$defs": defs}
+
+
+def as_data(value: Any) -> Any:
+    """A parsed model as plain data under its YAML keys (unset fields left out)."""
+    fields = getattr(value, "__spec_fields__", None)
+    if fields is not None:
+        out = {f.key: as_data(getattr(value, f.attr)) for f in fields if getattr(value, f.attr) is not None}
+        if getattr(value, "config", None) is not None and getattr(value, "kind", None):
+            out[value.kind] = as_data(value.config)
+        return out
+    if isinstance(value, dict):
+        return {k: as_data(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [as_data(v) for v in value]
+    return value

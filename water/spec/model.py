@@ -1,0 +1,190 @@
+"""The water.yaml models (apiVersion water/v1). Every field here is documented and
+shows up, with its doc, in `water schema` and docs/spec.md."""
+from __future__ import annotations
+
+from water.spec.fields import List, Map, Model, Union, field, model
+from water.spec.types import (
+    DNS_SUBDOMAIN, ENV_NAME, IDENTIFIER, IMAGE, LABEL_KEY, LABEL_VALUE, PLAIN, TEXT, Bool, Cron, Duration, Enum, Int,
+    Name, Quantity, Scalar, Str, TimeZone,
+)
+
+PIPELINE_NAME = Name(52)  # CronJob names get an 11-character suffix for their Jobs
+STEP_NAME = Name(40)
+BUILTIN_RESOURCES = {"cpu": "500m", "memory": "1Gi"}
+INSTANCE_TYPE = Str(r"^ml\.[a-z0-9]+\.[a-z0-9]+$", "a SageMaker instance type such as ml.m5.xlarge")
+IAM_ROLE = Str(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$", "an IAM role ARN")
+
+
+@model
+class Resources:
+    """CPU, memory and GPUs of a step's pod; requests and limits are set alike (Guaranteed QoS)."""
+
+    cpu: str = field(Quantity("500m"), "CPU cores, as a Kubernetes quantity (500m, 2).")
+    memory: str = field(Quantity("1Gi"), "Memory, as a Kubernetes quantity (512Mi, 4Gi).")
+    gpu: int = field(Int(0, 16), "NVIDIA GPUs (nvidia.com/gpu).")
+
+
+@model
+class Instance:
+    """SageMaker instances for a training job or batch transform."""
+
+    type: str = field(INSTANCE_TYPE, "Instance type, e.g. ml.m5.xlarge.", required=True)
+    count: int = field(Int(1, 100), "Number of instances.", default=1)
+
+
+@model
+class SecretRef:
+    """A value read from a Kubernetes Secret at run time; the value never enters the spec."""
+
+    secret: str = field(DNS_SUBDOMAIN, "Name of the Secret in the pipeline's namespace.", required=True)
+    key: str = field(Str(r"^[-._a-zA-Z0-9]+$", "a valid Secret key"), "Key inside the Secret.", required=True)
+
+
+@model
+class Tier:
+    """One size class: applies when the measured volume is at most `upTo` (the last tier takes the rest)."""
+
+    up_to: int = field(Quantity("1Gi", as_bytes=True), "Upper bound of the volume (bytes, as a quantity: 500Mi, 20Gi).")
+    resources: Resources = field(Model(Resources), "Pod resources for container steps in this tier.")
+    parallelism: int = field(Int(1, 256), "Number of shards the step fans out to (container steps).")
+    node_selector: dict = field(Map(LABEL_KEY, LABEL_VALUE), "Node labels the pods must run on (container steps).")
+    instance: Instance = field(Model(Instance), "SageMaker instances (train and transform steps).")
+
+
+@model
+class Sizing:
+    """Size a step to the volume of an upstream step's output, measured at run time."""
+
+    from_: str = field(STEP_NAME, "The upstream step whose output is measured.", required=True, key="from")
+    tiers: list = field(List(Model(Tier), min_items=1), "Size classes, smallest first.", required=True)
+
+
+def _kinds():
+    from water.steps import KINDS
+
+    return {name: kind.spec for name, kind in KINDS.items()}
+
+
+@model
+class Step:
+    """One step of the pipeline: common settings plus exactly one kind (container, athena, glue, train, transform)."""
+
+    name: str = field(STEP_NAME, "Step name, unique in the pipeline (DNS-1123 label, at most 40 characters).",
+                      required=True)
+    after: list = field(List(STEP_NAME, unique=True), "Steps that must succeed before this one starts.", default=[])
+    retries: int = field(Int(0, 20), "Retries after a failed attempt (default: spec.defaults.retries).")
+    timeout: int = field(Duration(), "Longest time one attempt may take (default: spec.defaults.timeout).")
+    resources: Resources = field(Model(Resources), "Pod resources (default: spec.defaults.resources).")
+    env: dict = field(
+        Map(ENV_NAME, Union((str, TEXT), (dict, Model(SecretRef)), what="a string or {secret, key}")),
+        "Environment variables: a string (may hold expressions) or a Secret reference {secret, key}.", default={})
+    sizing: Sizing = field(Model(Sizing), "Size this step to the output volume of an upstream step.")
+    kind: str = None  # set by the parser: the kind key present
+    config: object = None  # set by the parser: that kind's spec
+
+
+STEP = Model(Step, variants=_kinds)
+
+
+@model
+class Schedule:
+    """When the pipeline runs on the cluster."""
+
+    cron: str = field(Cron(), "Five-field cron expression, or @daily/@hourly/...", required=True)
+    timezone: str = field(TimeZone(), "IANA time zone the cron expression is read in (DST-aware).", default="UTC")
+    concurrency: str = field(Enum("Allow", "Forbid", "Replace"), "What to do when a run is due while one is "
+                             "still running.", default="Forbid")
+    via: str = field(Enum("cronworkflow", "cronjob"), "Argo CronWorkflow, or a Kubernetes CronJob that submits "
+                     "the WorkflowTemplate.", default="cronworkflow")
+    starting_deadline: int = field(Duration(), "How late a missed run may still start (after a controller "
+                                   "outage).", default="1h")
+    suspend: bool = field(Bool(), "Deploy the schedule suspended.", default=False)
+    history: int = field(Int(0, 100), "Finished runs kept per outcome (succeeded, failed).", default=3)
+
+
+@model
+class Defaults:
+    """Settings every step gets unless it sets its own."""
+
+    retries: int = field(Int(0, 20), "Retries after a failed attempt.", default=2)
+    timeout: int = field(Duration(), "Longest time one attempt may take.", default="6h")
+    resources: Resources = field(Model(Resources), "Pod resources (built in: cpu 500m, memory 1Gi).")
+
+
+@model
+class SlackAlert:
+    """Post to Slack when a run ends (the Argo exit handler runs `water-job notify`)."""
+
+    webhook_secret: str = field(DNS_SUBDOMAIN, "Secret that holds the incoming-webhook URL.", required=True)
+    webhook_key: str = field(Str(r"^[-._a-zA-Z0-9]+$", "a valid Secret key"), "Key of the URL in that Secret.",
+                             default="url")
+    channel: str = field(PLAIN, "Channel named in the message (the webhook decides where it goes).")
+    on: list = field(List(Enum("failure", "success"), min_items=1, unique=True), "Which outcomes post.",
+                     default=["failure"])
+
+
+@model
+class DatadogAlert:
+    """Datadog tags, unified service tagging and monitors."""
+
+    tags: list = field(List(Str(r"^[A-Za-z][\w./:-]*$", "a Datadog tag (key:value)")), "Tags added to every "
+                       "metric and monitor.", default=[])
+    monitors: bool = field(Bool(), "Keep Datadog monitors (failure, missed schedule, duration) in step on deploy.",
+                           default=False)
+    env: str = field(LABEL_VALUE, "Unified service tagging `env` (tags.datadoghq.com/env).")
+    service: str = field(LABEL_VALUE, "Unified service tagging `service` (default: the pipeline name).")
+
+
+@model
+class Alerts:
+    """Where failures are reported."""
+
+    slack: SlackAlert = field(Model(SlackAlert), "Slack messages from the exit handler.")
+    datadog: DatadogAlert = field(Model(DatadogAlert), "Datadog settings.")
+
+
+@model
+class Aws:
+    """AWS settings shared by the steps; credentials come from the service account (IRSA), never from here."""
+
+    region: str = field(Str(r"^[a-z]{2}(-[a-z]+)+-\d$", "an AWS region such as ap-northeast-1"),
+                        "Region of the AWS jobs (default: the pod's AWS_REGION).")
+    sagemaker_role: str = field(IAM_ROLE, "Execution role SageMaker jobs assume (train, transform).")
+
+
+@model
+class PipelineSpec:
+    """What the pipeline runs, how and when."""
+
+    image: str = field(IMAGE, "Image every step runs in (it has water installed: `water-job`).", required=True)
+    service_account: str = field(DNS_SUBDOMAIN, "IRSA-annotated service account of the step pods.",
+                                 default="water-runner")
+    runner: str = field(Enum("argo", "cronjob"), "argo: WorkflowTemplate (+ schedule); cronjob: a single "
+                        "container step as a plain Kubernetes CronJob.", default="argo")
+    schedule: Schedule = field(Model(Schedule), "When to run; without it the pipeline runs only on `water run`.")
+    params: dict = field(Map(IDENTIFIER, Scalar()), "Run parameters with their defaults; `{{params.NAME}}` in "
+                         "steps, `--param NAME=VALUE` to override.", default={})
+    defaults: Defaults = field(Model(Defaults), "Settings every step gets unless it sets its own.", default={})
+    alerts: Alerts = field(Model(Alerts), "Slack and Datadog.", default={})
+    aws: Aws = field(Model(Aws), "AWS settings.", default={})
+    steps: list = field(List(STEP, min_items=1), "The steps; order is free, `after` makes the graph.", required=True)
+
+
+@model
+class Metadata:
+    """Name and labels of the pipeline."""
+
+    name: str = field(PIPELINE_NAME, "Pipeline name (DNS-1123 label, at most 52 characters: CronJob names get "
+                      "suffixes).", required=True)
+    namespace: str = field(Name(63), "Namespace (default: the kube context's namespace).")
+    labels: dict = field(Map(LABEL_KEY, LABEL_VALUE), "Labels added to every object and pod.", default={})
+
+
+@model
+class PipelineDoc:
+    """A water pipeline (water.yaml)."""
+
+    api_version: str = field(Enum("water/v1"), "Always water/v1.", required=True)
+    kind: str = field(Enum("Pipeline"), "Always Pipeline.", required=True)
+    metadata: Metadata = field(Model(Metadata), "Name and labels.", required=True)
+    spec: PipelineSpec = field(Model(PipelineSpec), "The pipeline.", required=True)

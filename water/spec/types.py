@@ -1,0 +1,260 @@
+"""Value types of the spec: strings with rules, numbers, quantities, durations, cron."""
+from __future__ import annotations
+
+import re
+
+from water.spec.fields import INVALID, Type, did_you_mean, type_name
+
+EXPR_OPEN = "{{"
+
+
+class Str(Type):
+    """A string. `expr`: may hold water expressions ({{...}}), checked later with the step."""
+
+    def __init__(self, pattern: str | None = None, what: str = "", *, enum: tuple = (), max_len: int = 0,
+                 expr: bool = False, suggest=None):
+        self.regex = re.compile(pattern) if pattern else None
+        self.pattern, self.what, self.enum, self.max_len, self.expr = pattern, what, enum, max_len, expr
+        self.suggest = suggest
+
+    def parse(self, value, mark, path, ctx):
+        if not isinstance(value, str):
+            hint = f"quote it: '{value}'" if isinstance(value, (int, float)) and not isinstance(value, bool) else ""
+            return ctx.problem(mark, path, f"expected {self.what or 'a string'}, got {type_name(value)}", hint)
+        if self.enum and value not in self.enum:
+            hint = did_you_mean(value, self.enum) or ""
+            return ctx.problem(mark, path, f"'{value}' is not one of: {', '.join(self.enum)}", hint)
+        if self.max_len and len(value) > self.max_len:
+            return ctx.problem(mark, path, f"'{value}' is {len(value)} characters long; at most {self.max_len}")
+        if self.regex and not self.regex.match(value):
+            hint = self.suggest(value) if self.suggest else ""
+            return ctx.problem(mark, path, f"'{value}' is not {self.what}", hint)
+        if not self.expr and EXPR_OPEN in value:
+            return ctx.problem(mark, path, "expressions ({{...}}) are not allowed in this field")
+        return value
+
+    def schema(self, defs):
+        out: dict = {"type": "string"}
+        if self.enum:
+            out["enum"] = list(self.enum)
+        if self.pattern:
+            out["pattern"] = self.pattern
+        if self.max_len:
+            out["maxLength"] = self.max_len
+        return out
+
+    def texts(self, value, mark, path):
+        if self.expr and isinstance(value, str):
+            yield (path, mark, value)
+
+
+def Enum(*choices: str) -> Str:
+    return Str(enum=choices)
+
+
+def _dns_suggestion(value: str) -> str:
+    fixed = re.sub(r"[^a-z0-9-]+", "-", value.lower()).strip("-")
+    return f"did you mean '{fixed}'?" if fixed and fixed != value else ""
+
+
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+DNS_WHAT = "a valid name: lower-case letters, digits and '-', starting and ending with a letter or digit (DNS-1123)"
+
+
+def Name(max_len: int) -> Str:
+    return Str(DNS_LABEL, DNS_WHAT, max_len=max_len, suggest=_dns_suggestion)
+
+
+DNS_SUBDOMAIN = Str(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", DNS_WHAT, max_len=253, suggest=_dns_suggestion)
+IDENTIFIER = Str(r"^[A-Za-z_][A-Za-z0-9_]*$", "an identifier (letters, digits and '_', not starting with a digit)")
+ENV_NAME = Str(r"^[A-Za-z_][A-Za-z0-9_]*$", "a valid environment variable name")
+LABEL_KEY = Str(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$",
+                "a valid Kubernetes label key", max_len=316)
+LABEL_VALUE = Str(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$", "a valid Kubernetes label value", max_len=63)
+IMAGE = Str(
+    r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$",
+    "a valid image reference (registry/repository:tag)",
+)
+TEXT = Str(expr=True)  # free user text: commands, SQL, arguments; may hold water expressions
+PLAIN = Str()  # free text that must not hold expressions
+
+
+class Int(Type):
+    def __init__(self, minimum: int | None = None, maximum: int | None = None):
+        self.minimum, self.maximum = minimum, maximum
+
+    def parse(self, value, mark, path, ctx):
+        if not isinstance(value, int) or isinstance(value, bool):
+            return ctx.problem(mark, path, f"expected a whole number, got {type_name(value)}")
+        if self.minimum is not None and value < self.minimum:
+            return ctx.problem(mark, path, f"{value} is less than {self.minimum}")
+        if self.maximum is not None and value > self.maximum:
+            return ctx.problem(mark, path, f"{value} is more than {self.maximum}")
+        return value
+
+    def schema(self, defs):
+        out: dict = {"type": "integer"}
+        if self.minimum is not None:
+            out["minimum"] = self.minimum
+        if self.maximum is not None:
+            out["maximum"] = self.maximum
+        return out
+
+
+class Bool(Type):
+    def parse(self, value, mark, path, ctx):
+        if not isinstance(value, bool):
+            hint = "write true or false" if isinstance(value, str) else ""
+            return ctx.problem(mark, path, f"expected true or false, got {type_name(value)}", hint)
+        return value
+
+    def schema(self, defs):
+        return {"type": "boolean"}
+
+
+class Scalar(Type):
+    """A string, number or boolean, kept as the string a process would see."""
+
+    def __init__(self, expr: bool = False):
+        self.expr = expr
+
+    def parse(self, value, mark, path, ctx):
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, (int, float)):
+            return repr(value)
+        if isinstance(value, str):
+            if not self.expr and EXPR_OPEN in value:
+                return ctx.problem(mark, path, "expressions ({{...}}) are not allowed in this field")
+            return value
+        return ctx.problem(mark, path, f"expected a string, number or boolean, got {type_name(value)}")
+
+    def schema(self, defs):
+        return {"type": ["string", "number", "boolean"]}
+
+    def texts(self, value, mark, path):
+        if self.expr and isinstance(value, str):
+            yield (path, mark, value)
+
+
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+class Duration(Type):
+    """`90s`, `30m`, `2h`, `1h30m`, `1d`, or a whole number of seconds; parsed to seconds."""
+
+    def parse(self, value, mark, path, ctx):
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+        m = _DURATION.match(value) if isinstance(value, str) and value else None
+        seconds = 0
+        if m:
+            d, h, mi, s = (int(g or 0) for g in m.groups())
+            seconds = d * 86400 + h * 3600 + mi * 60 + s
+        if not seconds:
+            return ctx.problem(mark, path, f"'{value}' is not a duration", "e.g. 90s, 30m, 2h, 1h30m, 1d")
+        return seconds
+
+    def schema(self, defs):
+        return {"anyOf": [{"type": "string", "pattern": _DURATION.pattern}, {"type": "integer", "minimum": 1}]}
+
+
+_QUANTITY = re.compile(r"^([+]?(?:\d+(?:\.\d*)?|\.\d+))(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
+_FACTORS = {"": 1, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18,
+            "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+
+
+def quantity_value(text: str) -> float:
+    """The number a valid Kubernetes quantity stands for (cores, or bytes)."""
+    number, suffix = _QUANTITY.match(text).groups()
+    return float(number) * _FACTORS[suffix or ""]
+
+
+class Quantity(Type):
+    """A Kubernetes quantity (`500m`, `2`, `1Gi`). `bytes`: parsed to a whole number of bytes."""
+
+    def __init__(self, example: str, as_bytes: bool = False):
+        self.example, self.as_bytes = example, as_bytes
+
+    def parse(self, value, mark, path, ctx):
+        text = str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+        if not isinstance(text, str) or not _QUANTITY.match(text) or quantity_value(text) <= 0:
+            hint = f"e.g. {self.example}"
+            m = re.match(r"^(\d+(?:\.\d+)?)\s*([KMGTPE])B$", text) if isinstance(text, str) else None
+            if m:
+                hint = f"did you mean '{m[1]}{m[2]}i' or '{m[1]}{m[2]}'?"
+            return ctx.problem(mark, path, f"'{value}' is not a Kubernetes quantity", hint)
+        return int(quantity_value(text)) if self.as_bytes else text
+
+    def schema(self, defs):
+        return {"anyOf": [{"type": "string", "pattern": _QUANTITY.pattern}, {"type": "number", "exclusiveMinimum": 0}]}
+
+
+S3_URI = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/")
+
+
+class S3Uri(Type):
+    """`s3://bucket/prefix`; may start with an expression whose value is one at run time."""
+
+    def parse(self, value, mark, path, ctx):
+        if not isinstance(value, str):
+            return ctx.problem(mark, path, f"expected an S3 URI, got {type_name(value)}")
+        if not value.startswith(EXPR_OPEN) and not S3_URI.match(value):
+            return ctx.problem(mark, path, f"'{value}' is not an S3 URI", "expected s3://bucket/prefix/")
+        return value
+
+    def schema(self, defs):
+        return {"type": "string", "pattern": r"^(s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/|\{\{)"}
+
+    def texts(self, value, mark, path):
+        yield (path, mark, value)
+
+
+_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+
+
+class Cron(Type):
+    """A five-field cron expression (minute hour day month weekday) or a macro such as @daily."""
+
+    def parse(self, value, mark, path, ctx):
+        if not isinstance(value, str):
+            return ctx.problem(mark, path, f"expected a cron expression, got {type_name(value)}", "quote it")
+        if value.startswith(("TZ=", "CRON_TZ=")):
+            return ctx.problem(mark, path, "a time zone inside the cron expression is not supported",
+                               "set schedule.timezone instead")
+        if value not in _MACROS:
+            from croniter import croniter
+
+            if len(value.split()) != 5 or not croniter.is_valid(value):
+                return ctx.problem(mark, path, f"'{value}' is not a valid cron expression",
+                                   "five fields: minute hour day-of-month month day-of-week, e.g. '0 3 * * *'")
+        return value
+
+    def schema(self, defs):
+        return {"type": "string"}
+
+
+class TimeZone(Type):
+    """An IANA time zone name such as Asia/Tokyo."""
+
+    def parse(self, value, mark, path, ctx):
+        import zoneinfo
+
+        if not isinstance(value, str):
+            return ctx.problem(mark, path, f"expected a time zone name, got {type_name(value)}")
+        try:
+            if value.startswith(("/", ".")) or value == "localtime":
+                raise ValueError(value)
+            zoneinfo.ZoneInfo(value)
+        except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+            hint = did_you_mean(value, zoneinfo.available_timezones()) or "an IANA name such as Asia/Tokyo or UTC"
+            return ctx.problem(mark, path, f"'{value}' is not a known time zone", hint)
+        return value
+
+    def schema(self, defs):
+        return {"type": "string"}
+
+
+__all__ = ["INVALID", "Str", "Enum", "Name", "Int", "Bool", "Scalar", "Duration", "Quantity", "S3Uri", "Cron",
+           "TimeZone", "quantity_value"]

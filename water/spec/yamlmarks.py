@@ -1,0 +1,138 @@
+"""YAML → plain data that remembers where each mapping, key and item stood.
+
+YAML 1.2 core scalars only: `on`, `yes`, `no` stay strings (the `alerts.slack.on`
+key must not turn into True), `1:30` is not sexagesimal, dates stay strings,
+`010` is ten. Duplicate keys are problems, not silently the last one.
+"""
+from __future__ import annotations
+
+import re
+
+import yaml
+from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+from water.errors import Problem, SpecError
+
+Mark = tuple  # (line, col), both 1-based
+
+try:
+    from yaml._yaml import CParser as _Parser  # libyaml: ~10x faster on large specs
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+
+    class _Parser(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer):
+        def __init__(self, stream):
+            yaml.reader.Reader.__init__(self, stream)
+            yaml.scanner.Scanner.__init__(self)
+            yaml.parser.Parser.__init__(self)
+            yaml.composer.Composer.__init__(self)
+
+
+class MarkedMap(dict):
+    """A mapping with the marks of itself, its keys and its values."""
+
+    __slots__ = ("mark", "key_marks", "value_marks")
+
+    def __init__(self, mark: Mark = (1, 1)):
+        super().__init__()
+        self.mark = mark
+        self.key_marks: dict = {}
+        self.value_marks: dict = {}
+
+
+class MarkedList(list):
+    """A sequence with the marks of itself and of each item."""
+
+    __slots__ = ("mark", "item_marks")
+
+    def __init__(self, mark: Mark = (1, 1)):
+        super().__init__()
+        self.mark = mark
+        self.item_marks: list = []
+
+
+def _mark(node) -> Mark:
+    if isinstance(node, ScalarNode) and node.style in ("|", ">"):
+        return (node.start_mark.line + 2, node.start_mark.column + 1)  # block text starts on the next line
+    return (node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+class _CoreResolver(yaml.resolver.BaseResolver):
+    """YAML 1.2 core schema: the implicit types a Kubernetes user expects."""
+
+
+_CORE = [
+    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    ("tag:yaml.org,2002:int", r"^[-+]?[0-9]+$", "-+0123456789"),
+    (
+        "tag:yaml.org,2002:float",
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+        "-+0123456789.",
+    ),
+    ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+]
+for _tag, _regex, _first in _CORE:
+    _CoreResolver.add_implicit_resolver(_tag, re.compile(_regex), list(_first))
+
+
+class _Loader(_Parser, yaml.constructor.SafeConstructor, _CoreResolver):
+    def __init__(self, stream, file: str):
+        _Parser.__init__(self, stream)
+        yaml.constructor.SafeConstructor.__init__(self)
+        _CoreResolver.__init__(self)
+        self.file = file
+        self.problems: list[Problem] = []
+
+
+def _construct_map(loader: _Loader, node: MappingNode):
+    data = MarkedMap(_mark(node))
+    yield data
+    loader.flatten_mapping(node)
+    for key_node, value_node in node.value:
+        key_mark = _mark(key_node)
+        if not isinstance(key_node, ScalarNode):
+            loader.problems.append(Problem(loader.file, *key_mark, "", "a key must be a plain string"))
+            continue
+        key = key_node.value  # the text as written: `on` stays "on"
+        if key in data:
+            first = data.key_marks[key][0]
+            loader.problems.append(Problem(loader.file, *key_mark, key, f"duplicate key (first at line {first})"))
+            continue
+        data[key] = loader.construct_object(value_node, deep=True)
+        data.key_marks[key] = key_mark
+        data.value_marks[key] = _mark(value_node)
+
+
+def _construct_list(loader: _Loader, node: SequenceNode):
+    data = MarkedList(_mark(node))
+    yield data
+    for item in node.value:
+        data.append(loader.construct_object(item, deep=True))
+        data.item_marks.append(_mark(item))
+
+
+def _construct_int(loader, node):
+    return int(loader.construct_scalar(node), 10)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)
+_Loader.add_constructor("tag:yaml.org,2002:seq", _construct_list)
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+
+
+def load(text: str, file: str):
+    """Parse one YAML document; raise SpecError with located problems."""
+    loader = _Loader(text, file)
+    try:
+        data = loader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        reason = exc.problem or exc.context or "invalid YAML"
+        raise SpecError([Problem(file, line, col, "", f"YAML syntax error: {reason}")]) from None
+    except yaml.YAMLError as exc:
+        raise SpecError([Problem(file, 1, 1, "", f"YAML error: {exc}")]) from None
+    finally:
+        loader.dispose()
+    if loader.problems:
+        raise SpecError(loader.problems)
+    return data

@@ -1,0 +1,31 @@
+"""What every step kind provides. A kind is one module: its spec model, its checks,
+the config its `water-job` runtime receives, and (later) its runtime and local backend."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Prepared:
+    """What a kind read from the project for one step: extra texts to check, keyed by name."""
+
+    files: dict = field(default_factory=dict)  # name → (path shown to the user, text)
+
+
+class Kind:
+    name: str = ""
+    spec: type = type
+    outputs: tuple = ("output",)  # what `{{steps.NAME.<output>}}` may name
+    sizes: str = ""  # what a sizing tier sets for this kind: "pod", "instance" or "" (no sizing)
+
+    def step_outputs(self, config) -> tuple:
+        """The outputs a step of this kind produces, given its config."""
+        return self.outputs
+
+    def prepare(self, config, project_dir: str, at, ctx) -> Prepared:
+        """Read the project files the step names; report problems in ctx at `at` (mark, path)."""
+        return Prepared()
+
+    def job_config(self, config, prepared: Prepared) -> dict:
+        """The config `water-job <kind>` receives (user texts with their expressions intact)."""
+        raise NotImplementedError

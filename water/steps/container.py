@@ -1,0 +1,31 @@
+"""`container`: a command run in the pipeline image, wrapped by `water-job container`
+(which resolves expressions, reports to Datadog and writes outputs)."""
+from __future__ import annotations
+
+from water.spec.fields import List, as_data, field, model
+from water.spec.types import TEXT, S3Uri
+from water.steps.base import Kind
+
+
+@model
+class ContainerSpec:
+    """Run a command in the pipeline image."""
+
+    command: list = field(List(TEXT, min_items=1), "The command and its arguments; may hold expressions.",
+                          required=True)
+    output: str = field(S3Uri(), "Where the command writes its result: `{{steps.NAME.output}}` for later steps.")
+
+
+class Container(Kind):
+    name = "container"
+    spec = ContainerSpec
+    sizes = "pod"
+
+    def step_outputs(self, config):
+        return ("output", "bytes") if config.output else ()
+
+    def job_config(self, config, prepared):
+        return as_data(config)
+
+
+KIND = Container()
