@@ -66,6 +66,11 @@ class Pipeline:
     def spec(self):
         return self.doc.spec
 
+    @property
+    def default_resources(self) -> dict:
+        """Resources of water's own small tasks (size, notify)."""
+        return merge_resources(self.spec.defaults.resources)
+
     def step(self, name: str) -> PipelineStep:
         return next(s for s in self.steps if s.name == name)
 
@@ -195,12 +200,18 @@ def _find_cycle(graph: dict) -> list:
     return []
 
 
-def _effective(step, defaults):
+def merge_resources(*sources) -> dict:
+    """Built-in resources overridden, field by field, by each source in turn."""
     resources = dict(BUILTIN_RESOURCES)
-    for source in (defaults.resources, step.resources):
+    for source in sources:
         if source:
             resources.update({k: v for k, v in (("cpu", source.cpu), ("memory", source.memory), ("gpu", source.gpu))
                               if v is not None})
+    return resources
+
+
+def _effective(step, defaults):
+    resources = merge_resources(defaults.resources, step.resources)
     retries = step.retries if step.retries is not None else defaults.retries
     timeout = step.timeout if step.timeout is not None else defaults.timeout
     return resources, retries, timeout

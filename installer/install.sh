@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Install water into a virtual environment with pip, from this checkout's setup.cfg.
+#   installer/install.sh            water itself, in ./.venv
+#   installer/install.sh --test     plus what the test suite needs
+#   WATER_VENV=/opt/water installer/install.sh    another place for the environment
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="${WATER_VENV:-$root/.venv}"
+extras=""
+for arg in "$@"; do
+  case "$arg" in
+    --test) extras="[test]" ;;
+    -h|--help) sed -n '2,5p' "$0"; exit 0 ;;
+    *) echo "install.sh: unknown option '$arg' (try --help)" >&2; exit 2 ;;
+  esac
+done
+
+python="$(command -v python3.11 || command -v python3 || true)"
+if [ -z "$python" ] || ! "$python" -c 'import sys; sys.exit(sys.version_info[:2] < (3, 11))'; then
+  echo "install.sh: water needs Python 3.11 or newer (python3.11 or python3 on PATH)" >&2
+  exit 1
+fi
+if [ ! -x "$venv/bin/python" ]; then
+  "$python" -m venv "$venv"
+fi
+"$venv/bin/python" -m pip install --quiet --upgrade pip
+"$venv/bin/python" -m pip install --quiet -e "$root$extras"
+echo "water $("$venv/bin/water" --version | awk '{print $NF}') installed in $venv (try: $venv/bin/water --help)"

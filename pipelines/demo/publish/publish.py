@@ -1,0 +1,15 @@
+"""Publish one shard of the predictions (WATER_SHARD is "INDEX/COUNT")."""
+import argparse
+import os
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--input", required=True)
+    args = parser.parse_args()
+    index, count = (int(x) for x in os.environ.get("WATER_SHARD", "0/1").split("/"))
+    print(f"shard {index + 1}/{count}: publishing predictions from {args.input}")
+
+
+if __name__ == "__main__":
+    main()

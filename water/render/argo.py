@@ -1,0 +1,232 @@
+"""Argo rendering: one WorkflowTemplate holding the DAG, plus a CronWorkflow.
+
+Templates are shared: every step of one kind with the same settings (resources,
+retries, timeout, secrets) runs the same template, its own config passed as a
+parameter. A spec of 5,000 steps renders to a handful of templates.
+"""
+from __future__ import annotations
+
+import json
+
+from water import expressions
+from water.render import pods
+from water.spec.fields import as_data
+
+ARGO_API = "argoproj.io/v1alpha1"
+WEEK = 7 * 24 * 3600
+RETRY_BACKOFF = {"duration": "30s", "factor": 2, "maxDuration": "10m"}
+SIZE_TIMEOUT = 600
+NOTIFY_TIMEOUT = 120
+SIZE_OUTPUTS = ("pod-patch", "shards", "tier", "bytes", "objects", "instance-type", "instance-count")
+
+
+def size_task(step_name: str) -> str:
+    return f"water-size-{step_name}"
+
+
+def step_config(pipeline, step) -> dict:
+    """Everything `water-job <kind>` needs about one step, user texts included."""
+    return {
+        "pipeline": pipeline.name,
+        "step": step.name,
+        "kind": step.kind.name,
+        "spec": step.job_config(),
+        "env": dict(sorted(step.env.items())),
+        "outputs": list(step.outputs),
+        "aws": as_data(pipeline.spec.aws),
+    }
+
+
+def size_config(pipeline, step) -> dict:
+    return {
+        "pipeline": pipeline.name,
+        "step": step.name,
+        "kind": "size",
+        "sizes": step.kind.sizes,
+        "from": step.sizing.from_,
+        "resources": step.resources,
+        "tiers": [as_data(t) for t in step.sizing.tiers],
+        "aws": as_data(pipeline.spec.aws),
+    }
+
+
+def refs_param(refs, extra: dict | None = None) -> str:
+    """Upstream outputs a step reads, as Argo variables; their values are written by water-job, never users."""
+    values = {r.key: expressions.to_argo(r) for r, _, _ in refs if r.root == "steps"}
+    values.update(extra or {})
+    return json.dumps(values, sort_keys=True, separators=(",", ":"))
+
+
+def runtime_env(pipeline) -> list:
+    env = [
+        {"name": "WATER_RUN_ID", "value": "{{workflow.name}}"},
+        {"name": "WATER_RUN_DATE", "value": expressions.RUN_DATE_ARGO},
+    ]
+    env += [{"name": f"WATER_PARAM_{name}", "value": "{{workflow.parameters.%s}}" % name}
+            for name in sorted(pipeline.spec.params)]
+    return env + pods.datadog_env(pipeline)
+
+
+def job_template(pipeline, kind: str, inputs: list, outputs: tuple, resources: dict, *, retries: int,
+                 timeout: int, extra_env: list = (), patch: bool = False, optional: dict | None = None) -> dict:
+    """A hardened template that runs `water-job <kind>` with its inputs as `--name value` arguments.
+    `optional`: inputs with a default value (refs: none)."""
+    optional = {"refs": "{}", **(optional or {})}
+    args = [kind]
+    for name in inputs:
+        args += [f"--{name}", "{{inputs.parameters.%s}}" % name]
+    template = {
+        "inputs": {"parameters": [{"name": n, "value": optional[n]} if n in optional else {"name": n} for n in inputs]},
+    }
+    if outputs:
+        template["outputs"] = {"parameters": [{"name": o, "valueFrom": {"path": f"{pods.OUTPUTS_DIR}/{o}"}}
+                                              for o in outputs]}
+    if retries:
+        template["retryStrategy"] = {"limit": retries, "retryPolicy": "Always", "backoff": dict(RETRY_BACKOFF)}
+    template["activeDeadlineSeconds"] = timeout
+    if patch:
+        template["podSpecPatch"] = "{{inputs.parameters.pod-patch}}"
+    template["container"] = {
+        "image": pipeline.spec.image,
+        "imagePullPolicy": pods.pull_policy(pipeline.spec.image),
+        "command": ["water-job"],
+        "args": args,
+        "env": runtime_env(pipeline) + list(extra_env),
+        "resources": pods.resources(resources),
+        "securityContext": pods.CONTAINER_SECURITY,
+        "volumeMounts": [pods.TMP_MOUNT],
+    }
+    return template
+
+
+class _Templates:
+    """Templates by content: an identical body is one template, named after its kind."""
+
+    def __init__(self):
+        self.by_body: dict = {}
+        self.count: dict = {}
+        self.templates: list = []
+
+    def add(self, kind: str, body: dict) -> str:
+        key = json.dumps(body, sort_keys=True)
+        name = self.by_body.get(key)
+        if name is None:
+            n = self.count[kind] = self.count.get(kind, 0) + 1
+            name = kind if n == 1 else f"{kind}-{n}"
+            self.by_body[key] = name
+            self.templates.append({"name": name, **body})
+        return name
+
+
+def _step_tasks(pipeline, step, templates: _Templates) -> list:
+    inputs = ["config", "refs"]
+    args = [{"name": "config", "value": pods.encode(step_config(pipeline, step))}]
+    deps = list(step.after)
+    extra_refs: dict = {}
+    tasks = []
+    patch = bool(step.sizing) and step.kind.sizes == "pod"
+    if step.sizing:
+        sized = size_task(step.name)
+        source = expressions.Ref("steps", step.sizing.from_, "output")
+        size_template = templates.add("size", job_template(
+            pipeline, "size", ["config", "refs"], SIZE_OUTPUTS, pipeline.default_resources, retries=step.retries,
+            timeout=SIZE_TIMEOUT))
+        tasks.append(_task(sized, size_template, deps, [
+            {"name": "config", "value": pods.encode(size_config(pipeline, step))},
+            {"name": "refs", "value": refs_param([(source, None, None)])},
+        ]))
+        deps = deps + [sized]
+        out = "{{tasks.%s.outputs.parameters.%%s}}" % sized
+        if step.kind.sizes == "instance":
+            extra_refs = {"sizing.instance-type": out % "instance-type", "sizing.instance-count": out % "instance-count"}
+    args.append({"name": "refs", "value": refs_param(step.refs, extra_refs)})
+    if patch:
+        inputs += ["shard", "pod-patch"]
+        args += [{"name": "shard", "value": "{{item}}" if step.fans_out else "0/1"},
+                 {"name": "pod-patch", "value": out % "pod-patch"}]
+    body = job_template(pipeline, step.kind.name, inputs, step.outputs, step.resources, retries=step.retries,
+                        timeout=step.timeout, extra_env=pods.secret_env(step), patch=patch)
+    task = _task(step.name, templates.add(step.kind.name, body), deps, args)
+    if patch and step.fans_out:
+        task["withParam"] = out % "shards"
+    return tasks + [task]
+
+
+def _task(name: str, template: str, deps: list, args: list) -> dict:
+    task = {"name": name, "template": template}
+    if deps:
+        task["dependencies"] = deps
+    task["arguments"] = {"parameters": args}
+    return task
+
+
+def _exit_handler(pipeline, templates: _Templates) -> list:
+    """`water-job notify` when the run ends as `alerts.slack.on` asks. `{{workflow.failures}}` exists only
+    when something failed, so success and failure are two steps with their own arguments."""
+    slack = pipeline.spec.alerts.slack
+    secret = [{"name": "SLACK_WEBHOOK_URL",
+               "valueFrom": {"secretKeyRef": {"name": slack.webhook_secret, "key": slack.webhook_key}}}]
+    config = {"pipeline": pipeline.name, "kind": "notify", "slack": as_data(slack), "aws": as_data(pipeline.spec.aws)}
+    body = job_template(pipeline, "notify", ["config", "status", "failures", "duration"], (),
+                        pipeline.default_resources, retries=0, timeout=NOTIFY_TIMEOUT, extra_env=secret,
+                        optional={"failures": ""})
+    notify = templates.add("notify", body)
+    common = [{"name": "config", "value": pods.encode(config)},
+              {"name": "status", "value": "{{workflow.status}}"},
+              {"name": "duration", "value": "{{workflow.duration}}"}]
+    steps = []
+    if "failure" in slack.on:
+        steps.append({"name": "notify-failure", "template": notify, "when": "{{workflow.status}} != Succeeded",
+                      "arguments": {"parameters": common + [{"name": "failures", "value": "{{workflow.failures}}"}]}})
+    if "success" in slack.on:
+        steps.append({"name": "notify-success", "template": notify, "when": "{{workflow.status}} == Succeeded",
+                      "arguments": {"parameters": list(common)}})
+    return [{"name": "exit-handler", "steps": [steps]}]
+
+
+def metadata(pipeline, git_commit, name=None) -> dict:
+    meta = {"name": name or pipeline.name}
+    if pipeline.doc.metadata.namespace:
+        meta["namespace"] = pipeline.doc.metadata.namespace
+    meta["labels"] = pods.labels(pipeline)
+    meta["annotations"] = pods.annotations(pipeline, git_commit)
+    return meta
+
+
+def workflow_template(pipeline, git_commit: str | None = None) -> dict:
+    templates = _Templates()
+    tasks = []
+    for step in pipeline.steps:
+        tasks += _step_tasks(pipeline, step, templates)
+    spec = {"entrypoint": "main", "serviceAccountName": pipeline.spec.service_account}
+    if pipeline.spec.params:
+        spec["arguments"] = {"parameters": [{"name": k, "value": v} for k, v in sorted(pipeline.spec.params.items())]}
+    spec["podMetadata"] = {"labels": pods.pod_labels(pipeline), "annotations": pods.pod_annotations(pipeline)}
+    spec["workflowMetadata"] = {"labels": pods.labels(pipeline)}
+    spec["securityContext"] = pods.POD_SECURITY
+    spec["volumes"] = [pods.TMP_VOLUME]
+    spec["ttlStrategy"] = {"secondsAfterCompletion": WEEK}
+    handler = _exit_handler(pipeline, templates) if pipeline.spec.alerts.slack else []
+    if handler:
+        spec["onExit"] = "exit-handler"
+    spec["templates"] = [{"name": "main", "dag": {"tasks": tasks}}] + templates.templates + handler
+    return {"apiVersion": ARGO_API, "kind": "WorkflowTemplate", "metadata": metadata(pipeline, git_commit),
+            "spec": spec}
+
+
+def cron_workflow(pipeline, git_commit: str | None = None) -> dict:
+    schedule = pipeline.spec.schedule
+    spec = {
+        "schedules": [schedule.cron],
+        "timezone": schedule.timezone,
+        "concurrencyPolicy": schedule.concurrency,
+        "startingDeadlineSeconds": schedule.starting_deadline,
+        "successfulJobsHistoryLimit": schedule.history,
+        "failedJobsHistoryLimit": schedule.history,
+    }
+    if schedule.suspend:
+        spec["suspend"] = True
+    spec["workflowMetadata"] = {"labels": pods.labels(pipeline)}
+    spec["workflowSpec"] = {"workflowTemplateRef": {"name": pipeline.name}}
+    return {"apiVersion": ARGO_API, "kind": "CronWorkflow", "metadata": metadata(pipeline, git_commit),
+            "spec": spec}

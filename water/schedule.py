@@ -1,0 +1,23 @@
+"""Human summaries of a schedule: its cron, time zone and next run."""
+from __future__ import annotations
+
+from datetime import datetime
+
+
+def next_run(schedule, now: datetime | None = None) -> datetime:
+    """The next time the schedule fires after `now`, in the schedule's time zone."""
+    import zoneinfo
+
+    from croniter import croniter
+
+    tz = zoneinfo.ZoneInfo(schedule.timezone)
+    start = (now or datetime.now(tz)).astimezone(tz)
+    return croniter(schedule.cron, start).get_next(datetime)
+
+
+def describe(schedule, now: datetime | None = None) -> str:
+    if schedule is None:
+        return "no schedule (runs on `water run` only)"
+    when = next_run(schedule, now).strftime("%Y-%m-%d %H:%M %Z")
+    suspended = ", suspended" if schedule.suspend else ""
+    return f"schedule {schedule.cron} ({schedule.timezone}), next run {when}{suspended}"
