@@ -53,6 +53,8 @@ class MarkedList(list):
 def _mark(node) -> Mark:
     if isinstance(node, ScalarNode) and node.style in ("|", ">"):
         return (node.start_mark.line + 2, node.start_mark.column + 1)  # block text starts on the next line
+    if isinstance(node, ScalarNode) and node.style in ("'", '"'):
+        return (node.start_mark.line + 1, node.start_mark.column + 2)  # the text starts after the quote
     return (node.start_mark.line + 1, node.start_mark.column + 1)
 
 

@@ -1,0 +1,102 @@
+"""Shared fixtures: example pipelines, the strict Argo schema, Kubernetes' schemas, a CLI runner."""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from water import pipeline as pipeline_mod
+from water import render as render_mod
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TESTS = os.path.join(ROOT, "tests")
+EXAMPLES = sorted(d for d in os.listdir(os.path.join(ROOT, "pipelines"))
+                  if os.path.isfile(os.path.join(ROOT, "pipelines", d, "water.yaml")))
+ARGO_PREFIX = "io.argoproj.workflow.v1alpha1."
+K8S_VERSION = "1.33"
+
+
+def example_path(name: str) -> str:
+    return os.path.join(ROOT, "pipelines", name)
+
+
+def render_objects(path: str) -> list:
+    return render_mod.render(pipeline_mod.load(path)).objects
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A copy of an example pipeline in a temp folder, to edit freely."""
+
+    def make(name: str = "babyweight", edit=None):
+        target = tmp_path / name
+        shutil.copytree(example_path(name), target)
+        if edit:
+            spec = target / "water.yaml"
+            spec.write_text(edit(spec.read_text()))
+        return target
+
+    return make
+
+
+def _strict_argo_schema() -> dict:
+    with open(os.path.join(TESTS, "schemas", "argo-workflows-schema.json")) as f:
+        schema = json.load(f)
+    defs = schema["definitions"]
+    defs["io.k8s.apimachinery.pkg.util.intstr.IntOrString"] = {"type": ["string", "integer"]}
+    defs["io.k8s.apimachinery.pkg.api.resource.Quantity"] = {"type": ["string", "number"]}
+    for d in defs.values():
+        if d.get("type") == "object" and "properties" in d and "additionalProperties" not in d:
+            d["additionalProperties"] = False
+    return schema
+
+
+@pytest.fixture(scope="session")
+def argo_errors():
+    """errors(doc) -> list of messages from Argo's official schema, strict."""
+    from jsonschema import Draft202012Validator
+
+    schema = _strict_argo_schema()
+    validators: dict = {}
+
+    def errors(doc: dict) -> list:
+        kind = doc["kind"]
+        if kind not in validators:
+            sub = {"$ref": f"#/definitions/{ARGO_PREFIX}{kind}", "definitions": schema["definitions"]}
+            validators[kind] = Draft202012Validator(sub)
+        return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validators[kind].iter_errors(doc)]
+
+    return errors
+
+
+@pytest.fixture(scope="session")
+def k8s_errors():
+    """errors(doc) -> [] or the message of Kubernetes' own schema (strict: unknown fields fail)."""
+    import kubernetes_validate
+
+    def errors(doc: dict) -> list:
+        try:
+            kubernetes_validate.validate(copy.deepcopy(doc), K8S_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            return [str(exc).splitlines()[0]]
+        return []
+
+    return errors
+
+
+@pytest.fixture(scope="session")
+def water_bin():
+    """The installed `water` console script (tests of the real process)."""
+    found = shutil.which("water", path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+    assert found, "water is not installed: run installer/install.sh --test"
+    return found

@@ -1,0 +1,406 @@
+"""Rendered manifests: schema-valid, hardened, deterministic, small, and safe from Argo's templating."""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from conftest import EXAMPLES, ROOT, example_path, render_objects
+from water import pipeline as pipeline_mod
+from water import render as render_mod
+
+GOLDEN = os.path.join(ROOT, "tests", "golden")
+
+
+def _docs_of_every_example():
+    for name in EXAMPLES:
+        for obj in render_objects(example_path(name)):
+            yield name, obj
+
+
+def _with_via_cronjob(project):
+    return project("babyweight", lambda t: t.replace("via: cronworkflow", "via: cronjob"))
+
+
+def _templates(doc):
+    return doc["spec"]["templates"]
+
+
+# --- schemas ---------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_every_example_renders_to_documents_valid_against_their_official_schemas(name, argo_errors, k8s_errors):
+    objects = render_objects(example_path(name))
+    assert objects
+    for obj in objects:
+        errors = argo_errors(obj) if obj["apiVersion"].startswith("argoproj.io") else k8s_errors(obj)
+        assert errors == [], f"{name} {obj['kind']}: {errors[:5]}"
+
+
+def test_the_submitter_cronjob_is_valid_kubernetes(project, k8s_errors, argo_errors):
+    objects = render_objects(_with_via_cronjob(project))
+    assert [o["kind"] for o in objects] == ["WorkflowTemplate", "CronJob"]
+    assert argo_errors(objects[0]) == []
+    assert k8s_errors(objects[1]) == []
+
+
+def test_the_strict_schema_check_catches_a_misspelt_field(argo_errors):
+    doc = render_objects(example_path("babyweight"))[0]
+    doc["spec"]["templates"][1]["retryStrategyy"] = doc["spec"]["templates"][1].pop("retryStrategy")
+    assert any("retryStrategyy" in e for e in argo_errors(doc))
+
+
+def test_new_project_renders_to_valid_documents(tmp_path, argo_errors):
+    from water.scaffold import create
+
+    objects = render_objects(create("recsys", str(tmp_path)))
+    assert [o["kind"] for o in objects] == ["WorkflowTemplate", "CronWorkflow"]
+    for obj in objects:
+        assert argo_errors(obj) == []
+
+
+# --- scheduling defaults -----------------------------------------------------------------------------------------
+
+def test_cron_workflow_carries_the_schedule_and_safe_defaults():
+    template, cron = render_objects(example_path("babyweight"))
+    spec = cron["spec"]
+    assert spec["schedules"] == ["0 3 * * *"]
+    assert spec["timezone"] == "Asia/Tokyo"
+    assert spec["concurrencyPolicy"] == "Forbid"
+    assert spec["startingDeadlineSeconds"] > 0
+    assert spec["workflowSpec"] == {"workflowTemplateRef": {"name": template["metadata"]["name"]}}
+    assert "onExit" not in spec["workflowSpec"]  # not allowed on a CronWorkflow: it lives in the template
+
+
+def test_plain_cronjob_has_every_scheduling_default_users_rarely_know():
+    (cronjob,) = render_objects(example_path("nightly-report"))
+    spec = cronjob["spec"]
+    job = spec["jobTemplate"]["spec"]
+    pod = job["template"]["spec"]
+    assert spec["timeZone"] == "America/New_York"
+    assert spec["concurrencyPolicy"] == "Forbid"
+    assert spec["startingDeadlineSeconds"] == 3600
+    assert job["backoffLimit"] == 1
+    assert job["activeDeadlineSeconds"] >= pod["activeDeadlineSeconds"] * 2
+    assert job["ttlSecondsAfterFinished"] > 0
+    assert pod["restartPolicy"] == "Never"  # podFailurePolicy needs it
+    assert {r["action"] for r in job["podFailurePolicy"]["rules"]} == {"FailJob", "Ignore"}
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["containers"][0]["command"] == ["water-job"]
+
+
+def test_secrets_reach_pods_by_reference_only():
+    (cronjob,) = render_objects(example_path("nightly-report"))
+    env = {e["name"]: e for e in cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["SMTP_PASSWORD"] == {"name": "SMTP_PASSWORD",
+                                    "valueFrom": {"secretKeyRef": {"name": "smtp", "key": "password"}}}
+
+
+# --- hardening -----------------------------------------------------------------------------------------------------
+
+def _assert_hardened_container(container, where):
+    sc = container["securityContext"]
+    assert sc["allowPrivilegeEscalation"] is False, where
+    assert sc["readOnlyRootFilesystem"] is True, where
+    assert sc["runAsNonRoot"] is True and sc["runAsUser"] >= 10000, where
+    assert sc["capabilities"] == {"drop": ["ALL"]}, where
+    assert sc["seccompProfile"] == {"type": "RuntimeDefault"}, where
+    assert sc.get("privileged") is False, where
+    res = container["resources"]
+    assert set(res["limits"]) >= {"cpu", "memory"} and res["limits"] == res["requests"], where
+    assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"], where
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_every_argo_template_and_pod_is_hardened(name):
+    for obj in render_objects(example_path(name)):
+        if obj["kind"] != "WorkflowTemplate":
+            continue
+        spec = obj["spec"]
+        assert spec["securityContext"]["runAsNonRoot"] is True
+        assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert {"name": "tmp", "emptyDir": {}} in spec["volumes"]
+        assert "hostNetwork" not in json.dumps(spec)
+        containers = [t for t in spec["templates"] if "container" in t]
+        assert containers
+        for template in containers:
+            _assert_hardened_container(template["container"], f"{name}/{template['name']}")
+            assert template["activeDeadlineSeconds"] > 0
+
+
+def test_pods_are_labelled_for_water_and_datadog():
+    template = render_objects(example_path("babyweight"))[0]
+    labels = template["spec"]["podMetadata"]["labels"]
+    assert labels["app.kubernetes.io/managed-by"] == "water"
+    assert labels["water/pipeline"] == "babyweight"
+    assert labels["tags.datadoghq.com/service"] == "babyweight"
+    assert labels["tags.datadoghq.com/version"] == "1.4.0"
+    assert "ad.datadoghq.com/main.logs" in template["spec"]["podMetadata"]["annotations"]
+    env = {e["name"]: e for e in _templates(template)[1]["container"]["env"]}
+    assert env["DD_AGENT_HOST"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.hostIP"
+    assert env["DD_SERVICE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.labels['tags.datadoghq.com/service']"
+
+
+CHECKOV_POD_SECURITY = [
+    "CKV_K8S_10", "CKV_K8S_11", "CKV_K8S_12", "CKV_K8S_13",  # requests and limits
+    "CKV_K8S_16", "CKV_K8S_17", "CKV_K8S_18", "CKV_K8S_19",  # privileged, host PID/IPC/network
+    "CKV_K8S_20", "CKV_K8S_22", "CKV_K8S_23", "CKV_K8S_25",  # escalation, read-only root, root, added caps
+    "CKV_K8S_28", "CKV_K8S_29", "CKV_K8S_30", "CKV_K8S_31",  # NET_RAW, security contexts, seccomp
+    "CKV_K8S_37", "CKV_K8S_38", "CKV_K8S_39", "CKV_K8S_40",  # capabilities, token automount, SYS_ADMIN, high UID
+]
+
+
+def _checkov():
+    import shutil
+
+    found = shutil.which("checkov", path=os.path.dirname(sys.executable))
+    assert found, "checkov is not installed: run installer/install.sh --test"
+    return found
+
+
+@pytest.mark.parametrize("case", ["runner-cronjob", "via-cronjob"])
+def test_checkov_pod_security_checks_pass_on_every_rendered_cronjob(case, project, tmp_path):
+    path = example_path("nightly-report") if case == "runner-cronjob" else _with_via_cronjob(project)
+    (cronjob,) = [o for o in render_objects(path) if o["kind"] == "CronJob"]
+    manifest = tmp_path / "cronjob.yaml"
+    manifest.write_text(render_mod.to_yaml([cronjob]))
+    done = subprocess.run([_checkov(), "--skip-download", "--framework", "kubernetes", "-f", str(manifest),
+                           "--check", ",".join(CHECKOV_POD_SECURITY), "-o", "json"],
+                          capture_output=True, text=True, timeout=300)
+    report = json.loads(done.stdout)
+    results = report["results"]
+    failed = [(c["check_id"], c["check_name"]) for c in results["failed_checks"]]
+    assert failed == []
+    passed = {c["check_id"] for c in results["passed_checks"]}
+    skipped = {c["check_id"] for c in results["skipped_checks"]}
+    # Every check ran; the submitter alone skips token automount (argo submit needs the API), annotated with why.
+    assert passed | skipped == set(CHECKOV_POD_SECURITY)
+    assert skipped == (set() if case == "runner-cronjob" else {"CKV_K8S_38"})
+
+
+# --- determinism, golden files, size ---------------------------------------------------------------------------
+
+def _render_in_fresh_process(path, seed):
+    env = {**os.environ, "PYTHONHASHSEED": str(seed)}
+    code = "import sys; from water.cli import main; sys.argv=['water','render',sys.argv[1]]; main()"
+    done = subprocess.run([sys.executable, "-c", code, path], capture_output=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_same_spec_renders_to_the_same_bytes_across_processes(project):
+    path = str(project("babyweight"))  # a temp copy: no git commit to annotate
+    first, second = _render_in_fresh_process(path, 1), _render_in_fresh_process(path, 2)
+    assert first == second and len(first) > 1000
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_rendering_matches_the_golden_file(name, project):
+    # Rendered from a copy outside git, so no commit annotation; WATER_UPDATE_GOLDEN=1 rewrites the files.
+    text = render_mod.to_yaml(render_objects(project(name)))
+    golden = os.path.join(GOLDEN, f"{name}.yaml")
+    if os.environ.get("WATER_UPDATE_GOLDEN"):
+        with open(golden, "w") as f:
+            f.write(text)
+    with open(golden) as f:
+        assert text == f.read()
+
+
+def test_git_commit_is_annotated_when_given():
+    p = pipeline_mod.load(example_path("demo"))
+    (template,) = render_mod.render(p, git_commit="0123abc").objects
+    assert template["metadata"]["annotations"]["water/git-commit"] == "0123abc"
+    assert template["metadata"]["annotations"]["water/spec-hash"] == p.source_hash
+
+
+def test_spec_hash_follows_the_sql_file_not_just_the_yaml(project):
+    path = project("babyweight")
+    before = pipeline_mod.load(str(path)).source_hash
+    sql = path / "sql" / "extract.sql"
+    sql.write_text(sql.read_text() + "\n-- changed\n")
+    assert pipeline_mod.load(str(path)).source_hash != before
+
+
+def _chain_spec(steps: int, kinds_of_resources: int = 10) -> str:
+    lines = ["apiVersion: water/v1", "kind: Pipeline", "metadata: {name: big}", "spec:",
+             "  image: registry.example.com/big:1.0.0", "  steps:"]
+    for i in range(steps):
+        after = f", after: [s{i - 1}]" if i % 10 else ""
+        cpu = 100 * (1 + i % kinds_of_resources)
+        lines.append(f"    - {{name: s{i}{after}, resources: {{cpu: {cpu}m}}, container: {{command: [echo, s{i}]}}}}")
+    return "\n".join(lines) + "\n"
+
+
+def test_steps_with_the_same_settings_share_one_template(tmp_path):
+    (tmp_path / "water.yaml").write_text(_chain_spec(200))
+    (template,) = render_objects(str(tmp_path))
+    names = [t["name"] for t in _templates(template)]
+    assert names == ["main", "container"] + [f"container-{n}" for n in range(2, 11)]
+    assert len(_templates(template)[0]["dag"]["tasks"]) == 200
+
+
+def test_a_large_object_is_warned_about(tmp_path):
+    spec = _chain_spec(3000, 1).replace("[echo, s", "[echo, " + "x" * 120 + ", s")
+    (tmp_path / "water.yaml").write_text(spec)
+    rendered = render_mod.render(pipeline_mod.load(str(tmp_path)))
+    assert len(rendered.warnings) == 1 and "WorkflowTemplate big is" in rendered.warnings[0]
+
+
+# --- sizing --------------------------------------------------------------------------------------------------------
+
+def test_sizing_inserts_a_size_task_and_wires_pod_patch_and_fan_out():
+    template = render_objects(example_path("babyweight"))[0]
+    tasks = {t["name"]: t for t in _templates(template)[0]["dag"]["tasks"]}
+    size, publish = tasks["water-size-publish"], tasks["publish"]
+    assert size["dependencies"] == ["predict"]
+    assert publish["dependencies"] == ["predict", "water-size-publish"]
+    assert publish["withParam"] == "{{tasks.water-size-publish.outputs.parameters.shards}}"
+    args = {a["name"]: a["value"] for a in publish["arguments"]["parameters"]}
+    assert args["shard"] == "{{item}}"
+    assert args["pod-patch"] == "{{tasks.water-size-publish.outputs.parameters.pod-patch}}"
+    by_name = {t["name"]: t for t in _templates(template)}
+    assert by_name[publish["template"]]["podSpecPatch"] == "{{inputs.parameters.pod-patch}}"
+    size_config = _decode({a["name"]: a["value"] for a in size["arguments"]["parameters"]}["config"])
+    assert size_config["from"] == "predict"
+    assert [t.get("upTo") for t in size_config["tiers"]] == [2**30, 20 * 2**30, None]
+    assert [t.get("parallelism") for t in size_config["tiers"]] == [None, 4, 16]
+
+
+def test_a_sized_train_step_reads_its_instance_from_the_size_task(project):
+    def edit(text):
+        return text.replace("        maxRuntime: 1h\n", "        maxRuntime: 1h\n      sizing:\n        from: features\n"
+                            "        tiers:\n          - {upTo: 10Gi, instance: {type: ml.m5.xlarge}}\n"
+                            "          - instance: {type: ml.m5.4xlarge, count: 2}\n")
+    template = render_objects(project("babyweight", edit))[0]
+    tasks = {t["name"]: t for t in _templates(template)[0]["dag"]["tasks"]}
+    refs = json.loads({a["name"]: a["value"] for a in tasks["train"]["arguments"]["parameters"]}["refs"])
+    assert refs["sizing.instance-type"] == "{{tasks.water-size-train.outputs.parameters.instance-type}}"
+    assert "withParam" not in tasks["train"]
+
+
+# --- expressions and injection ---------------------------------------------------------------------------------
+
+ARGO_VARIABLES_WATER_EMITS = re.compile(
+    r"^\{\{(workflow\.(name|status|failures|duration|creationTimestamp\.[Ymd]|parameters\.[A-Za-z_]\w*)"
+    r"|inputs\.parameters\.[a-z-]+|tasks\.[a-z0-9-]+\.outputs\.parameters\.[a-z-]+|item)\}\}$")
+
+
+def _all_strings(value):
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _all_strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _all_strings(v)
+    elif isinstance(value, str):
+        yield value
+
+
+def _decode(text):
+    return json.loads(base64.b64decode(text))
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_argo_sees_only_variables_water_emitted(name):
+    for obj in render_objects(example_path(name)):
+        for text in _all_strings(obj):
+            for tag in re.findall(r"\{\{.*?\}\}", text):
+                assert ARGO_VARIABLES_WATER_EMITS.match(tag), f"{name}: Argo would evaluate {tag!r} in {text!r}"
+
+
+def test_user_text_that_looks_like_argo_is_never_evaluated(tmp_path):
+    spec = """apiVersion: water/v1
+kind: Pipeline
+metadata: {name: inject}
+spec:
+  image: registry.example.com/inject:1.0.0
+  steps:
+    - name: extract
+      env: {NOTE: "{{ '{{' }}workflow.name}} stays text"}
+      athena:
+        database: lake
+        query: "SELECT '{{ '{{' }}workflow.parameters.x}}' AS t, '}}' AS u"
+        output: s3://bucket/{{run.id}}/
+"""
+    (tmp_path / "water.yaml").write_text(spec)
+    (template,) = render_objects(str(tmp_path))
+    for text in _all_strings(template):
+        for tag in re.findall(r"\{\{.*?\}\}", text):
+            assert ARGO_VARIABLES_WATER_EMITS.match(tag), tag
+    task = _templates(template)[0]["dag"]["tasks"][0]
+    config = _decode(task["arguments"]["parameters"][0]["value"])
+    # The runtime receives the text as written; its literal-brace expression resolves to '{{' there.
+    assert config["spec"]["query"] == "SELECT '{{ '{{' }}workflow.parameters.x}}' AS t, '}}' AS u"
+    from water.expressions import substitute
+
+    assert substitute(config["spec"]["query"], {}) == "SELECT '{{workflow.parameters.x}}' AS t, '}}' AS u"
+    assert substitute(config["env"]["NOTE"], {}) == "{{workflow.name}} stays text"
+
+
+def test_a_bare_argo_variable_in_user_text_is_rejected_not_passed_on(tmp_path, runner):
+    from water.cli import cli
+
+    spec = (tmp_path / "water.yaml")
+    spec.write_text("apiVersion: water/v1\nkind: Pipeline\nmetadata: {name: x}\nspec:\n"
+                    "  image: registry.example.com/x:1.0.0\n  steps:\n"
+                    "    - name: a\n      container: {command: [echo, '{{workflow.name}}']}\n")
+    result = runner.invoke(cli, ["render", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert "water.yaml:8:36: spec.steps[0].container.command[1]: unknown expression '{{workflow.name}}'" in result.stderr
+
+
+def test_references_compile_to_argo_task_outputs_and_workflow_variables():
+    template = render_objects(example_path("babyweight"))[0]
+    tasks = {t["name"]: t for t in _templates(template)[0]["dag"]["tasks"]}
+    refs = json.loads({a["name"]: a["value"] for a in tasks["predict"]["arguments"]["parameters"]}["refs"])
+    assert refs == {"steps.train.model": "{{tasks.train.outputs.parameters.model}}"}
+    env = {e["name"]: e.get("value") for e in _templates(template)[1]["container"]["env"]}
+    assert env["WATER_RUN_ID"] == "{{workflow.name}}"
+    assert env["WATER_PARAM_limit"] == "{{workflow.parameters.limit}}"
+    assert template["spec"]["arguments"]["parameters"] == [{"name": "limit", "value": "100000"}]
+
+
+def test_outputs_are_declared_as_argo_output_parameters():
+    template = render_objects(example_path("babyweight"))[0]
+    by_name = {t["name"]: t for t in _templates(template)}
+    outputs = {p["name"]: p["valueFrom"]["path"] for p in by_name["train"]["outputs"]["parameters"]}
+    assert outputs == {"output": "/tmp/water/outputs/output", "model": "/tmp/water/outputs/model"}
+
+
+# --- exit handler ----------------------------------------------------------------------------------------------
+
+def test_slack_alerts_add_an_exit_handler_for_failures_only_by_default():
+    template = render_objects(example_path("babyweight"))[0]
+    assert template["spec"]["onExit"] == "exit-handler"
+    handler = next(t for t in _templates(template) if t["name"] == "exit-handler")
+    (steps,) = handler["steps"]
+    assert [s["name"] for s in steps] == ["notify-failure"]
+    assert steps[0]["when"] == "{{workflow.status}} != Succeeded"
+    notify = next(t for t in _templates(template) if t["name"] == "notify")
+    secret = next(e for e in notify["container"]["env"] if e["name"] == "SLACK_WEBHOOK_URL")
+    assert secret["valueFrom"]["secretKeyRef"] == {"name": "slack-webhook", "key": "url"}
+
+
+def test_success_notifications_do_not_read_workflow_failures(project):
+    path = project("babyweight", lambda t: t.replace("on: [failure]", "on: [failure, success]"))
+    handler = next(t for t in _templates(render_objects(path)[0]) if t["name"] == "exit-handler")
+    success = next(s for s in handler["steps"][0] if s["name"] == "notify-success")
+    assert "workflow.failures" not in json.dumps(success)  # absent when nothing failed
+
+
+def test_no_slack_no_exit_handler():
+    (template,) = render_objects(example_path("demo"))
+    assert "onExit" not in template["spec"]
+
+
+def test_yaml_and_json_outputs_describe_the_same_objects():
+    objects = render_objects(example_path("babyweight"))
+    assert list(yaml.safe_load_all(render_mod.to_yaml(objects))) == objects
+    assert json.loads(render_mod.to_json_list(objects))["items"] == objects
