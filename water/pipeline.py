@@ -20,6 +20,7 @@ SPEC_FILE = "water.yaml"
 _AWS_KEY = re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")
 _AWS_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 _RESERVED_ENV = ("WATER_", "DD_")
+RESERVED_STEP_PREFIX = "water-"
 
 
 @dataclass
@@ -221,7 +222,10 @@ def _check_step(doc, step, i, upstream, project_dir, ctx) -> PipelineStep:
     path = _step_path(i)
     kind = KINDS[step.kind]
     cpath = f"{path}.{step.kind}"
-    prepared = kind.prepare(step.config, project_dir, (mark_of(step, "config"), cpath), ctx)
+    if step.name.startswith(RESERVED_STEP_PREFIX):
+        ctx.problem(mark_of(step, "name"), f"{path}.name", f"step names starting with '{RESERVED_STEP_PREFIX}' "
+                    "are reserved for water's own tasks")
+    prepared = kind.prepare(step.config, project_dir, cpath, ctx)
     texts = list(Model(kind.spec).texts(step.config, mark_of(step, "config"), cpath))
     env, secret_env = {}, {}
     for name, value in step.env.items():
@@ -236,7 +240,7 @@ def _check_step(doc, step, i, upstream, project_dir, ctx) -> PipelineStep:
                         "the service account's IAM role (IRSA) provides them; or use {secret, key}")
         env[name] = value
         texts.append((at[1], at[0], value))
-    found = _check_texts(texts, prepared, ctx)
+    found = _check_texts(texts, prepared, cpath, ctx)
     resources, retries, timeout = _effective(step, doc.spec.defaults)
     outputs = kind.step_outputs(step.config)
     if step.sizing:
@@ -246,7 +250,7 @@ def _check_step(doc, step, i, upstream, project_dir, ctx) -> PipelineStep:
                         secret_env, step.sizing, outputs, prepared, tuple(found), path)
 
 
-def _check_texts(texts, prepared, ctx) -> list:
+def _check_texts(texts, prepared, kind_path, ctx) -> list:
     """Parse every expression; flag literal AWS keys. Returns the refs in first-use order (with marks)."""
     found: dict = {}
     for path, mark, text in texts:
@@ -254,7 +258,7 @@ def _check_texts(texts, prepared, ctx) -> list:
     for name, (file, text) in sorted(prepared.files.items()):
         where = lambda off, t=text: _file_mark(t, off)  # noqa: E731
         sub = Ctx(file)
-        _check_text(text, "", where, found, sub)
+        _check_text(text, f"{kind_path}.{name}", where, found, sub)
         ctx.problems.extend(sub.problems)
     return list(found.values())
 
@@ -271,10 +275,11 @@ def _check_text(text, path, where, found, ctx):
 
 
 def _text_mark(mark, text, offset):
+    """Where offset `offset` of a YAML string stood; later lines of a block keep its indentation."""
     line = text.count("\n", 0, offset)
     if not line:
         return (mark[0], mark[1] + offset)
-    return (mark[0] + line, offset - text.rindex("\n", 0, offset))
+    return (mark[0] + line, mark[1] + offset - text.rindex("\n", 0, offset) - 1)
 
 
 def _file_mark(text, offset):
@@ -329,6 +334,8 @@ def _check_timeouts(step, kind, timeout, path, ctx):
     if kind.name != "train":
         return
     cpath = f"{path}.train"
+    if config.max_runtime is None:
+        config.max_runtime = timeout
     longest = config.max_wait or config.max_runtime
     if config.max_wait and not config.spot:
         ctx.problem(mark_of(config, "max_wait"), f"{cpath}.maxWait", "maxWait applies to spot training only")

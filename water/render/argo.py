@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 from water import expressions
+from water.pipeline import RESERVED_STEP_PREFIX
 from water.render import pods
 from water.spec.fields import as_data
 
@@ -21,7 +22,7 @@ SIZE_OUTPUTS = ("pod-patch", "shards", "tier", "bytes", "objects", "instance-typ
 
 
 def size_task(step_name: str) -> str:
-    return f"water-size-{step_name}"
+    return f"{RESERVED_STEP_PREFIX}size-{step_name}"
 
 
 def step_config(pipeline, step) -> dict:

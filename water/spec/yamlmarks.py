@@ -50,9 +50,12 @@ class MarkedList(list):
         self.item_marks: list = []
 
 
-def _mark(node) -> Mark:
-    if isinstance(node, ScalarNode) and node.style in ("|", ">"):
-        return (node.start_mark.line + 2, node.start_mark.column + 1)  # block text starts on the next line
+def _mark(node, lines: list | None = None) -> Mark:
+    if isinstance(node, ScalarNode) and node.style in ("|", ">") and lines is not None:
+        # Block text starts on the next line, at that line's indentation.
+        first = node.start_mark.line + 1
+        text = lines[first] if first < len(lines) else ""
+        return (first + 1, len(text) - len(text.lstrip(" ")) + 1)
     if isinstance(node, ScalarNode) and node.style in ("'", '"'):
         return (node.start_mark.line + 1, node.start_mark.column + 2)  # the text starts after the quote
     return (node.start_mark.line + 1, node.start_mark.column + 1)
@@ -71,17 +74,19 @@ _CORE = [
         "-+0123456789.",
     ),
     ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+    ("tag:yaml.org,2002:merge", r"^(?:<<)$", "<"),  # anchors with `<<: *defaults` keep working
 ]
 for _tag, _regex, _first in _CORE:
     _CoreResolver.add_implicit_resolver(_tag, re.compile(_regex), list(_first))
 
 
 class _Loader(_Parser, yaml.constructor.SafeConstructor, _CoreResolver):
-    def __init__(self, stream, file: str):
-        _Parser.__init__(self, stream)
+    def __init__(self, text: str, file: str):
+        _Parser.__init__(self, text)
         yaml.constructor.SafeConstructor.__init__(self)
         _CoreResolver.__init__(self)
         self.file = file
+        self.lines = text.splitlines()
         self.problems: list[Problem] = []
 
 
@@ -101,7 +106,7 @@ def _construct_map(loader: _Loader, node: MappingNode):
             continue
         data[key] = loader.construct_object(value_node, deep=True)
         data.key_marks[key] = key_mark
-        data.value_marks[key] = _mark(value_node)
+        data.value_marks[key] = _mark(value_node, loader.lines)
 
 
 def _construct_list(loader: _Loader, node: SequenceNode):
@@ -109,7 +114,7 @@ def _construct_list(loader: _Loader, node: SequenceNode):
     yield data
     for item in node.value:
         data.append(loader.construct_object(item, deep=True))
-        data.item_marks.append(_mark(item))
+        data.item_marks.append(_mark(item, loader.lines))
 
 
 def _construct_int(loader, node):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from water.spec.fields import as_data, field, model
+from water.spec.fields import as_data, field, mark_of, model
 from water.spec.types import PLAIN, TEXT, S3Uri, Str
 from water.steps.base import Kind, Prepared
 
@@ -31,16 +31,17 @@ class Athena(Kind):
     def step_outputs(self, config):
         return ("output", "bytes")
 
-    def prepare(self, config, project_dir, at, ctx):
+    def prepare(self, config, project_dir, path, ctx):
         if not is_sql_file(config.query):
             return Prepared()
-        path = config.query.strip()
+        field_path, path = path, config.query.strip()
         full = os.path.join(project_dir, path)
         try:
             with open(full, encoding="utf-8") as f:
                 return Prepared(files={"query": (path, f.read())})
         except OSError as exc:
-            ctx.problem(*at, f"cannot read SQL file '{path}': {exc.strerror}")
+            ctx.problem(mark_of(config, "query"), f"{field_path}.query", f"cannot read SQL file '{path}': "
+                        f"{exc.strerror}")
             return Prepared()
 
     def job_config(self, config, prepared):

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 class Prepared:
     """What a kind read from the project for one step: extra texts to check, keyed by name."""
 
-    files: dict = field(default_factory=dict)  # name → (path shown to the user, text)
+    files: dict = field(default_factory=dict)  # spec key → (path shown to the user, text)
 
 
 class Kind:
@@ -22,8 +22,8 @@ class Kind:
         """The outputs a step of this kind produces, given its config."""
         return self.outputs
 
-    def prepare(self, config, project_dir: str, at, ctx) -> Prepared:
-        """Read the project files the step names; report problems in ctx at `at` (mark, path)."""
+    def prepare(self, config, project_dir: str, path: str, ctx) -> Prepared:
+        """Read the project files the step names; report problems in ctx (`path`: the kind's field path)."""
         return Prepared()
 
     def job_config(self, config, prepared: Prepared) -> dict:

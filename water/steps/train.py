@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from water.spec.fields import Map, Model, as_data, field, model
+from water.spec.fields import Map, Model, as_data, field, mark_of, model
 from water.spec.model import IAM_ROLE, Instance
 from water.spec.types import IMAGE, Bool, Duration, S3Uri, Scalar, Str
 from water.steps.base import Kind, Prepared
@@ -25,7 +25,8 @@ class TrainSpec:
                          "name → S3 prefix (SM_CHANNEL_<NAME> in the container).", default={})
     output: str = field(S3Uri(), "Where SageMaker writes the model artifact.", required=True)
     spot: bool = field(Bool(), "Use managed spot training (with checkpoints under the output).", default=False)
-    max_runtime: int = field(Duration(), "Longest training time (SageMaker's MaxRuntimeInSeconds).", default="1d")
+    max_runtime: int = field(Duration(), "Longest training time (SageMaker's MaxRuntimeInSeconds; default: the "
+                             "step's timeout).")
     max_wait: int = field(Duration(), "Spot only: longest wait for capacity plus training (>= maxRuntime).")
     role: str = field(IAM_ROLE, "Execution role (default: spec.aws.sagemakerRole).")
 
@@ -36,9 +37,10 @@ class Train(Kind):
     outputs = ("output", "model")
     sizes = "instance"
 
-    def prepare(self, config, project_dir, at, ctx):
+    def prepare(self, config, project_dir, path, ctx):
         if config.entry and not os.path.isfile(os.path.join(project_dir, config.entry)):
-            ctx.problem(at[0], at[1] + ".entry", f"entry script '{config.entry}' not found in the project")
+            ctx.problem(mark_of(config, "entry"), f"{path}.entry", f"entry script '{config.entry}' not found in "
+                        "the project")
         return Prepared()
 
     def job_config(self, config, prepared):

@@ -1,0 +1,195 @@
+"""Loading and checking specs: YAML semantics, effective settings, expressions, the JSON Schema."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import EXAMPLES, example_path
+from water import expressions
+from water import pipeline as pipeline_mod
+from water.errors import SpecError
+from water.spec import yamlmarks
+
+MINIMAL = """apiVersion: water/v1
+kind: Pipeline
+metadata: {name: tiny}
+spec:
+  image: registry.example.com/tiny:1.0.0
+  steps:
+    - name: only
+      container: {command: [echo, hi]}
+"""
+
+
+def _load(text, tmp_path):
+    (tmp_path / "water.yaml").write_text(text)
+    return pipeline_mod.load(str(tmp_path))
+
+
+# --- YAML ---------------------------------------------------------------------------------------------------------
+
+def test_yaml_reads_kubernetes_style_scalars_not_yaml_1_1_surprises():
+    data = yamlmarks.load("on: [failure]\nnorway: no\ntime: 1:30\nday: 2024-01-01\noctal: 010\nflag: true\n", "f")
+    assert data == {"on": ["failure"], "norway": "no", "time": "1:30", "day": "2024-01-01", "octal": 10, "flag": True}
+
+
+def test_yaml_remembers_where_keys_values_and_items_stood():
+    data = yamlmarks.load("a:\n  b: [x, 'y']\n  c: |\n    text\n", "f")
+    assert data["a"].key_marks["b"] == (2, 3)
+    assert data["a"]["b"].item_marks == [(2, 7), (2, 11)]  # a quoted item's text starts after its quote
+    assert data["a"].value_marks["c"] == (4, 5)  # block text: the line after the indicator, indented
+
+
+def test_an_expression_in_a_block_of_sql_is_located_exactly(tmp_path):
+    text = MINIMAL + "    - name: q\n      athena:\n        database: d\n        output: s3://bucket/x/\n" \
+                     "        query: |\n          SELECT 1\n          FROM t WHERE x = {{params.nope}}\n"
+    with pytest.raises(SpecError) as err:
+        _load(text, tmp_path)
+    assert str(err.value).split("water.yaml:")[1].startswith("15:28: spec.steps[1].athena.query: unknown parameter")
+
+
+def test_yaml_duplicate_keys_are_errors_not_overrides():
+    with pytest.raises(SpecError) as err:
+        yamlmarks.load("a: 1\nb: 2\na: 3\n", "w.yaml")
+    assert str(err.value) == "w.yaml:3:1: a: duplicate key (first at line 1)"
+
+
+def test_yaml_anchors_and_merge_keys_still_work(tmp_path):
+    text = MINIMAL.replace("  steps:\n", "  defaults: &d {retries: 4}\n  steps:\n").replace(
+        "    - name: only\n", "    - name: only\n      <<: *d\n")
+    assert _load(text, tmp_path).steps[0].retries == 4
+
+
+# --- effective settings --------------------------------------------------------------------------------------------
+
+def test_steps_take_defaults_then_built_ins_field_by_field(tmp_path):
+    text = MINIMAL.replace("  steps:\n", "  defaults: {retries: 5, resources: {cpu: '2'}}\n  steps:\n")
+    text += "    - name: second\n      resources: {memory: 3Gi}\n      retries: 0\n      timeout: 90s\n" \
+            "      container: {command: [echo]}\n"
+    first, second = _load(text, tmp_path).steps
+    assert (first.retries, first.timeout, first.resources) == (5, 6 * 3600, {"cpu": "2", "memory": "1Gi"})
+    assert (second.retries, second.timeout, second.resources) == (0, 90, {"cpu": "2", "memory": "3Gi"})
+
+
+def test_train_max_runtime_defaults_to_the_step_timeout():
+    p = pipeline_mod.load(example_path("demo"))
+    assert p.step("train").job_config()["maxRuntime"] == 20 * 60
+    assert p.step("train").timeout == 30 * 60
+
+
+def test_glue_output_defaults_to_its_output_argument():
+    p = pipeline_mod.load(example_path("babyweight"))
+    features = p.step("features")
+    assert features.outputs == ("output", "bytes")
+    assert features.job_config()["output"] == "s3://ml-bucket/babyweight/{{run.id}}/features/"
+
+
+def test_the_design_example_loads_as_written():
+    p = pipeline_mod.load(example_path("babyweight"))
+    assert [s.name for s in p.steps] == ["extract", "features", "train", "predict", "publish"]
+    assert p.spec.alerts.slack.on == ["failure"]  # `on:` is a key, not YAML 1.1's True
+    assert p.upstream["publish"] == {"extract", "features", "train", "predict"}
+    assert p.step("extract").prepared.files["query"][0] == "sql/extract.sql"
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_every_example_validates(name):
+    assert pipeline_mod.load(example_path(name)).steps
+
+
+def test_every_problem_is_reported_at_once_sorted_by_line(tmp_path):
+    text = MINIMAL.replace("name: tiny", "name: Tiny").replace("command: [echo, hi]", "command: hi")
+    with pytest.raises(SpecError) as err:
+        _load(text, tmp_path)
+    lines = str(err.value).splitlines()
+    assert [line.split(":")[1] for line in lines] == ["3", "8"]
+    assert "metadata.name" in lines[0] and "spec.steps[0].container.command: expected a list" in lines[1]
+
+
+def test_a_deep_chain_of_steps_does_not_hit_recursion_limits(tmp_path):
+    steps = "".join(f"    - {{name: s{i}, after: [s{i - 1}], container: {{command: [echo]}}}}\n" for i in range(1, 3000))
+    text = MINIMAL.replace("    - name: only\n      container: {command: [echo, hi]}\n",
+                           "    - {name: s0, container: {command: [echo]}}\n" + steps)
+    p = _load(text, tmp_path)
+    assert len(p.upstream["s2999"]) == 2999
+
+
+# --- expressions ---------------------------------------------------------------------------------------------------
+
+def test_expressions_parse_into_literals_and_references():
+    parts = expressions.parse("s3://b/{{ run.id }}/{{params.limit}}/{{steps.a-b.model}}{{ '{{' }}")
+    assert parts == ["s3://b/", expressions.Ref("run", "id"), "/", expressions.Ref("params", "limit"), "/",
+                     expressions.Ref("steps", "a-b", "model"), "{{"]
+
+
+@pytest.mark.parametrize("ref, argo", [
+    (expressions.Ref("run", "id"), "{{workflow.name}}"),
+    (expressions.Ref("params", "limit"), "{{workflow.parameters.limit}}"),
+    (expressions.Ref("steps", "train", "model"), "{{tasks.train.outputs.parameters.model}}"),
+])
+def test_references_compile_to_argo_variables(ref, argo):
+    assert expressions.to_argo(ref) == argo
+
+
+def test_run_date_compiles_to_the_workflow_creation_date():
+    assert expressions.to_argo(expressions.Ref("run", "date")) == (
+        "{{workflow.creationTimestamp.Y}}-{{workflow.creationTimestamp.m}}-{{workflow.creationTimestamp.d}}")
+
+
+@pytest.mark.parametrize("text, offset, message", [
+    ("x {{workflow.name}}", 2, "unknown expression '{{workflow.name}}'"),
+    ("{{steps.a.weights}}", 0, "'weights' is not a step output"),
+    ("abc {{ run.id", 4, "'{{' is not closed"),
+])
+def test_bad_expressions_say_where_and_why(text, offset, message):
+    with pytest.raises(expressions.ExpressionError) as err:
+        expressions.parse(text)
+    assert err.value.offset == offset and message in str(err.value)
+
+
+def test_substitute_resolves_references_at_run_time():
+    assert expressions.substitute("s3://b/{{run.id}}/{{steps.x.output}}", {
+        "run.id": "r-1", "steps.x.output": "s3://o/"}) == "s3://b/r-1/s3://o/"
+
+
+# --- JSON Schema ---------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def water_validator():
+    from jsonschema import Draft202012Validator
+
+    from water.schema import water_schema
+
+    schema = water_schema()
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def _raw(path):
+    with open(path) as f:
+        return json.loads(json.dumps(yamlmarks.load(f.read(), path)))
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_the_generated_json_schema_accepts_every_example(name, water_validator):
+    errors = [e.message for e in water_validator.iter_errors(_raw(example_path(name) + "/water.yaml"))]
+    assert errors == []
+
+
+def test_the_generated_json_schema_rejects_what_the_validator_rejects(water_validator, tmp_path):
+    doc = _raw(example_path("babyweight") + "/water.yaml")
+    doc["spec"]["steps"][0]["athena"]["databse"] = doc["spec"]["steps"][0]["athena"].pop("database")
+    doc["spec"]["schedule"]["concurrency"] = "forbid"
+    doc["spec"]["steps"][4]["glue"] = {"job": "x"}  # two kinds in one step
+    messages = " | ".join(e.message for e in water_validator.iter_errors(doc))
+    assert "databse" in messages and "'forbid' is not one of" in messages and "is valid under each of" in messages
+
+
+def test_every_field_in_the_schema_is_documented():
+    from water.schema import water_schema
+
+    for name, definition in water_schema()["$defs"].items():
+        assert definition["description"], name
+        for key, prop in definition["properties"].items():
+            assert prop.get("description"), f"{name}.{key}"
