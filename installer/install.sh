@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install water into a virtual environment with pip, from this checkout's setup.cfg.
 #   installer/install.sh            water itself, in ./.venv
-#   installer/install.sh --test     plus what the test suite needs
+#   installer/install.sh --test     plus what the test suite needs (and Graphviz, via apt-get as root)
 #   WATER_VENV=/opt/water installer/install.sh    another place for the environment
 set -euo pipefail
 
@@ -26,4 +26,12 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/python" -m pip install --quiet --upgrade pip
 "$venv/bin/python" -m pip install --quiet -e "$root$extras"
+if [ -n "$extras" ] && ! command -v dot >/dev/null 2>&1; then
+  # `water graph --format svg` runs Graphviz's dot; the tests draw with the real program.
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null
+  else
+    echo "install.sh: Graphviz's dot is not installed; the svg test will be skipped (apt-get install graphviz)" >&2
+  fi
+fi
 echo "water $("$venv/bin/water" --version | awk '{print $NF}') installed in $venv (try: $venv/bin/water --help)"

@@ -95,11 +95,13 @@ def graph(path, fmt):
 
 
 @cli.command()
-def schema():
+@click.option("--format", "fmt", type=click.Choice(["json", "markdown"]), default="json", show_default=True,
+              help="markdown: the field reference (docs/spec.md).")
+def schema(fmt):
     """Print the JSON Schema of water.yaml."""
-    from water.schema import water_schema_json
+    from water.schema import markdown_reference, water_schema_json
 
-    click.echo(water_schema_json(), nl=False)
+    click.echo(water_schema_json() if fmt == "json" else markdown_reference(), nl=fmt == "markdown")
 
 
 @cli.command()

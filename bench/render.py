@@ -1,0 +1,111 @@
+"""Process wall time of `water render` on 10, 500 and 5,000 steps, and of `water --help`,
+side by side with Hera and the plain-dict floor rendering the same topology in the same run.
+
+Each round runs every command once, in an order rotated per round (so drift on this shared
+machine hits all alike); round 0 is a warm-up and is discarded. Figures are medians; the
+ratios compare commands measured in the same rounds.
+
+    python bench/render.py [--runs 7] [--hera-python VENV/bin/python] [--anchors ../shared/bench-anchors]
+
+Hera is installed only for this comparison, in its own venv: `python -m venv /tmp/hera &&
+/tmp/hera/bin/pip install hera pyyaml`. Without --hera-python the Hera rows are left out.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SIZES = {"10": ("small", 0), "500": ("large", 50), "5000": ("large", 500)}
+
+
+def water_spec(topology, case: str, chains: int) -> str:
+    """The anchors' topology as a water.yaml: container steps with the same graph and resources."""
+    head = ["apiVersion: water/v1", "kind: Pipeline", f"metadata: {{name: bench-{case}}}", "spec:",
+            f"  image: {topology.IMAGE}", f"  schedule: {{cron: '{topology.SCHEDULE}', timezone: {topology.TIMEZONE}}}",
+            f"  defaults: {{retries: {topology.RETRY['limit']}}}", "  steps:"]
+    steps = []
+    if case == "small":
+        for name, deps, cpu, mem, _cpu_limit, _mem_limit in topology.SMALL:
+            steps.append((name, deps, cpu, mem, ["sh", "-c", f"echo {name}"]))
+    else:
+        for name, stage, chain, deps in topology.large(chains):
+            cpu, mem, _, _ = topology.stage_resources(stage)
+            steps.append((name, deps, cpu, mem, ["sh", "-c", f"echo stage {stage} chain {chain}"]))
+    for name, deps, cpu, mem, command in steps:
+        after = f", after: [{', '.join(deps)}]" if deps else ""
+        steps_line = (f"    - {{name: {name}{after}, resources: {{cpu: '{cpu}', memory: {mem}}}, "
+                      f"container: {{command: [{', '.join(command)}]}}}}")
+        head.append(steps_line)
+    return "\n".join(head) + "\n"
+
+
+def run_once(argv: list) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wall = time.perf_counter() - start
+    if done.returncode:
+        raise SystemExit(f"failed: {' '.join(argv)}\n{done.stderr.decode()[-2000:]}")
+    return wall
+
+
+def commands(args, work: str) -> dict:
+    sys.path.insert(0, args.anchors)
+    import topology  # the anchors' tool-neutral description
+
+    water = shutil.which("water", path=os.path.dirname(sys.executable)) or "water"
+    cmds = {"water --help": [water, "--help"]}
+    for size, (case, chains) in SIZES.items():
+        folder = os.path.join(work, f"water-{size}")
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, "water.yaml"), "w") as f:
+            f.write(water_spec(topology, case, chains))
+        cmds[f"water {size}"] = [water, "render", folder, "--out", os.path.join(work, f"out-{size}")]
+        anchor = ["--case", case] + (["--chains", str(chains)] if chains else [])
+        cmds[f"floor {size}"] = [sys.executable, os.path.join(args.anchors, "render_floor.py"), *anchor,
+                                 "--out", os.path.join(work, f"floor-{size}.yaml")]
+        if args.hera_python:
+            cmds[f"hera {size}"] = [args.hera_python, os.path.join(args.anchors, "render_hera.py"), *anchor,
+                                    "--out", os.path.join(work, f"hera-{size}.yaml")]
+    return cmds
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--hera-python", default="")
+    parser.add_argument("--anchors", default=os.path.join(ROOT, "..", "shared", "bench-anchors"))
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as work:
+        cmds = commands(args, work)
+        names = list(cmds)
+        samples: dict = {k: [] for k in names}
+        for r in range(args.runs + 1):
+            for name in names[r % len(names):] + names[:r % len(names)]:
+                wall = run_once(cmds[name])
+                if r:
+                    samples[name].append(wall)
+        median = {k: statistics.median(v) for k, v in samples.items()}
+    print(f"{args.runs} rounds after a warm-up; process wall time, median (min-max), seconds")
+    print("| command | median | min | max |")
+    print("|---|---|---|---|")
+    for name in names:
+        print(f"| {name} | {median[name]:.3f} | {min(samples[name]):.3f} | {max(samples[name]):.3f} |")
+    print()
+    print("| steps | water | floor | water / floor | hera | hera / water |")
+    print("|---|---|---|---|---|---|")
+    for size in SIZES:
+        w, f = median[f"water {size}"], median[f"floor {size}"]
+        h = median.get(f"hera {size}")
+        hera = f"{h:.3f} | {h / w:.1f}x" if h else "- | -"
+        print(f"| {size} | {w:.3f} | {f:.3f} | {w / f:.1f}x | {hera} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,163 @@
+"""The `water` command line as a user runs it."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import yaml
+
+from conftest import example_path
+from water.cli import cli
+
+COMMANDS = ["graph", "new", "render", "schema", "validate"]
+
+
+def test_help_lists_every_command_with_a_one_line_description(runner):
+    result = runner.invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    listed = {}
+    for line in result.stdout.split("Commands:")[1].strip().splitlines():
+        name, description = line.split(None, 1)
+        listed[name] = description
+    assert sorted(listed) == COMMANDS
+    assert all(not d.endswith("...") for d in listed.values())
+
+
+def test_help_and_render_load_no_cloud_or_cluster_client():
+    code = ("import sys; from water.cli import cli; from water import pipeline, render; "
+            "render.render(pipeline.load(sys.argv[1])); "
+            "print(sorted(m for m in ('boto3', 'botocore', 'kubernetes', 'sagemaker', 'datadog', 'jsonschema') "
+            "if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code, example_path("babyweight")], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_validate_prints_the_summary_with_the_next_run_in_the_pipeline_time_zone(runner):
+    result = runner.invoke(cli, ["validate", example_path("babyweight")])
+    assert result.exit_code == 0
+    assert result.stdout.startswith("OK babyweight: 5 steps, schedule 0 3 * * * (Asia/Tokyo), next run ")
+    assert result.stdout.rstrip().endswith(" 03:00 JST")
+
+
+def test_validate_without_a_schedule(runner):
+    result = runner.invoke(cli, ["validate", example_path("demo") + "/water.yaml"])
+    assert result.stdout == "OK demo: 5 steps, no schedule (runs on `water run` only)\n"
+
+
+def test_validate_reads_water_yaml_in_the_current_folder(runner, monkeypatch):
+    monkeypatch.chdir(example_path("nightly-report"))
+    result = runner.invoke(cli, ["validate"])
+    assert result.exit_code == 0 and result.stdout.startswith("OK nightly-report: 1 step,")
+
+
+def test_a_missing_spec_is_one_clear_line(runner, tmp_path):
+    result = runner.invoke(cli, ["validate", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.stderr == f"{tmp_path}/water.yaml: cannot read the spec: No such file or directory\n"
+
+
+def test_render_json_is_a_kubectl_style_list(runner):
+    result = runner.invoke(cli, ["render", example_path("babyweight"), "-o", "json"])
+    assert result.exit_code == 0
+    listing = json.loads(result.stdout)
+    assert listing["kind"] == "List"
+    assert [i["kind"] for i in listing["items"]] == ["WorkflowTemplate", "CronWorkflow"]
+
+
+def test_render_out_writes_one_file_per_object(runner, tmp_path):
+    result = runner.invoke(cli, ["render", example_path("babyweight"), "--out", str(tmp_path / "m")])
+    assert result.exit_code == 0
+    files = sorted(os.listdir(tmp_path / "m"))
+    assert files == ["cronworkflow-babyweight.yaml", "workflowtemplate-babyweight.yaml"]
+    assert result.stdout.splitlines() == [str(tmp_path / "m" / f) for f in reversed(files)]
+    with open(tmp_path / "m" / files[1]) as f:
+        assert yaml.safe_load(f)["kind"] == "WorkflowTemplate"
+
+
+def test_render_annotates_the_git_commit_inside_a_repository(runner, project):
+    path = project("demo")
+    subprocess.run(["git", "init", "-q", str(path)], check=True)
+    subprocess.run(["git", "-C", str(path), "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q",
+                    "--allow-empty", "-m", "x"], check=True)
+    head = subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    result = runner.invoke(cli, ["render", str(path)])
+    assert yaml.safe_load(result.stdout)["metadata"]["annotations"]["water/git-commit"] == head
+
+
+def test_graph_formats(runner):
+    mermaid = runner.invoke(cli, ["graph", example_path("babyweight")]).stdout
+    assert mermaid.startswith("flowchart TD\n")
+    assert "  predict --> publish" in mermaid and "  predict -.->|sizes| publish" in mermaid
+    dot = runner.invoke(cli, ["graph", example_path("babyweight"), "--format", "dot"]).stdout
+    assert dot.startswith('digraph "babyweight" {') and '"extract" -> "features";' in dot
+
+
+def test_graph_svg_without_graphviz_says_what_to_install(runner, monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no `dot` here
+    result = runner.invoke(cli, ["graph", example_path("demo"), "--format", "svg"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("svg needs Graphviz's `dot` program")
+
+
+def test_graph_svg_with_graphviz(runner):
+    import shutil
+
+    import pytest
+
+    if not shutil.which("dot"):
+        assert not os.environ.get("CI"), "CI installs graphviz (.ci/run)"
+        pytest.skip("Graphviz's dot is not installed")
+    result = runner.invoke(cli, ["graph", example_path("babyweight"), "--format", "svg"])
+    assert result.exit_code == 0
+    svg = result.stdout
+    assert svg.lstrip().startswith("<?xml") and "</svg>" in svg
+    assert all(f">{name}</text>" in svg for name in ("extract", "features", "train", "predict", "publish"))
+
+
+def test_schema_command_prints_the_generated_schema(runner):
+    from water.schema import water_schema
+
+    result = runner.invoke(cli, ["schema"])
+    assert json.loads(result.stdout) == water_schema()
+
+
+def test_new_creates_a_project_that_validates_renders_and_passes_its_own_tests(runner, tmp_path, water_bin):
+    result = runner.invoke(cli, ["new", "recsys", "--dir", str(tmp_path)])
+    assert result.exit_code == 0
+    project = tmp_path / "recsys"
+    for rel in ["water.yaml", "water.schema.json", "sql/extract.sql", "features/features.py", "train/train.py",
+                "publish/publish.py", "Dockerfile", "README.md", "tests/test_pipeline.py",
+                ".github/workflows/water.yml"]:
+        assert (project / rel).is_file(), rel
+    assert (project / "water.yaml").read_text().startswith("# yaml-language-server: $schema=./water.schema.json\n")
+    kinds = {next(k for k in s if k in ("container", "athena", "glue", "train", "transform"))
+             for s in yaml.safe_load((project / "water.yaml").read_text())["spec"]["steps"]}
+    assert kinds == {"container", "athena", "glue", "train", "transform"}
+    assert runner.invoke(cli, ["validate", str(project)]).exit_code == 0
+    assert runner.invoke(cli, ["render", str(project)]).exit_code == 0
+    env = {**os.environ, "PATH": os.path.dirname(water_bin) + os.pathsep + os.environ["PATH"]}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], cwd=project,
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_new_refuses_to_overwrite_or_take_a_bad_name(runner, tmp_path):
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "file").write_text("mine")
+    result = runner.invoke(cli, ["new", "taken", "--dir", str(tmp_path)])
+    assert result.exit_code == 1 and "already exists and is not empty" in result.stderr
+    assert (tmp_path / "taken" / "file").read_text() == "mine"
+    result = runner.invoke(cli, ["new", "My_Pipeline", "--dir", str(tmp_path)])
+    assert result.exit_code == 1 and "'My_Pipeline' is not a valid pipeline name" in result.stderr
+
+
+def test_the_field_reference_in_docs_is_current(runner):
+    from conftest import ROOT
+
+    result = runner.invoke(cli, ["schema", "--format", "markdown"])
+    with open(os.path.join(ROOT, "docs", "spec.md")) as f:
+        assert f.read() == result.stdout, "regenerate: water schema --format markdown > docs/spec.md"
