@@ -193,3 +193,60 @@ def test_every_field_in_the_schema_is_documented():
         assert definition["description"], name
         for key, prop in definition["properties"].items():
             assert prop.get("description"), f"{name}.{key}"
+
+
+# --- the fast loader agrees with the marked one ------------------------------------------------------------------
+
+def _spec_files():
+    import glob
+
+    from conftest import ROOT
+
+    return sorted(glob.glob(f"{ROOT}/pipelines/*/water.yaml") + glob.glob(f"{ROOT}/tests/malformed/*.yaml"))
+
+
+def test_the_fast_loader_gives_the_marked_loaders_data_for_every_spec_here():
+    from water.spec import fastyaml
+
+    compared = 0
+    for path in _spec_files():
+        with open(path) as f:
+            text = f.read()
+        try:
+            marked = json.loads(json.dumps(yamlmarks.load(text, path)))
+        except SpecError:
+            continue  # YAML the marked loader rejects: the fast path's answer is never used alone
+        fast = fastyaml.load(text)
+        if fast is not None:
+            assert fast == marked, path
+            compared += 1
+    assert compared >= 70
+
+
+@pytest.mark.parametrize("text", [
+    "a: !!str 10\n",  # explicit tags
+    "a: 1\n---\nb: 2\n",  # several documents
+    "a: 1\na: 2\n",  # duplicate key
+    "a: [1\n",  # syntax error
+])
+def test_the_fast_loader_leaves_unusual_yaml_to_the_marked_one(text):
+    from water.spec import fastyaml
+
+    assert fastyaml.load(text) is None
+
+
+def test_the_fast_loader_reads_yaml_1_2_scalars_merges_and_blocks_like_the_marked_one():
+    from water.spec import fastyaml
+
+    text = ("base: &b {x: 1, on: yes}\nuse:\n  <<: *b\n  y: '010'\nn: ~\nf: 1.5e3\noct: 010\nt: 1:30\n"
+            "q: \"true\"\nblock: |\n  SELECT 1\n  FROM t\nfolded: >\n  a\n  b\nempty:\n")
+    assert fastyaml.load(text) == json.loads(json.dumps(yamlmarks.load(text, "f")))
+
+
+def test_problems_found_after_the_fast_path_are_still_located(tmp_path):
+    # Valid YAML, invalid spec: the fast loader reads it, the checks fail, and the error carries its line.
+    text = MINIMAL.replace("command: [echo, hi]", "command: [echo, '{{params.nope}}']")
+    with pytest.raises(SpecError) as err:
+        _load(text, tmp_path)
+    assert str(err.value).endswith("water.yaml:8:36: spec.steps[0].container.command[1]: unknown parameter 'nope' "
+                                   "(declare it under spec.params)")

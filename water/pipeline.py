@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from water import expressions
 from water.errors import SpecError, WaterError
-from water.spec import yamlmarks
+from water.spec import fastyaml, yamlmarks
 from water.spec.fields import Ctx, Model, did_you_mean, is_set, mark_of, parse
 from water.spec.model import BUILTIN_RESOURCES, PipelineDoc, SecretRef
 from water.steps import KINDS
@@ -94,7 +94,16 @@ def load(path: str | None = None) -> Pipeline:
 
 
 def load_text(text: str, file: str, project_dir: str) -> Pipeline:
-    data = yamlmarks.load(text, file)
+    data = fastyaml.load(text)
+    if data is not None:
+        try:
+            return _check(data, file, project_dir)
+        except SpecError:
+            pass  # the fast loader has no line marks: locate the problems with the marked one
+    return _check(yamlmarks.load(text, file), file, project_dir)
+
+
+def _check(data, file: str, project_dir: str) -> Pipeline:
     ctx = Ctx(file)
     if not isinstance(data, dict):
         ctx.problem(getattr(data, "mark", (1, 1)), "", "the spec must be a mapping (apiVersion, kind, ...)")
