@@ -404,3 +404,11 @@ def test_yaml_and_json_outputs_describe_the_same_objects():
     objects = render_objects(example_path("babyweight"))
     assert list(yaml.safe_load_all(render_mod.to_yaml(objects))) == objects
     assert json.loads(render_mod.to_json_list(objects))["items"] == objects
+
+
+def test_manifests_have_no_yaml_anchors_and_quote_what_would_read_back_as_another_type():
+    objects = render_objects(example_path("babyweight"))
+    text = render_mod.to_yaml(objects)
+    assert "&id" not in text and "*id" not in text  # shared dicts are written out in full
+    assert "value: '100000'" in text  # a string that looks like a number stays a string
+    assert list(yaml.safe_load_all(text)) == objects

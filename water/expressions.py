@@ -38,6 +38,8 @@ class ExpressionError(ValueError):
 
 def parse(text: str) -> list:
     """Split text into literal strings and Refs; raise ExpressionError at the first bad tag."""
+    if "{{" not in text:
+        return [text] if text else []
     parts: list = []
     pos = 0
     for m in _TAG.finditer(text):
