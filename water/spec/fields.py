@@ -1,13 +1,12 @@
 """The spec's schema language.
 
-A spec model is a dataclass whose fields are declared with `field(type, doc)`. One
+A spec model is a SpecModel subclass whose fields are declared as `name = field(type, doc)`. One
 declaration gives three things: the parser (marked YAML → model objects, every
 problem located), the walk over user texts for expression checks, and the JSON
 Schema that `water schema` prints. Nothing about the spec is written twice.
 """
 from __future__ import annotations
 
-import dataclasses
 import difflib
 from typing import Any, Callable, Iterator
 
@@ -64,14 +63,13 @@ class Type:
         return iter(())
 
 
-@dataclasses.dataclass(frozen=True)
 class FieldInfo:
-    attr: str
-    key: str
-    type: Type
-    doc: str
-    required: bool
-    default: Any
+    """One declared field: attribute, YAML key, type, doc, whether required, default (as written in YAML)."""
+
+    __slots__ = ("attr", "key", "type", "doc", "required", "default")
+
+    def __init__(self, type_: Type, doc: str, required: bool, default: Any, key: str | None):
+        self.attr, self.key, self.type, self.doc, self.required, self.default = "", key, type_, doc, required, default
 
 
 def _camel(attr: str) -> str:
@@ -79,27 +77,36 @@ def _camel(attr: str) -> str:
     return head + "".join(w.title() for w in rest)
 
 
-def field(type_: Type, doc: str, *, required: bool = False, default: Any = None, key: str | None = None):
+def field(type_: Type, doc: str, *, required: bool = False, default: Any = None, key: str | None = None) -> Any:
     """Declare one spec field. `key` defaults to the camelCase of the attribute name."""
-    info = {"type": type_, "doc": doc, "required": required, "key": key}
-    if isinstance(default, (list, dict)):
-        return dataclasses.field(default_factory=lambda: type(default)(default), metadata={"water": info})
-    return dataclasses.field(default=default, metadata={"water": info})
+    return FieldInfo(type_, doc, required, default, key)
 
 
-def model(cls):
-    """Make a spec model: a dataclass that also knows its YAML keys and where it stood."""
-    cls = dataclasses.dataclass(cls)
-    fields = []
-    for f in dataclasses.fields(cls):
-        meta = f.metadata.get("water")
-        if meta is None:
-            continue
-        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
-        fields.append(FieldInfo(f.name, meta["key"] or _camel(f.name), meta["type"], meta["doc"], meta["required"], default))
-    cls.__spec_fields__ = tuple(fields)
-    cls.__spec_keys__ = {f.key: f for f in fields}
-    return cls
+class SpecModel:
+    """Base of spec models. Subclasses declare fields as `name = field(...)` class attributes; the parser
+    sets every one on the instance (unset optional fields are None)."""
+
+    __spec_fields__: tuple = ()
+    __spec_keys__: dict = {}
+
+    def __init_subclass__(cls):
+        fields = []
+        for attr, value in list(vars(cls).items()):
+            if isinstance(value, FieldInfo):
+                value.attr, value.key = attr, value.key or _camel(attr)
+                fields.append(value)
+                delattr(cls, attr)
+        cls.__spec_fields__ = tuple(fields)
+        cls.__spec_keys__ = {f.key: f for f in fields}
+
+    def __init__(self, **values):
+        for f in self.__spec_fields__:
+            setattr(self, f.attr, values.pop(f.attr, None))
+        self.__dict__.update(values)
+
+    def __repr__(self):
+        shown = ", ".join(f"{f.attr}={getattr(self, f.attr)!r}" for f in self.__spec_fields__)
+        return f"{type(self).__name__}({shown})"
 
 
 def mark_of(obj: Any, attr: str | None = None) -> Mark:

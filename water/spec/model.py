@@ -2,7 +2,7 @@
 shows up, with its doc, in `water schema` and docs/spec.md."""
 from __future__ import annotations
 
-from water.spec.fields import List, Map, Model, Union, field, model
+from water.spec.fields import List, Map, Model, SpecModel, Union, field
 from water.spec.types import (
     DNS_SUBDOMAIN, ENV_NAME, IDENTIFIER, IMAGE, LABEL_KEY, LABEL_VALUE, PLAIN, TEXT, Bool, Cron, Duration, Enum, Int,
     Name, Quantity, Scalar, Str, TimeZone,
@@ -15,8 +15,7 @@ INSTANCE_TYPE = Str(r"^ml\.[a-z0-9]+\.[a-z0-9]+$", "a SageMaker instance type su
 IAM_ROLE = Str(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$", "an IAM role ARN")
 
 
-@model
-class Resources:
+class Resources(SpecModel):
     """CPU, memory and GPUs of a step's pod; requests and limits are set alike (Guaranteed QoS)."""
 
     cpu: str = field(Quantity("500m"), "CPU cores, as a Kubernetes quantity (500m, 2).")
@@ -24,24 +23,21 @@ class Resources:
     gpu: int = field(Int(0, 16), "NVIDIA GPUs (nvidia.com/gpu).")
 
 
-@model
-class Instance:
+class Instance(SpecModel):
     """SageMaker instances for a training job or batch transform."""
 
     type: str = field(INSTANCE_TYPE, "Instance type, e.g. ml.m5.xlarge.", required=True)
     count: int = field(Int(1, 100), "Number of instances.", default=1)
 
 
-@model
-class SecretRef:
+class SecretRef(SpecModel):
     """A value read from a Kubernetes Secret at run time; the value never enters the spec."""
 
     secret: str = field(DNS_SUBDOMAIN, "Name of the Secret in the pipeline's namespace.", required=True)
     key: str = field(Str(r"^[-._a-zA-Z0-9]+$", "a valid Secret key"), "Key inside the Secret.", required=True)
 
 
-@model
-class Tier:
+class Tier(SpecModel):
     """One size class: applies when the measured volume is at most `upTo` (the last tier takes the rest)."""
 
     up_to: int = field(Quantity("1Gi", as_bytes=True), "Upper bound of the volume (bytes, as a quantity: 500Mi, 20Gi).")
@@ -51,8 +47,7 @@ class Tier:
     instance: Instance = field(Model(Instance), "SageMaker instances (train and transform steps).")
 
 
-@model
-class Sizing:
+class Sizing(SpecModel):
     """Size a step to the volume of an upstream step's output, measured at run time."""
 
     from_: str = field(STEP_NAME, "The upstream step whose output is measured.", required=True, key="from")
@@ -65,8 +60,7 @@ def _kinds():
     return {name: kind.spec for name, kind in KINDS.items()}
 
 
-@model
-class Step:
+class Step(SpecModel):
     """One step of the pipeline: common settings plus exactly one kind (container, athena, glue, train, transform)."""
 
     name: str = field(STEP_NAME, "Step name, unique in the pipeline (DNS-1123 label, at most 40 characters).",
@@ -86,8 +80,7 @@ class Step:
 STEP = Model(Step, variants=_kinds)
 
 
-@model
-class Schedule:
+class Schedule(SpecModel):
     """When the pipeline runs on the cluster."""
 
     cron: str = field(Cron(), "Five-field cron expression, or @daily/@hourly/...", required=True)
@@ -102,8 +95,7 @@ class Schedule:
     history: int = field(Int(0, 100), "Finished runs kept per outcome (succeeded, failed).", default=3)
 
 
-@model
-class Defaults:
+class Defaults(SpecModel):
     """Settings every step gets unless it sets its own."""
 
     retries: int = field(Int(0, 20), "Retries after a failed attempt.", default=2)
@@ -111,8 +103,7 @@ class Defaults:
     resources: Resources = field(Model(Resources), "Pod resources (built in: cpu 500m, memory 1Gi).")
 
 
-@model
-class SlackAlert:
+class SlackAlert(SpecModel):
     """Post to Slack when a run ends (the Argo exit handler runs `water-job notify`)."""
 
     webhook_secret: str = field(DNS_SUBDOMAIN, "Secret that holds the incoming-webhook URL.", required=True)
@@ -123,8 +114,7 @@ class SlackAlert:
                      default=["failure"])
 
 
-@model
-class DatadogAlert:
+class DatadogAlert(SpecModel):
     """Datadog tags, unified service tagging and monitors."""
 
     tags: list = field(List(Str(r"^[A-Za-z][\w./:-]*$", "a Datadog tag (key:value)")), "Tags added to every "
@@ -135,16 +125,14 @@ class DatadogAlert:
     service: str = field(LABEL_VALUE, "Unified service tagging `service` (default: the pipeline name).")
 
 
-@model
-class Alerts:
+class Alerts(SpecModel):
     """Where failures are reported."""
 
     slack: SlackAlert = field(Model(SlackAlert), "Slack messages from the exit handler.")
     datadog: DatadogAlert = field(Model(DatadogAlert), "Datadog settings.")
 
 
-@model
-class Aws:
+class Aws(SpecModel):
     """AWS settings shared by the steps; credentials come from the service account (IRSA), never from here."""
 
     region: str = field(Str(r"^[a-z]{2}(-[a-z]+)+-\d$", "an AWS region such as ap-northeast-1"),
@@ -152,8 +140,7 @@ class Aws:
     sagemaker_role: str = field(IAM_ROLE, "Execution role SageMaker jobs assume (train, transform).")
 
 
-@model
-class PipelineSpec:
+class PipelineSpec(SpecModel):
     """What the pipeline runs, how and when."""
 
     image: str = field(IMAGE, "Image every step runs in (it has water installed: `water-job`).", required=True)
@@ -170,8 +157,7 @@ class PipelineSpec:
     steps: list = field(List(STEP, min_items=1), "The steps; order is free, `after` makes the graph.", required=True)
 
 
-@model
-class Metadata:
+class Metadata(SpecModel):
     """Name and labels of the pipeline."""
 
     name: str = field(PIPELINE_NAME, "Pipeline name (DNS-1123 label, at most 52 characters: CronJob names get "
@@ -180,8 +166,7 @@ class Metadata:
     labels: dict = field(Map(LABEL_KEY, LABEL_VALUE), "Labels added to every object and pod.", default={})
 
 
-@model
-class PipelineDoc:
+class PipelineDoc(SpecModel):
     """A water pipeline (water.yaml)."""
 
     api_version: str = field(Enum("water/v1"), "Always water/v1.", required=True)

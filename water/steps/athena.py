@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import os
 
-from water.spec.fields import as_data, field, mark_of, model
+from water.spec.fields import SpecModel, as_data, field, mark_of
 from water.spec.types import PLAIN, TEXT, S3Uri, Str
 from water.steps.base import Kind, Prepared
 
 
-@model
-class AthenaSpec:
+class AthenaSpec(SpecModel):
     """Run an SQL query on Amazon Athena."""
 
     database: str = field(Str(r"^[A-Za-z0-9_-]{1,255}$", "a Glue database name"), "Glue Data Catalog database.",

@@ -2,13 +2,12 @@
 (which resolves expressions, reports to Datadog and writes outputs)."""
 from __future__ import annotations
 
-from water.spec.fields import List, as_data, field, model
+from water.spec.fields import List, SpecModel, as_data, field
 from water.spec.types import TEXT, S3Uri
 from water.steps.base import Kind
 
 
-@model
-class ContainerSpec:
+class ContainerSpec(SpecModel):
     """Run a command in the pipeline image."""
 
     command: list = field(List(TEXT, min_items=1), "The command and its arguments; may hold expressions.",

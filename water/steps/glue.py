@@ -1,21 +1,19 @@
 """`glue`: an AWS Glue job run with the step's arguments and workers."""
 from __future__ import annotations
 
-from water.spec.fields import Map, Model, as_data, field, model
+from water.spec.fields import Map, Model, SpecModel, as_data, field
 from water.spec.types import TEXT, Enum, Int, S3Uri, Str
 from water.steps.base import Kind
 
 
-@model
-class GlueWorkers:
+class GlueWorkers(SpecModel):
     """Glue worker type and count."""
 
     type: str = field(Enum("G.025X", "G.1X", "G.2X", "G.4X", "G.8X", "Z.2X"), "Worker type.", default="G.1X")
     count: int = field(Int(2, 1000), "Number of workers.", default=2)
 
 
-@model
-class GlueSpec:
+class GlueSpec(SpecModel):
     """Run an AWS Glue job."""
 
     job: str = field(Str(r"^[\w.\- ]{1,255}$", "a Glue job name"), "Name of the Glue job.", required=True)

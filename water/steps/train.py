@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 
-from water.spec.fields import Map, Model, as_data, field, mark_of, model
+from water.spec.fields import Map, Model, SpecModel, as_data, field, mark_of
 from water.spec.model import IAM_ROLE, Instance
 from water.spec.types import IMAGE, Bool, Duration, S3Uri, Scalar, Str
 from water.steps.base import Kind, Prepared
 
 
-@model
-class TrainSpec:
+class TrainSpec(SpecModel):
     """Run a SageMaker training job."""
 
     image: str = field(IMAGE, "Training image: `framework:version` (e.g. xgboost:1.7-1) or a full image URI.",

@@ -2,14 +2,13 @@
 `{{steps.NAME.model}}` of an upstream train step)."""
 from __future__ import annotations
 
-from water.spec.fields import Model, as_data, field, model
+from water.spec.fields import Model, SpecModel, as_data, field
 from water.spec.model import IAM_ROLE, Instance
 from water.spec.types import IMAGE, TEXT, Enum, S3Uri, Str
 from water.steps.base import Kind
 
 
-@model
-class TransformSpec:
+class TransformSpec(SpecModel):
     """Run a SageMaker batch transform."""
 
     model: str = field(TEXT, "Model artifact: `{{steps.TRAIN.model}}` or an s3:// URI of a model.tar.gz.",
