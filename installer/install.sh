@@ -25,7 +25,7 @@ if [ ! -x "$venv/bin/python" ]; then
   "$python" -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install --quiet --upgrade pip
-"$venv/bin/python" -m pip install --quiet -e "$root$extras"
+"$venv/bin/python" -m pip install --quiet "$root$extras"
 if [ -n "$extras" ] && ! command -v dot >/dev/null 2>&1; then
   # `water graph --format svg` runs Graphviz's dot; the tests draw with the real program.
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -23,7 +23,7 @@ def create(name: str, parent: str = ".") -> str:
     target = os.path.join(parent, name)
     if os.path.exists(target) and os.listdir(target):
         raise WaterError(f"{target} already exists and is not empty")
-    template = resources.files(__package__) / "template"
+    template = resources.files(__package__) / "project-template"
     for rel in _files(template):
         text = template.joinpath(*rel.split("/")).read_text(encoding="utf-8").replace(TOKEN, name)
         dest = os.path.join(target, RENAMES.get(rel, rel))
