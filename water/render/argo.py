@@ -119,37 +119,40 @@ class _Templates:
         return name
 
 
+def _size_task(pipeline, step, templates: _Templates) -> dict:
+    """The task that measures `sizing.from`'s output and picks the tier, just before the step runs."""
+    source = expressions.Ref("steps", step.sizing.from_, "output")
+    template = templates.add("size", job_template(
+        pipeline, "size", ["config", "refs"], SIZE_OUTPUTS, pipeline.default_resources, retries=step.retries,
+        timeout=SIZE_TIMEOUT))
+    return _task(size_task(step.name), template, list(step.after), [
+        {"name": "config", "value": pods.encode(size_config(pipeline, step))},
+        {"name": "refs", "value": refs_param([(source, None, None)])},
+    ])
+
+
 def _step_tasks(pipeline, step, templates: _Templates) -> list:
+    """The step's task, preceded by its size task when it is sized."""
     inputs = ["config", "refs"]
     args = [{"name": "config", "value": pods.encode(step_config(pipeline, step))}]
-    deps = list(step.after)
-    extra_refs: dict = {}
-    tasks = []
+    tasks, deps, extra_refs = [], list(step.after), {}
     patch = bool(step.sizing) and step.kind.sizes == "pod"
     if step.sizing:
-        sized = size_task(step.name)
-        source = expressions.Ref("steps", step.sizing.from_, "output")
-        size_template = templates.add("size", job_template(
-            pipeline, "size", ["config", "refs"], SIZE_OUTPUTS, pipeline.default_resources, retries=step.retries,
-            timeout=SIZE_TIMEOUT))
-        tasks.append(_task(sized, size_template, deps, [
-            {"name": "config", "value": pods.encode(size_config(pipeline, step))},
-            {"name": "refs", "value": refs_param([(source, None, None)])},
-        ]))
-        deps = deps + [sized]
-        out = "{{tasks.%s.outputs.parameters.%%s}}" % sized
+        tasks.append(_size_task(pipeline, step, templates))
+        deps.append(tasks[0]["name"])
+        size_output = "{{tasks.%s.outputs.parameters.%%s}}" % tasks[0]["name"]
         if step.kind.sizes == "instance":
-            extra_refs = {"sizing.instance-type": out % "instance-type", "sizing.instance-count": out % "instance-count"}
+            extra_refs = {f"sizing.{o}": size_output % o for o in ("instance-type", "instance-count")}
     args.append({"name": "refs", "value": refs_param(step.refs, extra_refs)})
     if patch:
         inputs += ["shard", "pod-patch"]
         args += [{"name": "shard", "value": "{{item}}" if step.fans_out else "0/1"},
-                 {"name": "pod-patch", "value": out % "pod-patch"}]
+                 {"name": "pod-patch", "value": size_output % "pod-patch"}]
     body = job_template(pipeline, step.kind.name, inputs, step.outputs, step.resources, retries=step.retries,
                         timeout=step.timeout, extra_env=pods.secret_env(step), patch=patch)
     task = _task(step.name, templates.add(step.kind.name, body), deps, args)
     if patch and step.fans_out:
-        task["withParam"] = out % "shards"
+        task["withParam"] = size_output % "shards"
     return tasks + [task]
 
 
