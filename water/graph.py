@@ -15,29 +15,39 @@ def _edges(pipeline):
             yield step.sizing.from_, step.name, "sizing"
 
 
-def _label(step) -> str:
-    extra = ", sized" if step.sizing else ""
-    return f"{step.name}\\n({step.kind.name}{extra})"
+def _drawing(pipeline, node, edge) -> list:
+    """One line per step (`node(step)`), then one per edge (`edge(src, dst, sized)`)."""
+    return [node(step) for step in pipeline.steps] + [edge(src, dst, how == "sizing")
+                                                      for src, dst, how in _edges(pipeline)]
+
+
+def _mermaid_node(step) -> str:
+    sized = " · sized" if step.sizing else ""
+    return f'  {_id(step.name)}["{step.name}<br/>{step.kind.name}{sized}"]'
+
+
+def _mermaid_edge(src: str, dst: str, sized: bool) -> str:
+    arrow = "-.->|sizes|" if sized else "-->"
+    return f"  {_id(src)} {arrow} {_id(dst)}"
 
 
 def mermaid(pipeline) -> str:
-    lines = ["flowchart TD"]
-    for step in pipeline.steps:
-        lines.append(f'  {_id(step.name)}["{step.name}<br/>{step.kind.name}{" · sized" if step.sizing else ""}"]')
-    for src, dst, how in _edges(pipeline):
-        arrow = "-.->|sizes|" if how == "sizing" else "-->"
-        lines.append(f"  {_id(src)} {arrow} {_id(dst)}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(["flowchart TD", *_drawing(pipeline, _mermaid_node, _mermaid_edge)]) + "\n"
+
+
+def _dot_node(step) -> str:
+    sized = ", sized" if step.sizing else ""
+    return f'  "{step.name}" [label="{step.name}\\n({step.kind.name}{sized})"];'
+
+
+def _dot_edge(src: str, dst: str, sized: bool) -> str:
+    style = ' [style=dashed, label="sizes"]' if sized else ""
+    return f'  "{src}" -> "{dst}"{style};'
 
 
 def dot(pipeline) -> str:
-    lines = [f'digraph "{pipeline.name}" {{', "  rankdir=TB;", '  node [shape=box, style=rounded, fontname="Helvetica"];']
-    for step in pipeline.steps:
-        lines.append(f'  "{step.name}" [label="{_label(step)}"];')
-    for src, dst, how in _edges(pipeline):
-        style = ' [style=dashed, label="sizes"]' if how == "sizing" else ""
-        lines.append(f'  "{src}" -> "{dst}"{style};')
-    return "\n".join(lines) + "\n}\n"
+    head = [f'digraph "{pipeline.name}" {{', "  rankdir=TB;", '  node [shape=box, style=rounded, fontname="Helvetica"];']
+    return "\n".join([*head, *_drawing(pipeline, _dot_node, _dot_edge)]) + "\n}\n"
 
 
 def svg(pipeline) -> str:
