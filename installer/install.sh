@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install water into a virtual environment with pip, from this checkout's setup.cfg.
 #   installer/install.sh            water itself, in ./.venv
+#   installer/install.sh --demo     plus what the demo pipeline's code needs (scikit-learn, pandas)
 #   installer/install.sh --test     plus what the test suite needs (and Graphviz, via apt-get as root)
 #   WATER_VENV=/opt/water installer/install.sh    another place for the environment
 set -euo pipefail
@@ -10,8 +11,9 @@ venv="${WATER_VENV:-$root/.venv}"
 extras=""
 for arg in "$@"; do
   case "$arg" in
+    --demo) extras="[demo]" ;;
     --test) extras="[test]" ;;
-    -h|--help) sed -n '2,5p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
     *) echo "install.sh: unknown option '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -26,7 +28,7 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/python" -m pip install --quiet --upgrade pip
 "$venv/bin/python" -m pip install --quiet "$root$extras"
-if [ -n "$extras" ] && ! command -v dot >/dev/null 2>&1; then
+if [ "$extras" = "[test]" ] && ! command -v dot >/dev/null 2>&1; then
   # `water graph --format svg` runs Graphviz's dot; the tests draw with the real program.
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null

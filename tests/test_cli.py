@@ -11,7 +11,7 @@ import yaml
 from conftest import example_path
 from water.cli import cli
 
-COMMANDS = ["graph", "new", "render", "schema", "validate"]
+COMMANDS = ["graph", "new", "render", "run", "runs", "schema", "validate"]
 
 
 def test_help_lists_every_command_with_a_one_line_description(runner):

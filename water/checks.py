@@ -6,6 +6,7 @@ import re
 
 from water import expressions
 from water.spec.fields import Ctx, did_you_mean, is_set, mark_of
+from water.spec.yamlmarks import file_mark, text_mark
 from water.steps import KINDS
 
 _AWS_KEY = re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")
@@ -99,9 +100,9 @@ def check_texts(texts, prepared, kind_path, ctx) -> list:
     """Parse every expression; flag literal AWS keys. Returns the refs in first-use order (with marks)."""
     found: dict = {}
     for path, mark, text in texts:
-        _check_text(text, path, lambda off, t=text, m=mark: _text_mark(m, t, off), found, ctx)
+        _check_text(text, path, lambda off, t=text, m=mark: text_mark(m, t, off), found, ctx)
     for name, (file, text) in sorted(prepared.files.items()):
-        where = lambda off, t=text: _file_mark(t, off)  # noqa: E731
+        where = lambda off, t=text: file_mark(t, off)  # noqa: E731
         sub = Ctx(file)
         _check_text(text, f"{kind_path}.{name}", where, found, sub)
         ctx.problems.extend(sub.problems)
@@ -117,19 +118,6 @@ def _check_text(text, path, where, found, ctx):
             found.setdefault(ref, (ref, where(text.index("{{")), path))
     except expressions.ExpressionError as exc:
         ctx.problem(where(exc.offset), path, str(exc))
-
-
-def _text_mark(mark, text, offset):
-    """Where offset `offset` of a YAML string stood; later lines of a block keep its indentation."""
-    line = text.count("\n", 0, offset)
-    if not line:
-        return (mark[0], mark[1] + offset)
-    return (mark[0] + line, mark[1] + offset - text.rindex("\n", 0, offset) - 1)
-
-
-def _file_mark(text, offset):
-    line = text.count("\n", 0, offset)
-    return (line + 1, offset - (text.rindex("\n", 0, offset) if line else -1))
 
 
 def check_sizing(step, kind, path, upstream, doc, ctx):

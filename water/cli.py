@@ -116,6 +116,51 @@ def new(name, parent):
     click.echo(f"Created {target}. Next: cd {target} && water validate && water render")
 
 
+def _params(pairs) -> dict:
+    params = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"'{pair}' is not NAME=VALUE", param_hint="--param")
+        params[name] = value
+    return params
+
+
+@cli.command("run")
+@PATH_ARG
+@click.option("--local", "local", is_flag=True, required=True, help="Run on this machine (no cluster, no AWS).")
+@click.option("--param", "pairs", multiple=True, metavar="NAME=VALUE", help="Override a run parameter.")
+@click.option("--from", "from_step", metavar="STEP", help="Run STEP and what follows; reuse the rest of the latest run.")
+@click.option("--only", metavar="STEP", help="Run STEP alone on the latest run's upstream outputs.")
+@click.option("--jobs", type=click.IntRange(1, 256), help="Steps at once (default: the number of cores).")
+def run_command(path, local, pairs, from_step, only, jobs):
+    """Run the pipeline (--local: on this machine)."""
+    from water.local import runner
+
+    if from_step and only:
+        raise click.UsageError("--from and --only exclude each other")
+    p = _load(path)
+    result = runner.run(p, params=_params(pairs), jobs=jobs, from_step=from_step, only=only,
+                        report=lambda line: click.echo(line, err=True))
+    click.echo("\n".join(runner.summary(result)))
+    sys.exit(0 if result.status == "succeeded" else 1)
+
+
+@cli.command("runs")
+@PATH_ARG
+@click.option("--local", "local", is_flag=True, required=True, help="Runs kept on this machine.")
+def runs_command(path, local):
+    """List the pipeline's runs (--local: kept under .water/runs)."""
+    from water.local import runner
+
+    records = runner.past_runs(_load(path))
+    click.echo(f"{'run':<40} {'status':<10} {'steps':>7} {'time':>8}  started")
+    for r in records:
+        done = sum(1 for s in r["steps"].values() if s["status"] in ("done", "reused"))
+        click.echo(f"{r['run_id']:<40} {r['status']:<10} {done:>3}/{len(r['steps']):<3} {r['seconds']:>7.1f}s  "
+                   f"{r['started']}")
+
+
 def main():
     cli(prog_name="water")
 

@@ -140,6 +140,17 @@ class Aws(SpecModel):
     sagemaker_role: str = field(IAM_ROLE, "Execution role SageMaker jobs assume (train, transform).")
 
 
+class LocalSettings(SpecModel):
+    """Settings of local runs (`water run --local`); the cluster ignores them."""
+
+    data_root = field(Str(r"^[^\s{}]+$", "a folder path"), "Folder standing for S3 in local runs: "
+                      "s3://bucket/key is <dataRoot>/bucket/key (relative to the project).", default=".water/s3")
+    tables = field(Map(Str(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)?$", "a table name (table or database.table)"),
+                       Str(r"^[^\s{}]+$", "a file or folder path")),
+                   "Where Athena tables come from in local runs: a CSV, Parquet or JSON file (or a folder of them) "
+                   "in the project.", default={})
+
+
 class PipelineSpec(SpecModel):
     """What the pipeline runs, how and when."""
 
@@ -154,6 +165,7 @@ class PipelineSpec(SpecModel):
     defaults: Defaults = field(Model(Defaults), "Settings every step gets unless it sets its own.", default={})
     alerts: Alerts = field(Model(Alerts), "Slack and Datadog.", default={})
     aws: Aws = field(Model(Aws), "AWS settings.", default={})
+    local: LocalSettings = field(Model(LocalSettings), "Settings of local runs.", default={})
     steps: list = field(List(STEP, min_items=1), "The steps; order is free, `after` makes the graph.", required=True)
 
 

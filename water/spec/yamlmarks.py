@@ -126,6 +126,19 @@ _Loader.add_constructor("tag:yaml.org,2002:seq", _construct_list)
 _Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 
 
+def text_mark(mark, text, offset):
+    """Where offset `offset` of a YAML string stood; later lines of a block keep its indentation."""
+    line = text.count("\n", 0, offset)
+    if not line:
+        return (mark[0], mark[1] + offset)
+    return (mark[0] + line, mark[1] + offset - text.rindex("\n", 0, offset) - 1)
+
+
+def file_mark(text, offset):
+    line = text.count("\n", 0, offset)
+    return (line + 1, offset - (text.rindex("\n", 0, offset) if line else -1))
+
+
 def load(text: str, file: str):
     """Parse one YAML document; raise SpecError with located problems."""
     loader = _Loader(text, file)

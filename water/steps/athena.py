@@ -1,10 +1,15 @@
 """`athena`: an SQL query on Amazon Athena; the result CSV lands under `output`."""
 from __future__ import annotations
 
+import csv
+import glob
 import os
+import re
 
-from water.spec.fields import SpecModel, as_data, field, mark_of
+from water import expressions
+from water.spec.fields import Ctx, SpecModel, as_data, field, mark_of
 from water.spec.types import PLAIN, TEXT, S3Uri, Str
+from water.spec.yamlmarks import file_mark, text_mark
 from water.steps.base import Kind, Prepared
 
 
@@ -19,6 +24,52 @@ class AthenaSpec(SpecModel):
     workgroup: str = field(PLAIN, "Athena workgroup.", default="primary")
 
 
+_TAG = re.compile(r"\{\{.*?\}\}", re.S)
+
+
+def query_parameters(sql: str) -> tuple[str, list, list]:
+    """(SQL with `?` for each expression that stands for a value, those Refs in order, offsets of
+    expressions inside quotes). Expressions in comments stay text: they are not parameters."""
+    out, refs, quoted = [], [], []
+    i, state = 0, ""  # state: the text that ends the comment, string or quoted name we are in
+    while i < len(sql):
+        tag = _TAG.match(sql, i)
+        if tag:
+            parts = _parts(tag.group(0))
+            ref = parts[0] if parts and isinstance(parts[0], expressions.Ref) else None
+            if ref and not state:
+                refs.append(ref)
+                out.append("?")
+            elif ref or parts is None or state in ("\n", "*/"):
+                if ref and state in ("'", '"'):
+                    quoted.append(i)
+                out.append(tag.group(0))  # left as written: never a value pasted into SQL
+            else:
+                out.append("".join(parts))  # a literal such as {{ '{{' }}
+            i = tag.end()
+            continue
+        if state and sql.startswith(state, i):
+            out.append(state)
+            i, state = i + len(state), ""
+            continue
+        if not state:
+            state = {"--": "\n", "/*": "*/"}.get(sql[i:i + 2]) or (sql[i] if sql[i] in "'\"" else "")
+            if state in ("\n", "*/"):
+                out.append(sql[i:i + 2])
+                i += 2
+                continue
+        out.append(sql[i])
+        i += 1
+    return "".join(out), refs, quoted
+
+
+def _parts(tag: str):
+    try:
+        return expressions.parse(tag)
+    except expressions.ExpressionError:
+        return None  # reported by the spec checks
+
+
 def is_sql_file(query: str) -> bool:
     return query.strip().endswith(".sql") and "\n" not in query.strip() and " " not in query.strip()
 
@@ -31,6 +82,18 @@ class Athena(Kind):
         return ("output", "bytes")
 
     def prepare(self, config, project_dir, path, ctx):
+        prepared = self._read(config, project_dir, path, ctx)
+        file, text = prepared.files.get("query", (None, config.query))
+        for offset in query_parameters(text)[2]:
+            at = file_mark(text, offset) if file else text_mark(mark_of(config, "query"), text, offset)
+            sub = Ctx(file) if file else ctx
+            sub.problem(at, f"{path}.query", "an expression inside quotes: water passes expressions to the query "
+                        "as parameters, never as text", "remove the quotes around it")
+            if file:
+                ctx.problems.extend(sub.problems)
+        return prepared
+
+    def _read(self, config, project_dir, path, ctx) -> Prepared:
         if not is_sql_file(config.query):
             return Prepared()
         field_path, path = path, config.query.strip()
@@ -48,6 +111,65 @@ class Athena(Kind):
         if "query" in prepared.files:
             data["query"] = prepared.files["query"][1]
         return data
+
+
+    def run_local(self, sr):
+        """DuckDB over the tables of spec.local.tables; the SQL transpiled from Athena's Trino dialect;
+        expressions bound as query parameters, as on Athena. The result is a CSV under `output`."""
+        import duckdb
+        import sqlglot
+
+        from water.local.context import StepFailed
+
+        config = sr.step.config
+        text = sr.step.prepared.files["query"][1] if "query" in sr.step.prepared.files else config.query
+        sql, refs, _ = query_parameters(text)
+        values = [sr.resolve("{{%s}}" % ref.key) for ref in refs]
+        try:
+            (sql,) = sqlglot.transpile(sql, read="trino", write="duckdb")
+        except sqlglot.errors.ParseError as exc:
+            raise StepFailed(f"the SQL does not parse: {str(exc).splitlines()[0]}") from None
+        uri, folder = sr.output_dir(config.output)
+        tables = sr.run.pipeline.spec.local.tables
+        with duckdb.connect() as db:
+            _create_tables(db, tables, sr.project_dir, config.database)
+            sr.note(f"duckdb: {sql}")
+            try:
+                cursor = db.execute(sql, values)
+            except duckdb.CatalogException as exc:
+                known = ", ".join(sorted(tables)) or "none"
+                raise StepFailed(f"{str(exc).splitlines()[0]} (local tables come from spec.local.tables; "
+                                 f"known: {known})") from None
+            except duckdb.Error as exc:
+                raise StepFailed(f"the query failed: {str(exc).splitlines()[0]}") from None
+            with open(os.path.join(folder, "result.csv"), "w", newline="", encoding="utf-8") as f:
+                writer = csv.writer(f)
+                writer.writerow([c[0] for c in cursor.description])
+                while rows := cursor.fetchmany(10000):
+                    writer.writerows(rows)
+        return {"output": uri}
+
+
+_READERS = {".csv": "read_csv_auto", ".parquet": "read_parquet", ".json": "read_json_auto"}
+
+
+def _create_tables(db, tables: dict, project_dir: str, database: str) -> None:
+    """One view per table; unqualified names also under the step's database, as Athena resolves them."""
+    for name, location in sorted(tables.items()):
+        path = os.path.join(project_dir, location)
+        files = sorted(glob.glob(os.path.join(path, "*"))) if os.path.isdir(path) else [path]
+        suffix = os.path.splitext(files[0])[1].lower() if files else ""
+        reader = _READERS.get(suffix)
+        if reader is None:
+            from water.local.context import StepFailed
+
+            raise StepFailed(f"spec.local.tables.{name}: {location} holds no CSV, Parquet or JSON file")
+        schema = name.split(".")[0] if "." in name else database
+        schemas = [schema, "main"] if schema == database else [schema]  # unqualified names: the step's database
+        for schema in schemas:
+            db.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            listing = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"  # views take no params
+            db.execute(f'CREATE OR REPLACE VIEW "{schema}"."{name.split(".")[-1]}" AS SELECT * FROM {reader}({listing})')
 
 
 KIND = Athena()

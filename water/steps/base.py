@@ -29,3 +29,7 @@ class Kind:
     def job_config(self, config, prepared: Prepared) -> dict:
         """The config `water-job <kind>` receives (user texts with their expressions intact)."""
         raise NotImplementedError
+
+    def run_local(self, sr) -> dict:
+        """Run the step on this machine (`sr`: a water.local.context.StepRun); return its outputs by name."""
+        raise NotImplementedError

@@ -26,5 +26,15 @@ class Container(Kind):
     def job_config(self, config, prepared):
         return as_data(config)
 
+    def run_local(self, sr):
+        outputs = {}
+        if sr.step.config.output:
+            outputs["output"], _ = sr.output_dir(sr.step.config.output)
+        argv = [sr.for_process(arg) for arg in sr.step.config.command]
+        if argv[0] in ("python", "python3"):
+            argv[0] = sr.python()  # locally: water's interpreter, which has the project's packages
+        sr.run_process(argv)
+        return outputs
+
 
 KIND = Container()

@@ -1,9 +1,13 @@
 """`glue`: an AWS Glue job run with the step's arguments and workers."""
 from __future__ import annotations
 
-from water.spec.fields import Map, Model, SpecModel, as_data, field
+import importlib.util
+import os
+import re
+
+from water.spec.fields import Map, Model, SpecModel, as_data, field, mark_of
 from water.spec.types import TEXT, Enum, Int, S3Uri, Str
-from water.steps.base import Kind
+from water.steps.base import Kind, Prepared
 
 
 class GlueWorkers(SpecModel):
@@ -21,6 +25,8 @@ class GlueSpec(SpecModel):
                             "Job arguments (`--name: value`); values may hold expressions.", default={})
     workers: GlueWorkers = field(Model(GlueWorkers), "Worker type and count (default: the job's own).")
     output: str = field(S3Uri(), "The step's output (default: the `--output` argument, if any).")
+    script: str = field(Str(r"^[\w./-]+\.py$", "a Python file in the project"), "The job's script in the project: "
+                        "what local runs execute (on AWS the Glue job runs the script it is defined with).")
 
 
 class Glue(Kind):
@@ -30,11 +36,35 @@ class Glue(Kind):
     def step_outputs(self, config):
         return ("output", "bytes") if config.output or "--output" in config.arguments else ()
 
+    def prepare(self, config, project_dir, path, ctx):
+        if config.script and not os.path.isfile(os.path.join(project_dir, config.script)):
+            ctx.problem(mark_of(config, "script"), f"{path}.script", f"script '{config.script}' not found in the "
+                        "project")
+        return Prepared()
+
     def job_config(self, config, prepared):
         data = as_data(config)
         if not config.output and "--output" in config.arguments:
             data["output"] = config.arguments["--output"]
         return data
+
+    def run_local(self, sr):
+        from water.local.context import StepFailed
+
+        config = sr.step.config
+        if not config.script:
+            raise StepFailed("set glue.script to the job's script to run this step locally")
+        with open(os.path.join(sr.project_dir, config.script), encoding="utf-8") as f:
+            uses_spark = re.search(r"^\s*(from|import)\s+(pyspark|awsglue)\b", f.read(), re.M)
+        if uses_spark and importlib.util.find_spec("pyspark") is None:
+            raise StepFailed(f"{config.script} uses Spark, and pyspark is not installed here: pip install pyspark")
+        output = config.output or config.arguments.get("--output")
+        outputs = {"output": sr.output_dir(output)[0]} if output else {}
+        argv = [sr.python(), config.script, "--JOB_NAME", config.job]
+        for name, value in config.arguments.items():
+            argv += [name, sr.for_process(value)]
+        sr.run_process(argv)
+        return outputs
 
 
 KIND = Glue()

@@ -2,7 +2,11 @@
 `framework:version` images, and only where the water[sagemaker] extra is installed)."""
 from __future__ import annotations
 
+import gzip
+import hashlib
+import json
 import os
+import tarfile
 
 from water.spec.fields import Map, Model, SpecModel, as_data, field, mark_of
 from water.spec.model import IAM_ROLE, Instance
@@ -44,6 +48,68 @@ class Train(Kind):
 
     def job_config(self, config, prepared):
         return as_data(config)
+
+
+    def run_local(self, sr):
+        """The entry script in a subprocess with SageMaker's conventions: SM_CHANNEL_<NAME> folders,
+        SM_MODEL_DIR, SM_OUTPUT_DATA_DIR, SM_HPS and `--name value` hyperparameters; the model folder is
+        packed as <output>/<job>/output/model.tar.gz, as SageMaker does."""
+        from water.local.context import StepFailed
+
+        config, name = sr.step.config, sr.step.name
+        if not config.entry:
+            raise StepFailed("set train.entry to the training script to run this step locally")
+        work = os.path.join(sr.run.run_dir, "steps", name, "sagemaker")
+        model_dir, output_data = os.path.join(work, "model"), os.path.join(work, "output")
+        os.makedirs(model_dir, exist_ok=True)
+        os.makedirs(output_data, exist_ok=True)
+        hyperparameters = {k: sr.resolve(v) for k, v in config.hyperparameters.items()}
+        env = {"SM_MODEL_DIR": model_dir, "SM_OUTPUT_DATA_DIR": output_data, "SM_HPS": json.dumps(hyperparameters),
+               "SM_CHANNELS": json.dumps(sorted(config.inputs))}
+        for channel, uri in config.inputs.items():
+            env[f"SM_CHANNEL_{channel.upper()}"] = sr.for_process(uri)
+        argv = [sr.python(), config.entry]
+        for key, value in hyperparameters.items():
+            argv += [f"--{key}", value]
+        sr.run_process(argv, env)
+        uri, folder = sr.output_dir(config.output)
+        job = job_name(sr.run.pipeline.name, name, sr.run.run_id)
+        os.makedirs(os.path.join(folder, job, "output"), exist_ok=True)
+        pack_model(model_dir, os.path.join(folder, job, "output", "model.tar.gz"))
+        sr.notes += _metrics(output_data)
+        return {"output": uri, "model": f"{uri.rstrip('/')}/{job}/output/model.tar.gz"}
+
+
+def _metrics(output_data: str) -> list:
+    """metrics.json that the script may write to SM_OUTPUT_DATA_DIR, as one line."""
+    try:
+        with open(os.path.join(output_data, "metrics.json"), encoding="utf-8") as f:
+            metrics = json.load(f)
+    except (OSError, ValueError):
+        return []
+    return ["metrics: " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
+                                    for k, v in sorted(metrics.items()))]
+
+
+def job_name(pipeline: str, step: str, run_id: str) -> str:
+    """The SageMaker job name of a step in a run: the same on every attempt, unique per run, <= 63 chars."""
+    digest = hashlib.sha256(f"{pipeline}/{step}/{run_id}".encode()).hexdigest()[:10]
+    return f"{pipeline[:26]}-{step[:26]}-{digest}".replace("_", "-")
+
+
+def pack_model(model_dir: str, target: str) -> None:
+    """model.tar.gz of a folder, byte-identical for identical files (sorted, no times or owners)."""
+    def clean(info):
+        info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+        return info
+
+    with open(target, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as zipped, \
+            tarfile.open(fileobj=zipped, mode="w") as tar:
+        for root, dirs, files in os.walk(model_dir):
+            dirs.sort()
+            for file in sorted(files):
+                path = os.path.join(root, file)
+                tar.add(path, arcname=os.path.relpath(path, model_dir), filter=clean)
 
 
 KIND = Train()

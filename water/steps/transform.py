@@ -2,6 +2,10 @@
 `{{steps.NAME.model}}` of an upstream train step)."""
 from __future__ import annotations
 
+import os
+import tarfile
+
+from water import expressions
 from water.spec.fields import Model, SpecModel, as_data, field
 from water.spec.model import IAM_ROLE, Instance
 from water.spec.types import IMAGE, TEXT, Enum, S3Uri, Str
@@ -35,6 +39,28 @@ class Transform(Kind):
 
     def job_config(self, config, prepared):
         return as_data(config)
+
+
+    def run_local(self, sr):
+        """The model's inference code (SageMaker's model_fn / input_fn / predict_fn / output_fn, from the
+        entry script of the train step that made it) over every input file, one output file per input."""
+        from water.local.context import StepFailed
+
+        config = sr.step.config
+        trained = [r.name for r in expressions.refs(config.model) if r.root == "steps" and r.attr == "model"]
+        entry = trained and sr.run.pipeline.step(trained[0]).config.entry
+        if not entry:
+            raise StepFailed("locally, transform runs the inference code of the train step whose model it uses "
+                             "(its entry script): set model to {{steps.TRAIN.model}}")
+        model_tar = sr.for_process(config.model)
+        model_dir = os.path.join(sr.run.run_dir, "steps", sr.step.name, "model")
+        os.makedirs(model_dir, exist_ok=True)
+        with tarfile.open(model_tar) as tar:
+            tar.extractall(model_dir, filter="data")
+        uri, folder = sr.output_dir(config.output)
+        sr.run_process([sr.python(), "-m", "water.local.inference", entry, model_dir, sr.for_process(config.input),
+                        folder, config.content_type])
+        return {"output": uri}
 
 
 KIND = Transform()

@@ -1,0 +1,256 @@
+"""`water run --local`: the demo end to end, and each behaviour a user relies on."""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+import textwrap
+
+import pytest
+
+from conftest import example_path
+from water import pipeline as pipeline_mod
+from water.cli import cli
+from water.local import runner
+
+HEAD = """apiVersion: water/v1
+kind: Pipeline
+metadata: {name: t}
+spec:
+  image: registry.example.com/t:1.0.0
+"""
+
+
+def _project(tmp_path, body: str, files: dict | None = None):
+    (tmp_path / "water.yaml").write_text(HEAD + textwrap.indent(textwrap.dedent(body), "  "))
+    for rel, text in (files or {}).items():
+        target = tmp_path / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(textwrap.dedent(text))
+    return tmp_path
+
+
+def _run(path, *args, runner_=None):
+    from click.testing import CliRunner
+
+    return (runner_ or CliRunner()).invoke(cli, ["run", "--local", str(path), *args])
+
+
+def _data_root(path):
+    return os.path.join(path, ".water", "s3")
+
+
+# --- the demo -----------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """The demo, copied and run twice (a second run to compare outputs)."""
+    path = tmp_path_factory.mktemp("demo") / "demo"
+    shutil.copytree(example_path("demo"), path, ignore=shutil.ignore_patterns(".water"))
+    first, second = _run(path), _run(path)
+    return path, first, second
+
+
+def test_the_demo_runs_every_step_and_prints_its_metric(demo):
+    path, first, _ = demo
+    assert first.exit_code == 0, first.output
+    assert "train: metrics: accuracy 0." in first.stdout
+    for step in ("extract", "features", "train", "predict", "publish"):
+        assert f"{step:<16} done" in first.stderr
+    assert "publish: 72 B in 1 object -> tier 2: cpu 500m, memory 512Mi, 3 shards" in first.stderr
+
+
+def test_the_demo_gives_identical_results_on_every_run(demo):
+    path, _, second = demo
+    assert second.exit_code == 0
+    runs = sorted(glob.glob(os.path.join(_data_root(path), "water-demo", "runs", "*")))
+    assert len(runs) == 2
+    for rel in ("extract/result.csv", "features/train/part-0.csv", "predictions/part-0.csv.out"):
+        first, again = (open(os.path.join(r, rel), "rb").read() for r in runs)
+        assert first == again and first, rel
+    models = [glob.glob(os.path.join(r, "model", "*", "output", "model.tar.gz"))[0] for r in runs]
+    assert open(models[0], "rb").read() == open(models[1], "rb").read()
+
+
+def test_the_sized_step_really_runs_once_per_shard(demo):
+    path, first, _ = demo
+    run_id = first.stdout.split("run ")[-1].split()[0]
+    shards = []
+    for log in sorted(glob.glob(os.path.join(path, ".water", "runs", run_id, "steps", "publish.shard*.log"))):
+        with open(log) as f:
+            shards += [line.split(":")[0] for line in f if line.startswith("shard ")]
+    assert shards == ["shard 1/3", "shard 2/3", "shard 3/3"]
+
+
+def test_runs_are_listed_with_their_status(demo):
+    from click.testing import CliRunner
+
+    path, _, _ = demo
+    result = CliRunner().invoke(cli, ["runs", "--local", str(path)])
+    lines = result.stdout.splitlines()
+    assert len(lines) == 3 and all("succeeded" in line and "5/5" in line for line in lines[1:])
+
+
+def test_from_a_step_reuses_what_comes_before_it(demo):
+    path, _, _ = demo
+    result = _run(path, "--from", "train")
+    assert result.exit_code == 0, result.output
+    assert "extract          reused from the latest run" in result.stderr
+    assert "features         reused from the latest run" in result.stderr
+    run_id = result.stdout.split("run ")[-1].split()[0]
+    logs = sorted(os.listdir(os.path.join(path, ".water", "runs", run_id, "steps")))
+    assert "extract.log" not in logs and "train.log" in logs and "publish.shard0.log" in logs
+
+
+def test_a_parameter_override_reaches_the_query(demo):
+    path, _, _ = demo
+    p = pipeline_mod.load(str(path))
+    result = runner.run(p, params={"min_alcohol": "14.0"}, only="extract", report=lambda line: None)
+    assert result.status == "succeeded"
+    rows = open(os.path.join(result.data_root, result.steps["extract"].outputs["output"][5:], "result.csv")).read()
+    with open(os.path.join(path, "data", "wine.csv")) as f:
+        expected = [line.split(",")[0] for line in f.read().splitlines()[1:] if float(line.split(",")[1]) >= 14]
+    assert [r.split(",")[0] for r in rows.splitlines()[1:]] == expected and expected
+
+
+# --- behaviours ---------------------------------------------------------------------------------------------------
+
+def test_a_failing_step_stops_what_depends_on_it_and_shows_its_log(tmp_path):
+    path = _project(tmp_path, """\
+      steps:
+        - {name: ok, container: {command: [sh, -c, "echo fine"]}}
+        - {name: bad, container: {command: [sh, -c, "echo about to fail; echo boom >&2; exit 3"]}}
+        - {name: later, after: [bad], container: {command: [sh, -c, "echo never > never.txt"]}}
+    """)
+    result = _run(path, "--jobs", "1")
+    assert result.exit_code == 1
+    assert "bad              failed after" in result.stderr and "sh exited with code 3" in result.stderr
+    assert "later            skipped (bad failed)" in result.stderr
+    assert "  | boom" in result.stdout and "bad failed: sh exited with code 3" in result.stdout
+    assert not (path / "never.txt").exists()
+
+
+def test_independent_steps_run_at_the_same_time(tmp_path):
+    stamp = 'python -c "import time,sys; print(sys.argv[1], time.time())" {0} >> times.txt; sleep 1; ' \
+            'python -c "import time,sys; print(sys.argv[1], time.time())" {0} >> times.txt'
+    path = _project(tmp_path, f"""\
+      steps:
+        - {{name: a, container: {{command: [sh, -c, '{stamp.format("a")}']}}}}
+        - {{name: b, container: {{command: [sh, -c, '{stamp.format("b")}']}}}}
+    """)
+    result = _run(path, "--jobs", "2")
+    assert result.exit_code == 0, result.output
+    times = {}
+    for line in (path / "times.txt").read_text().splitlines():
+        name, at = line.split()
+        times.setdefault(name, []).append(float(at))
+    (a_start, a_end), (b_start, b_end) = times["a"], times["b"]
+    assert a_start < b_end and b_start < a_end  # the two sleeps overlap
+
+
+def test_fan_out_runs_as_many_shards_as_the_chosen_tier_says(tmp_path):
+    path = _project(tmp_path, """\
+      steps:
+        - name: make
+          container:
+            command: [sh, -c, "mkdir -p $0 && head -c 5000 /dev/zero > $0/data", s3://bucket/made/]
+            output: s3://bucket/made/
+        - name: fan
+          after: [make]
+          container: {command: [sh, -c, 'touch "shard-$(echo $WATER_SHARD | tr / -)"']}
+          sizing:
+            from: make
+            tiers:
+              - {upTo: 1Ki, resources: {cpu: 250m}}
+              - {upTo: 1Mi, resources: {cpu: "1"}, parallelism: 4}
+              - {resources: {cpu: "2"}, parallelism: 8}
+    """)
+    result = _run(path)
+    assert result.exit_code == 0, result.output
+    assert "fan: 4.9 KiB in 1 object -> tier 2: cpu 1, 4 shards" in result.stderr
+    assert sorted(p.name for p in path.glob("shard-*")) == ["shard-0-4", "shard-1-4", "shard-2-4", "shard-3-4"]
+
+
+ATHENA = """\
+  local:
+    tables: {lake.people: data/people.csv}
+  steps:
+    - name: q
+      athena:
+        database: lake
+        output: s3://bucket/q/
+        query: |
+          -- Trino functions that DuckDB spells otherwise
+          SELECT name, element_at(split(name, ' '), 1) AS first, regexp_like(name, '^A') AS a
+          FROM people ORDER BY name
+"""
+PEOPLE = {"data/people.csv": "name,age\nAda Lovelace,36\nAlan Turing,41\nGrace Hopper,85\n"}
+
+
+def test_athena_sql_in_trino_dialect_runs_on_duckdb(tmp_path):
+    path = _project(tmp_path, ATHENA, PEOPLE)
+    result = _run(path)
+    assert result.exit_code == 0, result.output
+    out = open(os.path.join(_data_root(path), "bucket", "q", "result.csv")).read()
+    assert out.splitlines() == ["name,first,a", "Ada Lovelace,Ada,True", "Alan Turing,Alan,True",
+                                "Grace Hopper,Grace,False"]
+
+
+def test_a_table_missing_locally_is_a_clear_error(tmp_path):
+    path = _project(tmp_path, ATHENA.replace("FROM people", "FROM lake.staff"), PEOPLE)
+    result = _run(path)
+    assert result.exit_code == 1
+    assert "Table with name staff does not exist" in result.stdout
+    assert "(local tables come from spec.local.tables; known: lake.people)" in result.stdout
+
+
+def test_parameters_reach_sql_as_values_never_as_text(tmp_path):
+    body = ATHENA.replace("  local:", "  params: {who: \"x' OR '1'='1\"}\n  local:").replace(
+        "FROM people ORDER BY name", "FROM people WHERE name = {{params.who}} ORDER BY name")
+    path = _project(tmp_path, body, PEOPLE)
+    assert _run(path).exit_code == 0
+    out = open(os.path.join(_data_root(path), "bucket", "q", "result.csv")).read()
+    assert out.splitlines() == ["name,first,a"]  # the quote in the value did not become SQL
+
+
+def test_a_glue_script_that_needs_spark_says_so(tmp_path):
+    path = _project(tmp_path, """\
+      steps:
+        - name: g
+          glue: {job: j, script: job.py, arguments: {--output: s3://bucket/g/}}
+    """, {"job.py": "from pyspark.sql import SparkSession\n"})
+    result = _run(path)
+    assert result.exit_code == 1
+    assert "job.py uses Spark, and pyspark is not installed here: pip install pyspark" in result.stdout
+
+
+def test_unknown_parameters_and_steps_are_refused_before_anything_runs(tmp_path):
+    path = _project(tmp_path, """\
+      params: {a: "1"}
+      steps:
+        - {name: s, container: {command: [sh, -c, "touch ran"]}}
+    """)
+    result = _run(path, "--param", "b=2")
+    assert result.exit_code == 1 and result.stderr == "unknown parameter 'b' (declared: a)\n"
+    result = _run(path, "--only", "nope")
+    assert result.exit_code == 1 and "no earlier local run" in result.stderr or "unknown step" in result.stderr
+    assert not (path / "ran").exists()
+
+
+def test_run_records_keep_the_spec_logs_and_outputs(tmp_path):
+    path = _project(tmp_path, """\
+      params: {greeting: hello}
+      steps:
+        - name: s
+          env: {WHO: "{{params.greeting}} {{run.id}}"}
+          container: {command: [sh, -c, 'echo "$WHO" > "$0/said.txt"', s3://bkt/o/], output: s3://bkt/o/}
+    """)
+    assert _run(path, "--param", "greeting=hi").exit_code == 0
+    (run_dir,) = glob.glob(str(path / ".water" / "runs" / "*"))
+    record = json.load(open(os.path.join(run_dir, "run.json")))
+    assert record["status"] == "succeeded" and record["params"] == {"greeting": "hi"}
+    assert record["steps"]["s"]["outputs"]["output"] == "s3://bkt/o/"
+    assert open(os.path.join(run_dir, "water.yaml")).read().startswith(f"# run {record['run_id']}")
+    said = open(os.path.join(_data_root(path), "bkt", "o", "said.txt")).read()
+    assert said == f"hi {record['run_id']}\n"

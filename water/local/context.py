@@ -1,0 +1,106 @@
+"""What a step sees while it runs locally: its expression values, `s3://` mapped to a
+folder, and processes whose output goes to the step's log."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+
+from water import expressions
+from water.errors import WaterError
+
+LOG_TAIL = 20
+
+
+class StepFailed(WaterError):
+    """A step failed; the message is the reason, `log` the path of its log."""
+
+    def __init__(self, message: str, log: str = ""):
+        super().__init__(message)
+        self.log = log
+
+
+@dataclass
+class LocalRun:
+    """One local run of a pipeline: where its data and records live, and the values known so far."""
+
+    pipeline: object
+    run_id: str
+    run_date: str
+    params: dict
+    data_root: str
+    run_dir: str
+    values: dict = field(default_factory=dict)  # Ref.key → value, filled as steps finish
+
+    def local_path(self, uri: str) -> str:
+        if not uri.startswith("s3://"):
+            raise StepFailed(f"'{uri}' is not an s3:// URI")
+        return os.path.join(self.data_root, uri[len("s3://"):])
+
+
+@dataclass
+class StepRun:
+    run: LocalRun
+    step: object  # PipelineStep
+    log_path: str
+    shard: str = "0/1"
+    notes: list = field(default_factory=list)  # lines worth showing the user, e.g. a model's metrics
+
+    @property
+    def project_dir(self) -> str:
+        return self.run.pipeline.project_dir
+
+    def resolve(self, text: str) -> str:
+        """A text with its expressions replaced by this run's values."""
+        values = {**self.run.values, "run.id": self.run.run_id, "run.date": self.run.run_date,
+                  **{f"params.{k}": v for k, v in self.run.params.items()}}
+        return expressions.substitute(text, values)
+
+    def for_process(self, text: str) -> str:
+        """What a process gets for a text: resolved, and an s3:// URI as its local folder."""
+        value = self.resolve(text)
+        return self.run.local_path(value) if value.startswith("s3://") else value
+
+    def output_dir(self, uri_text: str) -> tuple[str, str]:
+        """(resolved URI, its local folder, created) of an output."""
+        uri = self.resolve(uri_text)
+        path = self.run.local_path(uri)
+        os.makedirs(path, exist_ok=True)
+        return uri, path
+
+    def env(self, extra: dict | None = None) -> dict:
+        env = {**os.environ, "WATER_RUN_ID": self.run.run_id, "WATER_RUN_DATE": self.run.run_date,
+               "WATER_SHARD": self.shard, "PYTHONUNBUFFERED": "1"}
+        env.update({f"WATER_PARAM_{k}": v for k, v in self.run.params.items()})
+        env.update({k: self.for_process(v) for k, v in self.step.env.items()})
+        env.update(extra or {})
+        return env
+
+    def run_process(self, argv: list, env: dict | None = None) -> None:
+        """Run a process in the project folder, its output appended to the step's log; fail with its tail."""
+        with open(self.log_path, "a", encoding="utf-8") as log:
+            log.write(f"$ {' '.join(argv)}\n")
+            log.flush()
+            try:
+                done = subprocess.run(argv, cwd=self.project_dir, env=self.env(env), stdout=log,
+                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, check=False)
+            except OSError as exc:
+                raise StepFailed(f"cannot run {argv[0]}: {exc.strerror}", self.log_path) from None
+        if done.returncode:
+            raise StepFailed(f"{os.path.basename(argv[0])} exited with code {done.returncode}", self.log_path)
+
+    def python(self) -> str:
+        return sys.executable
+
+    def note(self, line: str) -> None:
+        with open(self.log_path, "a", encoding="utf-8") as log:
+            log.write(line + "\n")
+
+
+def log_tail(path: str, lines: int = LOG_TAIL) -> list:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read().splitlines()[-lines:]
+    except OSError:
+        return []

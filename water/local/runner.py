@@ -1,0 +1,222 @@
+"""Run a pipeline's DAG on this machine: independent steps in parallel, sizing and fan-out
+as on the cluster, downstream steps skipped after a failure, every run kept on disk."""
+from __future__ import annotations
+
+import json
+import os
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+from water import sizing
+from water.errors import WaterError
+from water.local.context import LocalRun, StepFailed, StepRun, log_tail
+from water.spec.fields import as_data
+
+RUNS = os.path.join(".water", "runs")
+
+
+@dataclass
+class StepResult:
+    name: str
+    status: str  # done | failed | skipped | reused
+    seconds: float = 0.0
+    outputs: dict = field(default_factory=dict)
+    error: str = ""
+    log: str = ""
+    sizing: str = ""
+    shards: int = 0
+    notes: list = field(default_factory=list)
+
+
+@dataclass
+class RunResult:
+    pipeline: str
+    run_id: str
+    run_dir: str
+    data_root: str
+    params: dict
+    status: str = "running"
+    seconds: float = 0.0
+    steps: dict = field(default_factory=dict)
+
+
+def runs_dir(pipeline) -> str:
+    return os.path.join(pipeline.project_dir, RUNS)
+
+
+def past_runs(pipeline) -> list:
+    """Earlier runs, newest first, as their run.json records."""
+    records = []
+    folder = runs_dir(pipeline)
+    for name in os.listdir(folder) if os.path.isdir(folder) else ():
+        try:
+            with open(os.path.join(folder, name, "run.json"), encoding="utf-8") as f:
+                records.append(json.load(f))
+        except (OSError, ValueError):
+            continue
+    return sorted(records, key=lambda r: r.get("started", ""), reverse=True)
+
+
+def _params(pipeline, given: dict) -> dict:
+    declared = dict(pipeline.spec.params)
+    for name in given:
+        if name not in declared:
+            raise WaterError(f"unknown parameter '{name}' (declared: {', '.join(sorted(declared)) or 'none'})")
+    return {**declared, **given}
+
+
+def _reused(pipeline, from_step, only) -> dict:
+    """Steps whose outputs come from the latest run instead of running again: name → outputs."""
+    if not (from_step or only):
+        return {}
+    target = from_step or only
+    names = [s.name for s in pipeline.steps]
+    if target not in names:
+        raise WaterError(f"unknown step '{target}' (steps: {', '.join(names)})")
+    again = {target} if only else {target} | {s.name for s in pipeline.steps if target in pipeline.upstream[s.name]}
+    keep = [n for n in names if n not in again and (not only or n in pipeline.upstream[target])]
+    latest = next(iter(past_runs(pipeline)), None)
+    if latest is None:
+        raise WaterError("no earlier local run to reuse outputs from: run the whole pipeline once first")
+    reused = {}
+    for name in keep:
+        step = latest["steps"].get(name, {})
+        if step.get("status") not in ("done", "reused"):
+            raise WaterError(f"step '{name}' did not succeed in run {latest['run_id']}: its outputs cannot be reused")
+        reused[name] = step["outputs"]
+    return reused
+
+
+def run(pipeline, *, params: dict | None = None, jobs: int | None = None, from_step: str | None = None,
+        only: str | None = None, report=print, now: datetime | None = None) -> RunResult:
+    """Run the pipeline here; `report` gets one line per event."""
+    now = now or datetime.now().astimezone()
+    values = _params(pipeline, params or {})
+    reused = _reused(pipeline, from_step, only)
+    run_id = _new_run_id(pipeline, now)
+    run_dir = os.path.join(runs_dir(pipeline), run_id)
+    os.makedirs(os.path.join(run_dir, "steps"))
+    data_root = os.path.join(pipeline.project_dir, pipeline.spec.local.data_root)
+    local = LocalRun(pipeline, run_id, now.strftime("%Y-%m-%d"), values, data_root, run_dir)
+    result = RunResult(pipeline.name, run_id, run_dir, data_root, values)
+    with open(os.path.join(run_dir, "water.yaml"), "w", encoding="utf-8") as f, open(pipeline.file) as spec:
+        f.write(f"# run {run_id}, params {json.dumps(values, sort_keys=True)}\n" + spec.read())
+    for name, outputs in reused.items():
+        result.steps[name] = StepResult(name, "reused", outputs=outputs)
+        local.values.update({f"steps.{name}.{k}": v for k, v in outputs.items()})
+        report(f"{name:<16} reused from the latest run")
+    started = time.monotonic()
+    _schedule(pipeline, local, result, jobs or os.cpu_count() or 1, report)
+    result.seconds = time.monotonic() - started
+    failed = [s for s in result.steps.values() if s.status == "failed"]
+    result.status = "failed" if failed else "succeeded"
+    _record(result, now)
+    return result
+
+
+def _new_run_id(pipeline, now: datetime) -> str:
+    base = f"{pipeline.name}-{now:%Y%m%d-%H%M%S}"
+    run_id, n = base, 1
+    while os.path.exists(os.path.join(runs_dir(pipeline), run_id)):
+        n += 1
+        run_id = f"{base}-{n}"
+    return run_id
+
+
+def _schedule(pipeline, local, result, jobs, report):
+    pending = [s for s in pipeline.steps if s.name not in result.steps]
+    running: dict = {}
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        while pending or running:
+            finished = {n for n, r in result.steps.items() if r.status in ("done", "reused")}
+            for step in [s for s in pending if set(s.after) <= finished][: max(0, jobs - len(running))]:
+                pending.remove(step)
+                report(f"{step.name:<16} running")
+                running[pool.submit(_execute, local, step, jobs)] = step
+            if not running:
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                step = running.pop(future)
+                outcome = future.result()
+                result.steps[step.name] = outcome
+                report(_event(outcome))
+                if outcome.status == "failed":
+                    for later in [s for s in pending if step.name in pipeline.upstream[s.name]]:
+                        pending.remove(later)
+                        result.steps[later.name] = StepResult(later.name, "skipped", error=f"{step.name} failed")
+                        report(f"{later.name:<16} skipped ({step.name} failed)")
+                else:
+                    local.values.update({f"steps.{step.name}.{k}": v for k, v in outcome.outputs.items()})
+
+
+def _execute(local: LocalRun, step, jobs: int) -> StepResult:
+    started = time.monotonic()
+    logs = os.path.join(local.run_dir, "steps")
+    outcome = StepResult(step.name, "done", log=os.path.join(logs, f"{step.name}.log"))
+    try:
+        shards = 1
+        if step.sizing:
+            decision = _size(local, step)
+            outcome.sizing = decision.describe(step.name)
+            shards = decision.shards if step.kind.sizes == "pod" else 1
+        runs = [StepRun(local, step, outcome.log if shards == 1 else os.path.join(logs, f"{step.name}.shard{i}.log"),
+                        f"{i}/{shards}") for i in range(shards)]
+        if shards == 1:
+            outcome.outputs = step.kind.run_local(runs[0])
+        else:
+            with ThreadPoolExecutor(max_workers=min(shards, jobs)) as pool:
+                outcome.outputs = list(pool.map(step.kind.run_local, runs))[0]
+        outcome.shards = shards
+        outcome.notes = runs[0].notes
+        if "bytes" in step.outputs and "output" in outcome.outputs:
+            outcome.outputs["bytes"] = str(sizing.measure_folder(local.local_path(outcome.outputs["output"]))[0])
+    except StepFailed as exc:
+        outcome.status, outcome.error, outcome.log = "failed", str(exc), exc.log or outcome.log
+    except Exception as exc:  # a bug or an unexpected environment: still a failed step, not a crash of the run
+        outcome.status, outcome.error = "failed", f"{type(exc).__name__}: {exc}"
+    outcome.seconds = time.monotonic() - started
+    return outcome
+
+
+def _size(local: LocalRun, step) -> sizing.Decision:
+    source = local.values.get(f"steps.{step.sizing.from_}.output")
+    size, objects = sizing.measure_folder(local.local_path(source))
+    return sizing.choose([as_data(t) for t in step.sizing.tiers], size, objects)
+
+
+def _event(outcome: StepResult) -> str:
+    if outcome.status == "failed":
+        return f"{outcome.name:<16} failed after {outcome.seconds:.1f}s: {outcome.error}"
+    size = outcome.outputs.get("bytes")
+    extra = f", {sizing.human_bytes(int(size))}" if size else ""
+    shards = f", {outcome.shards} shards" if outcome.shards > 1 else ""
+    line = f"{outcome.name:<16} done in {outcome.seconds:.1f}s{extra}{shards}"
+    notes = [f"{outcome.name}: {note}" for note in outcome.notes]
+    return "\n".join(([outcome.sizing] if outcome.sizing else []) + [line] + notes)
+
+
+def _record(result: RunResult, now: datetime) -> None:
+    record = {**asdict(result), "started": now.isoformat()}
+    with open(os.path.join(result.run_dir, "run.json"), "w", encoding="utf-8") as f:
+        json.dump(record, f, indent=2, sort_keys=True)
+
+
+def summary(result: RunResult) -> list:
+    """The lines printed when a run ends: a table of steps, then where things are."""
+    lines = ["", f"{'step':<16} {'status':<8} {'time':>7}  output"]
+    for step in result.steps.values():
+        output = step.outputs.get("output", "")
+        lines.append(f"{step.name:<16} {step.status:<8} {step.seconds:>6.1f}s  {output}")
+    lines.append("")
+    lines += [f"{step.name}: {note}" for step in result.steps.values() for note in step.notes]
+    for step in result.steps.values():
+        if step.status == "failed":
+            lines.append(f"{step.name} failed: {step.error}")
+            lines += [f"  | {line}" for line in log_tail(step.log)]
+            lines.append(f"  (log: {step.log})")
+    lines.append(f"run {result.run_id} {result.status} in {result.seconds:.1f}s; records in {result.run_dir}; "
+                 f"s3:// is {result.data_root}")
+    return lines
