@@ -56,6 +56,7 @@ def test_the_demo_runs_every_step_and_prints_its_metric(demo):
     path, first, _ = demo
     assert first.exit_code == 0, first.output
     assert "train: metrics: accuracy 0." in first.stdout
+    assert "publish: 72 B in 1 object -> tier 2: cpu 500m, memory 512Mi, 3 shards" in first.stdout
     for step in ("extract", "features", "train", "predict", "publish"):
         assert f"{step:<16} done" in first.stderr
     assert "publish: 72 B in 1 object -> tier 2: cpu 500m, memory 512Mi, 3 shards" in first.stderr
@@ -106,7 +107,7 @@ def test_from_a_step_reuses_what_comes_before_it(demo):
 def test_a_parameter_override_reaches_the_query(demo):
     path, _, _ = demo
     p = pipeline_mod.load(str(path))
-    result = runner.run(p, params={"min_alcohol": "14.0"}, only="extract", report=lambda line: None)
+    result = runner.run(p, params={"min_alcohol": "14.0"}, only="extract")
     assert result.status == "succeeded"
     rows = open(os.path.join(result.data_root, result.steps["extract"].outputs["output"][5:], "result.csv")).read()
     with open(os.path.join(path, "data", "wine.csv")) as f:
@@ -254,3 +255,61 @@ def test_run_records_keep_the_spec_logs_and_outputs(tmp_path):
     assert open(os.path.join(run_dir, "water.yaml")).read().startswith(f"# run {record['run_id']}")
     said = open(os.path.join(_data_root(path), "bkt", "o", "said.txt")).read()
     assert said == f"hi {record['run_id']}\n"
+
+
+# --- progress -----------------------------------------------------------------------------------------------------
+
+def test_the_progress_table_shows_waiting_running_with_elapsed_time_done_and_failed():
+    import io
+
+    from water.local.progress import Progress
+    from water.local.runner import StepResult
+
+    now = [100.0]
+    progress = Progress(["a", "b", "c", "d"], io.StringIO(), live=False, clock=lambda: now[0])
+    progress(StepResult("a", "running"))
+    progress(StepResult("b", "running"))
+    now[0] = 103.5
+    progress(StepResult("a", "done", seconds=3.5, outputs={"bytes": "2048"}, shards=3))
+    progress(StepResult("b", "failed", seconds=3.5, error="sh exited with code 1"))
+    progress(StepResult("c", "skipped", error="b failed"))
+    progress(StepResult("d", "running"))
+    now[0] = 105.0
+    assert progress.table() == [
+        "a                done        3.5s  2.0 KiB, 3 shards",
+        "b                failed      3.5s  sh exited with code 1",
+        "c                skipped           b failed",
+        "d                running     1.5s",
+    ]
+
+
+def test_on_a_terminal_the_table_is_redrawn_in_place(tmp_path):
+    import pty
+    import subprocess
+    import sys
+
+    path = _project(tmp_path, """\
+      steps:
+        - {name: first, container: {command: [sleep, "0.6"]}}
+        - {name: second, after: [first], container: {command: [sh, -c, "echo ok"]}}
+    """)
+    controller, terminal = pty.openpty()
+    done = subprocess.run([sys.executable, "-m", "water.cli", "run", "--local", str(path)], stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=terminal, timeout=60)
+    os.close(terminal)
+    screen = b""
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        screen += chunk
+    os.close(controller)
+    text = screen.decode()
+    assert done.returncode == 0
+    assert "\x1b[2F" in text  # moved back over the two rows to redraw them
+    assert "second           waiting" in text and "first            running" in text
+    final = text.split("\x1b[2F")[-1]
+    assert "first            done" in final and "second           done" in final

@@ -136,12 +136,16 @@ def _params(pairs) -> dict:
 def run_command(path, local, pairs, from_step, only, jobs):
     """Run the pipeline (--local: on this machine)."""
     from water.local import runner
+    from water.local.progress import Progress
 
     if from_step and only:
         raise click.UsageError("--from and --only exclude each other")
     p = _load(path)
-    result = runner.run(p, params=_params(pairs), jobs=jobs, from_step=from_step, only=only,
-                        report=lambda line: click.echo(line, err=True))
+    progress = Progress([s.name for s in p.steps], sys.stderr, live=sys.stderr.isatty())
+    try:
+        result = runner.run(p, params=_params(pairs), jobs=jobs, from_step=from_step, only=only, report=progress)
+    finally:
+        progress.close()
     click.echo("\n".join(runner.summary(result)))
     sys.exit(0 if result.status == "succeeded" else 1)
 

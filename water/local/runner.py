@@ -90,8 +90,8 @@ def _reused(pipeline, from_step, only) -> dict:
 
 
 def run(pipeline, *, params: dict | None = None, jobs: int | None = None, from_step: str | None = None,
-        only: str | None = None, report=print, now: datetime | None = None) -> RunResult:
-    """Run the pipeline here; `report` gets one line per event."""
+        only: str | None = None, report=lambda result: None, now: datetime | None = None) -> RunResult:
+    """Run the pipeline here; `report` gets a StepResult as each step starts and ends (water.local.progress)."""
     now = now or datetime.now().astimezone()
     values = _params(pipeline, params or {})
     reused = _reused(pipeline, from_step, only)
@@ -106,7 +106,7 @@ def run(pipeline, *, params: dict | None = None, jobs: int | None = None, from_s
     for name, outputs in reused.items():
         result.steps[name] = StepResult(name, "reused", outputs=outputs)
         local.values.update({f"steps.{name}.{k}": v for k, v in outputs.items()})
-        report(f"{name:<16} reused from the latest run")
+        report(result.steps[name])
     started = time.monotonic()
     _schedule(pipeline, local, result, jobs or os.cpu_count() or 1, report)
     result.seconds = time.monotonic() - started
@@ -133,7 +133,7 @@ def _schedule(pipeline, local, result, jobs, report):
             finished = {n for n, r in result.steps.items() if r.status in ("done", "reused")}
             for step in [s for s in pending if set(s.after) <= finished][: max(0, jobs - len(running))]:
                 pending.remove(step)
-                report(f"{step.name:<16} running")
+                report(StepResult(step.name, "running"))
                 running[pool.submit(_execute, local, step, jobs)] = step
             if not running:
                 break
@@ -142,12 +142,12 @@ def _schedule(pipeline, local, result, jobs, report):
                 step = running.pop(future)
                 outcome = future.result()
                 result.steps[step.name] = outcome
-                report(_event(outcome))
+                report(outcome)
                 if outcome.status == "failed":
                     for later in [s for s in pending if step.name in pipeline.upstream[s.name]]:
                         pending.remove(later)
                         result.steps[later.name] = StepResult(later.name, "skipped", error=f"{step.name} failed")
-                        report(f"{later.name:<16} skipped ({step.name} failed)")
+                        report(result.steps[later.name])
                 else:
                     local.values.update({f"steps.{step.name}.{k}": v for k, v in outcome.outputs.items()})
 
@@ -187,17 +187,6 @@ def _size(local: LocalRun, step) -> sizing.Decision:
     return sizing.choose([as_data(t) for t in step.sizing.tiers], size, objects)
 
 
-def _event(outcome: StepResult) -> str:
-    if outcome.status == "failed":
-        return f"{outcome.name:<16} failed after {outcome.seconds:.1f}s: {outcome.error}"
-    size = outcome.outputs.get("bytes")
-    extra = f", {sizing.human_bytes(int(size))}" if size else ""
-    shards = f", {outcome.shards} shards" if outcome.shards > 1 else ""
-    line = f"{outcome.name:<16} done in {outcome.seconds:.1f}s{extra}{shards}"
-    notes = [f"{outcome.name}: {note}" for note in outcome.notes]
-    return "\n".join(([outcome.sizing] if outcome.sizing else []) + [line] + notes)
-
-
 def _record(result: RunResult, now: datetime) -> None:
     record = {**asdict(result), "started": now.isoformat()}
     with open(os.path.join(result.run_dir, "run.json"), "w", encoding="utf-8") as f:
@@ -211,6 +200,7 @@ def summary(result: RunResult) -> list:
         output = step.outputs.get("output", "")
         lines.append(f"{step.name:<16} {step.status:<8} {step.seconds:>6.1f}s  {output}")
     lines.append("")
+    lines += [step.sizing for step in result.steps.values() if step.sizing]
     lines += [f"{step.name}: {note}" for step in result.steps.values() for note in step.notes]
     for step in result.steps.values():
         if step.status == "failed":
