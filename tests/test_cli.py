@@ -139,6 +139,9 @@ def test_new_creates_a_project_that_validates_renders_and_passes_its_own_tests(r
     assert kinds == {"container", "athena", "glue", "train", "transform"}
     assert runner.invoke(cli, ["validate", str(project)]).exit_code == 0
     assert runner.invoke(cli, ["render", str(project)]).exit_code == 0
+    ran = runner.invoke(cli, ["run", "--local", str(project)])
+    assert ran.exit_code == 0, ran.output
+    assert "score            done" in ran.stderr and "train: metrics: items " in ran.stdout
     env = {**os.environ, "PATH": os.path.dirname(water_bin) + os.pathsep + os.environ["PATH"]}
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], cwd=project,
                           capture_output=True, text=True, env=env, timeout=120)

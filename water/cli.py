@@ -113,7 +113,7 @@ def new(name, parent):
     from water.scaffold import create
 
     target = create(name, parent)
-    click.echo(f"Created {target}. Next: cd {target} && water validate && water render")
+    click.echo(f"Created {target}. Next: cd {target} && water run --local")
 
 
 def _params(pairs) -> dict:
