@@ -313,3 +313,15 @@ def test_on_a_terminal_the_table_is_redrawn_in_place(tmp_path):
     assert "second           waiting" in text and "first            running" in text
     final = text.split("\x1b[2F")[-1]
     assert "first            done" in final and "second           done" in final
+
+
+def test_a_local_run_loads_no_aws_or_cluster_client(tmp_path):
+    import subprocess
+    import sys
+
+    path = _project(tmp_path, ATHENA, PEOPLE)
+    code = ("import sys; from water import pipeline; from water.local import runner; "
+            "r = runner.run(pipeline.load(sys.argv[1])); "
+            "print(r.status, sorted(m for m in ('boto3', 'botocore', 'kubernetes') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "succeeded []", done.stderr
