@@ -33,15 +33,18 @@ def test_malformed_spec_gives_its_exact_error_line(name, runner, monkeypatch):
     assert result.stdout == ""
     lines = result.stderr.splitlines()
     assert _expected(name) in lines, "\n".join(lines)
-    assert all(":" in line for line in lines)  # every line is located
+    assert all(line.startswith((f"{name}:", "sql/")) for line in lines)  # every line is a located problem
 
 
-@pytest.mark.parametrize("name", ["yaml-tab-indent.yaml", "cycle.yaml", "sql-file-bad-expression.yaml"])
+@pytest.mark.parametrize("name", ["yaml-tab-indent.yaml", "yaml-unclosed-bracket.yaml", "cycle.yaml",
+                                  "sql-file-bad-expression.yaml"])
 def test_the_real_command_prints_one_line_per_problem_without_traceback(name, water_bin):
     done = subprocess.run([water_bin, "validate", name], cwd=CORPUS, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
-    assert _expected(name) in done.stderr.splitlines()
+    lines = done.stderr.splitlines()
+    assert _expected(name) in lines
+    assert all(line.startswith((f"{name}:", "sql/")) for line in lines), lines  # nothing but located problems
 
 
 def test_render_refuses_a_malformed_spec_and_writes_nothing(runner, tmp_path, monkeypatch):

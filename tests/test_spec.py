@@ -238,7 +238,7 @@ def test_the_fast_loader_leaves_unusual_yaml_to_the_marked_one(text):
 def test_the_fast_loader_reads_yaml_1_2_scalars_merges_and_blocks_like_the_marked_one():
     from water.spec import fastyaml
 
-    text = ("base: &b {x: 1, on: yes}\nuse:\n  <<: *b\n  y: '010'\nn: ~\nf: 1.5e3\noct: 010\nt: 1:30\n"
+    text = ("base: &b {x: 1, on: yes}\nuse:\n  <<: *b\n  y: '010'\nn: null\nf: 1.5e3\nno: no\nt: 1:30\n"
             "q: \"true\"\nblock: |\n  SELECT 1\n  FROM t\nfolded: >\n  a\n  b\nempty:\n")
     assert fastyaml.load(text) == json.loads(json.dumps(yamlmarks.load(text, "f")))
 
@@ -250,3 +250,21 @@ def test_problems_found_after_the_fast_path_are_still_located(tmp_path):
         _load(text, tmp_path)
     assert str(err.value).endswith("water.yaml:8:36: spec.steps[0].container.command[1]: unknown parameter 'nope' "
                                    "(declare it under spec.params)")
+
+
+@pytest.mark.parametrize("text", [
+    "a: 010\n", "a: True\n", "a: ~\n", "a: .inf\n", "a: [1, -0.5e3, 007]\n", "a: \"ctl\\u0001\"\n",
+])
+def test_scalars_json_cannot_carry_go_to_the_marked_loader(text):
+    from water.spec import fastyaml
+
+    assert fastyaml.load(text) is None
+    assert yamlmarks.load(text, "f")  # and it reads them by YAML 1.2 core rules
+
+
+def test_the_fast_loader_keeps_escapes_quotes_and_unicode():
+    from water.spec import fastyaml
+
+    text = ("a: 'back\\\\slash and ''quote'''\nb: \"tab\\tnew\\nline \\\"q\\\"\"\nc: héllo ✓ {{run.id}}\n"
+            "d: [1, 2.5, -3, 1., .5, true, null]\ne: 'x: y # z'\n")
+    assert fastyaml.load(text) == json.loads(json.dumps(yamlmarks.load(text, "f")))
