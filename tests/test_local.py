@@ -232,8 +232,24 @@ def test_unknown_parameters_and_steps_are_refused_before_anything_runs(tmp_path)
     result = _run(path, "--param", "b=2")
     assert result.exit_code == 1 and result.stderr == "unknown parameter 'b' (declared: a)\n"
     result = _run(path, "--only", "nope")
-    assert result.exit_code == 1 and "no earlier local run" in result.stderr or "unknown step" in result.stderr
+    assert result.exit_code == 1 and result.stderr == "unknown step 'nope' (steps: s)\n"
     assert not (path / "ran").exists()
+
+
+def test_only_runs_that_step_alone_on_outputs_of_earlier_runs(tmp_path):
+    path = _project(tmp_path, """\
+      steps:
+        - {name: a, container: {command: [sh, -c, "echo a >> ran.txt"], output: s3://bkt/a/}}
+        - {name: b, after: [a], container: {command: [sh, -c, "echo b >> ran.txt"]}}
+        - {name: c, after: [b], container: {command: [sh, -c, "echo c >> ran.txt"]}}
+    """)
+    result = _run(path, "--only", "b")
+    assert result.exit_code == 1 and result.stderr == ("step 'a' has not succeeded in any earlier local run: "
+                                                       "run it first (or the whole pipeline)\n")
+    assert _run(path).exit_code == 0
+    assert _run(path, "--only", "b").exit_code == 0
+    assert _run(path, "--from", "c").exit_code == 0  # a and b from the runs where they last succeeded
+    assert (path / "ran.txt").read_text().split() == ["a", "b", "c", "b", "c"]
 
 
 def test_run_records_keep_the_spec_logs_and_outputs(tmp_path):

@@ -67,26 +67,29 @@ def _params(pipeline, given: dict) -> dict:
     return {**declared, **given}
 
 
-def _reused(pipeline, from_step, only) -> dict:
-    """Steps whose outputs come from the latest run instead of running again: name → outputs."""
+def _plan(pipeline, from_step, only) -> tuple[list, dict]:
+    """(steps to run, name → outputs of steps reused from earlier runs instead of running again).
+    --from: the step and what follows it run, the rest is reused; --only: the step alone runs on its
+    upstream's outputs. Each reused step's outputs come from the newest run in which it succeeded."""
     if not (from_step or only):
-        return {}
+        return list(pipeline.steps), {}
     target = from_step or only
     names = [s.name for s in pipeline.steps]
     if target not in names:
         raise WaterError(f"unknown step '{target}' (steps: {', '.join(names)})")
-    again = {target} if only else {target} | {s.name for s in pipeline.steps if target in pipeline.upstream[s.name]}
-    keep = [n for n in names if n not in again and (not only or n in pipeline.upstream[target])]
-    latest = next(iter(past_runs(pipeline)), None)
-    if latest is None:
-        raise WaterError("no earlier local run to reuse outputs from: run the whole pipeline once first")
+    downstream = {s.name for s in pipeline.steps if target in pipeline.upstream[s.name]}
+    again = {target} if only else {target} | downstream
+    keep = pipeline.upstream[target] if only else [n for n in names if n not in again]
+    runs = past_runs(pipeline)
     reused = {}
-    for name in keep:
-        step = latest["steps"].get(name, {})
-        if step.get("status") not in ("done", "reused"):
-            raise WaterError(f"step '{name}' did not succeed in run {latest['run_id']}: its outputs cannot be reused")
-        reused[name] = step["outputs"]
-    return reused
+    for name in [n for n in names if n in keep]:
+        found = next((r["steps"][name]["outputs"] for r in runs
+                      if r["steps"].get(name, {}).get("status") in ("done", "reused")), None)
+        if found is None:
+            raise WaterError(f"step '{name}' has not succeeded in any earlier local run: run it first "
+                             f"(or the whole pipeline)")
+        reused[name] = found
+    return [s for s in pipeline.steps if s.name in again], reused
 
 
 def run(pipeline, *, params: dict | None = None, jobs: int | None = None, from_step: str | None = None,
@@ -94,7 +97,7 @@ def run(pipeline, *, params: dict | None = None, jobs: int | None = None, from_s
     """Run the pipeline here; `report` gets a StepResult as each step starts and ends (water.local.progress)."""
     now = now or datetime.now().astimezone()
     values = _params(pipeline, params or {})
-    reused = _reused(pipeline, from_step, only)
+    to_run, reused = _plan(pipeline, from_step, only)
     run_id = _new_run_id(pipeline, now)
     run_dir = os.path.join(runs_dir(pipeline), run_id)
     os.makedirs(os.path.join(run_dir, "steps"))
@@ -108,7 +111,7 @@ def run(pipeline, *, params: dict | None = None, jobs: int | None = None, from_s
         local.values.update({f"steps.{name}.{k}": v for k, v in outputs.items()})
         report(result.steps[name])
     started = time.monotonic()
-    _schedule(pipeline, local, result, jobs or os.cpu_count() or 1, report)
+    _schedule(pipeline, to_run, local, result, jobs or os.cpu_count() or 1, report)
     result.seconds = time.monotonic() - started
     failed = [s for s in result.steps.values() if s.status == "failed"]
     result.status = "failed" if failed else "succeeded"
@@ -125,8 +128,8 @@ def _new_run_id(pipeline, now: datetime) -> str:
     return run_id
 
 
-def _schedule(pipeline, local, result, jobs, report):
-    pending = [s for s in pipeline.steps if s.name not in result.steps]
+def _schedule(pipeline, to_run, local, result, jobs, report):
+    pending = list(to_run)
     running: dict = {}
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         while pending or running:
