@@ -338,3 +338,24 @@ def test_a_local_run_loads_no_aws_or_cluster_client(tmp_path):
             "print(r.status, sorted(m for m in ('boto3', 'botocore', 'kubernetes') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "succeeded []", done.stderr
+
+
+def test_a_step_is_stopped_at_its_timeout_as_on_the_cluster(tmp_path):
+    path = _project(tmp_path, """\
+      steps:
+        - {name: slow, timeout: 1s, container: {command: [sleep, "30"]}}
+    """)
+    result = _run(path)
+    assert result.exit_code == 1
+    assert "slow failed: timed out after 1s (the step's timeout)" in result.stdout
+
+
+def test_an_s3_uri_cannot_reach_outside_the_local_data_root(tmp_path):
+    path = _project(tmp_path, """\
+      steps:
+        - {name: s, container: {command: [sh, -c, "touch $0/escaped", "s3://bkt/../../../outside/"]}}
+    """)
+    result = _run(path)
+    assert result.exit_code == 1
+    assert "'s3://bkt/../../../outside/' points outside the local data root" in result.stdout
+    assert not (tmp_path / "outside").exists()

@@ -34,9 +34,14 @@ class LocalRun:
     values: dict = field(default_factory=dict)  # Ref.key → value, filled as steps finish
 
     def local_path(self, uri: str) -> str:
+        """The folder that stands for an s3:// URI; never outside the data root."""
         if not uri.startswith("s3://"):
             raise StepFailed(f"'{uri}' is not an s3:// URI")
-        return os.path.join(self.data_root, uri[len("s3://"):])
+        root = os.path.abspath(self.data_root)
+        path = os.path.abspath(os.path.join(root, uri[len("s3://"):]))
+        if os.path.commonpath([root, path]) != root:
+            raise StepFailed(f"'{uri}' points outside the local data root")
+        return path + ("/" if uri.endswith("/") else "")
 
 
 @dataclass
@@ -63,7 +68,7 @@ class StepRun:
         return self.run.local_path(value) if value.startswith("s3://") else value
 
     def output_dir(self, uri_text: str) -> tuple[str, str]:
-        """(resolved URI, its local folder, created) of an output."""
+        """The resolved URI of an output and its local folder, created."""
         uri = self.resolve(uri_text)
         path = self.run.local_path(uri)
         os.makedirs(path, exist_ok=True)
@@ -84,9 +89,12 @@ class StepRun:
             log.flush()
             try:
                 done = subprocess.run(argv, cwd=self.project_dir, env=self.env(env), stdout=log,
-                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, check=False)
+                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, check=False,
+                                      timeout=self.step.timeout)
             except OSError as exc:
                 raise StepFailed(f"cannot run {argv[0]}: {exc.strerror}", self.log_path) from None
+            except subprocess.TimeoutExpired:
+                raise StepFailed(f"timed out after {self.step.timeout}s (the step's timeout)", self.log_path) from None
         if done.returncode:
             raise StepFailed(f"{os.path.basename(argv[0])} exited with code {done.returncode}", self.log_path)
 
