@@ -19,8 +19,8 @@ for arg in "$@"; do
 done
 
 python="$(command -v python3.11 || command -v python3 || true)"
-if [ -z "$python" ] || ! "$python" -c 'import sys; sys.exit(sys.version_info[:2] < (3, 11))'; then
-  echo "install.sh: water needs Python 3.11 or newer (python3.11 or python3 on PATH)" >&2
+if [ -z "$python" ] || ! "$python" -c 'import sys; sys.exit(sys.version_info[:3] < (3, 11, 4))'; then
+  echo "install.sh: water needs Python 3.11.4 or newer (python3.11 or python3 on PATH)" >&2
   exit 1
 fi
 if [ ! -x "$venv/bin/python" ]; then
