@@ -1,6 +1,7 @@
 """Sizing: measure what a step produced, pick the tier, say so in one line."""
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 
@@ -27,6 +28,42 @@ class Decision:
             parts.append(f"{self.shards} shards")
         return (f"{step}: {human_bytes(self.bytes)} in {self.objects} object{'s' if self.objects != 1 else ''} "
                 f"-> tier {self.index + 1}: {', '.join(parts)}")
+
+
+class SizeTask:
+    """`water-job size`: measure the upstream output on S3, pick the tier, emit what the sized step reads."""
+
+    def run_cluster(self, job) -> dict:
+        from water.runtime import aws
+        from water.runtime.job import BadInput, Marker
+
+        config = job.config
+        source = job.refs.get(f"steps.{config['from']}.output", "")
+        if not source.startswith("s3://"):
+            raise BadInput(f"the output of {config['from']} is not an S3 URI: {source!r}")
+        size, objects = aws.measure_prefix(job.client("s3"), source, skip=Marker.NAME)
+        decision = choose(config["tiers"], size, objects)
+        print(decision.describe(config["step"]), flush=True)
+        instance = decision.tier.get("instance") or {}
+        return {"tier": decision.index + 1, "bytes": size, "objects": objects,
+                "shards": json.dumps([f"{i}/{decision.shards}" for i in range(decision.shards)]),
+                "pod-patch": json.dumps(pod_patch(config["resources"], decision.tier), sort_keys=True),
+                "instance-type": instance.get("type", ""), "instance-count": instance.get("count", "")}
+
+
+def pod_patch(base: dict, tier: dict) -> dict:
+    """The podSpecPatch of a sized step: the tier's resources over the step's own, requests = limits."""
+    amounts = {k: v for k, v in {**base, **(tier.get("resources") or {})}.items() if k in ("cpu", "memory")}
+    gpu = (tier.get("resources") or {}).get("gpu", base.get("gpu"))
+    if gpu:
+        amounts["nvidia.com/gpu"] = gpu
+    patch: dict = {"containers": [{"name": "main", "resources": {"requests": amounts, "limits": amounts}}]}
+    if tier.get("nodeSelector"):
+        patch["nodeSelector"] = tier["nodeSelector"]
+    return patch
+
+
+SIZE_TASK = SizeTask()
 
 
 def choose(tiers: list, size: int, objects: int) -> Decision:

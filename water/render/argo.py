@@ -34,6 +34,7 @@ def step_config(pipeline, step) -> dict:
         "spec": step.job_config(),
         "env": dict(sorted(step.env.items())),
         "outputs": list(step.outputs),
+        "timeout": step.timeout,
         "aws": as_data(pipeline.spec.aws),
     }
 

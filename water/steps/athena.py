@@ -150,6 +150,47 @@ class Athena(Kind):
         return {"output": uri}
 
 
+    def run_cluster(self, job):
+        """Start the query (or find the one this step already started), wait, return where the result is."""
+        from water.runtime import aws, poll
+        from water.runtime.job import JobFailed, Marker
+
+        spec = job.spec
+        sql, refs, _ = query_parameters(spec["query"])
+        output = job.resolve(spec["output"])
+        athena, s3 = job.client("athena"), job.client("s3")
+        marker = Marker(job, s3, output)
+        query_id = marker.read()
+        if query_id is None:
+            request = {"QueryString": sql, "ClientRequestToken": job.token(),
+                       "QueryExecutionContext": {"Database": spec["database"]},
+                       "ResultConfiguration": {"OutputLocation": output},
+                       "WorkGroup": spec.get("workgroup", "primary")}
+            if refs:
+                request["ExecutionParameters"] = [athena_literal(job.resolve("{{%s}}" % r.key)) for r in refs]
+            query_id = athena.start_query_execution(**request)["QueryExecutionId"]
+            marker.write(query_id)
+        print(f"athena query {query_id}", flush=True)
+        status = poll.wait(lambda: _finished(athena, query_id), timeout=job.timeout)
+        if status["State"] != "SUCCEEDED":
+            raise JobFailed(f"Athena query {query_id} {status['State']}: {status.get('StateChangeReason', '')}")
+        size, _ = aws.measure_prefix(s3, output, skip=Marker.NAME)
+        return {"output": output, "bytes": str(size)}
+
+
+def _finished(athena, query_id: str):
+    status = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]["Status"]
+    return status if status["State"] in ("SUCCEEDED", "FAILED", "CANCELLED") else None
+
+
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+
+
+def athena_literal(value: str) -> str:
+    """A parameter value as Athena substitutes it: numbers as they are, anything else a quoted string."""
+    return value if _NUMBER.match(value) else "'" + value.replace("'", "''") + "'"
+
+
 _READERS = {".csv": "read_csv_auto", ".parquet": "read_parquet", ".json": "read_json_auto"}
 
 

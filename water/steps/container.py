@@ -37,4 +37,28 @@ class Container(Kind):
         return outputs
 
 
+    def run_cluster(self, job):
+        """The command, with its expressions resolved and the step's env; its exit code decides."""
+        import os
+        import subprocess
+
+        from water.runtime import aws
+        from water.runtime.job import JobFailed, Marker
+
+        spec = job.spec
+        argv = [job.resolve(arg) for arg in spec["command"]]
+        env = {**os.environ, **{k: job.resolve(v) for k, v in job.config.get("env", {}).items()},
+               "WATER_SHARD": job.shard}
+        try:
+            code = subprocess.run(argv, env=env, check=False).returncode
+        except OSError as exc:
+            raise JobFailed(f"cannot run {argv[0]}: {exc.strerror}") from None
+        if code:
+            raise JobFailed(f"{argv[0]} exited with code {code}")
+        if not spec.get("output"):
+            return {}
+        output = job.resolve(spec["output"])
+        return {"output": output, "bytes": aws.measure_prefix(job.client("s3"), output, skip=Marker.NAME)[0]}
+
+
 KIND = Container()

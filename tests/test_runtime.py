@@ -1,0 +1,259 @@
+"""`water-job`: the step runtime against moto's server over HTTP with plain boto3, and DogStatsD
+packets captured from a real UDP socket. moto's gaps (a query is finished at once, nothing fails)
+are bridged with botocore event hooks on water's client factory, never by replacing the client."""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from water.runtime import aws
+from water.runtime.main import main
+
+RUN_ID = "demo-abc12"
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint():
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws_env(moto_endpoint, monkeypatch, tmp_path):
+    urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")).read()
+    env = {"AWS_ENDPOINT_URL": moto_endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+           "AWS_DEFAULT_REGION": "us-east-1", "WATER_RUN_ID": RUN_ID, "WATER_PARAM_limit": "10",
+           "WATER_PARAM_who": "O'Brien", "WATER_OUTPUTS_DIR": str(tmp_path / "outputs")}
+    for name in ("DD_AGENT_HOST", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    aws.client("s3").create_bucket(Bucket="lake-results")
+    monkeypatch.setattr(aws, "HOOKS", [])
+    return env
+
+
+def _config(**spec) -> str:
+    config = {"pipeline": "demo", "step": "extract", "kind": "athena", "timeout": 30, "outputs": ["output", "bytes"],
+              "spec": {"database": "lake", "workgroup": "primary", "output": "s3://lake-results/{{run.id}}/extract/",
+                       "query": "SELECT * FROM t WHERE who = {{params.who}} -- {{params.limit}}\nLIMIT {{params.limit}}",
+                       **spec}}
+    return base64.b64encode(json.dumps(config).encode()).decode()
+
+
+def _executions() -> list:
+    athena = aws.client("athena")
+    return [athena.get_query_execution(QueryExecutionId=i)["QueryExecution"]
+            for i in athena.list_query_executions()["QueryExecutionIds"]]
+
+
+def _outputs(env) -> dict:
+    folder = env["WATER_OUTPUTS_DIR"]
+    return {name: open(os.path.join(folder, name)).read() for name in sorted(os.listdir(folder))}
+
+
+def _set_state(state: str, reason: str = ""):
+    def handler(parsed, **_):
+        status = parsed.get("QueryExecution", {}).get("Status")
+        if status is not None:
+            status["State"] = state
+            if reason:
+                status["StateChangeReason"] = reason
+    return ("after-call.athena.GetQueryExecution", handler)
+
+
+def test_athena_runs_the_query_with_parameters_and_writes_its_outputs(aws_env):
+    assert main(["athena", "--config", _config()]) == 0
+    (execution,) = _executions()
+    assert execution["Query"] == "SELECT * FROM t WHERE who = ? -- {{params.limit}}\nLIMIT ?"
+    assert execution["ExecutionParameters"] == ["'O''Brien'", "10"]  # a value, quoted; never SQL text
+    assert execution["QueryExecutionContext"] == {"Database": "lake"}
+    assert _outputs(aws_env) == {"bytes": "0", "output": f"s3://lake-results/{RUN_ID}/extract/"}
+
+
+def test_athena_failure_exits_1_with_the_service_reason(aws_env, capsys):
+    aws.HOOKS.append(_set_state("FAILED", "TABLE_NOT_FOUND: line 1:15: Table 'lake.t' does not exist"))
+    assert main(["athena", "--config", _config()]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("water-job: extract failed: Athena query ")
+    assert err.endswith("FAILED: TABLE_NOT_FOUND: line 1:15: Table 'lake.t' does not exist")
+
+
+def test_athena_stops_waiting_at_the_step_timeout(aws_env, capsys, monkeypatch):
+    aws.HOOKS.append(_set_state("RUNNING"))
+    config = json.loads(base64.b64decode(_config()))
+    config["timeout"] = 1
+    assert main(["athena", "--config", base64.b64encode(json.dumps(config).encode()).decode()]) == 1
+    assert "failed: still running after 1s" in capsys.readouterr().err
+
+
+def test_a_restarted_step_attaches_to_its_query_instead_of_starting_another(aws_env):
+    aws.HOOKS.append(_set_state("RUNNING"))
+    config = json.loads(base64.b64decode(_config()))
+    config["timeout"] = 1
+    assert main(["athena", "--config", base64.b64encode(json.dumps(config).encode()).decode()]) == 1
+    aws.HOOKS.clear()
+    assert main(["athena", "--config", _config()]) == 0
+    assert len(_executions()) == 1
+
+
+class _Raw:
+    def __init__(self, body: bytes):
+        self.body = body
+
+    def stream(self, **_):
+        yield self.body
+
+
+def test_throttling_is_survived_with_a_bounded_number_of_calls(aws_env):
+    from botocore.awsrequest import AWSResponse
+
+    calls = {"throttled": 0, "sent": 0}
+
+    def throttle(request, **_):
+        calls["sent"] += 1
+        if calls["throttled"] < 3:
+            calls["throttled"] += 1
+            body = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"}).encode()
+            return AWSResponse(request.url, 400, {"x-amzn-ErrorType": "ThrottlingException"}, _Raw(body))
+        return None
+
+    aws.HOOKS.append(("before-send.athena.StartQueryExecution", throttle))
+    assert main(["athena", "--config", _config()]) == 0
+    assert calls == {"throttled": 3, "sent": 4}
+    assert len(_executions()) == 1
+
+
+def test_a_config_that_cannot_be_read_exits_2(aws_env, capsys):
+    assert main(["athena", "--config", "not base64!"]) == 2
+    assert capsys.readouterr().err.startswith("water-job: unreadable step config")
+
+
+HOOK_SITE = """
+import os
+from water.runtime import aws
+
+def _running(parsed, **_):
+    status = parsed.get("QueryExecution", {}).get("Status")
+    if status is not None and not os.path.exists(os.environ["WATER_TEST_FINISH"]):
+        status["State"] = "RUNNING"
+
+aws.HOOKS.append(("after-call.athena.GetQueryExecution", _running))
+"""
+
+
+def test_killed_20_times_mid_wait_the_step_still_makes_exactly_one_query(aws_env, tmp_path):
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(HOOK_SITE)
+    finish = tmp_path / "finish"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "site"), os.getcwd()]),
+           "WATER_TEST_FINISH": str(finish)}
+    argv = [sys.executable, "-m", "water.runtime.main", "athena", "--config", _config()]
+    for _ in range(20):
+        process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        assert process.stdout.readline().startswith(b"athena query ")  # started or attached, now waiting
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finish.write_text("done")
+    assert subprocess.run(argv, env=env, capture_output=True, timeout=60).returncode == 0
+    assert len(_executions()) == 1
+
+
+def test_metrics_reach_dogstatsd_with_the_step_tags(aws_env, monkeypatch):
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.bind(("127.0.0.1", 0))
+    receiver.settimeout(5)
+    monkeypatch.setenv("DD_AGENT_HOST", "127.0.0.1")
+    monkeypatch.setenv("DD_DOGSTATSD_PORT", str(receiver.getsockname()[1]))
+    assert main(["athena", "--config", _config()]) == 0
+    packets = []
+    deadline = time.monotonic() + 5
+    while len(packets) < 3 and time.monotonic() < deadline:
+        packets += receiver.recv(65535).decode().splitlines()
+    receiver.close()
+    by_name = {p.split(":")[0]: p for p in packets}
+    tags = "#pipeline:demo,step:extract,kind:athena"
+    assert by_name["water.step.runs"] == f"water.step.runs:1|c|{tags},status:success"
+    assert by_name["water.step.output_bytes"] == f"water.step.output_bytes:0.0|g|{tags}"
+    assert by_name["water.step.duration"].startswith("water.step.duration:")
+    assert by_name["water.step.duration"].endswith(f"|h|{tags}")
+
+
+def test_no_agent_means_no_metrics_and_no_failure(aws_env, monkeypatch):
+    monkeypatch.setenv("DD_AGENT_HOST", "127.0.0.1")
+    monkeypatch.setenv("DD_DOGSTATSD_PORT", "9")  # nothing listens: UDP sends go nowhere
+    assert main(["athena", "--config", _config()]) == 0
+
+
+def test_athena_literals_quote_text_and_keep_numbers():
+    from water.steps.athena import athena_literal
+
+    assert [athena_literal(v) for v in ("10", "-2.5", "O'Brien", "1; DROP TABLE t")] == [
+        "10", "-2.5", "'O''Brien'", "'1; DROP TABLE t'"]
+
+
+def _job_config(kind: str, **config) -> str:
+    base = {"pipeline": "demo", "step": "publish", "kind": kind, "timeout": 30}
+    return base64.b64encode(json.dumps({**base, **config}).encode()).decode()
+
+
+def test_size_measures_the_prefix_across_pages_and_emits_the_tier(aws_env):
+    s3 = aws.client("s3")
+    for i in range(1050):  # more than one page of ListObjectsV2
+        s3.put_object(Bucket="lake-results", Key=f"preds/part-{i:04d}.csv", Body=b"x" * 100)
+    s3.put_object(Bucket="lake-results", Key="preds/_water-job.json", Body=b"{}")  # water's marker: not data
+    tiers = [{"upTo": 50000, "resources": {"cpu": "1"}},
+             {"upTo": 10 ** 9, "resources": {"cpu": "4", "memory": "8Gi"}, "parallelism": 4,
+              "nodeSelector": {"pool": "big"}},
+             {"resources": {"cpu": "8"}, "parallelism": 16}]
+    config = _job_config("size", step="publish", **{"from": "predict"}, tiers=tiers, sizes="pod",
+                         resources={"cpu": "500m", "memory": "1Gi"})
+    refs = json.dumps({"steps.predict.output": "s3://lake-results/preds/"})
+    assert main(["size", "--config", config, "--refs", refs]) == 0
+    out = _outputs(aws_env)
+    assert (out["bytes"], out["objects"], out["tier"]) == ("105000", "1050", "2")
+    assert json.loads(out["shards"]) == ["0/4", "1/4", "2/4", "3/4"]
+    assert json.loads(out["pod-patch"]) == {
+        "containers": [{"name": "main", "resources": {"requests": {"cpu": "4", "memory": "8Gi"},
+                                                        "limits": {"cpu": "4", "memory": "8Gi"}}}],
+        "nodeSelector": {"pool": "big"}}
+
+
+def test_container_runs_its_command_with_resolved_expressions_and_shard(aws_env, tmp_path, capfd):
+    config = _job_config("container", env={"WHO": "{{params.who}}"},
+                         spec={"command": ["sh", "-c", 'echo "$0 $WHO $WATER_SHARD"', "{{steps.predict.output}}"]})
+    refs = json.dumps({"steps.predict.output": "s3://lake-results/preds/"})
+    assert main(["container", "--config", config, "--refs", refs, "--shard", "2/4"]) == 0
+    assert "s3://lake-results/preds/ O'Brien 2/4" in capfd.readouterr().out
+
+
+def test_a_failing_command_fails_the_step_with_its_exit_code(aws_env, capsys):
+    config = _job_config("container", spec={"command": ["sh", "-c", "exit 7"]})
+    assert main(["container", "--config", config]) == 1
+    assert capsys.readouterr().err.strip() == "water-job: publish failed: sh exited with code 7"
+
+
+def test_a_kind_water_job_cannot_run_is_bad_input(aws_env, capsys):
+    assert main(["glue", "--config", _job_config("glue", spec={})]) == 2
+    assert capsys.readouterr().err.strip() == "water-job: water-job cannot run 'glue' steps"
+
+
+def test_water_job_loads_no_cli_and_no_cluster_client():
+    code = ("import sys, water.runtime.main as m; m._kinds(); "
+            "print(sorted(x for x in ('click', 'kubernetes', 'sagemaker', 'boto3', 'water.cli') if x in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "[]", done.stderr

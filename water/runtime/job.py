@@ -1,0 +1,102 @@
+"""What a step sees in its pod: its config, the values of its expressions, where outputs go."""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import os
+from datetime import datetime, timezone
+
+from water import expressions
+from water.runtime import aws
+from water.runtime.metrics import Metrics
+
+OUTPUTS_DIR = "/tmp/water/outputs"
+
+
+class BadInput(Exception):
+    """The step cannot run as given (exit 2: retrying will not help)."""
+
+
+class JobFailed(Exception):
+    """The AWS job or the command failed; the message is the service's own reason (exit 1)."""
+
+
+class Job:
+    def __init__(self, config: dict, refs: dict, env: dict, shard: str = "0/1"):
+        self.config, self.refs, self.env, self.shard = config, refs, env, shard
+        self.outputs_dir = env.get("WATER_OUTPUTS_DIR", OUTPUTS_DIR)
+        self.metrics = Metrics([f"pipeline:{self.pipeline}", f"step:{self.step}", f"kind:{self.kind}"])
+
+    @classmethod
+    def from_arguments(cls, config: str, refs: str, env: dict, shard: str = "0/1") -> "Job":
+        try:
+            decoded = json.loads(base64.b64decode(config, validate=True))
+            parsed_refs = json.loads(refs or "{}")
+        except (binascii.Error, ValueError) as exc:
+            raise BadInput(f"unreadable step config: {exc}") from None
+        if not isinstance(decoded, dict) or not isinstance(parsed_refs, dict):
+            raise BadInput("unreadable step config: expected JSON objects")
+        return cls(decoded, parsed_refs, env, shard)
+
+    pipeline = property(lambda self: self.config.get("pipeline", ""))
+    step = property(lambda self: self.config.get("step", ""))
+    kind = property(lambda self: self.config.get("kind", ""))
+    spec = property(lambda self: self.config.get("spec", {}))
+    timeout = property(lambda self: self.config.get("timeout", 6 * 3600))
+
+    @property
+    def run_id(self) -> str:
+        return self.env.get("WATER_RUN_ID") or "manual"
+
+    def values(self) -> dict:
+        date = self.env.get("WATER_RUN_DATE") or datetime.now(timezone.utc).strftime("%Y-%m-%d")
+        values = {"run.id": self.run_id, "run.date": date}
+        values.update({f"params.{k[len('WATER_PARAM_'):]}": v for k, v in self.env.items()
+                       if k.startswith("WATER_PARAM_")})
+        values.update(self.refs)
+        return values
+
+    def resolve(self, text: str) -> str:
+        try:
+            return expressions.substitute(text, self.values())
+        except KeyError as exc:
+            raise BadInput(f"no value for {{{{{exc.args[0]}}}}} (is its parameter or upstream step missing?)") from None
+
+    def token(self, size: int = 64) -> str:
+        """An idempotency token: the same for every attempt of this step in this run."""
+        return hashlib.sha256(f"{self.pipeline}/{self.step}/{self.run_id}".encode()).hexdigest()[:size]
+
+    def client(self, service: str):
+        return aws.client(service, (self.config.get("aws") or {}).get("region"))
+
+    def write_outputs(self, outputs: dict) -> None:
+        os.makedirs(self.outputs_dir, exist_ok=True)
+        for name, value in outputs.items():
+            with open(os.path.join(self.outputs_dir, name), "w", encoding="utf-8") as f:
+                f.write(str(value))
+
+
+class Marker:
+    """The id of the AWS job a step started, kept under its output prefix: a restarted pod reads it first
+    and attaches to that job instead of starting another (services' own tokens are not always honoured)."""
+
+    NAME = "_water-job.json"
+
+    def __init__(self, job: Job, s3, output_uri: str):
+        self.s3, self.job = s3, job
+        self.bucket, prefix = aws.s3_parts(output_uri)
+        self.key = f"{prefix.rstrip('/')}/{self.NAME}" if prefix else self.NAME
+
+    def read(self) -> str | None:
+        try:
+            body = self.s3.get_object(Bucket=self.bucket, Key=self.key)["Body"].read()
+        except self.s3.exceptions.NoSuchKey:
+            return None
+        record = json.loads(body)
+        return record["id"] if record.get("run") == self.job.run_id else None
+
+    def write(self, job_id: str) -> None:
+        body = json.dumps({"run": self.job.run_id, "step": self.job.step, "id": job_id}).encode()
+        self.s3.put_object(Bucket=self.bucket, Key=self.key, Body=body)
