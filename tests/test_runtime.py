@@ -248,8 +248,13 @@ def test_a_failing_command_fails_the_step_with_its_exit_code(aws_env, capsys):
 
 
 def test_a_kind_water_job_cannot_run_is_bad_input(aws_env, capsys):
+    assert main(["spark", "--config", _job_config("spark", spec={})]) == 2
+    assert capsys.readouterr().err.strip() == "water-job: water-job cannot run 'spark' steps"
+
+
+def test_a_config_missing_a_field_is_bad_input_not_a_traceback(aws_env, capsys):
     assert main(["glue", "--config", _job_config("glue", spec={})]) == 2
-    assert capsys.readouterr().err.strip() == "water-job: water-job cannot run 'glue' steps"
+    assert capsys.readouterr().err.strip() == "water-job: the step config has no 'job'"
 
 
 def test_water_job_loads_no_cli_and_no_cluster_client():
@@ -257,3 +262,98 @@ def test_water_job_loads_no_cli_and_no_cluster_client():
             "print(sorted(x for x in ('click', 'kubernetes', 'sagemaker', 'boto3', 'water.cli') if x in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "[]", done.stderr
+
+
+# --- glue ---------------------------------------------------------------------------------------------------------
+
+def _glue_config(**spec) -> str:
+    return _job_config("glue", step="features", spec={
+        "job": "features-job", "workers": {"type": "G.1X", "count": 4},
+        "arguments": {"--input": "{{steps.extract.output}}", "--output": "s3://lake-results/{{run.id}}/features/"},
+        "output": "s3://lake-results/{{run.id}}/features/", **spec})
+
+
+GLUE_REFS = json.dumps({"steps.extract.output": "s3://lake-results/x/extract/"})
+
+
+@pytest.fixture
+def glue_job(aws_env):
+    glue = aws.client("glue")
+    glue.create_job(Name="features-job", Role="arn:aws:iam::123456789012:role/glue",
+                    Command={"Name": "glueetl", "ScriptLocation": "s3://lake-results/features.py"})
+    return glue
+
+
+def test_glue_starts_the_run_with_resolved_arguments_and_workers(glue_job, aws_env):
+    assert main(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 0
+    (run,) = glue_job.get_job_runs(JobName="features-job")["JobRuns"]
+    args = run["Arguments"]
+    assert args["--input"] == "s3://lake-results/x/extract/"
+    assert args["--output"] == f"s3://lake-results/{RUN_ID}/features/"
+    assert len(args["--water-run-id"]) == 64
+    assert (run["WorkerType"], run["NumberOfWorkers"]) == ("G.1X", 4)
+    assert _outputs(aws_env)["output"] == f"s3://lake-results/{RUN_ID}/features/"
+
+
+@pytest.mark.parametrize("state", ["FAILED", "ERROR", "TIMEOUT", "STOPPED", "EXPIRED"])
+def test_every_glue_end_but_succeeded_is_a_failure_with_the_runs_message(glue_job, capsys, state):
+    def fail(parsed, **_):
+        parsed["JobRun"].update(JobRunState=state, ErrorMessage="AnalysisException: Path does not exist")
+    aws.HOOKS.append(("after-call.glue.GetJobRun", fail))
+    assert main(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 1
+    assert capsys.readouterr().err.strip().endswith(f"{state}: AnalysisException: Path does not exist")
+
+
+def test_glue_waits_out_concurrent_runs_exceeded(glue_job, monkeypatch):
+    from botocore.awsrequest import AWSResponse
+
+    from water.runtime import poll
+
+    monkeypatch.setattr(poll.time, "sleep", lambda s: None)  # the backoff itself is tested with the poller
+    calls = []
+
+    def busy(request, **_):
+        calls.append(1)
+        if len(calls) <= 2:
+            body = json.dumps({"__type": "ConcurrentRunsExceededException", "Message": "Concurrent runs exceeded"})
+            return AWSResponse(request.url, 400, {}, _Raw(body.encode()))
+        return None
+
+    aws.HOOKS.append(("before-send.glue.StartJobRun", busy))
+    assert main(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 0
+    assert len(calls) == 3 and len(glue_job.get_job_runs(JobName="features-job")["JobRuns"]) == 1
+
+
+def test_a_restarted_glue_step_finds_its_run_by_tag_even_without_a_marker(glue_job):
+    config = _glue_config(output=None)
+    config_data = json.loads(base64.b64decode(config))
+    config_data["spec"].pop("output")
+    config = base64.b64encode(json.dumps(config_data).encode()).decode()
+    assert main(["glue", "--config", config, "--refs", GLUE_REFS]) == 0
+    assert main(["glue", "--config", config, "--refs", GLUE_REFS]) == 0
+    assert len(glue_job.get_job_runs(JobName="features-job")["JobRuns"]) == 1
+
+
+# --- the poller ---------------------------------------------------------------------------------------------------
+
+def test_the_poller_backs_off_with_full_jitter_up_to_the_cap_and_stops_at_the_deadline():
+    from water.runtime import poll
+
+    now, sleeps = [0.0], []
+
+    def sleep(seconds):
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    with pytest.raises(poll.Timeout):
+        poll.wait(lambda: None, timeout=600, first=2, cap=60, clock=lambda: now[0], sleep=sleep, rand=lambda: 1.0)
+    assert sleeps[:7] == [2, 4, 8, 16, 32, 60, 60]  # the upper bounds of the jitter
+    assert abs(now[0] - 600) < 1e-9  # never past the deadline
+    assert len(sleeps) <= 6 + 600 / 60 + 1  # so at most one call per interval
+
+
+def test_the_poller_returns_what_check_found():
+    from water.runtime import poll
+
+    answers = iter([None, None, "done"])
+    assert poll.wait(lambda: next(answers), timeout=10, sleep=lambda s: None) == "done"

@@ -33,7 +33,10 @@ def main(argv: list | None = None) -> int:
         kind = _kinds().get(args.kind)
         if kind is None or not hasattr(kind, "run_cluster"):
             raise BadInput(f"water-job cannot run '{args.kind}' steps")
-        outputs = kind.run_cluster(job)
+        try:
+            outputs = kind.run_cluster(job)
+        except KeyError as exc:  # a config written by another water version, or by hand
+            raise BadInput(f"the step config has no {exc.args[0]!r}") from None
         job.write_outputs(outputs)
         if "bytes" in outputs:
             job.metrics.gauge("water.step.output_bytes", float(outputs["bytes"]))

@@ -67,4 +67,61 @@ class Glue(Kind):
         return outputs
 
 
+    def run_cluster(self, job):
+        """Start the job run (or find the one this step started: marker, else the run tagged with
+        --water-run-id), wait; every terminal state but SUCCEEDED fails with the run's ErrorMessage."""
+        from water.runtime import aws, poll
+        from water.runtime.job import JobFailed, Marker
+
+        spec = job.spec
+        glue = job.client("glue")
+        output = job.resolve(spec["output"]) if spec.get("output") else None
+        s3 = job.client("s3") if output else None
+        marker = Marker(job, s3, output) if output else None
+        run_id = (marker.read() if marker else None) or _tagged_run(glue, spec["job"], job.token())
+        if run_id is None:
+            request = {"JobName": spec["job"], "Timeout": max(1, job.timeout // 60),
+                       "Arguments": {**{k: job.resolve(v) for k, v in spec.get("arguments", {}).items()},
+                                     RUN_TAG: job.token()}}
+            if spec.get("workers"):
+                request.update(WorkerType=spec["workers"]["type"], NumberOfWorkers=spec["workers"]["count"])
+            run_id = poll.wait(lambda: _start(glue, request), timeout=job.timeout)
+            if marker:
+                marker.write(run_id)
+        print(f"glue job {spec['job']} run {run_id}", flush=True)
+        state = poll.wait(lambda: _finished(glue, spec["job"], run_id), timeout=job.timeout)
+        if state["JobRunState"] != "SUCCEEDED":
+            raise JobFailed(f"Glue job {spec['job']} run {run_id} {state['JobRunState']}: "
+                            f"{state.get('ErrorMessage', 'no error message')}")
+        if not output:
+            return {}
+        return {"output": output, "bytes": aws.measure_prefix(s3, output, skip=Marker.NAME)[0]}
+
+
+RUN_TAG = "--water-run-id"  # the argument that ties a Glue run to the step and run that started it
+TERMINAL = ("SUCCEEDED", "FAILED", "ERROR", "TIMEOUT", "STOPPED", "EXPIRED")
+
+
+def _tagged_run(glue, name: str, token: str):
+    for page in glue.get_paginator("get_job_runs").paginate(JobName=name):
+        for run in page["JobRuns"]:
+            if (run.get("Arguments") or {}).get(RUN_TAG) == token:
+                return run["Id"]
+    return None
+
+
+def _start(glue, request: dict):
+    """The new run's id, or None while the job is at its concurrency limit (also for a few seconds after a
+    run ends): the poller waits with backoff and tries again."""
+    try:
+        return glue.start_job_run(**request)["JobRunId"]
+    except glue.exceptions.ConcurrentRunsExceededException:
+        return None
+
+
+def _finished(glue, name: str, run_id: str):
+    run = glue.get_job_run(JobName=name, RunId=run_id)["JobRun"]
+    return run if run["JobRunState"] in TERMINAL else None
+
+
 KIND = Glue()
