@@ -357,3 +357,91 @@ def test_the_poller_returns_what_check_found():
 
     answers = iter([None, None, "done"])
     assert poll.wait(lambda: next(answers), timeout=10, sleep=lambda s: None) == "done"
+
+
+# --- train --------------------------------------------------------------------------------------------------------
+
+TRAIN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+
+
+def _train_config(**spec) -> str:
+    return _job_config("train", step="train", aws={"sagemakerRole": "arn:aws:iam::123456789012:role/sm"}, spec={
+        "image": TRAIN_IMAGE, "instance": {"type": "ml.m5.xlarge", "count": 1},
+        "hyperparameters": {"max_depth": "5", "run": "{{run.id}}"},
+        "inputs": {"train": "{{steps.features.output}}train/"}, "output": "s3://lake-results/models/",
+        "maxRuntime": 3600, **spec})
+
+
+TRAIN_REFS = json.dumps({"steps.features.output": "s3://lake-results/x/features/"})
+
+
+def _training_jobs():
+    sm = aws.client("sagemaker")
+    return [sm.describe_training_job(TrainingJobName=j["TrainingJobName"])
+            for j in sm.list_training_jobs()["TrainingJobSummaries"]]
+
+
+def test_train_creates_one_named_job_and_writes_the_model(aws_env):
+    assert main(["train", "--config", _train_config(), "--refs", TRAIN_REFS]) == 0
+    assert main(["train", "--config", _train_config(), "--refs", TRAIN_REFS]) == 0  # a restart attaches
+    (job,) = _training_jobs()
+    assert job["TrainingJobName"].startswith("demo-train-") and len(job["TrainingJobName"]) <= 63
+    assert job["HyperParameters"] == {"max_depth": "5", "run": RUN_ID}
+    assert job["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] == "s3://lake-results/x/features/train/"
+    assert job["ResourceConfig"]["InstanceType"] == "ml.m5.xlarge"
+    out = _outputs(aws_env)
+    assert out["model"] == job["ModelArtifacts"]["S3ModelArtifacts"] and out["output"] == "s3://lake-results/models/"
+
+
+def test_a_sized_train_step_takes_its_instance_from_the_size_task(aws_env):
+    refs = json.dumps({**json.loads(TRAIN_REFS), "sizing.instance-type": "ml.m5.4xlarge", "sizing.instance-count": "2"})
+    assert main(["train", "--config", _train_config(spot=True, maxWait=7200), "--refs", refs]) == 0
+    (job,) = _training_jobs()
+    assert (job["ResourceConfig"]["InstanceType"], job["ResourceConfig"]["InstanceCount"]) == ("ml.m5.4xlarge", 2)
+    assert job["EnableManagedSpotTraining"] is True
+    assert job["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600, "MaxWaitTimeInSeconds": 7200}
+    assert job["CheckpointConfig"]["S3Uri"].endswith("/checkpoints/")
+
+
+@pytest.mark.parametrize("status", ["Failed", "Stopped"])
+def test_a_failed_or_stopped_training_job_fails_the_step_with_its_reason(aws_env, capsys, status):
+    def end(parsed, **_):
+        parsed.update(TrainingJobStatus=status, FailureReason="AlgorithmError: ExecuteUserScriptError: exit 1")
+    aws.HOOKS.append(("after-call.sagemaker.DescribeTrainingJob", end))
+    assert main(["train", "--config", _train_config(), "--refs", TRAIN_REFS]) == 1
+    assert capsys.readouterr().err.strip().endswith(f"{status}: AlgorithmError: ExecuteUserScriptError: exit 1")
+
+
+def test_script_mode_uploads_the_entry_folder(aws_env, tmp_path, monkeypatch):
+    import tarfile
+
+    (tmp_path / "train").mkdir()
+    (tmp_path / "train" / "train.py").write_text("print('training')\n")
+    (tmp_path / "train" / "util.py").write_text("X = 1\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--config", _train_config(entry="train/train.py"), "--refs", TRAIN_REFS]) == 0
+    (job,) = _training_jobs()
+    hp = job["HyperParameters"]
+    assert hp["sagemaker_program"] == "train.py"
+    bucket, key = aws.s3_parts(hp["sagemaker_submit_directory"])
+    body = aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    import io
+
+    with tarfile.open(fileobj=io.BytesIO(body)) as tar:
+        assert sorted(tar.getnames()) == ["train.py", "util.py"]
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"image": "xgboost:1.7-1"}, "train image 'xgboost:1.7-1' is not an image URI"),
+    ({"role": None}, "no SageMaker execution role"),
+])
+def test_train_refuses_what_it_cannot_run(aws_env, capsys, change, message):
+    config = json.loads(base64.b64decode(_train_config()))
+    if change.get("role", 1) is None:
+        config["aws"] = {}
+    else:
+        config["spec"].update(change)
+    assert main(["train", "--config", base64.b64encode(json.dumps(config).encode()).decode(),
+                 "--refs", TRAIN_REFS]) == 2
+    assert message in capsys.readouterr().err
+    assert _training_jobs() == []

@@ -80,6 +80,106 @@ class Train(Kind):
         return {"output": uri, "model": f"{uri.rstrip('/')}/{job}/output/model.tar.gz"}
 
 
+    def run_cluster(self, job):
+        """A SageMaker training job named after pipeline, step and run: described first and attached to if it
+        exists (a restart), else created; Failed and Stopped both fail the step with SageMaker's reason."""
+        from water.runtime import poll
+        from water.runtime.job import JobFailed, Marker
+
+        spec, name = job.spec, job_name(job.pipeline, job.step, job.run_id)
+        sagemaker = job.client("sagemaker")
+        output = job.resolve(spec["output"])
+        if _describe(sagemaker, name) is None:
+            s3 = job.client("s3")
+            sagemaker.create_training_job(**_training_request(job, name, output, s3))
+            Marker(job, s3, output).write(name)
+        print(f"sagemaker training job {name}", flush=True)
+        done = poll.wait(lambda: _ended(sagemaker, name), timeout=job.timeout)
+        if done["TrainingJobStatus"] != "Completed":
+            raise JobFailed(f"SageMaker training job {name} {done['TrainingJobStatus']}: "
+                            f"{done.get('FailureReason', 'no reason given')}")
+        return {"output": output, "model": done["ModelArtifacts"]["S3ModelArtifacts"]}
+
+
+def image_uri(image: str) -> str:
+    """A full image URI as SageMaker takes it; `framework:version` needs resolving where water renders."""
+    from water.runtime.job import BadInput
+
+    if "/" not in image:
+        raise BadInput(f"train image '{image}' is not an image URI: give the full URI (framework:version "
+                       "lookup is not built yet)")
+    return image
+
+
+def _training_request(job, name: str, output: str, s3) -> dict:
+    from water.runtime.job import BadInput
+
+    spec, aws_settings = job.spec, job.config.get("aws") or {}
+    role = spec.get("role") or aws_settings.get("sagemakerRole") or job.env.get("WATER_SAGEMAKER_ROLE")
+    if not role:
+        raise BadInput("no SageMaker execution role: set train.role or spec.aws.sagemakerRole")
+    instance = spec["instance"]
+    hyperparameters = {k: job.resolve(v) for k, v in spec.get("hyperparameters", {}).items()}
+    if spec.get("entry"):
+        hyperparameters.update(_upload_source(job, spec["entry"], f"{output.rstrip('/')}/{name}/source/", s3))
+    request = {
+        "TrainingJobName": name,
+        "AlgorithmSpecification": {"TrainingImage": image_uri(spec["image"]), "TrainingInputMode": "File"},
+        "RoleArn": role,
+        "HyperParameters": hyperparameters,
+        "InputDataConfig": [{"ChannelName": channel, "DataSource": {"S3DataSource": {
+            "S3DataType": "S3Prefix", "S3Uri": job.resolve(uri), "S3DataDistributionType": "FullyReplicated"}}}
+            for channel, uri in sorted(spec.get("inputs", {}).items())],
+        "OutputDataConfig": {"S3OutputPath": output},
+        "ResourceConfig": {"InstanceType": job.refs.get("sizing.instance-type") or instance["type"],
+                           "InstanceCount": int(job.refs.get("sizing.instance-count") or instance.get("count", 1)),
+                           "VolumeSizeInGB": 30},
+        "StoppingCondition": {"MaxRuntimeInSeconds": spec["maxRuntime"]},
+        "Tags": [{"Key": "water/pipeline", "Value": job.pipeline}, {"Key": "water/step", "Value": job.step}],
+    }
+    if spec.get("spot"):
+        request["EnableManagedSpotTraining"] = True
+        request["StoppingCondition"]["MaxWaitTimeInSeconds"] = spec.get("maxWait") or spec["maxRuntime"]
+        request["CheckpointConfig"] = {"S3Uri": f"{output.rstrip('/')}/{name}/checkpoints/"}
+    return request
+
+
+def _upload_source(job, entry: str, prefix: str, s3) -> dict:
+    """Script mode: the entry's folder (from the step image's working directory) as sourcedir.tar.gz."""
+    import io
+
+    from water.runtime import aws
+
+    folder = os.path.dirname(entry) or "."
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for root, dirs, files in os.walk(folder):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            for file in sorted(files):
+                path = os.path.join(root, file)
+                tar.add(path, arcname=os.path.relpath(path, folder))
+    bucket, key = aws.s3_parts(prefix + "sourcedir.tar.gz")
+    s3.put_object(Bucket=bucket, Key=key, Body=buffer.getvalue())
+    return {"sagemaker_program": os.path.basename(entry), "sagemaker_submit_directory": f"s3://{bucket}/{key}",
+            "sagemaker_region": s3.meta.region_name}
+
+
+def _describe(sagemaker, name: str):
+    try:
+        return sagemaker.describe_training_job(TrainingJobName=name)
+    except sagemaker.exceptions.ClientError as exc:
+        message = exc.response.get("Error", {}).get("Message", "").lower()
+        if exc.response.get("Error", {}).get("Code") == "ValidationException" and (
+                "not found" in message or "could not find" in message):  # AWS's words, and moto's
+            return None
+        raise
+
+
+def _ended(sagemaker, name: str):
+    described = sagemaker.describe_training_job(TrainingJobName=name)
+    return described if described["TrainingJobStatus"] in ("Completed", "Failed", "Stopped") else None
+
+
 def _metrics(output_data: str) -> list:
     """metrics.json that the script may write to SM_OUTPUT_DATA_DIR, as one line."""
     try:
