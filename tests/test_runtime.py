@@ -445,3 +445,44 @@ def test_train_refuses_what_it_cannot_run(aws_env, capsys, change, message):
                  "--refs", TRAIN_REFS]) == 2
     assert message in capsys.readouterr().err
     assert _training_jobs() == []
+
+
+# --- transform ----------------------------------------------------------------------------------------------------
+
+def _transform_config(**spec) -> str:
+    return _job_config("transform", step="predict", aws={"sagemakerRole": "arn:aws:iam::123456789012:role/sm"}, spec={
+        "model": "{{steps.train.model}}", "image": TRAIN_IMAGE, "input": "s3://lake-results/x/score/",
+        "output": "s3://lake-results/{{run.id}}/predictions/", "instance": {"type": "ml.m5.large", "count": 1},
+        "contentType": "text/csv", "splitType": "Line", "strategy": "MultiRecord", **spec})
+
+
+TRANSFORM_REFS = json.dumps({"steps.train.model": "s3://lake-results/models/job/output/model.tar.gz"})
+
+
+def test_transform_creates_the_model_and_one_job_and_writes_its_output(aws_env):
+    assert main(["transform", "--config", _transform_config(), "--refs", TRANSFORM_REFS]) == 0
+    assert main(["transform", "--config", _transform_config(), "--refs", TRANSFORM_REFS]) == 0  # restart
+    sm = aws.client("sagemaker")
+    (summary,) = sm.list_transform_jobs()["TransformJobSummaries"]
+    job = sm.describe_transform_job(TransformJobName=summary["TransformJobName"])
+    model = sm.describe_model(ModelName=job["ModelName"])
+    assert model["PrimaryContainer"]["ModelDataUrl"] == "s3://lake-results/models/job/output/model.tar.gz"
+    assert model["PrimaryContainer"]["Image"] == TRAIN_IMAGE
+    assert job["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] == "s3://lake-results/x/score/"
+    assert _outputs(aws_env)["output"] == f"s3://lake-results/{RUN_ID}/predictions/"
+
+
+def test_a_failed_transform_fails_the_step_with_its_reason(aws_env, capsys):
+    def end(parsed, **_):
+        parsed.update(TransformJobStatus="Failed", FailureReason="ClientError: Model server did not respond")
+    aws.HOOKS.append(("after-call.sagemaker.DescribeTransformJob", end))
+    assert main(["transform", "--config", _transform_config(), "--refs", TRANSFORM_REFS]) == 1
+    assert capsys.readouterr().err.strip().endswith("Failed: ClientError: Model server did not respond")
+
+
+def test_a_transform_without_image_serves_with_its_train_steps_image():
+    from conftest import example_path
+    from water import pipeline as pipeline_mod
+
+    p = pipeline_mod.load(example_path("babyweight"))
+    assert p.step("predict").job_config()["image"] == p.step("train").job_config()["image"] == "xgboost:1.7-1"

@@ -184,9 +184,12 @@ def _check_references(doc, steps, upstream, ctx):
             elif ref.root == "steps":
                 _check_step_ref(step, ref, mark, path, by_name, upstream, ctx)
         if step.kind.name == "transform" and not step.config.image:
-            if not any(r.root == "steps" and r.attr == "model" for r in expressions.refs(step.config.model)):
+            trained = [r.name for r in expressions.refs(step.config.model) if r.root == "steps" and r.attr == "model"]
+            if not trained:
                 ctx.problem(mark_of(step.config, "model"), f"{step.path}.transform.image",
                             "image is required when model is not a train step's model")
+            elif trained[0] in by_name:
+                step.config.image = by_name[trained[0]].config.image  # serve with the image that trained it
 
 
 def _check_step_ref(step, ref, mark, path, by_name, upstream, ctx):

@@ -89,12 +89,13 @@ class Train(Kind):
         spec, name = job.spec, job_name(job.pipeline, job.step, job.run_id)
         sagemaker = job.client("sagemaker")
         output = job.resolve(spec["output"])
-        if _describe(sagemaker, name) is None:
+        if describe_or_none(sagemaker.describe_training_job, TrainingJobName=name) is None:
             s3 = job.client("s3")
             sagemaker.create_training_job(**_training_request(job, name, output, s3))
             Marker(job, s3, output).write(name)
         print(f"sagemaker training job {name}", flush=True)
-        done = poll.wait(lambda: _ended(sagemaker, name), timeout=job.timeout)
+        done = poll.wait(lambda: ended(sagemaker.describe_training_job, "TrainingJobStatus", TrainingJobName=name),
+                         timeout=job.timeout)
         if done["TrainingJobStatus"] != "Completed":
             raise JobFailed(f"SageMaker training job {name} {done['TrainingJobStatus']}: "
                             f"{done.get('FailureReason', 'no reason given')}")
@@ -164,20 +165,22 @@ def _upload_source(job, entry: str, prefix: str, s3) -> dict:
             "sagemaker_region": s3.meta.region_name}
 
 
-def _describe(sagemaker, name: str):
+def describe_or_none(describe, **name):
+    """A SageMaker describe call's answer, or None where the resource does not exist."""
     try:
-        return sagemaker.describe_training_job(TrainingJobName=name)
-    except sagemaker.exceptions.ClientError as exc:
-        message = exc.response.get("Error", {}).get("Message", "").lower()
-        if exc.response.get("Error", {}).get("Code") == "ValidationException" and (
-                "not found" in message or "could not find" in message):  # AWS's words, and moto's
-            return None
+        return describe(**name)
+    except Exception as exc:  # botocore's ClientError; a missing resource is a ValidationException
+        error = getattr(exc, "response", {}).get("Error", {})
+        message = error.get("Message", "").lower()
+        if error.get("Code") == "ValidationException" and ("not found" in message or "could not find" in message):
+            return None  # AWS says "not found", moto "could not find"
         raise
 
 
-def _ended(sagemaker, name: str):
-    described = sagemaker.describe_training_job(TrainingJobName=name)
-    return described if described["TrainingJobStatus"] in ("Completed", "Failed", "Stopped") else None
+def ended(describe, status_key: str, **name):
+    """The description once the job reached Completed, Failed or Stopped; None while it runs."""
+    described = describe(**name)
+    return described if described[status_key] in ("Completed", "Failed", "Stopped") else None
 
 
 def _metrics(output_data: str) -> list:

@@ -63,4 +63,43 @@ class Transform(Kind):
         return {"output": uri}
 
 
+    def run_cluster(self, job):
+        """A SageMaker model (created if needed) and a batch transform job, both named after pipeline, step
+        and run, described before created; Failed and Stopped fail the step with SageMaker's reason."""
+        from water.runtime import aws, poll
+        from water.runtime.job import BadInput, JobFailed, Marker
+        from water.steps.train import describe_or_none, ended, image_uri, job_name
+
+        spec, name = job.spec, job_name(job.pipeline, job.step, job.run_id)
+        role = spec.get("role") or (job.config.get("aws") or {}).get("sagemakerRole") or \
+            job.env.get("WATER_SAGEMAKER_ROLE")
+        if not role:
+            raise BadInput("no SageMaker execution role: set transform.role or spec.aws.sagemakerRole")
+        sagemaker, s3 = job.client("sagemaker"), job.client("s3")
+        output = job.resolve(spec["output"])
+        if describe_or_none(sagemaker.describe_model, ModelName=name) is None:
+            sagemaker.create_model(ModelName=name, ExecutionRoleArn=role, PrimaryContainer={
+                "Image": image_uri(spec["image"]), "ModelDataUrl": job.resolve(spec["model"])})
+        if describe_or_none(sagemaker.describe_transform_job, TransformJobName=name) is None:
+            instance = spec["instance"]
+            sagemaker.create_transform_job(
+                TransformJobName=name, ModelName=name, BatchStrategy=spec.get("strategy", "MultiRecord"),
+                TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
+                                                                "S3Uri": job.resolve(spec["input"])}},
+                                "ContentType": spec.get("contentType", "text/csv"),
+                                "SplitType": spec.get("splitType", "Line")},
+                TransformOutput={"S3OutputPath": output},
+                TransformResources={"InstanceType": job.refs.get("sizing.instance-type") or instance["type"],
+                                    "InstanceCount": int(job.refs.get("sizing.instance-count")
+                                                         or instance.get("count", 1))})
+            Marker(job, s3, output).write(name)
+        print(f"sagemaker transform job {name}", flush=True)
+        done = poll.wait(lambda: ended(sagemaker.describe_transform_job, "TransformJobStatus",
+                                       TransformJobName=name), timeout=job.timeout)
+        if done["TransformJobStatus"] != "Completed":
+            raise JobFailed(f"SageMaker transform job {name} {done['TransformJobStatus']}: "
+                            f"{done.get('FailureReason', 'no reason given')}")
+        return {"output": output, "bytes": aws.measure_prefix(s3, output, skip=Marker.NAME)[0]}
+
+
 KIND = Transform()
