@@ -182,7 +182,7 @@ def test_metrics_reach_dogstatsd_with_the_step_tags(aws_env, monkeypatch):
     assert main(["athena", "--config", _config()]) == 0
     packets = []
     deadline = time.monotonic() + 5
-    while len(packets) < 3 and time.monotonic() < deadline:
+    while len(packets) < 4 and time.monotonic() < deadline:
         packets += receiver.recv(65535).decode().splitlines()
     receiver.close()
     by_name = {p.split(":")[0]: p for p in packets}
@@ -191,6 +191,7 @@ def test_metrics_reach_dogstatsd_with_the_step_tags(aws_env, monkeypatch):
     assert by_name["water.step.output_bytes"] == f"water.step.output_bytes:0.0|g|{tags}"
     assert by_name["water.step.duration"].startswith("water.step.duration:")
     assert by_name["water.step.duration"].endswith(f"|h|{tags}")
+    assert by_name["water.aws.job.duration"].endswith(f"|h|{tags}")
 
 
 def test_no_agent_means_no_metrics_and_no_failure(aws_env, monkeypatch):
@@ -486,3 +487,60 @@ def test_a_transform_without_image_serves_with_its_train_steps_image():
 
     p = pipeline_mod.load(example_path("babyweight"))
     assert p.step("predict").job_config()["image"] == p.step("train").job_config()["image"] == "xgboost:1.7-1"
+
+
+# --- SIGTERM ------------------------------------------------------------------------------------------------------
+
+SIGTERM_SITE = HOOK_SITE + '''
+import json
+from botocore.awsrequest import AWSResponse
+
+class _Raw:
+    def stream(self, **_):
+        yield b"{}"
+
+def _keep_training(parsed, **_):
+    if "TrainingJobStatus" in parsed:
+        parsed["TrainingJobStatus"] = "InProgress"
+
+def _stop_training(request, **_):  # moto answers StopTrainingJob with HTTP 500: record the call instead
+    with open(os.environ["WATER_TEST_STOPS"], "a") as f:
+        f.write(json.loads(request.body)["TrainingJobName"] + "\\n")
+    return AWSResponse(request.url, 200, {}, _Raw())
+
+aws.HOOKS.append(("after-call.sagemaker.DescribeTrainingJob", _keep_training))
+aws.HOOKS.append(("before-send.sagemaker.StopTrainingJob", _stop_training))
+'''
+
+
+def _terminated(tmp_path, argv_tail, on_term):
+    (tmp_path / "site").mkdir(exist_ok=True)
+    (tmp_path / "site" / "sitecustomize.py").write_text(SIGTERM_SITE)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "site"), os.getcwd()]),
+           "WATER_TEST_FINISH": str(tmp_path / "never"), "WATER_TEST_STOPS": str(tmp_path / "stops"),
+           "WATER_ON_TERM": on_term}
+    process = subprocess.Popen([sys.executable, "-m", "water.runtime.main", *argv_tail], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    started = process.stdout.readline().decode().strip()
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=30)
+    return process.returncode, started, err.decode().strip()
+
+
+@pytest.mark.parametrize("on_term, state", [("stop", "CANCELLED"), ("leave", "SUCCEEDED")])
+def test_sigterm_stops_the_query_or_leaves_it_to_be_reattached(aws_env, tmp_path, on_term, state):
+    code, started, err = _terminated(tmp_path, ["athena", "--config", _config()], on_term)
+    assert code == 143 and started.startswith("athena query ")
+    if on_term == "stop":
+        assert err == f"water-job: terminated: stopped {started}"
+    else:
+        assert err == f"water-job: terminated: left {started} running, to be re-attached by the next attempt"
+    (execution,) = _executions()
+    assert execution["Status"]["State"] == state
+
+
+def test_sigterm_stops_a_training_job_when_the_run_was_stopped(aws_env, tmp_path):
+    code, started, err = _terminated(tmp_path, ["train", "--config", _train_config(), "--refs", TRAIN_REFS], "stop")
+    assert code == 143 and started.startswith("sagemaker training job demo-train-")
+    assert (tmp_path / "stops").read_text().split() == [started.split()[-1]]
+    assert err == f"water-job: terminated: stopped {started}"

@@ -6,6 +6,7 @@ import binascii
 import hashlib
 import json
 import os
+import time
 from datetime import datetime, timezone
 
 from water import expressions
@@ -23,10 +24,16 @@ class JobFailed(Exception):
     """The AWS job or the command failed; the message is the service's own reason (exit 1)."""
 
 
+class Terminated(Exception):
+    """SIGTERM arrived (exit 143)."""
+
+
 class Job:
     def __init__(self, config: dict, refs: dict, env: dict, shard: str = "0/1"):
         self.config, self.refs, self.env, self.shard = config, refs, env, shard
         self.outputs_dir = env.get("WATER_OUTPUTS_DIR", OUTPUTS_DIR)
+        self.running = None  # (description, stop) of the AWS job this step waits for
+        self.job_started = 0.0
         self.metrics = Metrics([f"pipeline:{self.pipeline}", f"step:{self.step}", f"kind:{self.kind}"])
 
     @classmethod
@@ -70,6 +77,23 @@ class Job:
 
     def client(self, service: str):
         return aws.client(service, (self.config.get("aws") or {}).get("region"))
+
+    def attached(self, description: str, stop) -> None:
+        """Say which AWS job the step now waits for and how to stop it (on SIGTERM with WATER_ON_TERM=stop)."""
+        self.running = (description, stop)
+        self.job_started = time.monotonic()
+        print(description, flush=True)
+
+    def on_terminate(self) -> str:
+        """What SIGTERM does to the AWS job: stop it if the run was stopped (WATER_ON_TERM=stop), else leave it
+        to the retry that re-attaches. Returns the line to log."""
+        if self.running is None:
+            return "terminated before any AWS job started"
+        description, stop = self.running
+        if self.env.get("WATER_ON_TERM", "leave") == "stop":
+            stop()
+            return f"terminated: stopped {description}"
+        return f"terminated: left {description} running, to be re-attached by the next attempt"
 
     def write_outputs(self, outputs: dict) -> None:
         os.makedirs(self.outputs_dir, exist_ok=True)

@@ -7,7 +7,9 @@ import os
 import sys
 import time
 
-from water.runtime.job import BadInput, Job, JobFailed
+import signal
+
+from water.runtime.job import BadInput, Job, JobFailed, Terminated
 from water.runtime.poll import Timeout
 
 
@@ -27,6 +29,14 @@ def main(argv: list | None = None) -> int:
     parser.add_argument("--pod-patch", default="")  # read by Kubernetes through podSpecPatch, not here
     args = parser.parse_args(argv)
     started = time.monotonic()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        return _run(args, started)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args, started: float) -> int:
     job = None
     try:
         job = Job.from_arguments(args.config, args.refs, dict(os.environ), args.shard)
@@ -47,10 +57,20 @@ def main(argv: list | None = None) -> int:
     except (JobFailed, Timeout) as exc:
         print(f"water-job: {job.step if job else args.kind} failed: {exc}", file=sys.stderr)
         status, code = "failure", 1
+    except Terminated:
+        print(f"water-job: {job.on_terminate() if job else 'terminated'}", file=sys.stderr)
+        status, code = "terminated", 128 + signal.SIGTERM
+    if job and job.running:
+        job.metrics.histogram("water.aws.job.duration", time.monotonic() - job.job_started)
     if job:
         job.metrics.histogram("water.step.duration", time.monotonic() - started)
         job.metrics.increment("water.step.runs", [f"status:{status}"])
     return code
+
+
+def _raise_terminated(signum, frame):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one termination is enough
+    raise Terminated()
 
 
 if __name__ == "__main__":

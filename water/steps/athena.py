@@ -170,7 +170,7 @@ class Athena(Kind):
                 request["ExecutionParameters"] = [athena_literal(job.resolve("{{%s}}" % r.key)) for r in refs]
             query_id = athena.start_query_execution(**request)["QueryExecutionId"]
             marker.write(query_id)
-        print(f"athena query {query_id}", flush=True)
+        job.attached(f"athena query {query_id}", lambda: athena.stop_query_execution(QueryExecutionId=query_id))
         status = poll.wait(lambda: _finished(athena, query_id), timeout=job.timeout)
         if status["State"] != "SUCCEEDED":
             raise JobFailed(f"Athena query {query_id} {status['State']}: {status.get('StateChangeReason', '')}")

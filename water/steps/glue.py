@@ -88,7 +88,8 @@ class Glue(Kind):
             run_id = poll.wait(lambda: _start(glue, request), timeout=job.timeout)
             if marker:
                 marker.write(run_id)
-        print(f"glue job {spec['job']} run {run_id}", flush=True)
+        job.attached(f"glue job {spec['job']} run {run_id}",
+                     lambda: glue.batch_stop_job_run(JobName=spec["job"], JobRunIds=[run_id]))
         state = poll.wait(lambda: _finished(glue, spec["job"], run_id), timeout=job.timeout)
         if state["JobRunState"] != "SUCCEEDED":
             raise JobFailed(f"Glue job {spec['job']} run {run_id} {state['JobRunState']}: "

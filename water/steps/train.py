@@ -93,7 +93,7 @@ class Train(Kind):
             s3 = job.client("s3")
             sagemaker.create_training_job(**_training_request(job, name, output, s3))
             Marker(job, s3, output).write(name)
-        print(f"sagemaker training job {name}", flush=True)
+        job.attached(f"sagemaker training job {name}", lambda: sagemaker.stop_training_job(TrainingJobName=name))
         done = poll.wait(lambda: ended(sagemaker.describe_training_job, "TrainingJobStatus", TrainingJobName=name),
                          timeout=job.timeout)
         if done["TrainingJobStatus"] != "Completed":

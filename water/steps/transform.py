@@ -93,7 +93,8 @@ class Transform(Kind):
                                     "InstanceCount": int(job.refs.get("sizing.instance-count")
                                                          or instance.get("count", 1))})
             Marker(job, s3, output).write(name)
-        print(f"sagemaker transform job {name}", flush=True)
+        job.attached(f"sagemaker transform job {name}",
+                     lambda: sagemaker.stop_transform_job(TransformJobName=name))
         done = poll.wait(lambda: ended(sagemaker.describe_transform_job, "TransformJobStatus",
                                        TransformJobName=name), timeout=job.timeout)
         if done["TransformJobStatus"] != "Completed":
