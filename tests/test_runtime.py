@@ -544,3 +544,45 @@ def test_sigterm_stops_a_training_job_when_the_run_was_stopped(aws_env, tmp_path
     assert code == 143 and started.startswith("sagemaker training job demo-train-")
     assert (tmp_path / "stops").read_text().split() == [started.split()[-1]]
     assert err == f"water-job: terminated: stopped {started}"
+
+
+# --- CloudWatch log tails -----------------------------------------------------------------------------------------
+
+def _write_log(group: str, stream: str, lines: list):
+    start = int(time.time() * 1000) - 60_000  # CloudWatch refuses events older than 14 days
+    logs = aws.client("logs")
+    try:
+        logs.create_log_group(logGroupName=group)
+    except logs.exceptions.ResourceAlreadyExistsException:
+        pass
+    logs.create_log_stream(logGroupName=group, logStreamName=stream)
+    for i in range(0, len(lines), 100):  # several puts: the reader must follow the stream to its end
+        logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=[
+            {"timestamp": start + i + j, "message": line} for j, line in enumerate(lines[i:i + 100])])
+
+
+def test_a_failed_glue_run_shows_the_end_of_its_error_log(glue_job, capsys):
+    assert main(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 0  # learn the run id
+    (run,) = glue_job.get_job_runs(JobName="features-job")["JobRuns"]
+    _write_log("/aws-glue/jobs/error", run["Id"], [f"line {i}" for i in range(250)] + ["Traceback: boom"])
+
+    def fail(parsed, **_):
+        parsed["JobRun"].update(JobRunState="FAILED", ErrorMessage="boom")
+    aws.HOOKS.append(("after-call.glue.GetJobRun", fail))
+    assert main(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 1  # re-attaches, sees the failure
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0].endswith("FAILED: boom")
+    assert err[1:] == [f"  | line {i}" for i in range(231, 250)] + ["  | Traceback: boom"]
+
+
+def test_a_failed_training_job_shows_the_end_of_its_log(aws_env, capsys):
+    from water.steps.train import job_name
+
+    name = job_name("demo", "train", RUN_ID)
+    _write_log("/aws/sagemaker/TrainingJobs", f"{name}/algo-1-1700000000", ["loading data", "ValueError: NaN in y"])
+
+    def end(parsed, **_):
+        parsed.update(TrainingJobStatus="Failed", FailureReason="AlgorithmError: see the log")
+    aws.HOOKS.append(("after-call.sagemaker.DescribeTrainingJob", end))
+    assert main(["train", "--config", _train_config(), "--refs", TRAIN_REFS]) == 1
+    assert capsys.readouterr().err.strip().splitlines()[1:] == ["  | loading data", "  | ValueError: NaN in y"]

@@ -21,7 +21,12 @@ class BadInput(Exception):
 
 
 class JobFailed(Exception):
-    """The AWS job or the command failed; the message is the service's own reason (exit 1)."""
+    """The AWS job or the command failed; the message is the service's own reason (exit 1), `log` the end
+    of the job's own log where there is one."""
+
+    def __init__(self, message: str, log: list = ()):
+        super().__init__(message)
+        self.log = list(log)
 
 
 class Terminated(Exception):

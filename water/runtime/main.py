@@ -56,6 +56,8 @@ def _run(args, started: float) -> int:
         status, code = "failure", 2
     except (JobFailed, Timeout) as exc:
         print(f"water-job: {job.step if job else args.kind} failed: {exc}", file=sys.stderr)
+        for line in getattr(exc, "log", ()):
+            print(f"  | {line}", file=sys.stderr)
         status, code = "failure", 1
     except Terminated:
         print(f"water-job: {job.on_terminate() if job else 'terminated'}", file=sys.stderr)

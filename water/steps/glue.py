@@ -92,8 +92,13 @@ class Glue(Kind):
                      lambda: glue.batch_stop_job_run(JobName=spec["job"], JobRunIds=[run_id]))
         state = poll.wait(lambda: _finished(glue, spec["job"], run_id), timeout=job.timeout)
         if state["JobRunState"] != "SUCCEEDED":
+            from water.runtime import logs
+
+            cloudwatch = job.client("logs")
+            tail = logs.tail(cloudwatch, "/aws-glue/jobs/error", run_id) or logs.tail(
+                cloudwatch, "/aws-glue/jobs/output", run_id)
             raise JobFailed(f"Glue job {spec['job']} run {run_id} {state['JobRunState']}: "
-                            f"{state.get('ErrorMessage', 'no error message')}")
+                            f"{state.get('ErrorMessage', 'no error message')}", tail)
         if not output:
             return {}
         return {"output": output, "bytes": aws.measure_prefix(s3, output, skip=Marker.NAME)[0]}

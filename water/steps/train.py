@@ -97,8 +97,11 @@ class Train(Kind):
         done = poll.wait(lambda: ended(sagemaker.describe_training_job, "TrainingJobStatus", TrainingJobName=name),
                          timeout=job.timeout)
         if done["TrainingJobStatus"] != "Completed":
+            from water.runtime import logs
+
+            tail = logs.tail(job.client("logs"), "/aws/sagemaker/TrainingJobs", f"{name}/")
             raise JobFailed(f"SageMaker training job {name} {done['TrainingJobStatus']}: "
-                            f"{done.get('FailureReason', 'no reason given')}")
+                            f"{done.get('FailureReason', 'no reason given')}", tail)
         return {"output": output, "model": done["ModelArtifacts"]["S3ModelArtifacts"]}
 
 
