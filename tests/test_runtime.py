@@ -147,30 +147,66 @@ HOOK_SITE = """
 import os
 from water.runtime import aws
 
-def _running(parsed, **_):
-    status = parsed.get("QueryExecution", {}).get("Status")
-    if status is not None and not os.path.exists(os.environ["WATER_TEST_FINISH"]):
-        status["State"] = "RUNNING"
+def _running(parsed, **_):  # moto finishes every job at once: keep it running until the test says so
+    if os.path.exists(os.environ["WATER_TEST_FINISH"]):
+        return
+    if "QueryExecution" in parsed:
+        parsed["QueryExecution"]["Status"]["State"] = "RUNNING"
+    if "JobRun" in parsed:
+        parsed["JobRun"]["JobRunState"] = "RUNNING"
+    if "TrainingJobStatus" in parsed:
+        parsed["TrainingJobStatus"] = "InProgress"
+    if "TransformJobStatus" in parsed:
+        parsed["TransformJobStatus"] = "InProgress"
 
-aws.HOOKS.append(("after-call.athena.GetQueryExecution", _running))
+for event in ("after-call.athena.GetQueryExecution", "after-call.glue.GetJobRun",
+              "after-call.sagemaker.DescribeTrainingJob", "after-call.sagemaker.DescribeTransformJob"):
+    aws.HOOKS.append((event, _running))
 """
 
 
-def test_killed_20_times_mid_wait_the_step_still_makes_exactly_one_query(aws_env, tmp_path):
+def _count(kind: str) -> int:
+    if kind == "athena":
+        return len(_executions())
+    if kind == "glue":
+        return len(aws.client("glue").get_job_runs(JobName="features-job")["JobRuns"])
+    sm = aws.client("sagemaker")
+    if kind == "train":
+        return len(sm.list_training_jobs()["TrainingJobSummaries"])
+    return len(sm.list_transform_jobs()["TransformJobSummaries"])
+
+
+def _kind_argv(kind: str) -> list:
+    if kind == "athena":
+        return ["athena", "--config", _config()]
+    if kind == "glue":
+        aws.client("glue").create_job(Name="features-job", Role="arn:aws:iam::123456789012:role/glue",
+                                      Command={"Name": "glueetl", "ScriptLocation": "s3://lake-results/f.py"})
+        return ["glue", "--config", _glue_config(), "--refs", GLUE_REFS]
+    if kind == "train":
+        return ["train", "--config", _train_config(), "--refs", TRAIN_REFS]
+    return ["transform", "--config", _transform_config(), "--refs", TRANSFORM_REFS]
+
+
+@pytest.mark.parametrize("kind", ["athena", "glue", "train", "transform"])
+def test_killed_20_times_mid_wait_the_step_still_makes_exactly_one_job(aws_env, tmp_path, kind):
     (tmp_path / "site").mkdir()
     (tmp_path / "site" / "sitecustomize.py").write_text(HOOK_SITE)
     finish = tmp_path / "finish"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "site"), os.getcwd()]),
            "WATER_TEST_FINISH": str(finish)}
-    argv = [sys.executable, "-m", "water.runtime.main", "athena", "--config", _config()]
+    argv = [sys.executable, "-m", "water.runtime.main", *_kind_argv(kind)]
     for _ in range(20):
         process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        assert process.stdout.readline().startswith(b"athena query ")  # started or attached, now waiting
+        assert process.stdout.readline().split()[0] in (b"athena", b"glue", b"sagemaker")  # started or attached
+        time.sleep(0.2)
+        assert process.poll() is None  # still waiting for the job when killed
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
     finish.write_text("done")
-    assert subprocess.run(argv, env=env, capture_output=True, timeout=60).returncode == 0
-    assert len(_executions()) == 1
+    done = subprocess.run(argv, env=env, capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert _count(kind) == 1
 
 
 def test_metrics_reach_dogstatsd_with_the_step_tags(aws_env, monkeypatch):
@@ -499,16 +535,11 @@ class _Raw:
     def stream(self, **_):
         yield b"{}"
 
-def _keep_training(parsed, **_):
-    if "TrainingJobStatus" in parsed:
-        parsed["TrainingJobStatus"] = "InProgress"
-
 def _stop_training(request, **_):  # moto answers StopTrainingJob with HTTP 500: record the call instead
     with open(os.environ["WATER_TEST_STOPS"], "a") as f:
         f.write(json.loads(request.body)["TrainingJobName"] + "\\n")
     return AWSResponse(request.url, 200, {}, _Raw())
 
-aws.HOOKS.append(("after-call.sagemaker.DescribeTrainingJob", _keep_training))
 aws.HOOKS.append(("before-send.sagemaker.StopTrainingJob", _stop_training))
 '''
 
@@ -586,3 +617,48 @@ def test_a_failed_training_job_shows_the_end_of_its_log(aws_env, capsys):
     aws.HOOKS.append(("after-call.sagemaker.DescribeTrainingJob", end))
     assert main(["train", "--config", _train_config(), "--refs", TRAIN_REFS]) == 1
     assert capsys.readouterr().err.strip().splitlines()[1:] == ["  | loading data", "  | ValueError: NaN in y"]
+
+
+# --- every AWS kind: timeout and throttling -----------------------------------------------------------------------
+
+def _with_timeout(argv: list, seconds: int) -> list:
+    i = argv.index("--config") + 1
+    config = json.loads(base64.b64decode(argv[i]))
+    config["timeout"] = seconds
+    return argv[:i] + [base64.b64encode(json.dumps(config).encode()).decode()] + argv[i + 1:]
+
+
+def _in_process_running_hook():
+    site = {}
+    exec(HOOK_SITE.replace("aws.HOOKS.append((event, _running))", "pass"), site)  # the same handler, here
+    return site["_running"]
+
+
+@pytest.mark.parametrize("kind, event", [
+    ("athena", "after-call.athena.GetQueryExecution"), ("glue", "after-call.glue.GetJobRun"),
+    ("train", "after-call.sagemaker.DescribeTrainingJob"), ("transform", "after-call.sagemaker.DescribeTransformJob")])
+def test_every_kind_stops_waiting_at_its_timeout(aws_env, capsys, monkeypatch, tmp_path, kind, event):
+    monkeypatch.setenv("WATER_TEST_FINISH", str(tmp_path / "never"))
+    aws.HOOKS.append((event, _in_process_running_hook()))
+    assert main(_with_timeout(_kind_argv(kind), 1)) == 1
+    assert "failed: still running after 1s" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind, event", [
+    ("athena", "before-send.athena.StartQueryExecution"), ("glue", "before-send.glue.StartJobRun"),
+    ("train", "before-send.sagemaker.CreateTrainingJob"), ("transform", "before-send.sagemaker.CreateTransformJob")])
+def test_every_kind_survives_throttling_with_a_bounded_number_of_calls(aws_env, kind, event):
+    from botocore.awsrequest import AWSResponse
+
+    calls = []
+
+    def throttle(request, **_):
+        calls.append(1)
+        if len(calls) <= 3:
+            body = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"}).encode()
+            return AWSResponse(request.url, 400, {"x-amzn-ErrorType": "ThrottlingException"}, _Raw(body))
+        return None
+
+    aws.HOOKS.append((event, throttle))
+    assert main(_kind_argv(kind)) == 0
+    assert len(calls) == 4 and _count(kind) == 1

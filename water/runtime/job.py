@@ -33,6 +33,13 @@ class Terminated(Exception):
     """SIGTERM arrived (exit 143)."""
 
 
+class Config(dict):
+    """A step config as decoded: a missing field is bad input, named, not a KeyError from deep inside."""
+
+    def __missing__(self, key):
+        raise BadInput(f"the step config has no {key!r}")
+
+
 class Job:
     def __init__(self, config: dict, refs: dict, env: dict, shard: str = "0/1"):
         self.config, self.refs, self.env, self.shard = config, refs, env, shard
@@ -44,7 +51,7 @@ class Job:
     @classmethod
     def from_arguments(cls, config: str, refs: str, env: dict, shard: str = "0/1") -> "Job":
         try:
-            decoded = json.loads(base64.b64decode(config, validate=True))
+            decoded = json.loads(base64.b64decode(config, validate=True), object_hook=Config)
             parsed_refs = json.loads(refs or "{}")
         except (binascii.Error, ValueError) as exc:
             raise BadInput(f"unreadable step config: {exc}") from None

@@ -43,10 +43,7 @@ def _run(args, started: float) -> int:
         kind = _kinds().get(args.kind)
         if kind is None or not hasattr(kind, "run_cluster"):
             raise BadInput(f"water-job cannot run '{args.kind}' steps")
-        try:
-            outputs = kind.run_cluster(job)
-        except KeyError as exc:  # a config written by another water version, or by hand
-            raise BadInput(f"the step config has no {exc.args[0]!r}") from None
+        outputs = kind.run_cluster(job)
         job.write_outputs(outputs)
         if "bytes" in outputs:
             job.metrics.gauge("water.step.output_bytes", float(outputs["bytes"]))
