@@ -8,13 +8,14 @@ class Metrics:
     def __init__(self, tags: list):
         self.tags = tags
         self._statsd = None
+        host = os.environ.get("DD_AGENT_HOST")
+        if not host:
+            return  # no agent: not even the client is loaded
         try:
             from datadog.dogstatsd import DogStatsd
 
-            host = os.environ.get("DD_AGENT_HOST")
-            if host:
-                self._statsd = DogStatsd(host=host, port=int(os.environ.get("DD_DOGSTATSD_PORT", "8125")),
-                                         disable_telemetry=True)
+            self._statsd = DogStatsd(host=host, port=int(os.environ.get("DD_DOGSTATSD_PORT", "8125")),
+                                     disable_telemetry=True)
         except Exception:  # noqa: BLE001 - an absent or broken agent must not fail the step
             self._statsd = None
 

@@ -1,0 +1,153 @@
+"""Step runtime figures, against moto's server on 127.0.0.1 (run on demand, not in the tests):
+
+- process start to the first AWS request of `water-job athena` (goal <= 0.5 s), median of N;
+- peak RSS of `water-job athena`, `glue` and `size` (goal <= 80 MB);
+- describe calls per job-minute after the first minute, from the real poller on a virtual clock (goal <= 6);
+- `size` over 100,000 objects: objects/s, beside a plain single-threaded boto3 list loop in the same run.
+
+    python bench/runtime.py [--runs 7] [--objects 100000]
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HOOK = """
+import atexit, os, time
+from water.runtime import aws
+
+def _first(request, **_):
+    path = os.environ.get("WATER_BENCH_FIRST")
+    if path and not os.path.exists(path):
+        with open(path, "w") as f:
+            f.write(repr(time.time()))
+
+def _peak():  # this process's own high-water mark (wait4's ru_maxrss counts the forked parent's pages too)
+    with open("/proc/self/status") as f:
+        kib = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+    with open(os.environ["WATER_BENCH_RSS"], "w") as f:
+        f.write(str(kib))
+
+aws.HOOKS.append(("before-send", _first))
+atexit.register(_peak)
+"""
+
+
+def config(kind: str, **extra) -> str:
+    base = {"pipeline": "bench", "step": "s", "kind": kind, "timeout": 600, **extra}
+    return base64.b64encode(json.dumps(base).encode()).decode()
+
+
+def run(argv: list, env: dict) -> tuple[float, float]:
+    """(wall seconds, peak RSS in MiB) of one water-job process."""
+    rss_file = os.path.join(env["WATER_BENCH_DIR"], "rss")
+    start = time.perf_counter()
+    done = subprocess.run(argv, env={**env, "WATER_BENCH_RSS": rss_file}, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE)
+    wall = time.perf_counter() - start
+    if done.returncode:
+        raise SystemExit(f"failed: {argv[3]}: {done.stderr.decode()[-500:]}")
+    with open(rss_file) as f:
+        return wall, int(f.read()) / 1024
+
+
+def describe_calls_per_minute(minutes: int = 30) -> float:
+    from water.runtime import poll
+
+    now, calls = [0.0], []
+
+    def check():
+        calls.append(now[0])
+        return None
+
+    def sleep(seconds):
+        now[0] += seconds
+
+    try:
+        poll.wait(check, timeout=minutes * 60, clock=lambda: now[0], sleep=sleep)
+    except poll.Timeout:
+        pass
+    return sum(1 for t in calls if t >= 60) / (minutes - 1)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--objects", type=int, default=100_000)
+    args = parser.parse_args()
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    work = tempfile.mkdtemp()
+    env = {**os.environ, "AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_ACCESS_KEY_ID": "bench",
+           "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1", "WATER_RUN_ID": "bench-1",
+           "WATER_OUTPUTS_DIR": os.path.join(work, "out"), "WATER_BENCH_DIR": work}
+    env.pop("DD_AGENT_HOST", None)
+    os.environ.update({k: env[k] for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                                           "AWS_DEFAULT_REGION")})
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="bench")
+    boto3.client("glue").create_job(Name="bench-job", Role="arn:aws:iam::123456789012:role/g",
+                                    Command={"Name": "glueetl", "ScriptLocation": "s3://bench/job.py"})
+    site = os.path.join(work, "site")
+    os.makedirs(site)
+    with open(os.path.join(site, "sitecustomize.py"), "w") as f:
+        f.write(HOOK)
+    env["PYTHONPATH"] = os.pathsep.join([site, os.getcwd()])
+    water_job = [sys.executable, "-m", "water.runtime.main"]
+    athena = water_job + ["athena", "--config", config("athena", spec={
+        "database": "d", "query": "SELECT 1", "output": "s3://bench/{{run.id}}/a/"})]
+    glue = water_job + ["glue", "--config", config("glue", spec={"job": "bench-job", "output": "s3://bench/g/"})]
+    size_argv = water_job + ["size", "--config", config("size", step="s", tiers=[{"resources": {"cpu": "1"}}],
+                                                       resources={"cpu": "1", "memory": "1Gi"}, sizes="pod",
+                                                       **{"from": "up"}),
+                             "--refs", json.dumps({"steps.up.output": "s3://bench/objects/"})]
+
+    first, rss = [], {"athena": [], "glue": [], "size": []}
+    for i in range(args.runs):
+        marker = os.path.join(work, f"first-{i}")
+        run_env = {**env, "WATER_BENCH_FIRST": marker, "WATER_RUN_ID": f"bench-{i}"}
+        started = time.time()
+        _, peak = run(athena, run_env)
+        with open(marker) as f:
+            first.append(float(f.read()) - started)
+        rss["athena"].append(peak)
+        rss["glue"].append(run(glue, {**env, "WATER_RUN_ID": f"bench-{i}"})[1])
+        rss["size"].append(run(size_argv, env)[1])
+
+    from moto.backends import get_backend
+
+    bucket = get_backend("s3")["123456789012"]["global"]
+    for i in range(args.objects):  # in the server's own process: fast to fill, listed over HTTP
+        bucket.put_object("bench", f"objects/part-{i:06d}.csv", b"x" * 10)
+    wall_size, _ = run(size_argv, env)
+    started = time.perf_counter()
+    listed = sum(len(page.get("Contents", ())) for page in
+                 s3.get_paginator("list_objects_v2").paginate(Bucket="bench", Prefix="objects/"))
+    wall_plain = time.perf_counter() - started
+    server.stop()
+    print(f"{args.runs} runs against moto's server on 127.0.0.1")
+    print("| figure | value | goal |")
+    print("|---|---|---|")
+    print(f"| start to first AWS request, athena (median) | {statistics.median(first):.3f} s | <= 0.5 s |")
+    for kind, values in rss.items():
+        print(f"| peak RSS, {kind} (median) | {statistics.median(values):.0f} MiB | <= 80 MiB |")
+    print(f"| describe calls per job-minute after the first | {describe_calls_per_minute():.1f} | <= 6 |")
+    print(f"| size over {args.objects:,} objects | {args.objects / wall_size:,.0f} objects/s ({wall_size:.1f} s, "
+          f"whole process) | |")
+    print(f"| plain boto3 list loop, same objects | {listed / wall_plain:,.0f} objects/s ({wall_plain:.1f} s) | |")
+    print(f"| size / plain loop | {(args.objects / wall_size) / (listed / wall_plain):.2f}x | |")
+
+
+if __name__ == "__main__":
+    main()
