@@ -662,3 +662,39 @@ def test_every_kind_survives_throttling_with_a_bounded_number_of_calls(aws_env, 
     aws.HOOKS.append((event, throttle))
     assert main(_kind_argv(kind)) == 0
     assert len(calls) == 4 and _count(kind) == 1
+
+
+def test_sigterm_during_an_aws_call_still_terminates(aws_env, tmp_path):
+    # The signal lands while botocore is inside an HTTP send: its `except Exception` must not swallow it.
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(HOOK_SITE + '''
+import time
+def _slow(request, **_):
+    print("sending", flush=True)
+    time.sleep(2)
+aws.HOOKS.append(("before-send.athena.GetQueryExecution", _slow))
+''')
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "site"), os.getcwd()]),
+           "WATER_TEST_FINISH": str(tmp_path / "never"), "WATER_ON_TERM": "leave"}
+    process = subprocess.Popen([sys.executable, "-m", "water.runtime.main", "athena", "--config", _config()],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout.readline().startswith(b"athena query ")
+    assert process.stdout.readline() == b"sending\n"
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=20)
+    assert process.returncode == 143, err
+    assert b"terminated: left athena query" in err
+
+
+def test_sigterm_stops_a_container_steps_command(aws_env, tmp_path):
+    config = _job_config("container", spec={"command": ["sh", "-c", "trap 'echo got TERM > $0; exit 0' TERM; "
+                                                         "while true; do sleep 0.1; done", str(tmp_path / "term")]})
+    process = subprocess.Popen([sys.executable, "-m", "water.runtime.main", "container", "--config", config],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout.readline().startswith(b"command sh (pid ")
+    time.sleep(0.3)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=20)
+    assert process.returncode == 143
+    assert err.decode().strip().startswith("water-job: terminated: stopped command sh (pid ")
+    assert (tmp_path / "term").read_text() == "got TERM\n"

@@ -170,8 +170,11 @@ def _exit_handler(pipeline, templates: _Templates) -> list:
     when something failed, so success and failure are two steps with their own arguments."""
     slack = pipeline.spec.alerts.slack
     secret = [{"name": "SLACK_WEBHOOK_URL",
-               "valueFrom": {"secretKeyRef": {"name": slack.webhook_secret, "key": slack.webhook_key}}}]
-    config = {"pipeline": pipeline.name, "kind": "notify", "slack": as_data(slack), "aws": as_data(pipeline.spec.aws)}
+               "valueFrom": {"secretKeyRef": {"name": slack.webhook_secret, "key": slack.webhook_key}}},
+              {"name": "WATER_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}]
+    config = {"pipeline": pipeline.name, "kind": "notify", "slack": as_data(slack),
+              "links": as_data(pipeline.spec.alerts.links) or {}, "timeout": NOTIFY_TIMEOUT,
+              "aws": as_data(pipeline.spec.aws)}
     body = job_template(pipeline, "notify", ["config", "status", "failures", "duration"], (),
                         pipeline.default_resources, retries=0, timeout=NOTIFY_TIMEOUT, extra_env=secret,
                         optional={"failures": ""})

@@ -29,10 +29,6 @@ class JobFailed(Exception):
         self.log = list(log)
 
 
-class Terminated(Exception):
-    """SIGTERM arrived (exit 143)."""
-
-
 class Config(dict):
     """A step config as decoded: a missing field is bad input, named, not a KeyError from deep inside."""
 
@@ -46,6 +42,7 @@ class Job:
         self.outputs_dir = env.get("WATER_OUTPUTS_DIR", OUTPUTS_DIR)
         self.running = None  # (description, stop) of the AWS job this step waits for
         self.job_started = 0.0
+        self.extra: dict = {}  # notify's --status, --failures, --duration
         self.metrics = Metrics([f"pipeline:{self.pipeline}", f"step:{self.step}", f"kind:{self.kind}"])
 
     @classmethod
@@ -90,9 +87,10 @@ class Job:
     def client(self, service: str):
         return aws.client(service, (self.config.get("aws") or {}).get("region"))
 
-    def attached(self, description: str, stop) -> None:
-        """Say which AWS job the step now waits for and how to stop it (on SIGTERM with WATER_ON_TERM=stop)."""
-        self.running = (description, stop)
+    def attached(self, description: str, stop, aws_job: bool = True) -> None:
+        """Say what the step now waits for and how to stop it: an AWS job (stopped on SIGTERM only with
+        WATER_ON_TERM=stop), or a process of this pod (always stopped: it dies with the pod anyway)."""
+        self.running = (description, stop, aws_job)
         self.job_started = time.monotonic()
         print(description, flush=True)
 
@@ -101,8 +99,8 @@ class Job:
         to the retry that re-attaches. Returns the line to log."""
         if self.running is None:
             return "terminated before any AWS job started"
-        description, stop = self.running
-        if self.env.get("WATER_ON_TERM", "leave") == "stop":
+        description, stop, aws_job = self.running
+        if not aws_job or self.env.get("WATER_ON_TERM", "leave") == "stop":
             stop()
             return f"terminated: stopped {description}"
         return f"terminated: left {description} running, to be re-attached by the next attempt"

@@ -9,15 +9,16 @@ import time
 
 import signal
 
-from water.runtime.job import BadInput, Job, JobFailed, Terminated
-from water.runtime.poll import Timeout
+from water.runtime.job import BadInput, Job, JobFailed
+from water.runtime.poll import STOP, Terminated, Timeout
 
 
 def _kinds() -> dict:
+    from water.alerts import NOTIFY_TASK
     from water.sizing import SIZE_TASK
     from water.steps import KINDS
 
-    return {**KINDS, "size": SIZE_TASK}
+    return {**KINDS, "size": SIZE_TASK, "notify": NOTIFY_TASK}
 
 
 def main(argv: list | None = None) -> int:
@@ -27,9 +28,12 @@ def main(argv: list | None = None) -> int:
     parser.add_argument("--refs", default="{}")
     parser.add_argument("--shard", default="0/1")
     parser.add_argument("--pod-patch", default="")  # read by Kubernetes through podSpecPatch, not here
+    for name in ("--status", "--failures", "--duration"):  # notify: what the exit handler knows of the run
+        parser.add_argument(name, default="")
     args = parser.parse_args(argv)
     started = time.monotonic()
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    STOP.clear()
+    previous = signal.signal(signal.SIGTERM, _request_stop)
     try:
         return _run(args, started)
     finally:
@@ -40,6 +44,7 @@ def _run(args, started: float) -> int:
     job = None
     try:
         job = Job.from_arguments(args.config, args.refs, dict(os.environ), args.shard)
+        job.extra = {"status": args.status, "failures": args.failures, "duration": args.duration}
         kind = _kinds().get(args.kind)
         if kind is None or not hasattr(kind, "run_cluster"):
             raise BadInput(f"water-job cannot run '{args.kind}' steps")
@@ -59,7 +64,7 @@ def _run(args, started: float) -> int:
     except Terminated:
         print(f"water-job: {job.on_terminate() if job else 'terminated'}", file=sys.stderr)
         status, code = "terminated", 128 + signal.SIGTERM
-    if job and job.running:
+    if job and job.running and job.running[2]:
         job.metrics.histogram("water.aws.job.duration", time.monotonic() - job.job_started)
     if job:
         job.metrics.histogram("water.step.duration", time.monotonic() - started)
@@ -67,9 +72,8 @@ def _run(args, started: float) -> int:
     return code
 
 
-def _raise_terminated(signum, frame):
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one termination is enough
-    raise Terminated()
+def _request_stop(signum, frame):
+    STOP.set()  # the waits notice it at once and end at a safe point
 
 
 if __name__ == "__main__":

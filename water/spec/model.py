@@ -125,11 +125,19 @@ class DatadogAlert(SpecModel):
     service: str = field(LABEL_VALUE, "Unified service tagging `service` (default: the pipeline name).")
 
 
+class Links(SpecModel):
+    """Base URLs that alert messages link to."""
+
+    argo: str = field(Str(r"^https?://[^\s{}<>|]+$", "an http(s) URL"), "Argo UI, e.g. https://argo.example.com.")
+    datadog: str = field(Str(r"^https?://[^\s{}<>|]+$", "an http(s) URL"), "Datadog, e.g. https://app.datadoghq.com.")
+
+
 class Alerts(SpecModel):
     """Where failures are reported."""
 
     slack: SlackAlert = field(Model(SlackAlert), "Slack messages from the exit handler.")
     datadog: DatadogAlert = field(Model(DatadogAlert), "Datadog settings.")
+    links: Links = field(Model(Links), "Base URLs the Slack message links to (the run in Argo, its logs in Datadog).")
 
 
 class Aws(SpecModel):

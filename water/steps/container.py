@@ -42,7 +42,7 @@ class Container(Kind):
         import os
         import subprocess
 
-        from water.runtime import aws
+        from water.runtime import aws, poll
         from water.runtime.job import JobFailed, Marker
 
         spec = job.spec
@@ -50,15 +50,31 @@ class Container(Kind):
         env = {**os.environ, **{k: job.resolve(v) for k, v in job.config.get("env", {}).items()},
                "WATER_SHARD": job.shard}
         try:
-            code = subprocess.run(argv, env=env, check=False).returncode
+            process = subprocess.Popen(argv, env=env)
         except OSError as exc:
             raise JobFailed(f"cannot run {argv[0]}: {exc.strerror}") from None
+        job.attached(f"command {argv[0]} (pid {process.pid})", lambda: _stop(process), aws_job=False)
+        try:
+            code = poll.wait(process.poll, timeout=job.timeout, first=0.2, cap=1.0)
+        except poll.Timeout:
+            _stop(process)
+            raise
         if code:
             raise JobFailed(f"{argv[0]} exited with code {code}")
         if not spec.get("output"):
             return {}
         output = job.resolve(spec["output"])
         return {"output": output, "bytes": aws.measure_prefix(job.client("s3"), output, skip=Marker.NAME)[0]}
+
+
+def _stop(process) -> None:
+    import subprocess
+
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
 
 
 KIND = Container()

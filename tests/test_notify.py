@@ -1,0 +1,127 @@
+"""`water-job notify` against a real HTTP receiver on 127.0.0.1: the bytes Slack would get."""
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from water.runtime.main import main
+
+FAILURES = json.dumps([{"displayName": "extract", "message": "Athena query q1 FAILED: TABLE_NOT_FOUND <lake.t> & `x`",
+                        "templateName": "athena", "phase": "Failed"}])
+
+
+class Receiver:
+    """A webhook endpoint: answers with the next planned status (or hangs), records every body."""
+
+    def __init__(self, plan):
+        self.plan, self.bodies = list(plan), []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.bodies.append(json.loads(body))
+                status = receiver.plan.pop(0) if receiver.plan else 200
+                if status == "hang":
+                    time.sleep(30)
+                    return
+                self.send_response(status)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/services/T000/B000/secret-token"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    made = []
+
+    def make(*plan):
+        made.append(Receiver(plan))
+        return made[-1]
+
+    yield make
+    for r in made:
+        r.close()
+
+
+def _notify(monkeypatch, url, status="Failed", failures=FAILURES, timeout=60, on=("failure",)):
+    config = {"pipeline": "babyweight", "kind": "notify", "timeout": timeout,
+              "slack": {"channel": "#ml-alerts", "on": list(on)},
+              "links": {"argo": "https://argo.example.com", "datadog": "https://app.datadoghq.com"}}
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", url)
+    monkeypatch.setenv("WATER_RUN_ID", "babyweight-29123")
+    monkeypatch.setenv("WATER_NAMESPACE", "ml")
+    monkeypatch.delenv("DD_AGENT_HOST", raising=False)
+    return main(["notify", "--config", base64.b64encode(json.dumps(config).encode()).decode(),
+                 "--status", status, "--failures", failures, "--duration", "3725.4"])
+
+
+def test_a_failure_posts_blocks_with_the_step_the_reason_and_links(receiver, monkeypatch, capsys):
+    slack = receiver()
+    assert _notify(monkeypatch, slack.url) == 0
+    (body,) = slack.bodies
+    assert body["text"] == "❌ babyweight failed: extract"
+    assert body["channel"] == "#ml-alerts"
+    header, facts, failure, links = body["blocks"]
+    assert header["text"]["text"] == "❌ babyweight failed"
+    assert [f["text"] for f in facts["fields"]] == ["*Pipeline*\nbabyweight", "*Run*\nbabyweight-29123",
+                                                    "*Status*\nFailed", "*Duration*\n1h02m"]
+    assert failure["text"]["text"] == ("*extract* failed: Athena query q1 FAILED: TABLE_NOT_FOUND "
+                                       "&lt;lake.t&gt; &amp; \u02cbx\u02cb")
+    assert links["elements"][0]["text"] == ("<https://argo.example.com/workflows/ml/babyweight-29123|Run in Argo> · "
+                                            "<https://app.datadoghq.com/logs?query=service%3Ababyweight|Logs in Datadog>")
+    out = capsys.readouterr()
+    assert "secret-token" not in out.out + out.err
+
+
+def test_a_success_message_has_no_failures(receiver, monkeypatch):
+    slack = receiver()
+    assert _notify(monkeypatch, slack.url, status="Succeeded", failures="") == 0
+    (body,) = slack.bodies
+    assert body["text"] == "✅ babyweight succeeded"
+    assert [b["type"] for b in body["blocks"]] == ["header", "section", "context"]
+
+
+def test_a_500_is_retried_until_slack_takes_the_message(receiver, monkeypatch, capsys):
+    slack = receiver(500, 503)
+    assert _notify(monkeypatch, slack.url) == 0
+    assert len(slack.bodies) == 3 and slack.bodies[0] == slack.bodies[2]
+    assert "posted to Slack: ❌ babyweight failed: extract" in capsys.readouterr().out
+
+
+def test_a_refused_message_is_not_retried_and_does_not_fail_the_run(receiver, monkeypatch, capsys):
+    slack = receiver(404)
+    assert _notify(monkeypatch, slack.url) == 0
+    assert len(slack.bodies) == 1
+    out = capsys.readouterr().out
+    assert "could not post to Slack: Slack answered 404 (not retried)" in out and "secret-token" not in out
+
+
+def test_a_slack_that_never_answers_cannot_hang_the_workflow(receiver, monkeypatch, capsys):
+    slack = receiver("hang", "hang", "hang", "hang", "hang")
+    started = time.monotonic()
+    assert _notify(monkeypatch, slack.url, timeout=8) == 0  # the handler's own deadline: 8 s less 5 s margin
+    assert time.monotonic() - started < 6
+    assert "could not post to Slack: gave up after" in capsys.readouterr().out
+
+
+def test_failures_that_are_not_json_still_name_the_reason(receiver, monkeypatch):
+    slack = receiver()
+    assert _notify(monkeypatch, slack.url, failures="child 'x' failed") == 0
+    assert slack.bodies[0]["blocks"][2]["text"]["text"] == "*run* failed: child 'x' failed"
