@@ -35,13 +35,13 @@ class SizeTask:
 
     def run_cluster(self, job) -> dict:
         from water.runtime import aws
-        from water.runtime.job import BadInput, Marker
+        from water.runtime.job import BadInput
 
         config = job.config
         source = job.refs.get(f"steps.{config['from']}.output", "")
         if not source.startswith("s3://"):
             raise BadInput(f"the output of {config['from']} is not an S3 URI: {source!r}")
-        size, objects = aws.measure_prefix(job.client("s3"), source, skip=Marker.NAME)
+        size, objects = aws.measure_prefix(job.client("s3"), source)
         decision = choose(config["tiers"], size, objects)
         print(decision.describe(config["step"]), flush=True)
         instance = decision.tier.get("instance") or {}

@@ -103,6 +103,3 @@ def encode(config: dict) -> str:
     raw = json.dumps(config, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return base64.b64encode(raw.encode()).decode()
 
-
-def decode(text: str) -> dict:
-    return json.loads(base64.b64decode(text))

@@ -2,6 +2,7 @@
 the standard AWS_ENDPOINT_URL variables, and botocore event hooks that tests can add."""
 from __future__ import annotations
 
+MARKER = "_water-job.json"  # water's record of the AWS job a step started: kept beside its output, not data
 HOOKS: list = []  # (event name, handler): registered on every client made, e.g. ("before-send.athena", f)
 
 
@@ -21,13 +22,13 @@ def s3_parts(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-def measure_prefix(s3, uri: str, skip: str = "") -> tuple[int, int]:
-    """(bytes, objects) under an S3 prefix, paginated; `skip` leaves out water's own marker."""
+def measure_prefix(s3, uri: str) -> tuple[int, int]:
+    """(bytes, objects) of the data under an S3 prefix, paginated; water's own marker is not counted."""
     bucket, prefix = s3_parts(uri)
     total = count = 0
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for obj in page.get("Contents", ()):
-            if skip and obj["Key"].endswith(skip):
+            if obj["Key"].endswith(MARKER):
                 continue
             total += obj["Size"]
             count += 1

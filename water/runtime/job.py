@@ -40,7 +40,7 @@ class Job:
     def __init__(self, config: dict, refs: dict, env: dict, shard: str = "0/1"):
         self.config, self.refs, self.env, self.shard = config, refs, env, shard
         self.outputs_dir = env.get("WATER_OUTPUTS_DIR", OUTPUTS_DIR)
-        self.running = None  # (description, stop) of the AWS job this step waits for
+        self.running = None  # (description, stop, is an AWS job) of what the step waits for: see attached()
         self.job_started = 0.0
         self.extra: dict = {}  # notify's --status, --failures, --duration
         self.metrics = Metrics([f"pipeline:{self.pipeline}", f"step:{self.step}", f"kind:{self.kind}"])
@@ -116,7 +116,7 @@ class Marker:
     """The id of the AWS job a step started, kept under its output prefix: a restarted pod reads it first
     and attaches to that job instead of starting another (services' own tokens are not always honoured)."""
 
-    NAME = "_water-job.json"
+    NAME = aws.MARKER
 
     def __init__(self, job: Job, s3, output_uri: str):
         self.s3, self.job = s3, job

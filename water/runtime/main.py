@@ -1,13 +1,12 @@
 """`water-job <kind> --config B64 [--refs JSON] [--shard i/n] [--pod-patch ...]`: one step in a pod.
-Exit 0 done, 1 failed (the reason on one line), 2 bad input (retrying will not help)."""
+Exit 0 done, 1 failed (the reason on one line), 2 bad input (retrying will not help), 143 terminated."""
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
-
-import signal
 
 from water.runtime.job import BadInput, Job, JobFailed
 from water.runtime.poll import STOP, Terminated, Timeout

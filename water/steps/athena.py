@@ -174,7 +174,7 @@ class Athena(Kind):
         status = poll.wait(lambda: _finished(athena, query_id), timeout=job.timeout)
         if status["State"] != "SUCCEEDED":
             raise JobFailed(f"Athena query {query_id} {status['State']}: {status.get('StateChangeReason', '')}")
-        size, _ = aws.measure_prefix(s3, output, skip=Marker.NAME)
+        size, _ = aws.measure_prefix(s3, output)
         return {"output": output, "bytes": str(size)}
 
 

@@ -43,7 +43,7 @@ class Container(Kind):
         import subprocess
 
         from water.runtime import aws, poll
-        from water.runtime.job import JobFailed, Marker
+        from water.runtime.job import JobFailed
 
         spec = job.spec
         argv = [job.resolve(arg) for arg in spec["command"]]
@@ -64,7 +64,7 @@ class Container(Kind):
         if not spec.get("output"):
             return {}
         output = job.resolve(spec["output"])
-        return {"output": output, "bytes": aws.measure_prefix(job.client("s3"), output, skip=Marker.NAME)[0]}
+        return {"output": output, "bytes": aws.measure_prefix(job.client("s3"), output)[0]}
 
 
 def _stop(process) -> None:

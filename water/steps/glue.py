@@ -101,7 +101,7 @@ class Glue(Kind):
                             f"{state.get('ErrorMessage', 'no error message')}", tail)
         if not output:
             return {}
-        return {"output": output, "bytes": aws.measure_prefix(s3, output, skip=Marker.NAME)[0]}
+        return {"output": output, "bytes": aws.measure_prefix(s3, output)[0]}
 
 
 RUN_TAG = "--water-run-id"  # the argument that ties a Glue run to the step and run that started it

@@ -116,28 +116,21 @@ def image_uri(image: str) -> str:
 
 
 def _training_request(job, name: str, output: str, s3) -> dict:
-    from water.runtime.job import BadInput
-
-    spec, aws_settings = job.spec, job.config.get("aws") or {}
-    role = spec.get("role") or aws_settings.get("sagemakerRole") or job.env.get("WATER_SAGEMAKER_ROLE")
-    if not role:
-        raise BadInput("no SageMaker execution role: set train.role or spec.aws.sagemakerRole")
-    instance = spec["instance"]
+    spec = job.spec
+    instance_type, instance_count = instances(job)
     hyperparameters = {k: job.resolve(v) for k, v in spec.get("hyperparameters", {}).items()}
     if spec.get("entry"):
         hyperparameters.update(_upload_source(job, spec["entry"], f"{output.rstrip('/')}/{name}/source/", s3))
     request = {
         "TrainingJobName": name,
         "AlgorithmSpecification": {"TrainingImage": image_uri(spec["image"]), "TrainingInputMode": "File"},
-        "RoleArn": role,
+        "RoleArn": execution_role(job),
         "HyperParameters": hyperparameters,
         "InputDataConfig": [{"ChannelName": channel, "DataSource": {"S3DataSource": {
             "S3DataType": "S3Prefix", "S3Uri": job.resolve(uri), "S3DataDistributionType": "FullyReplicated"}}}
             for channel, uri in sorted(spec.get("inputs", {}).items())],
         "OutputDataConfig": {"S3OutputPath": output},
-        "ResourceConfig": {"InstanceType": job.refs.get("sizing.instance-type") or instance["type"],
-                           "InstanceCount": int(job.refs.get("sizing.instance-count") or instance.get("count", 1)),
-                           "VolumeSizeInGB": 30},
+        "ResourceConfig": {"InstanceType": instance_type, "InstanceCount": instance_count, "VolumeSizeInGB": 30},
         "StoppingCondition": {"MaxRuntimeInSeconds": spec["maxRuntime"]},
         "Tags": [{"Key": "water/pipeline", "Value": job.pipeline}, {"Key": "water/step", "Value": job.step}],
     }
@@ -146,6 +139,24 @@ def _training_request(job, name: str, output: str, s3) -> dict:
         request["StoppingCondition"]["MaxWaitTimeInSeconds"] = spec.get("maxWait") or spec["maxRuntime"]
         request["CheckpointConfig"] = {"S3Uri": f"{output.rstrip('/')}/{name}/checkpoints/"}
     return request
+
+
+def execution_role(job) -> str:
+    """The role a SageMaker job assumes: the step's, the pipeline's, or the pod's WATER_SAGEMAKER_ROLE."""
+    from water.runtime.job import BadInput
+
+    role = job.spec.get("role") or (job.config.get("aws") or {}).get("sagemakerRole") or \
+        job.env.get("WATER_SAGEMAKER_ROLE")
+    if not role:
+        raise BadInput(f"no SageMaker execution role: set {job.kind}.role or spec.aws.sagemakerRole")
+    return role
+
+
+def instances(job) -> tuple[str, int]:
+    """(type, count) of a SageMaker job's instances: the size task's choice for a sized step, else the spec's."""
+    instance = job.spec["instance"]
+    return (job.refs.get("sizing.instance-type") or instance["type"],
+            int(job.refs.get("sizing.instance-count") or instance.get("count", 1)))
 
 
 def _upload_source(job, entry: str, prefix: str, s3) -> dict:

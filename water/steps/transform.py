@@ -67,21 +67,18 @@ class Transform(Kind):
         """A SageMaker model (created if needed) and a batch transform job, both named after pipeline, step
         and run, described before created; Failed and Stopped fail the step with SageMaker's reason."""
         from water.runtime import aws, poll
-        from water.runtime.job import BadInput, JobFailed, Marker
-        from water.steps.train import describe_or_none, ended, image_uri, job_name
+        from water.runtime.job import JobFailed, Marker
+        from water.steps.train import describe_or_none, ended, execution_role, image_uri, instances, job_name
 
         spec, name = job.spec, job_name(job.pipeline, job.step, job.run_id)
-        role = spec.get("role") or (job.config.get("aws") or {}).get("sagemakerRole") or \
-            job.env.get("WATER_SAGEMAKER_ROLE")
-        if not role:
-            raise BadInput("no SageMaker execution role: set transform.role or spec.aws.sagemakerRole")
+        role = execution_role(job)
         sagemaker, s3 = job.client("sagemaker"), job.client("s3")
         output = job.resolve(spec["output"])
         if describe_or_none(sagemaker.describe_model, ModelName=name) is None:
             sagemaker.create_model(ModelName=name, ExecutionRoleArn=role, PrimaryContainer={
                 "Image": image_uri(spec["image"]), "ModelDataUrl": job.resolve(spec["model"])})
         if describe_or_none(sagemaker.describe_transform_job, TransformJobName=name) is None:
-            instance = spec["instance"]
+            instance_type, instance_count = instances(job)
             sagemaker.create_transform_job(
                 TransformJobName=name, ModelName=name, BatchStrategy=spec.get("strategy", "MultiRecord"),
                 TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
@@ -89,9 +86,7 @@ class Transform(Kind):
                                 "ContentType": spec.get("contentType", "text/csv"),
                                 "SplitType": spec.get("splitType", "Line")},
                 TransformOutput={"S3OutputPath": output},
-                TransformResources={"InstanceType": job.refs.get("sizing.instance-type") or instance["type"],
-                                    "InstanceCount": int(job.refs.get("sizing.instance-count")
-                                                         or instance.get("count", 1))})
+                TransformResources={"InstanceType": instance_type, "InstanceCount": instance_count})
             Marker(job, s3, output).write(name)
         job.attached(f"sagemaker transform job {name}",
                      lambda: sagemaker.stop_transform_job(TransformJobName=name))
@@ -100,7 +95,7 @@ class Transform(Kind):
         if done["TransformJobStatus"] != "Completed":
             raise JobFailed(f"SageMaker transform job {name} {done['TransformJobStatus']}: "
                             f"{done.get('FailureReason', 'no reason given')}")
-        return {"output": output, "bytes": aws.measure_prefix(s3, output, skip=Marker.NAME)[0]}
+        return {"output": output, "bytes": aws.measure_prefix(s3, output)[0]}
 
 
 KIND = Transform()
