@@ -55,6 +55,13 @@ def _config(**spec) -> str:
     return base64.b64encode(json.dumps(config).encode()).decode()
 
 
+def _edited(config: str, change) -> str:
+    """An encoded step config after change(decoded config) edited it."""
+    decoded = json.loads(base64.b64decode(config))
+    change(decoded)
+    return base64.b64encode(json.dumps(decoded).encode()).decode()
+
+
 def _executions() -> list:
     athena = aws.client("athena")
     return [athena.get_query_execution(QueryExecutionId=i)["QueryExecution"]
@@ -95,17 +102,13 @@ def test_athena_failure_exits_1_with_the_service_reason(aws_env, capsys):
 
 def test_athena_stops_waiting_at_the_step_timeout(aws_env, capsys, monkeypatch):
     aws.HOOKS.append(_set_state("RUNNING"))
-    config = json.loads(base64.b64decode(_config()))
-    config["timeout"] = 1
-    assert main(["athena", "--config", base64.b64encode(json.dumps(config).encode()).decode()]) == 1
+    assert main(["athena", "--config", _edited(_config(), lambda c: c.update(timeout=1))]) == 1
     assert "failed: still running after 1s" in capsys.readouterr().err
 
 
 def test_a_restarted_step_attaches_to_its_query_instead_of_starting_another(aws_env):
     aws.HOOKS.append(_set_state("RUNNING"))
-    config = json.loads(base64.b64decode(_config()))
-    config["timeout"] = 1
-    assert main(["athena", "--config", base64.b64encode(json.dumps(config).encode()).decode()]) == 1
+    assert main(["athena", "--config", _edited(_config(), lambda c: c.update(timeout=1))]) == 1
     aws.HOOKS.clear()
     assert main(["athena", "--config", _config()]) == 0
     assert len(_executions()) == 1
@@ -362,10 +365,7 @@ def test_glue_waits_out_concurrent_runs_exceeded(glue_job, monkeypatch):
 
 
 def test_a_restarted_glue_step_finds_its_run_by_tag_even_without_a_marker(glue_job):
-    config = _glue_config(output=None)
-    config_data = json.loads(base64.b64decode(config))
-    config_data["spec"].pop("output")
-    config = base64.b64encode(json.dumps(config_data).encode()).decode()
+    config = _edited(_glue_config(), lambda c: c["spec"].pop("output"))
     assert main(["glue", "--config", config, "--refs", GLUE_REFS]) == 0
     assert main(["glue", "--config", config, "--refs", GLUE_REFS]) == 0
     assert len(glue_job.get_job_runs(JobName="features-job")["JobRuns"]) == 1
@@ -469,17 +469,11 @@ def test_script_mode_uploads_the_entry_folder(aws_env, tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"image": "xgboost:1.7-1"}, "train image 'xgboost:1.7-1' is not an image URI"),
-    ({"role": None}, "no SageMaker execution role"),
+    (lambda c: c["spec"].update(image="xgboost:1.7-1"), "train image 'xgboost:1.7-1' is not an image URI"),
+    (lambda c: c.update(aws={}), "no SageMaker execution role: set train.role or spec.aws.sagemakerRole"),
 ])
 def test_train_refuses_what_it_cannot_run(aws_env, capsys, change, message):
-    config = json.loads(base64.b64decode(_train_config()))
-    if change.get("role", 1) is None:
-        config["aws"] = {}
-    else:
-        config["spec"].update(change)
-    assert main(["train", "--config", base64.b64encode(json.dumps(config).encode()).decode(),
-                 "--refs", TRAIN_REFS]) == 2
+    assert main(["train", "--config", _edited(_train_config(), change), "--refs", TRAIN_REFS]) == 2
     assert message in capsys.readouterr().err
     assert _training_jobs() == []
 
@@ -623,9 +617,7 @@ def test_a_failed_training_job_shows_the_end_of_its_log(aws_env, capsys):
 
 def _with_timeout(argv: list, seconds: int) -> list:
     i = argv.index("--config") + 1
-    config = json.loads(base64.b64decode(argv[i]))
-    config["timeout"] = seconds
-    return argv[:i] + [base64.b64encode(json.dumps(config).encode()).decode()] + argv[i + 1:]
+    return argv[:i] + [_edited(argv[i], lambda c: c.update(timeout=seconds))] + argv[i + 1:]
 
 
 def _in_process_running_hook():
