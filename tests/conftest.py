@@ -100,3 +100,24 @@ def water_bin():
     found = shutil.which("water", path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
     assert found, "water is not installed: run installer/install.sh --test"
     return found
+
+
+@pytest.fixture
+def apiserver(tmp_path, monkeypatch):
+    """A Kubernetes API server emulator on 127.0.0.1 (core kinds + Argo's CRDs), KUBECONFIG pointing at it
+    with context 'test' and namespace 'ml'. `.api` is the server (state, fault injection)."""
+    from kubeapi import ARGO, CORE, RunningApiServer
+
+    with RunningApiServer({**CORE, **ARGO}) as server:
+        monkeypatch.setenv("KUBECONFIG", server.kubeconfig(tmp_path / "kubeconfig"))
+        yield server
+
+
+@pytest.fixture
+def kube(apiserver):
+    """The official client's ApiClient configured from the emulator's kubeconfig."""
+    from kubernetes import config
+
+    client = config.new_client_from_config(config_file=os.environ["KUBECONFIG"])
+    yield client
+    client.close()
