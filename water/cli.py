@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 
 import click
@@ -39,15 +38,6 @@ def _load(path):
     return pipeline.load(path)
 
 
-def _git_commit(project_dir: str) -> str | None:
-    try:
-        done = subprocess.run(["git", "-C", project_dir, "rev-parse", "HEAD"], capture_output=True, text=True,
-                              timeout=10, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return done.stdout.strip() if done.returncode == 0 else None
-
-
 @cli.command()
 @PATH_ARG
 def validate(path):
@@ -66,10 +56,11 @@ def validate(path):
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Write one file per object to this folder.")
 def render(path, fmt, out_dir):
     """Print or write the Kubernetes manifests."""
+    from water import gitinfo
     from water import render as r
 
     p = _load(path)
-    rendered = r.render(p, _git_commit(p.project_dir))
+    rendered = r.render(p, gitinfo.commit(p.project_dir))
     for warning in rendered.warnings:
         click.echo(f"warning: {warning}", err=True)
     if not out_dir:
@@ -126,15 +117,74 @@ def _params(pairs) -> dict:
     return params
 
 
+def _cluster_options(fn):
+    """kubectl's flags for where to talk to."""
+    for option in reversed([
+        click.option("--context", help="The kubeconfig context to use."),
+        click.option("-n", "--namespace", help="Namespace (default: the spec's, else the context's)."),
+        click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Path to the kubeconfig file."),
+    ]):
+        fn = option(fn)
+    return fn
+
+
+def _connect(context, namespace, kubeconfig):
+    from water.kube import Cluster, Target
+
+    return Cluster(Target(kubeconfig, context, namespace))
+
+
+OUTPUT = click.option("-o", "--output", "fmt", type=click.Choice(["table", "yaml", "json"]), default="table",
+                      show_default=True, help="Output format.")
+PARAMS = click.option("--param", "pairs", multiple=True, metavar="NAME=VALUE", help="Override a run parameter.")
+
+
+def _print_diff(text: str) -> None:
+    colours = {"+": "green", "-": "red", "@": "cyan"}
+    for line in text.splitlines():
+        click.echo(click.style(line, fg=colours.get(line[:1])) if not line.startswith(("+++", "---")) else
+                   click.style(line, bold=True))
+
+
+def _confirm(yes: bool):
+    if yes or not sys.stdin.isatty():
+        return None
+    return lambda plan: click.confirm(f"Apply {len(plan.pending)} change(s) to namespace '{plan.namespace}'?")
+
+
 @cli.command("run")
-@PATH_ARG
-@click.option("--local", "local", is_flag=True, required=True, help="Run on this machine (no cluster, no AWS).")
-@click.option("--param", "pairs", multiple=True, metavar="NAME=VALUE", help="Override a run parameter.")
-@click.option("--from", "from_step", metavar="STEP", help="Run STEP and what follows; reuse the rest of the latest run.")
-@click.option("--only", metavar="STEP", help="Run STEP alone on the latest run's upstream outputs.")
-@click.option("--jobs", type=click.IntRange(1, 256), help="Steps at once (default: the number of cores).")
-def run_command(path, local, pairs, from_step, only, jobs):
-    """Run the pipeline (--local: on this machine)."""
+@click.argument("target", required=False, metavar="[PATH | NAME]")
+@click.option("--local", "local", is_flag=True, help="Run PATH on this machine (no cluster, no AWS).")
+@PARAMS
+@click.option("--from", "from_step", metavar="STEP", help="--local: run STEP and what follows; reuse the rest.")
+@click.option("--only", metavar="STEP", help="--local: run STEP alone on the latest run's upstream outputs.")
+@click.option("--jobs", type=click.IntRange(1, 256), help="--local: steps at once (default: the cores).")
+@click.option("--wait", is_flag=True, help="Cluster: wait for the run to end; exit 0 if it succeeded, else 1.")
+@click.option("-f", "--follow", is_flag=True, help="Cluster: stream the steps' logs until the run ends.")
+@_cluster_options
+def run_command(target, local, pairs, from_step, only, jobs, wait, follow, context, namespace, kubeconfig):
+    """Run a pipeline: --local PATH here, or NAME on the cluster."""
+    if local:
+        if wait or follow:
+            raise click.UsageError("--wait and --follow are for cluster runs, not --local")
+        _run_local(target, _params(pairs), from_step, only, jobs)
+        return
+    if from_step or only or jobs:
+        raise click.UsageError("--from, --only and --jobs need --local")
+    if not target:
+        raise click.UsageError("name the deployed pipeline to run (or --local PATH)")
+    from water import runs
+
+    cluster = _connect(context, namespace, kubeconfig)
+    run = runs.start(cluster, target, _params(pairs))
+    click.echo(f"{run['kind'].lower()}/{run['metadata']['name']} created")
+    if wait or follow:
+        ended = runs.wait(cluster, run, follow=follow, echo=click.echo, progress=lambda line: click.echo(line,
+                                                                                                        err=True))
+        sys.exit(0 if ended == "Succeeded" else 1)
+
+
+def _run_local(path, params, from_step, only, jobs):
     from water.local import runner
     from water.local.progress import Progress
 
@@ -143,11 +193,204 @@ def run_command(path, local, pairs, from_step, only, jobs):
     p = _load(path)
     progress = Progress([s.name for s in p.steps], sys.stderr, live=sys.stderr.isatty())
     try:
-        result = runner.run(p, params=_params(pairs), jobs=jobs, from_step=from_step, only=only, report=progress)
+        result = runner.run(p, params=params, jobs=jobs, from_step=from_step, only=only, report=progress)
     finally:
         progress.close()
     click.echo("\n".join(runner.summary(result)))
     sys.exit(0 if result.status == "succeeded" else 1)
+
+
+@cli.command()
+@PATH_ARG
+@PARAMS
+@click.option("--dry-run", is_flag=True, help="Show the diff and let the server dry-run it; change nothing.")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask before applying (never asked without a terminal).")
+@click.option("--force-conflicts", is_flag=True, help="Take fields another field manager changed back for water.")
+@_cluster_options
+def deploy(path, pairs, dry_run, yes, force_conflicts, context, namespace, kubeconfig):
+    """Diff and apply the pipeline to the cluster."""
+    from water import deploy as d
+
+    bundle = d.bundle_from_path(path, _params(pairs))
+    d.deploy(_connect(context, namespace, kubeconfig), bundle, namespace, dry_run=dry_run, force=force_conflicts,
+             confirm=_confirm(yes), echo=click.echo, show_diff=_print_diff)
+
+
+@cli.command()
+@PATH_ARG
+@PARAMS
+@_cluster_options
+def diff(path, pairs, context, namespace, kubeconfig):
+    """Show what deploy would change (exit 1 if anything)."""
+    from water import deploy as d
+
+    bundle = d.bundle_from_path(path, _params(pairs))
+    cluster = _connect(context, namespace, kubeconfig)
+    plan = d.plan(cluster, bundle, d.namespace_for(cluster, bundle, namespace))
+    for change in plan.changes:
+        _print_diff(change.diff) if change.diff else click.echo(f"{change.ref} {change.action}")
+    sys.exit(1 if plan.pending else 0)
+
+
+@cli.command()
+@click.argument("name")
+@_cluster_options
+def edit(name, context, namespace, kubeconfig):
+    """Edit the live spec in $EDITOR, then deploy it."""
+    from water.edit import edit as edit_live
+
+    cluster = _connect(context, namespace, kubeconfig)
+    edit_live(cluster, name, cluster.namespace, echo=click.echo, show_diff=_print_diff)
+
+
+@cli.command()
+@click.argument("name")
+@OUTPUT
+@_cluster_options
+def history(name, fmt, context, namespace, kubeconfig):
+    """List the pipeline's revisions (the last 10 are kept)."""
+    from water import deploy as d
+
+    cluster = _connect(context, namespace, kubeconfig)
+    found = [{k: v for k, v in r.items() if k not in ("spec", "manifests", "files")}
+             for r in d.revisions(cluster, name, cluster.namespace)]
+    if not found:
+        raise click.ClickException(f"pipeline '{name}' has no revisions in namespace '{cluster.namespace}'")
+    _print_data(found, fmt, [("REVISION", "number"), ("TIME", "time"), ("USER", "user"), ("GIT", "git-commit"),
+                             ("DIRTY", "git-dirty"), ("HASH", "hash"), ("NOTE", "note")])
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--to", "number", type=int, help="Revision to go back to (default: the one before the latest).")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask before applying.")
+@_cluster_options
+def rollback(name, number, yes, context, namespace, kubeconfig):
+    """Re-apply an earlier revision as a new one."""
+    from water import deploy as d
+
+    cluster = _connect(context, namespace, kubeconfig)
+    if number is None:
+        kept = d.revisions(cluster, name, cluster.namespace)
+        if len(kept) < 2:
+            raise click.ClickException(f"pipeline '{name}' has no earlier revision to roll back to")
+        number = kept[1]["number"]
+    revision = d.get_revision(cluster, name, cluster.namespace, number)
+    bundle = d.bundle_from_revision(revision, name, cluster.namespace, f"rollback to revision {number}")
+    d.deploy(cluster, bundle, namespace, confirm=_confirm(yes), echo=click.echo, show_diff=_print_diff)
+
+
+@cli.command()
+@click.argument("name", required=False)
+@OUTPUT
+@_cluster_options
+def status(name, fmt, context, namespace, kubeconfig):
+    """Pipelines here, or one pipeline's runs and steps."""
+    from water import runs
+
+    cluster = _connect(context, namespace, kubeconfig)
+    if name is None:
+        rows = [runs.summary(cluster, n) for n in runs.pipeline_names(cluster)]
+        _print_data(rows, fmt, [("NAME", "name"), ("SCHEDULE", "schedule"), ("TIMEZONE", "timezone"),
+                                ("SUSPENDED", "suspended"), ("LAST RUN", "lastRun"), ("PHASE", "phase"),
+                                ("DURATION", "duration"), ("NEXT RUN", "nextRun")])
+        return
+    found = runs.detail(cluster, name)
+    if fmt != "table":
+        _print_data(found, fmt, [])
+        return
+    _print_data([found], fmt, [("NAME", "name"), ("SCHEDULE", "schedule"), ("TIMEZONE", "timezone"),
+                               ("SUSPENDED", "suspended"), ("NEXT RUN", "nextRun")])
+    click.echo()
+    _print_data(found["runs"], fmt, [("RUN", "name"), ("PHASE", "phase"), ("STARTED", "started"),
+                                     ("DURATION", "duration")])
+    if found["steps"]:
+        click.echo(f"\nsteps of {found['runs'][0]['name']}:")
+        _print_data(found["steps"], fmt, [("STEP", "step"), ("PHASE", "phase"), ("DURATION", "duration")])
+
+
+@cli.command()
+@click.argument("name")
+@click.argument("run", required=False)
+@click.option("--step", help="Only this step's log.")
+@click.option("-f", "--follow", is_flag=True, help="Keep streaming until the run ends.")
+@_cluster_options
+def logs(name, run, step, follow, context, namespace, kubeconfig):
+    """Step logs of a run (default: the latest one)."""
+    from water import runs
+
+    cluster = _connect(context, namespace, kubeconfig)
+    found = runs.get_run(cluster, name, run)
+    if follow:
+        runs.wait(cluster, found, follow=True, step=step, echo=click.echo, progress=lambda line: None)
+    elif not runs.print_logs(cluster, found, step, echo=click.echo):
+        raise click.ClickException(f"no started pods{' for step ' + step if step else ''} in run "
+                                   f"{found['metadata']['name']}")
+
+
+@cli.command()
+@click.argument("name")
+@_cluster_options
+def suspend(name, context, namespace, kubeconfig):
+    """Stop the pipeline's schedule from starting runs."""
+    from water import runs
+
+    kind = runs.set_suspended(_connect(context, namespace, kubeconfig), name, True)
+    click.echo(f"{kind.lower()}/{name} suspended")
+
+
+@cli.command()
+@click.argument("name")
+@_cluster_options
+def resume(name, context, namespace, kubeconfig):
+    """Let the pipeline's schedule start runs again."""
+    from water import runs
+
+    kind = runs.set_suspended(_connect(context, namespace, kubeconfig), name, False)
+    click.echo(f"{kind.lower()}/{name} resumed")
+
+
+@cli.command()
+@click.argument("name")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask (required without a terminal).")
+@_cluster_options
+def delete(name, yes, context, namespace, kubeconfig):
+    """Remove a pipeline: its definition, schedule, runs and revisions."""
+    from water import deploy as d
+
+    cluster = _connect(context, namespace, kubeconfig)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise click.UsageError("deleting needs --yes when there is no terminal to ask on")
+        click.confirm(f"Delete pipeline '{name}' and its runs and revisions from namespace "
+                      f"'{cluster.namespace}'?", abort=True)
+    d.delete(cluster, name, cluster.namespace, echo=click.echo)
+
+
+def _print_data(rows, fmt: str, columns: list) -> None:
+    import json
+
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2, sort_keys=True))
+    elif fmt == "yaml":
+        import yaml
+
+        click.echo(yaml.safe_dump(rows, sort_keys=True), nl=False)
+    else:
+        table = [[h for h, _ in columns]] + [[_cell(r.get(k)) for _, k in columns] for r in rows]
+        widths = [max(len(row[i]) for row in table) for i in range(len(columns))]
+        for row in table:
+            click.echo("   ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+
+
+def _cell(value) -> str:
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.0f}s"
+    return str(value)
 
 
 @cli.command("runs")

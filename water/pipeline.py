@@ -70,6 +70,22 @@ class Pipeline:
         """Resources of water's own small tasks (size, notify)."""
         return merge_resources(self.spec.defaults.resources)
 
+    def param_values(self, given: dict) -> dict:
+        """The declared parameters with `given` overriding them; an unknown name is an error."""
+        declared = dict(self.spec.params)
+        for name in given:
+            if name not in declared:
+                raise WaterError(f"unknown parameter '{name}' (declared: {', '.join(sorted(declared)) or 'none'})")
+        return {**declared, **given}
+
+    def sources(self) -> dict:
+        """The project files the spec read besides itself (path → text): what a revision keeps to re-render."""
+        found = {}
+        for step in self.steps:
+            found.update(step.prepared.files.values())
+            found.update(step.prepared.named)
+        return found
+
     def step(self, name: str) -> PipelineStep:
         return next(s for s in self.steps if s.name == name)
 

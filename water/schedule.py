@@ -6,13 +6,17 @@ from datetime import datetime
 
 def next_run(schedule, now: datetime | None = None) -> datetime:
     """The next time the schedule fires after `now`, in the schedule's time zone."""
+    return next_time(schedule.cron, schedule.timezone, now)
+
+
+def next_time(cron: str, timezone: str, now: datetime | None = None) -> datetime:
     import zoneinfo
 
     from croniter import croniter
 
-    tz = zoneinfo.ZoneInfo(schedule.timezone)
+    tz = zoneinfo.ZoneInfo(timezone)
     start = (now or datetime.now(tz)).astimezone(tz)
-    return croniter(schedule.cron, start).get_next(datetime)
+    return croniter(cron, start).get_next(datetime)
 
 
 def describe(schedule, now: datetime | None = None) -> str:

@@ -59,14 +59,6 @@ def past_runs(pipeline) -> list:
     return sorted(records, key=lambda r: r.get("started", ""), reverse=True)
 
 
-def _params(pipeline, given: dict) -> dict:
-    declared = dict(pipeline.spec.params)
-    for name in given:
-        if name not in declared:
-            raise WaterError(f"unknown parameter '{name}' (declared: {', '.join(sorted(declared)) or 'none'})")
-    return {**declared, **given}
-
-
 def _plan(pipeline, from_step, only) -> tuple[list, dict]:
     """(steps to run, name → outputs of steps reused from earlier runs instead of running again).
     --from: the step and what follows it run, the rest is reused; --only: the step alone runs on its
@@ -96,7 +88,7 @@ def run(pipeline, *, params: dict | None = None, jobs: int | None = None, from_s
         only: str | None = None, report=lambda result: None, now: datetime | None = None) -> RunResult:
     """Run the pipeline here; `report` gets a StepResult as each step starts and ends (water.local.progress)."""
     now = now or datetime.now().astimezone()
-    values = _params(pipeline, params or {})
+    values = pipeline.param_values(params or {})
     to_run, reused = _plan(pipeline, from_step, only)
     run_id = _new_run_id(pipeline, now)
     run_dir = os.path.join(runs_dir(pipeline), run_id)

@@ -10,7 +10,7 @@ from water import expressions
 from water.spec.fields import Ctx, SpecModel, as_data, field, mark_of
 from water.spec.types import PLAIN, TEXT, S3Uri, Str
 from water.spec.yamlmarks import file_mark, text_mark
-from water.steps.base import Kind, Prepared
+from water.steps.base import Kind, Prepared, read_project_file
 
 
 class AthenaSpec(SpecModel):
@@ -97,14 +97,9 @@ class Athena(Kind):
         if not is_sql_file(config.query):
             return Prepared()
         field_path, path = path, config.query.strip()
-        full = os.path.join(project_dir, path)
-        try:
-            with open(full, encoding="utf-8") as f:
-                return Prepared(files={"query": (path, f.read())})
-        except OSError as exc:
-            ctx.problem(mark_of(config, "query"), f"{field_path}.query", f"cannot read SQL file '{path}': "
-                        f"{exc.strerror}")
-            return Prepared()
+        found = read_project_file(project_dir, path, lambda strerror: ctx.problem(
+            mark_of(config, "query"), f"{field_path}.query", f"cannot read SQL file '{path}': {strerror}"))
+        return Prepared(files={"query": item for item in found.items()})
 
     def job_config(self, config, prepared):
         data = as_data(config)

@@ -2,6 +2,7 @@
 the config its `water-job` runtime receives, and (later) its runtime and local backend."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 
@@ -10,6 +11,18 @@ class Prepared:
     """What a kind read from the project for one step: extra texts to check, keyed by name."""
 
     files: dict = field(default_factory=dict)  # spec key → (path shown to the user, text)
+    named: dict = field(default_factory=dict)  # other project files the spec names (path → text), unchecked
+
+
+def read_project_file(project_dir: str, rel: str, on_error) -> dict:
+    """{rel: text} of a file the spec names; on_error(strerror) reports it when it cannot be read. What is
+    read is also what a deploy's revision keeps, so `water edit` can re-check the spec later."""
+    try:
+        with open(os.path.join(project_dir, rel), encoding="utf-8", errors="replace") as f:
+            return {rel: f.read()}
+    except OSError as exc:
+        on_error(exc.strerror)
+        return {}
 
 
 class Kind:

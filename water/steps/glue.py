@@ -7,7 +7,7 @@ import re
 
 from water.spec.fields import Map, Model, SpecModel, as_data, field, mark_of
 from water.spec.types import TEXT, Enum, Int, S3Uri, Str
-from water.steps.base import Kind, Prepared
+from water.steps.base import Kind, Prepared, read_project_file
 
 
 class GlueWorkers(SpecModel):
@@ -37,10 +37,11 @@ class Glue(Kind):
         return ("output", "bytes") if config.output or "--output" in config.arguments else ()
 
     def prepare(self, config, project_dir, path, ctx):
-        if config.script and not os.path.isfile(os.path.join(project_dir, config.script)):
-            ctx.problem(mark_of(config, "script"), f"{path}.script", f"script '{config.script}' not found in the "
-                        "project")
-        return Prepared()
+        if not config.script:
+            return Prepared()
+        found = read_project_file(project_dir, config.script, lambda _: ctx.problem(
+            mark_of(config, "script"), f"{path}.script", f"script '{config.script}' not found in the project"))
+        return Prepared(named=found)
 
     def job_config(self, config, prepared):
         data = as_data(config)

@@ -11,7 +11,7 @@ import tarfile
 from water.spec.fields import Map, Model, SpecModel, as_data, field, mark_of
 from water.spec.model import IAM_ROLE, Instance
 from water.spec.types import IMAGE, Bool, Duration, S3Uri, Scalar, Str
-from water.steps.base import Kind, Prepared
+from water.steps.base import Kind, Prepared, read_project_file
 
 
 class TrainSpec(SpecModel):
@@ -41,10 +41,11 @@ class Train(Kind):
     sizes = "instance"
 
     def prepare(self, config, project_dir, path, ctx):
-        if config.entry and not os.path.isfile(os.path.join(project_dir, config.entry)):
-            ctx.problem(mark_of(config, "entry"), f"{path}.entry", f"entry script '{config.entry}' not found in "
-                        "the project")
-        return Prepared()
+        if not config.entry:
+            return Prepared()
+        found = read_project_file(project_dir, config.entry, lambda _: ctx.problem(
+            mark_of(config, "entry"), f"{path}.entry", f"entry script '{config.entry}' not found in the project"))
+        return Prepared(named=found)
 
     def job_config(self, config, prepared):
         return as_data(config)

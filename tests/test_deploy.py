@@ -1,0 +1,408 @@
+"""Cluster commands end to end: the CLI, the official client, HTTP, the API server emulator (tests/kubeapi.py)."""
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+
+import pytest
+import yaml
+from kubeapi import ARGO, CORE, RunningApiServer
+
+from water import runs
+from water.cli import cli
+
+WT = ("argoproj.io/v1alpha1/workflowtemplates", "ml", "babyweight")
+CW = ("argoproj.io/v1alpha1/cronworkflows", "ml", "babyweight")
+
+
+@pytest.fixture
+def water(runner, apiserver):
+    def invoke(*args, code=0, input=None):
+        result = runner.invoke(cli, [str(a) for a in args], input=input)
+        if result.exception and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        assert result.exit_code == code, result.output
+        return result.output
+
+    return invoke
+
+
+def live(apiserver, kind_key=None):
+    return {k: v for k, v in apiserver.api.objects.items() if kind_key is None or k[0] == kind_key}
+
+
+def revisions(apiserver):
+    return sorted(int(o["metadata"]["labels"]["water/revision"]) for k, o in apiserver.api.objects.items()
+                  if k[0] == "v1/configmaps" and "water/revision" in o["metadata"].get("labels", {}))
+
+
+def rendered(water, path):
+    return [d for d in yaml.safe_load_all(water("render", path)) if d]
+
+
+def test_first_deploy_creates_everything_then_is_unchanged(water, apiserver, project):
+    path = project("babyweight")
+    out = water("deploy", path)
+    assert "workflowtemplate.argoproj.io/babyweight created" in out
+    assert "cronworkflow.argoproj.io/babyweight created" in out and "revision 1 recorded" in out
+    for obj in rendered(water, path):
+        stored = apiserver.api.objects[(WT[0] if obj["kind"] == "WorkflowTemplate" else CW[0], "ml", "babyweight")]
+        assert stored["spec"] == obj["spec"] and stored["metadata"]["labels"] == obj["metadata"]["labels"]
+    managers = {m for owners in apiserver.api.owners.values() for m in owners}
+    assert managers == {"water"}
+    before = {k: v["metadata"]["resourceVersion"] for k, v in live(apiserver).items()}
+    again = water("deploy", path)
+    assert again.count("unchanged") == 2 and "revision" not in again and "+" not in again
+    assert {k: v["metadata"]["resourceVersion"] for k, v in live(apiserver).items()} == before
+    assert revisions(apiserver) == [1]
+
+
+def test_a_changed_spec_shows_the_diff_and_applies_only_the_change(water, apiserver, project):
+    path = project("babyweight")
+    water("deploy", path)
+    cron_version = apiserver.api.objects[CW]["metadata"]["resourceVersion"]
+    out = water("deploy", path, "--param", "limit=500")
+    assert "-      value: '100000'" in out and "+      value: '500'" in out
+    assert "workflowtemplate.argoproj.io/babyweight configured" in out
+    assert "cronworkflow.argoproj.io/babyweight unchanged" in out and "revision 2 recorded" in out
+    assert apiserver.api.objects[CW]["metadata"]["resourceVersion"] == cron_version
+    params = apiserver.api.objects[WT]["spec"]["arguments"]["parameters"]
+    assert params == [{"name": "limit", "value": "500"}]
+    assert apiserver.api.objects[WT]["metadata"]["generation"] == 2
+
+
+def test_removed_steps_and_schedules_are_pruned(water, apiserver, project):
+    path = project("babyweight")
+    water("deploy", path)
+    spec = path / "water.yaml"
+    text = spec.read_text()
+    schedule = text[text.index("  schedule:"):text.index("  params:")]
+    spec.write_text(text.replace(schedule, ""))
+    out = water("deploy", path)
+    assert "cronworkflow.argoproj.io/babyweight pruned" in out
+    assert CW not in apiserver.api.objects and WT in apiserver.api.objects
+
+
+def test_a_step_removed_leaves_the_live_dag(water, apiserver, tmp_path):
+    from water.scaffold import create
+
+    path = create("recsys", str(tmp_path))
+    water("deploy", path, "-n", "ml")
+    key = ("argoproj.io/v1alpha1/workflowtemplates", "ml", "recsys")
+    tasks = [t["name"] for t in apiserver.api.objects[key]["spec"]["templates"][0]["dag"]["tasks"]]
+    doc = yaml.safe_load(open(f"{path}/water.yaml"))
+    last = doc["spec"]["steps"][-1]["name"]
+    assert last in tasks
+    doc["spec"]["steps"] = doc["spec"]["steps"][:-1]
+    with open(f"{path}/water.yaml", "w") as f:
+        yaml.safe_dump(doc, f, sort_keys=False)
+    water("deploy", path, "-n", "ml")
+    tasks = [t["name"] for t in apiserver.api.objects[key]["spec"]["templates"][0]["dag"]["tasks"]]
+    assert last not in tasks
+
+
+def test_a_rejected_dry_run_applies_nothing(water, apiserver, project):
+    apiserver.api.inject(422, method="PATCH", path="cronworkflows", when=lambda r: r.params.get("dryRun") == "All",
+                         message='CronWorkflow.argoproj.io "babyweight" is invalid: spec.schedules: Invalid value')
+    out = water("deploy", project("babyweight"), code=1)
+    assert "the server rejected the dry run; nothing was applied" in out
+    assert "cronworkflow.argoproj.io/babyweight: CronWorkflow.argoproj.io \"babyweight\" is invalid" in out
+    assert live(apiserver) == {}
+
+
+def test_a_half_failed_deploy_says_what_was_applied_and_how_to_go_back(water, apiserver, project, monkeypatch):
+    monkeypatch.setattr("water.kube.BACKOFF", 0.01)
+    path = project("babyweight")
+    water("deploy", path)
+    apiserver.api.inject(500, method="PATCH", path="cronworkflows", when=lambda r: "dryRun" not in r.params,
+                         times=4, message="etcdserver: request timed out")
+    spec = path / "water.yaml"
+    spec.write_text(spec.read_text().replace('"0 3 * * *"', '"0 4 * * *"').replace('limit: "100000"',
+                                                                                   'limit: "7"'))
+    out = water("deploy", path, code=1)
+    assert "applying cronworkflow.argoproj.io/babyweight failed: the API server failed PATCH" in out
+    assert "etcdserver: request timed out" in out and "tried 4 times" in out
+    assert "applied: workflowtemplate.argoproj.io/babyweight (configured)" in out
+    assert "not applied: cronworkflow.argoproj.io/babyweight" in out
+    assert "to go back: water rollback babyweight --to 1 -n ml" in out
+    assert revisions(apiserver) == [1]
+
+
+def test_injected_500s_are_retried(water, apiserver, project, monkeypatch):
+    monkeypatch.setattr("water.kube.BACKOFF", 0.01)
+    apiserver.api.inject(503, method="PATCH", times=2)
+    apiserver.api.inject(500, method="GET", path="workflowtemplates/babyweight", times=1)
+    assert "revision 1 recorded" in water("deploy", project("babyweight"))
+    assert WT in apiserver.api.objects
+
+
+def test_server_dry_run_flag_changes_nothing(water, apiserver, project):
+    out = water("deploy", project("babyweight"), "--dry-run")
+    assert "workflowtemplate.argoproj.io/babyweight created (server dry run)" in out
+    assert live(apiserver) == {}
+    dry = [r for r in apiserver.api._requests if r.method == "PATCH"]
+    assert dry and all(r.params.get("dryRun") == "All" for r in dry)
+
+
+def test_diff_exit_code(water, project):
+    path = project("babyweight")
+    assert "+kind: WorkflowTemplate" in water("diff", path, code=1)
+    water("deploy", path)
+    assert "unchanged" in water("diff", path, code=0)
+
+
+def test_history_and_rollback_restore_the_exact_rendered_bytes(water, apiserver, project):
+    path = project("babyweight")
+    first = water("render", path)
+    water("deploy", path)
+    water("deploy", path, "--param", "limit=5")
+    out = water("rollback", "babyweight")
+    assert "workflowtemplate.argoproj.io/babyweight configured" in out and "revision 3 recorded" in out
+    rows = json.loads(water("history", "babyweight", "-o", "json"))
+    assert [r["number"] for r in rows] == [3, 2, 1]
+    assert rows[0]["note"] == "rollback to revision 1" and rows[0]["hash"] == rows[2]["hash"] != rows[1]["hash"]
+    stored = apiserver.api.objects[("v1/configmaps", "ml", "babyweight-water-rev-3")]["data"]["manifests.yaml"]
+    assert stored == first
+    wanted = [d for d in yaml.safe_load_all(first) if d][0]
+    assert apiserver.api.objects[WT]["spec"] == wanted["spec"]
+    assert "REVISION" in water("history", "babyweight")
+    water("rollback", "babyweight", "--to", "9", code=1)
+
+
+def test_revisions_keep_the_last_ten(water, apiserver, project):
+    path = project("babyweight")
+    for limit in range(12):
+        water("deploy", path, "--param", f"limit={limit}")
+    assert revisions(apiserver) == list(range(3, 13))
+
+
+def test_conflicting_field_manager_is_named_and_force_takes_it_back(water, apiserver, project, kube):
+    from kubernetes import client
+
+    path = project("babyweight")
+    water("deploy", path)
+    client.CustomObjectsApi(kube).patch_namespaced_custom_object(
+        "argoproj.io", "v1alpha1", "ml", "cronworkflows", "babyweight", {"spec": {"timezone": "UTC"}})
+    spec = path / "water.yaml"
+    spec.write_text(spec.read_text().replace("Asia/Tokyo", "Europe/Paris"))
+    out = water("deploy", path, code=1)
+    assert 'conflict with "OpenAPI-Generator' in out or 'conflict with "unknown"' in out
+    assert "--force-conflicts" in out and apiserver.api.objects[CW]["spec"]["timezone"] == "UTC"
+    water("deploy", path, "--force-conflicts")
+    assert apiserver.api.objects[CW]["spec"]["timezone"] == "Europe/Paris"
+
+
+def _editor(tmp_path, monkeypatch, *edits):
+    """$EDITOR as a script applying one (old, new) replacement per invocation."""
+    queue = tmp_path / "edits.json"
+    queue.write_text(json.dumps(list(edits)))
+    script = tmp_path / "editor.py"
+    script.write_text(
+        "import json, sys\n"
+        f"q = json.load(open({str(queue)!r}))\n"
+        "old, new = q.pop(0)\n"
+        f"json.dump(q, open({str(queue)!r}, 'w'))\n"
+        "text = open(sys.argv[1]).read()\n"
+        "open(sys.argv[1] + '.seen', 'a').write(text + '\\n=====\\n')\n"
+        "open(sys.argv[1], 'w').write(text.replace(old, new))\n")
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {script}")
+    monkeypatch.delenv("VISUAL", raising=False)
+    return queue
+
+
+def test_edit_deploys_a_valid_change(water, apiserver, project, tmp_path, monkeypatch):
+    water("deploy", project("babyweight"))
+    _editor(tmp_path, monkeypatch, ['"0 3 * * *"', '"15 3 * * *"'])
+    out = water("edit", "babyweight")
+    assert "+  - 15 3 * * *" in out and "revision 2 recorded" in out
+    assert apiserver.api.objects[CW]["spec"]["schedules"] == ["15 3 * * *"]
+    rows = json.loads(water("history", "babyweight", "-o", "json"))
+    assert rows[0]["note"] == "edit of revision 1"
+
+
+def test_edit_reopens_with_the_errors_until_fixed(water, apiserver, project, tmp_path, monkeypatch):
+    water("deploy", project("babyweight"))
+    queue = _editor(tmp_path, monkeypatch, ["Asia/Tokyo", "Mars/Olympus"], ["Mars/Olympus", "Asia/Seoul"])
+    out = water("edit", "babyweight")
+    assert json.loads(queue.read_text()) == []  # opened twice
+    assert apiserver.api.objects[CW]["spec"]["timezone"] == "Asia/Seoul" and "revision 2 recorded" in out
+
+
+def test_edit_with_errors_left_in_shows_them_in_the_file_and_gives_up(water, apiserver, project, tmp_path,
+                                                                     monkeypatch):
+    water("deploy", project("babyweight"))
+    _editor(tmp_path, monkeypatch, ["Asia/Tokyo", "Mars/Olympus"], ["nothing", "nothing"])
+    out = water("edit", "babyweight", code=1)
+    assert "still has the errors" in out and revisions(apiserver) == [1]
+    seen = list(tmp_path.glob("**/water.yaml.seen"))
+    assert not seen  # the temp folder is gone; the second opening carried the error header:
+    assert apiserver.api.objects[CW]["spec"]["timezone"] == "Asia/Tokyo"
+
+
+def test_edit_without_change_is_cancelled(water, apiserver, project, tmp_path, monkeypatch):
+    water("deploy", project("babyweight"))
+    _editor(tmp_path, monkeypatch, ["nothing-to-replace", "x"])
+    assert "Edit cancelled, no changes made." in water("edit", "babyweight")
+    assert revisions(apiserver) == [1]
+
+
+def _finish(apiserver, kube, phase, pods=()):
+    """What Argo's controller would do: pods with logs, then the workflow's phase."""
+    from kubernetes import client
+
+    custom, core = client.CustomObjectsApi(kube), client.CoreV1Api(kube)
+    for _ in range(200):
+        found = custom.list_namespaced_custom_object("argoproj.io", "v1alpha1", "ml", "workflows")["items"]
+        if found:
+            break
+        time.sleep(0.02)
+    name = found[0]["metadata"]["name"]
+    for step, text in pods:
+        pod = core.create_namespaced_pod("ml", {"metadata": {
+            "name": f"{name}-{step}", "labels": {runs.WORKFLOW_LABEL: name},
+            "annotations": {runs.NODE_NAME: f"{name}.{step}"}}, "spec": {"containers": [{"name": "main",
+                                                                                         "image": "x"}]}})
+        apiserver.api.logs[("ml", pod.metadata.name)] = text
+        core.patch_namespaced_pod_status(pod.metadata.name, "ml", {"status": {"phase": "Succeeded"}})
+    time.sleep(0.1)
+    custom.patch_namespaced_custom_object("argoproj.io", "v1alpha1", "ml", "workflows", name, {"status": {
+        "phase": phase, "startedAt": "2026-11-22T10:00:00Z", "finishedAt": "2026-11-22T10:01:30Z",
+        "nodes": {f"{name}-{i}": {"type": "Pod", "displayName": s, "phase": phase, "startedAt": "2026-11-22T10:00:00Z",
+                                  "finishedAt": "2026-11-22T10:00:30Z"} for i, (s, _) in enumerate(pods)}}})
+
+
+@pytest.mark.parametrize("phase,code", [("Succeeded", 0), ("Failed", 1)])
+def test_run_wait_exits_with_the_run_outcome(water, apiserver, kube, project, monkeypatch, phase, code):
+    monkeypatch.setattr(runs, "POLL_SECONDS", 0.05)
+    water("deploy", project("babyweight"))
+    threading.Thread(target=_finish, args=(apiserver, kube, phase, [("train", "loss 0.1\n")])).start()
+    out = water("run", "babyweight", "--param", "limit=9", "--wait", code=code)
+    assert out.startswith("workflow/babyweight-") and f"{phase} (" in out
+    wf = next(o for k, o in apiserver.api.objects.items() if k[0] == "argoproj.io/v1alpha1/workflows")
+    assert wf["spec"] == {"workflowTemplateRef": {"name": "babyweight"},
+                          "arguments": {"parameters": [{"name": "limit", "value": "9"}]}}
+    assert wf["metadata"]["labels"]["water/pipeline"] == "babyweight"
+
+
+def test_run_follow_streams_step_logs_and_logs_shows_them(water, apiserver, kube, project, monkeypatch):
+    monkeypatch.setattr(runs, "POLL_SECONDS", 0.05)
+    water("deploy", project("babyweight"))
+    threading.Thread(target=_finish, args=(apiserver, kube, "Succeeded", [("extract", "rows 10\n"),
+                                                                          ("train", "loss 0.1\nloss 0.05\n")])).start()
+    out = water("run", "babyweight", "--follow")
+    assert "[extract] rows 10" in out and "[train] loss 0.05" in out
+    assert water("logs", "babyweight", "--step", "train") == "[train] loss 0.1\n[train] loss 0.05\n"
+    status = water("status", "babyweight")
+    assert "Succeeded" in status and "train" in status and "30s" in status
+    summary = json.loads(water("status", "-o", "json"))
+    assert summary[0]["name"] == "babyweight" and summary[0]["phase"] == "Succeeded"
+    assert summary[0]["schedule"] == "0 3 * * *" and summary[0]["timezone"] == "Asia/Tokyo"
+
+
+def test_run_rejects_unknown_params_and_undeployed_pipelines(water, project):
+    water("deploy", project("babyweight"))
+    assert "unknown parameter 'nope' (declared: limit)" in water("run", "babyweight", "--param", "nope=1", code=1)
+    assert "pipeline 'other' is not deployed in namespace 'ml'" in water("run", "other", code=1)
+
+
+def test_a_plain_cronjob_pipeline_runs_as_a_job(water, apiserver, project):
+    water("deploy", project("nightly-report"))
+    out = water("run", "nightly-report", "-n", "analytics")
+    assert out.startswith("job/nightly-report-manual-")
+    job = next(o for k, o in apiserver.api.objects.items() if k[0] == "batch/v1/jobs")
+    cron = apiserver.api.objects[("batch/v1/cronjobs", "analytics", "nightly-report")]
+    assert job["spec"] == cron["spec"]["jobTemplate"]["spec"]
+    assert job["metadata"]["ownerReferences"][0]["uid"] == cron["metadata"]["uid"]
+
+
+def test_suspend_and_resume(water, apiserver, project):
+    path = project("babyweight")
+    water("deploy", path)
+    assert water("suspend", "babyweight") == "cronworkflow/babyweight suspended\n"
+    assert apiserver.api.objects[CW]["spec"]["suspend"] is True
+    assert json.loads(water("status", "-o", "json"))[0]["suspended"] is True
+    water("resume", "babyweight")
+    assert apiserver.api.objects[CW]["spec"]["suspend"] is False
+    assert "unchanged" in water("deploy", path)  # water does not own `suspend`
+
+
+def test_delete_leaves_nothing_labelled(water, apiserver, kube, project, monkeypatch):
+    monkeypatch.setattr(runs, "POLL_SECONDS", 0.05)
+    path = project("babyweight")
+    water("deploy", path)
+    water("deploy", path, "--param", "limit=1")
+    water("run", "babyweight")
+    water("delete", "babyweight", code=2)  # no terminal to ask on: --yes is required
+    out = water("delete", "babyweight", "--yes")
+    assert "workflow.argoproj.io/babyweight-" in out and "configmap/babyweight-water-rev-2 deleted" in out
+    assert not [o for o in apiserver.api.objects.values() if o["metadata"].get("labels", {}).get(
+        "water/pipeline") == "babyweight"]
+    assert "nothing labelled" in water("delete", "babyweight", "--yes", code=1)
+
+
+# --- the cluster's own failures: one line, exit 1, no traceback --------------------------------------------
+
+def _one_line_error(runner, args, env=None):
+    result = runner.invoke(cli, [str(a) for a in args], env=env)
+    assert result.exit_code == 1 and not (result.exception and not isinstance(result.exception, SystemExit))
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.output, result.stderr
+    return lines[0]
+
+
+def test_unreachable_cluster(runner, tmp_path, project):
+    with RunningApiServer(CORE) as server:
+        kubeconfig = server.kubeconfig(tmp_path / "kc")
+    line = _one_line_error(runner, ["deploy", project("babyweight"), "--kubeconfig", kubeconfig])
+    assert line == f"cannot reach the cluster at {server.url} (context 'test'): connection refused"
+
+
+def test_missing_kubeconfig_and_context(runner, tmp_path, project, monkeypatch):
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "none"))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    line = _one_line_error(runner, ["status"])
+    assert line.startswith(f"no usable kubeconfig at {tmp_path / 'none'}")
+    with RunningApiServer(CORE) as server:
+        kubeconfig = server.kubeconfig(tmp_path / "kc")
+        line = _one_line_error(runner, ["status", "--kubeconfig", kubeconfig, "--context", "prod"])
+    assert line == "context 'prod' is not in the kubeconfig (have: test)"
+
+
+def test_missing_argo_crds(runner, tmp_path, project):
+    with RunningApiServer(CORE) as server:
+        line = _one_line_error(runner, ["deploy", project("babyweight"), "--kubeconfig",
+                                        server.kubeconfig(tmp_path / "kc")])
+        assert server.api.objects == {}
+    assert line == ("the cluster has no WorkflowTemplate API (argoproj.io/v1alpha1/workflowtemplates): is Argo "
+                    f"Workflows installed? (context 'test', server {server.url})")
+
+
+def test_forbidden(water, apiserver, runner, project):
+    message = ('workflowtemplates.argoproj.io "babyweight" is forbidden: User "dev" cannot patch resource '
+               '"workflowtemplates" in API group "argoproj.io" in the namespace "ml"')
+    apiserver.api.inject(403, method="PATCH", path="workflowtemplates", message=message)
+    path = project("babyweight")
+    line = _one_line_error(runner, ["deploy", path])
+    assert line == f"forbidden: {message} (context 'test', server {apiserver.url})"
+    assert live(apiserver) == {}
+    water("deploy", path)
+    apiserver.api.inject(403, method="GET", path="cronworkflows", message="cronworkflows is forbidden")
+    line = _one_line_error(runner, ["status", "babyweight"])
+    assert line == f"forbidden: cronworkflows is forbidden (context 'test', server {apiserver.url})"
+
+
+def test_large_revisions_are_compressed_and_read_back(water, apiserver, project):
+    path = project("babyweight")
+    sql = path / "sql" / "extract.sql"
+    sql.write_text(sql.read_text() + "".join(f"-- padding line {i}\n" for i in range(12000)))
+    first = water("render", path)
+    water("deploy", path)
+    water("deploy", path, "--param", "limit=3")
+    stored = apiserver.api.objects[("v1/configmaps", "ml", "babyweight-water-rev-1")]
+    assert set(stored["binaryData"]) == {"water.yaml.gz", "manifests.yaml.gz", "files.json.gz"}
+    assert "data" not in stored and len(json.dumps(stored)) < len(first) / 2
+    water("rollback", "babyweight")
+    assert apiserver.api.objects[("v1/configmaps", "ml", "babyweight-water-rev-3")]["binaryData"] == \
+        stored["binaryData"]

@@ -1,0 +1,323 @@
+"""Rendered objects → the cluster: diff against what is live, a server-side dry run of every change before the
+first real write, server-side apply as field manager `water`, pruning by label, and revisions kept in the
+cluster (one labelled ConfigMap each, the last 10) so history, rollback and edit need nothing else."""
+from __future__ import annotations
+
+import base64
+import difflib
+import getpass
+import gzip
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from water.errors import WaterError
+from water.kube import ApiError, Cluster, ClusterError
+from water.render import to_yaml
+from water.render.pods import MANAGED_BY, PIPELINE_LABEL
+
+PRUNABLE = ("WorkflowTemplate", "CronWorkflow", "CronJob")  # what a revision may stop having
+REVISION_LABEL = "water/revision"
+KEEP_REVISIONS = 10
+COMPRESS_OVER = 256 * 1024  # a ConfigMap holds at most 1 MiB
+
+
+class DeployError(ClusterError):
+    pass
+
+
+@dataclass
+class Bundle:
+    """What one revision deploys: the spec and the files it read, and the exact manifests rendered from them."""
+
+    name: str
+    spec: str
+    files: dict
+    manifests: str
+    namespace: str | None = None  # the spec's metadata.namespace
+    params: dict = field(default_factory=dict)  # --param overrides the manifests were rendered with
+    git: dict = field(default_factory=dict)
+    note: str = "deploy"
+
+    @property
+    def objects(self) -> list:
+        import yaml
+
+        return [o for o in yaml.safe_load_all(self.manifests) if o]
+
+    @property
+    def hash(self) -> str:
+        return hashlib.sha256(self.manifests.encode()).hexdigest()
+
+
+def bundle_from_path(path: str | None, params: dict, note: str = "deploy") -> Bundle:
+    from water import pipeline
+
+    p = pipeline.load(path)
+    with open(p.file, encoding="utf-8") as f:
+        return bundle_from_pipeline(p, f.read(), params, note)
+
+
+def bundle_from_pipeline(p, spec: str, params: dict, note: str) -> Bundle:
+    """The same rendering as `water render`, with --param overrides as the template's argument defaults."""
+    from water import gitinfo, render
+
+    p.spec.params = p.param_values(params)
+    git = gitinfo.describe(p.project_dir)
+    return Bundle(p.name, spec, p.sources(), to_yaml(render.render(p, git.get("commit")).objects),
+                  p.doc.metadata.namespace, dict(params), git, note)
+
+
+def deploy(cluster: Cluster, bundle: Bundle, namespace_flag: str | None, *, dry_run: bool = False,
+           force: bool = False, confirm=None, echo=print, show_diff=print) -> int | None:
+    """Plan, show the diff, confirm (when asked to), then execute. Returns the new revision's number."""
+    p = plan(cluster, bundle, namespace_for(cluster, bundle, namespace_flag))
+    for change in p.pending:
+        if change.diff:
+            show_diff(change.diff)
+    if p.pending and confirm and not dry_run and not confirm(p):
+        raise WaterError("deploy cancelled; nothing was applied")
+    return execute(cluster, p, dry_run=dry_run, force=force, echo=echo)
+
+
+@dataclass
+class Change:
+    obj: dict  # the object as it will be applied (or, for a prune, as it is live)
+    action: str  # created | configured | unchanged | pruned
+    diff: str = ""
+
+    @property
+    def ref(self) -> str:
+        kind, group = self.obj["kind"].lower(), self.obj["apiVersion"].rpartition("/")[0]
+        return f"{kind}.{group}/{self.obj['metadata']['name']}" if group else f"{kind}/{self.obj['metadata']['name']}"
+
+
+@dataclass
+class Plan:
+    bundle: Bundle
+    namespace: str
+    changes: list
+    latest: dict | None  # the latest revision's record, if any
+
+    @property
+    def pending(self) -> list:
+        return [c for c in self.changes if c.action != "unchanged"]
+
+    @property
+    def new_revision(self) -> bool:
+        latest = self.latest
+        return bool(self.pending) or latest is None or (latest["spec"], latest["files"], latest["hash"]) != (
+            self.bundle.spec, self.bundle.files, self.bundle.hash)
+
+
+def namespace_for(cluster: Cluster, bundle: Bundle, flag: str | None) -> str:
+    if bundle.namespace and flag and flag != bundle.namespace:
+        raise DeployError(f"the spec's namespace '{bundle.namespace}' does not match --namespace '{flag}'")
+    return bundle.namespace or cluster.namespace
+
+
+def plan(cluster: Cluster, bundle: Bundle, namespace: str) -> Plan:
+    cluster.require("CronJob" if _kinds(bundle) <= {"CronJob"} else "WorkflowTemplate")
+    wanted = []
+    for obj in bundle.objects:
+        obj["metadata"]["namespace"] = namespace
+        live = cluster.get(obj["kind"], obj["metadata"]["name"], namespace)
+        wanted.append(_change(obj, live))
+    keep = {(c.obj["kind"], c.obj["metadata"]["name"]) for c in wanted}
+    prunes = [Change(live | {"kind": kind}, "pruned") for kind in _served(cluster)
+              for live in cluster.list(kind, _selector(bundle.name), namespace)
+              if (kind, live["metadata"]["name"]) not in keep]
+    return Plan(bundle, namespace, wanted + prunes, latest_revision(cluster, bundle.name, namespace))
+
+
+def _kinds(bundle: Bundle) -> set:
+    return {o["kind"] for o in bundle.objects}
+
+
+def _served(cluster: Cluster) -> list:
+    """Prunable kinds the cluster serves (a CronJob-only cluster may have no Argo)."""
+    return [kind for kind in PRUNABLE if cluster.serves(kind)]
+
+
+def _change(obj: dict, live: dict | None) -> Change:
+    if live is None:
+        return Change(obj, "created", _diff(obj, "", _yaml(obj)))
+    current = _project(live, obj)
+    if current == obj:
+        return Change(obj, "unchanged")
+    return Change(obj, "configured", _diff(obj, _yaml(current), _yaml(obj)))
+
+
+def _project(live, wanted):
+    """The live object cut to the fields water writes: server defaults and status are not water's to diff."""
+    if isinstance(live, dict) and isinstance(wanted, dict):
+        return {k: _project(live[k], v) for k, v in wanted.items() if k in live}
+    if isinstance(live, list) and isinstance(wanted, list) and len(live) == len(wanted):
+        return [_project(a, b) for a, b in zip(live, wanted)]
+    return live
+
+
+def _yaml(obj: dict) -> str:
+    import yaml
+
+    return yaml.safe_dump(obj, sort_keys=False, width=1 << 20, allow_unicode=True)
+
+
+def _diff(obj: dict, before: str, after: str) -> str:
+    name = f"{obj['kind'].lower()}/{obj['metadata']['name']}"
+    return "".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True), f"live/{name}",
+                                        f"water/{name}"))
+
+
+def _selector(name: str) -> str:
+    return f"{PIPELINE_LABEL}={name}"
+
+
+def execute(cluster: Cluster, p: Plan, *, dry_run: bool = False, force: bool = False, echo=print) -> int | None:
+    """Dry-run every change, then apply, prune and record the revision. Returns the new revision's number
+    (None when nothing changed or on --dry-run). Raises DeployError saying what was and was not applied."""
+    rejected = []
+    for change in p.pending:
+        try:
+            _write(cluster, change, dry_run=True, force=force)
+        except ApiError as exc:
+            if exc.status in (401, 403) or exc.status >= 500:
+                raise  # not about this object: the one-line error says it
+            rejected.append(f"  {change.ref}: {_explain(exc)}")
+    if rejected:
+        raise DeployError("the server rejected the dry run; nothing was applied:\n" + "\n".join(rejected))
+    for change in p.changes:
+        if change.action == "unchanged" or dry_run:
+            echo(f"{change.ref} {change.action}{' (server dry run)' if change.action != 'unchanged' else ''}")
+    if dry_run or not p.new_revision:
+        return None
+    done = []
+    for change in p.pending:  # each line as its write lands: progress on long deploys, honest on failure
+        try:
+            _write(cluster, change, dry_run=False, force=force)
+        except ClusterError as exc:
+            raise DeployError(_half_done(p, done, change, exc)) from None
+        done.append(change)
+        echo(f"{change.ref} {change.action}")
+    number = record_revision(cluster, p.bundle, p.namespace, p.latest)
+    echo(f"revision {number} recorded")
+    return number
+
+
+def _write(cluster: Cluster, change: Change, *, dry_run: bool, force: bool) -> None:
+    meta = change.obj["metadata"]
+    if change.action == "pruned":
+        cluster.delete(change.obj["kind"], meta["name"], namespace=meta["namespace"], dry_run=dry_run)
+    else:
+        cluster.apply(change.obj, dry_run=dry_run, force=force)
+
+
+def _explain(exc: ApiError) -> str:
+    if exc.status == 409 and "conflict" in str(exc).lower():
+        return f"{exc} (another field manager changed it; --force-conflicts takes the fields back for water)"
+    return str(exc)
+
+
+def _half_done(p: Plan, done: list, failed: Change, exc: Exception) -> str:
+    lines = [f"applying {failed.ref} failed: {_explain(exc) if isinstance(exc, ApiError) else exc}",
+             "applied: " + (", ".join(f"{c.ref} ({c.action})" for c in done) or "nothing"),
+             "not applied: " + ", ".join(c.ref for c in p.pending[len(done):])]
+    if p.latest:
+        lines.append(f"to go back: water rollback {p.bundle.name} --to {p.latest['number']} -n {p.namespace}")
+    else:
+        lines.append(f"to remove what was applied: water delete {p.bundle.name} -n {p.namespace}")
+    return "\n".join(lines)
+
+
+# --- revisions ---------------------------------------------------------------------------------------------
+
+def revision_name(name: str, number: int) -> str:
+    return f"{name}-water-rev-{number}"
+
+
+def record_revision(cluster: Cluster, bundle: Bundle, namespace: str, latest: dict | None) -> int:
+    number = (latest["number"] if latest else 0) + 1
+    payload = {"water.yaml": bundle.spec, "manifests.yaml": bundle.manifests,
+               "files.json": json.dumps(bundle.files, sort_keys=True)}
+    large = sum(len(v) for v in payload.values()) > COMPRESS_OVER
+    data = ({"binaryData": {k + ".gz": base64.b64encode(gzip.compress(v.encode(), mtime=0)).decode()
+                            for k, v in payload.items()}} if large else {"data": payload})
+    info = {"hash": bundle.hash, "user": getpass.getuser(), "time": _now(), "note": bundle.note,
+            "params": json.dumps(bundle.params, sort_keys=True), **{f"git-{k}": str(v) for k, v in bundle.git.items()}}
+    cluster.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+        "name": revision_name(bundle.name, number), "namespace": namespace,
+        "labels": {**MANAGED_BY, PIPELINE_LABEL: bundle.name, REVISION_LABEL: str(number)},
+        "annotations": {f"water/{k}": v for k, v in info.items()}}, **data})
+    for old in revisions(cluster, bundle.name, namespace)[KEEP_REVISIONS:]:
+        cluster.delete("ConfigMap", old["configmap"], namespace=namespace)
+    return number
+
+
+def revisions(cluster: Cluster, name: str, namespace: str) -> list:
+    """Revision records, newest first."""
+    found = [_read_revision(cm) for cm in cluster.list("ConfigMap", f"{_selector(name)},{REVISION_LABEL}",
+                                                       namespace)]
+    return sorted(found, key=lambda r: r["number"], reverse=True)
+
+
+def latest_revision(cluster: Cluster, name: str, namespace: str) -> dict | None:
+    found = revisions(cluster, name, namespace)
+    return found[0] if found else None
+
+
+def get_revision(cluster: Cluster, name: str, namespace: str, number: int | None = None) -> dict:
+    found = revisions(cluster, name, namespace)
+    if not found:
+        raise WaterError(f"pipeline '{name}' has no revisions in namespace '{namespace}' (deploy it first)")
+    if number is None:
+        return found[0]
+    match = [r for r in found if r["number"] == number]
+    if not match:
+        raise WaterError(f"pipeline '{name}' has no revision {number} (kept: "
+                         f"{', '.join(str(r['number']) for r in found)})")
+    return match[0]
+
+
+def _read_revision(cm: dict) -> dict:
+    meta = cm["metadata"]
+    payload = dict(cm.get("data") or {})
+    for key, value in (cm.get("binaryData") or {}).items():
+        payload[key.removesuffix(".gz")] = gzip.decompress(base64.b64decode(value)).decode()
+    info = {k.removeprefix("water/"): v for k, v in (meta.get("annotations") or {}).items()}
+    return {"number": int(meta["labels"][REVISION_LABEL]), "configmap": meta["name"], "spec": payload.get(
+        "water.yaml", ""), "manifests": payload.get("manifests.yaml", ""), "files": json.loads(payload.get(
+            "files.json", "{}")), "params": json.loads(info.pop("params", "{}")), **info}
+
+
+def bundle_from_revision(revision: dict, name: str, namespace: str, note: str) -> Bundle:
+    import yaml
+
+    first = next((o for o in yaml.safe_load_all(revision["manifests"]) if o), {})
+    git = {k.removeprefix("git-"): v for k, v in revision.items() if k.startswith("git-")}
+    return Bundle(name, revision["spec"], revision["files"], revision["manifests"],
+                  first.get("metadata", {}).get("namespace") or namespace, revision["params"], git, note)
+
+
+# --- delete ------------------------------------------------------------------------------------------------
+
+def labelled(cluster: Cluster, name: str, namespace: str) -> list:
+    """Every object water made for the pipeline: its definition, runs and revisions."""
+    served = _served(cluster)
+    kinds = served + (["Workflow"] if "WorkflowTemplate" in served else []) + ["Job", "ConfigMap"]
+    return [obj | {"kind": kind} for kind in kinds for obj in cluster.list(kind, _selector(name), namespace)]
+
+
+def delete(cluster: Cluster, name: str, namespace: str, echo=print) -> int:
+    objects = labelled(cluster, name, namespace)
+    if not objects:
+        raise WaterError(f"nothing labelled {_selector(name)} in namespace '{namespace}'")
+    for obj in objects:
+        if cluster.delete(obj["kind"], obj["metadata"]["name"], namespace=namespace):
+            echo(f"{Change(obj, 'deleted').ref} deleted")
+    return len(objects)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+

@@ -1,0 +1,258 @@
+"""The cluster, through the official kubernetes client: kubectl's flags and kubeconfig rules, one-line errors
+naming the context and server, bounded retries of what is safe to retry, and the few verbs water needs on any
+kind. Paths come from a fixed table of the kinds water writes, so no discovery round trips and no discovery
+cache: the same requests against any conformant API server."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from dataclasses import dataclass
+
+from water.errors import WaterError
+
+KINDS = {  # kind → (group/version, plural)
+    "WorkflowTemplate": ("argoproj.io/v1alpha1", "workflowtemplates"),
+    "CronWorkflow": ("argoproj.io/v1alpha1", "cronworkflows"),
+    "Workflow": ("argoproj.io/v1alpha1", "workflows"),
+    "CronJob": ("batch/v1", "cronjobs"),
+    "Job": ("batch/v1", "jobs"),
+    "ConfigMap": ("v1", "configmaps"),
+    "Pod": ("v1", "pods"),
+    "ServiceAccount": ("v1", "serviceaccounts"),
+    "Secret": ("v1", "secrets"),
+    "Namespace": ("v1", "namespaces"),
+    "Deployment": ("apps/v1", "deployments"),
+    "Role": ("rbac.authorization.k8s.io/v1", "roles"),
+    "RoleBinding": ("rbac.authorization.k8s.io/v1", "rolebindings"),
+}
+CLUSTER_SCOPED = {"Namespace"}
+FIELD_MANAGER = "water"
+RETRIABLE = {429, 500, 502, 503, 504}
+ATTEMPTS = 4
+BACKOFF = 0.25  # seconds before the first retry; doubles, with full jitter, capped by Retry-After ≤ 5 s
+TIMEOUT = (5, 30)  # connect, read seconds per request
+
+
+class ClusterError(WaterError):
+    """One line: what failed, on which context and server."""
+
+
+class ApiError(ClusterError):
+    def __init__(self, status: int, reason: str, message: str):
+        super().__init__(message)
+        self.status, self.reason = status, reason
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where to talk to, as kubectl's flags say (None: the kubeconfig's choice)."""
+
+    kubeconfig: str | None = None
+    context: str | None = None
+    namespace: str | None = None
+
+
+class Cluster:
+    def __init__(self, target: Target):
+        from kubernetes import client, config
+        from kubernetes.config.config_exception import ConfigException
+
+        cfg = client.Configuration()
+        # the client reads KUBECONFIG once, at import; read it now, as kubectl does on every call
+        kubeconfig = target.kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
+        try:
+            contexts, current = config.list_kube_config_contexts(config_file=kubeconfig)
+            chosen = next((c for c in contexts if c["name"] == (target.context or current["name"])), None)
+            if chosen is None:
+                raise ClusterError(f"context '{target.context}' is not in the kubeconfig (have: "
+                                   f"{', '.join(c['name'] for c in contexts)})")
+            config.load_kube_config(config_file=kubeconfig, context=chosen["name"], client_configuration=cfg)
+            self.context = chosen["name"]
+            default_namespace = chosen["context"].get("namespace") or "default"
+        except (ConfigException, OSError) as exc:
+            if not os.environ.get("KUBERNETES_SERVICE_HOST") or target.kubeconfig or target.context:
+                raise ClusterError(f"no usable kubeconfig at {kubeconfig}: {_first_line(exc)} (set KUBECONFIG or "
+                                   "--kubeconfig)") from None
+            config.load_incluster_config(client_configuration=cfg)
+            self.context = "in-cluster"
+            default_namespace = _incluster_namespace()
+        cfg.retries = 0  # water retries itself, knowing which calls are safe to repeat
+        self.server = cfg.host
+        self.namespace = target.namespace or default_namespace
+        self._api = client.ApiClient(cfg)
+        self._served: dict = {}  # group/version → plural names the cluster serves
+
+    @property
+    def where(self) -> str:
+        return f"context '{self.context}', server {self.server}"
+
+    # --- requests ----------------------------------------------------------------------------------------
+
+    def request(self, method: str, path: str, *, query=(), body=None, content_type="application/json",
+                retry: bool = True, answer: str = "json"):
+        """One API call; the answer as JSON, text, or a stream. Retries 429/5xx and lost connections when
+        `retry` (the call is idempotent); raises ApiError with the server's message, ClusterError when
+        unreachable."""
+        stream = answer == "stream"
+        headers = {"Accept": "application/json" if answer == "json" else "*/*"}
+        if body is not None:
+            headers["Content-Type"] = content_type
+        for attempt in range(ATTEMPTS if retry else 1):
+            _, url, sent_headers, sent_body, _ = self._api.param_serialize(
+                method, path, query_params=[(k, v) for k, v in query if v is not None], header_params=headers,
+                body=body, auth_settings=["BearerToken"])
+            try:
+                response = self._api.rest_client.request(method, url, headers=sent_headers, body=sent_body,
+                                                         _request_timeout=None if stream else TIMEOUT)
+            except Exception as exc:  # urllib3's connection errors have no common base worth naming
+                if not _is_connection_error(exc) or attempt == ATTEMPTS - 1 or not retry:
+                    raise ClusterError(f"cannot reach the cluster at {self.server} (context '{self.context}'): "
+                                       f"{_connection_reason(exc)}") from None
+                _sleep(attempt, None)
+                continue
+            if 200 <= response.status < 300:
+                if stream:
+                    return response.response
+                data = response.read()
+                if answer == "text":
+                    return data.decode("utf-8", "replace")
+                return json.loads(data) if data else {}
+            error = self._error(method, path, response)
+            if response.status not in RETRIABLE or not retry or attempt == ATTEMPTS - 1:
+                raise error
+            _sleep(attempt, response.getheader("Retry-After"))
+        raise AssertionError("unreachable")
+
+    def _error(self, method, path, response) -> ApiError:
+        data = response.read()
+        try:
+            message = json.loads(data).get("message") or ""
+        except ValueError:
+            message = data.decode("utf-8", "replace").strip()
+        status, where = response.status, self.where
+        if status == 401:
+            return ApiError(401, "Unauthorized", f"the cluster refused the credentials of {where}: Unauthorized")
+        if status == 403:
+            return ApiError(403, "Forbidden", f"forbidden: {message} ({where})")
+        if status in RETRIABLE:
+            return ApiError(status, "ServerError", f"the API server failed {method} {path} with {status}"
+                            f"{': ' + message if message else ''} ({where}; tried {ATTEMPTS} times)")
+        return ApiError(status, response.reason or "", message or f"{method} {path}: HTTP {status}")
+
+    # --- verbs on objects --------------------------------------------------------------------------------
+
+    def path(self, kind: str, name: str | None = None, namespace: str | None = None) -> str:
+        group_version, plural = KINDS[kind]
+        base = _api_path(group_version)
+        if kind not in CLUSTER_SCOPED:
+            base += f"/namespaces/{namespace or self.namespace}"
+        return f"{base}/{plural}" + (f"/{name}" if name else "")
+
+    def get(self, kind: str, name: str, namespace: str | None = None) -> dict | None:
+        try:
+            return self.request("GET", self.path(kind, name, namespace))
+        except ApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def list(self, kind: str, selector: str, namespace: str | None = None) -> list:
+        return self.request("GET", self.path(kind, namespace=namespace), query=[("labelSelector", selector)])[
+            "items"]
+
+    def apply(self, obj: dict, *, dry_run: bool = False, force: bool = False) -> dict:
+        meta = obj["metadata"]
+        return self.request("PATCH", self.path(obj["kind"], meta["name"], meta.get("namespace")), body=obj,
+                            content_type="application/apply-patch+yaml",
+                            query=[("fieldManager", FIELD_MANAGER), ("force", "true" if force else None),
+                                   ("dryRun", "All" if dry_run else None)])
+
+    def create(self, obj: dict) -> dict:
+        """Not retried: a POST that reached the server and lost its answer would create twice."""
+        return self.request("POST", self.path(obj["kind"], namespace=obj["metadata"].get("namespace")), body=obj,
+                            query=[("fieldManager", FIELD_MANAGER)], retry=False)
+
+    def merge_patch(self, kind: str, name: str, patch: dict) -> dict:
+        return self.request("PATCH", self.path(kind, name), body=patch, content_type="application/merge-patch+json",
+                            query=[("fieldManager", FIELD_MANAGER)])
+
+    def delete(self, kind: str, name: str, *, namespace: str | None = None, dry_run: bool = False) -> bool:
+        """False when it was already gone."""
+        try:
+            self.request("DELETE", self.path(kind, name, namespace), query=[
+                ("propagationPolicy", "Background"), ("dryRun", "All" if dry_run else None)])
+            return True
+        except ApiError as exc:
+            if exc.status == 404:
+                return False
+            raise
+
+    def serves(self, kind: str) -> bool:
+        """Whether the cluster has `kind`'s API (asked once per API group and version)."""
+        group_version, plural = KINDS[kind]
+        if group_version not in self._served:
+            try:
+                found = self.request("GET", _api_path(group_version))
+            except ApiError as exc:
+                if exc.status != 404:
+                    raise
+                found = {}
+            self._served[group_version] = {r.get("name") for r in found.get("resources", [])}
+        return plural in self._served[group_version]
+
+    def require(self, kind: str) -> None:
+        """A one-line error when the cluster does not serve `kind` (e.g. Argo's CRDs are not installed)."""
+        if not self.serves(kind):
+            group_version, plural = KINDS[kind]
+            product = "Argo Workflows" if group_version.startswith("argoproj.io/") else group_version
+            raise ClusterError(f"the cluster has no {kind} API ({group_version}/{plural}): is {product} installed? "
+                               f"({self.where})")
+
+    def pod_log(self, name: str, *, follow: bool = False):
+        """The `main` container's log: text, or a stream of byte lines when following."""
+        return self.request("GET", self.path("Pod", name) + "/log", answer="stream" if follow else "text",
+                            query=[("container", "main"), ("follow", "true" if follow else None)])
+
+    def close(self):
+        self._api.close()
+
+
+def _api_path(group_version: str) -> str:
+    return f"/apis/{group_version}" if "/" in group_version else f"/api/{group_version}"
+
+
+def _sleep(attempt: int, retry_after: str | None) -> None:
+    if retry_after and retry_after.isdigit():
+        time.sleep(min(int(retry_after), 5))
+    else:
+        time.sleep(random.uniform(0, BACKOFF * 2 ** attempt))
+
+
+def _is_connection_error(exc: Exception) -> bool:
+    import urllib3
+
+    return isinstance(exc, (urllib3.exceptions.HTTPError, OSError))
+
+
+def _connection_reason(exc: Exception) -> str:
+    text = str(getattr(exc, "reason", None) or exc)
+    for needle, reason in (("refused", "connection refused"), ("timed out", "timed out"),
+                           ("Name or service not known", "unknown host"), ("CERTIFICATE", "TLS certificate "
+                                                                           "not trusted")):
+        if needle in text:
+            return reason
+    return _first_line(exc)
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _incluster_namespace() -> str:
+    try:
+        with open("/var/run/secrets/kubernetes.io/serviceaccount/namespace", encoding="utf-8") as f:
+            return f.read().strip()
+    except OSError:
+        return "default"

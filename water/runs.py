@@ -1,0 +1,269 @@
+"""A deployed pipeline's runs on the cluster: start one (a Workflow from the WorkflowTemplate, or a Job from a
+plain CronJob, as `kubectl create job --from` does), wait for it, its steps' logs, status, suspend/resume.
+Everything reads Kubernetes objects only; nothing needs the Argo Server."""
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime, timezone
+
+from water.errors import WaterError
+from water.kube import Cluster
+from water.render.argo import ARGO_API
+from water.render.pods import MANAGED_BY, PIPELINE_LABEL
+
+POLL_SECONDS = 2.0
+ENDED = {"Succeeded", "Failed", "Error"}
+WORKFLOW_LABEL = "workflows.argoproj.io/workflow"
+NODE_NAME = "workflows.argoproj.io/node-name"
+MANAGED_BY_KEY = next(iter(MANAGED_BY))
+
+
+class NotDeployed(WaterError):
+    pass
+
+
+def definition(cluster: Cluster, name: str) -> dict:
+    """The pipeline's WorkflowTemplate, or its plain CronJob (runner: cronjob)."""
+    found = (cluster.serves("WorkflowTemplate") and cluster.get("WorkflowTemplate", name)) or cluster.get(
+        "CronJob", name)
+    if not found or (found["kind"] == "CronJob" and found["metadata"].get("labels", {}).get(PIPELINE_LABEL) != name):
+        raise NotDeployed(f"pipeline '{name}' is not deployed in namespace '{cluster.namespace}' ({cluster.where})")
+    return found
+
+
+def start(cluster: Cluster, name: str, params: dict) -> dict:
+    found = definition(cluster, name)
+    labels = {**MANAGED_BY, PIPELINE_LABEL: name}
+    if found["kind"] == "CronJob":
+        if params:
+            raise WaterError(f"pipeline '{name}' runs as a plain CronJob, which takes no --param")
+        job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {
+            "generateName": f"{name}-manual-", "labels": labels,
+            "annotations": {"cronjob.kubernetes.io/instantiate": "manual"},
+            "ownerReferences": [{"apiVersion": "batch/v1", "kind": "CronJob", "name": name,
+                                 "uid": found["metadata"]["uid"], "controller": True}]},
+            "spec": found["spec"]["jobTemplate"]["spec"]}
+        return cluster.create(job)
+    declared = [p["name"] for p in found["spec"].get("arguments", {}).get("parameters", [])]
+    for key in params:
+        if key not in declared:
+            raise WaterError(f"unknown parameter '{key}' (declared: {', '.join(declared) or 'none'})")
+    spec = {"workflowTemplateRef": {"name": name}}
+    if params:
+        spec["arguments"] = {"parameters": [{"name": k, "value": v} for k, v in sorted(params.items())]}
+    return cluster.create({"apiVersion": ARGO_API, "kind": "Workflow", "metadata": {
+        "generateName": f"{name}-", "labels": labels}, "spec": spec})
+
+
+def phase(run: dict) -> str:
+    """Argo's phase for a Workflow; the same words for a Job."""
+    if run["kind"] == "Workflow":
+        return run.get("status", {}).get("phase") or "Pending"
+    status = run.get("status", {})
+    for condition in status.get("conditions") or []:
+        if condition.get("status") == "True" and condition.get("type") in ("Complete", "Failed"):
+            return "Succeeded" if condition["type"] == "Complete" else "Failed"
+    return "Running" if status.get("active") else "Pending"
+
+
+def steps(run: dict) -> list:
+    """(step, phase, seconds) of a run's pods, in start order."""
+    if run["kind"] != "Workflow":
+        return [(run["metadata"]["labels"].get(PIPELINE_LABEL, run["metadata"]["name"]), phase(run), duration(run))]
+    nodes = [n for n in (run.get("status", {}).get("nodes") or {}).values() if n.get("type") == "Pod"]
+    nodes.sort(key=lambda n: (n.get("startedAt") or "", n.get("displayName", "")))
+    return [(n.get("displayName") or n.get("name"), n.get("phase", "Pending"), _seconds(n.get("startedAt"),
+                                                                                         n.get("finishedAt")))
+            for n in nodes]
+
+
+def duration(run: dict) -> float | None:
+    status = run.get("status", {})
+    if run["kind"] == "Workflow":
+        return _seconds(status.get("startedAt"), status.get("finishedAt"))
+    return _seconds(status.get("startTime"), status.get("completionTime"))
+
+
+def runs(cluster: Cluster, name: str) -> list:
+    """The pipeline's runs, newest first."""
+    kind = "Workflow" if definition(cluster, name)["kind"] == "WorkflowTemplate" else "Job"
+    found = [r | {"kind": kind} for r in cluster.list(kind, f"{PIPELINE_LABEL}={name}")]
+    return sorted(found, key=lambda r: (r["metadata"].get("creationTimestamp", ""), r["metadata"]["name"]),
+                  reverse=True)
+
+
+def get_run(cluster: Cluster, name: str, run_name: str | None) -> dict:
+    if run_name is None:
+        found = runs(cluster, name)
+        if not found:
+            raise WaterError(f"pipeline '{name}' has no runs in namespace '{cluster.namespace}'")
+        return found[0]
+    kind = "Workflow" if definition(cluster, name)["kind"] == "WorkflowTemplate" else "Job"
+    run = cluster.get(kind, run_name)
+    if run is None:
+        raise WaterError(f"run '{run_name}' of pipeline '{name}' not found in namespace '{cluster.namespace}'")
+    return run | {"kind": kind}
+
+
+def wait(cluster: Cluster, run: dict, *, follow: bool = False, step: str | None = None, echo=print,
+         progress=print) -> str:
+    """Poll until the run ends, saying each change of phase and step count; stream step logs if `follow`."""
+    logs = _Follower(cluster, echo, step) if follow else None
+    said = None
+    while True:
+        current = phase(run)
+        done = steps(run)
+        line = f"{run['metadata']['name']}: {current} ({sum(s[1] == 'Succeeded' for s in done)}/{len(done)} steps)"
+        if line != said:
+            progress(line)
+            said = line
+        if logs:
+            logs.poll(run)
+        if current in ENDED:
+            if logs:
+                logs.finish()
+            return current
+        time.sleep(POLL_SECONDS)
+        run = cluster.get(run["kind"], run["metadata"]["name"]) | {"kind": run["kind"]}
+
+
+def pods(cluster: Cluster, run: dict) -> list:
+    """(step, pod) of a run, in start order."""
+    selector = f"{WORKFLOW_LABEL}={run['metadata']['name']}" if run["kind"] == "Workflow" else \
+        f"job-name={run['metadata']['name']}"
+    found = cluster.list("Pod", selector)
+    found.sort(key=lambda p: (p.get("status", {}).get("startTime") or "", p["metadata"]["name"]))
+    return [(_step_of(run, p), p) for p in found]
+
+
+def _step_of(run: dict, pod: dict) -> str:
+    node = (pod["metadata"].get("annotations") or {}).get(NODE_NAME, "")
+    prefix = run["metadata"]["name"] + "."
+    if node.startswith(prefix):
+        return node[len(prefix):]
+    return run["metadata"].get("labels", {}).get(PIPELINE_LABEL, pod["metadata"]["name"]) if run["kind"] == "Job" \
+        else pod["metadata"]["name"]
+
+
+def print_logs(cluster: Cluster, run: dict, step: str | None, echo=print) -> int:
+    """Each step's log lines, prefixed by the step; returns how many pods were shown."""
+    shown = 0
+    for name, pod in pods(cluster, run):
+        if step and name != step:
+            continue
+        if pod.get("status", {}).get("phase") == "Pending":
+            continue
+        for line in cluster.pod_log(pod["metadata"]["name"]).splitlines():
+            echo(f"[{name}] {line}")
+        shown += 1
+    return shown
+
+
+class _Follower:
+    """Streams the log of each pod of a run as it starts, a thread per pod, lines prefixed by the step."""
+
+    def __init__(self, cluster: Cluster, echo, step: str | None):
+        self.cluster, self.echo, self.step = cluster, echo, step
+        self.threads: dict = {}
+        self.lock = threading.Lock()
+
+    def poll(self, run: dict) -> None:
+        for name, pod in pods(self.cluster, run):
+            pod_name = pod["metadata"]["name"]
+            if pod_name in self.threads or (self.step and name != self.step) or pod.get("status", {}).get(
+                    "phase") == "Pending":
+                continue
+            thread = threading.Thread(target=self._stream, args=(name, pod_name), daemon=True)
+            self.threads[pod_name] = thread
+            thread.start()
+
+    def _stream(self, step: str, pod_name: str) -> None:
+        stream = self.cluster.pod_log(pod_name, follow=True)
+        pending = b""
+        for chunk in stream.stream(4096, decode_content=True):
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            self._say(step, lines)
+        self._say(step, [pending] if pending else [])
+
+    def _say(self, step: str, lines: list) -> None:
+        with self.lock:
+            for line in lines:
+                self.echo(f"[{step}] {line.decode('utf-8', 'replace')}")
+
+    def finish(self) -> None:
+        for thread in self.threads.values():
+            thread.join(30)
+
+
+# --- status and schedule ---------------------------------------------------------------------------------
+
+def schedule_of(cluster: Cluster, name: str) -> dict | None:
+    """{kind, name, cron, timezone, suspended} of what schedules the pipeline, if anything does."""
+    cron_workflow = cluster.serves("CronWorkflow") and cluster.get("CronWorkflow", name)
+    if cron_workflow:
+        spec = cron_workflow["spec"]
+        crons = spec.get("schedules") or [spec.get("schedule", "")]
+        return {"kind": "CronWorkflow", "cron": crons[0], "timezone": spec.get("timezone") or "UTC",
+                "suspended": bool(spec.get("suspend"))}
+    cronjob = cluster.get("CronJob", name)
+    if cronjob and cronjob["metadata"].get("labels", {}).get(PIPELINE_LABEL) == name:
+        spec = cronjob["spec"]
+        return {"kind": "CronJob", "cron": spec["schedule"], "timezone": spec.get("timeZone") or "UTC",
+                "suspended": bool(spec.get("suspend"))}
+    return None
+
+
+def set_suspended(cluster: Cluster, name: str, suspended: bool) -> str:
+    definition(cluster, name)
+    found = schedule_of(cluster, name)
+    if found is None:
+        raise WaterError(f"pipeline '{name}' has no schedule to {'suspend' if suspended else 'resume'}")
+    cluster.merge_patch(found["kind"], name, {"spec": {"suspend": suspended}})
+    return found["kind"]
+
+
+def summary(cluster: Cluster, name: str) -> dict:
+    from water.schedule import next_time
+
+    sched = schedule_of(cluster, name)
+    recent = runs(cluster, name)
+    last = recent[0] if recent else None
+    return {"name": name, "schedule": sched["cron"] if sched else "", "timezone": sched["timezone"] if sched else "",
+            "suspended": bool(sched and sched["suspended"]),
+            "lastRun": last["metadata"]["name"] if last else "", "phase": phase(last) if last else "",
+            "duration": duration(last) if last else None,
+            "nextRun": next_time(sched["cron"], sched["timezone"]).isoformat() if sched and not sched["suspended"]
+            else ""}
+
+
+def pipeline_names(cluster: Cluster) -> list:
+    selector = f"{MANAGED_BY_KEY}={MANAGED_BY[MANAGED_BY_KEY]},{PIPELINE_LABEL}"
+    kinds = (["WorkflowTemplate"] if cluster.serves("WorkflowTemplate") else []) + ["CronJob"]
+    return sorted({o["metadata"]["labels"][PIPELINE_LABEL] for kind in kinds for o in cluster.list(kind, selector)})
+
+
+def detail(cluster: Cluster, name: str, limit: int = 10) -> dict:
+    """The pipeline's summary, its recent runs, and each step of the latest run."""
+    recent = runs(cluster, name)[:limit]
+    return {**summary(cluster, name),
+            "runs": [{"name": r["metadata"]["name"], "phase": phase(r), "started": _started(r),
+                      "duration": duration(r)} for r in recent],
+            "steps": [{"step": s, "phase": p, "duration": d} for s, p, d in (steps(recent[0]) if recent else [])]}
+
+
+def _started(run: dict) -> str:
+    status = run.get("status", {})
+    return status.get("startedAt") or status.get("startTime") or run["metadata"].get("creationTimestamp", "")
+
+
+def _seconds(start: str | None, end: str | None) -> float | None:
+    if not start:
+        return None
+    finish = _parse(end) if end else datetime.now(timezone.utc)
+    return round((finish - _parse(start)).total_seconds(), 1)
+
+
+def _parse(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
