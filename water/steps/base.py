@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from water.spec.fields import mark_of
+
 
 @dataclass
 class Prepared:
@@ -23,6 +25,15 @@ def read_project_file(project_dir: str, rel: str, on_error) -> dict:
     except OSError as exc:
         on_error(exc.strerror)
         return {}
+
+
+def named_script(config, key: str, what: str, project_dir: str, path: str, ctx) -> Prepared:
+    """A script the step names (train's entry, Glue's script): it must exist; a revision keeps it."""
+    rel = getattr(config, key)
+    if not rel:
+        return Prepared()
+    return Prepared(named=read_project_file(project_dir, rel, lambda _: ctx.problem(
+        mark_of(config, key), f"{path}.{key}", f"{what} '{rel}' not found in the project")))
 
 
 class Kind:

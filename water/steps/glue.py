@@ -5,9 +5,9 @@ import importlib.util
 import os
 import re
 
-from water.spec.fields import Map, Model, SpecModel, as_data, field, mark_of
+from water.spec.fields import Map, Model, SpecModel, as_data, field
 from water.spec.types import TEXT, Enum, Int, S3Uri, Str
-from water.steps.base import Kind, Prepared, read_project_file
+from water.steps.base import Kind, named_script
 
 
 class GlueWorkers(SpecModel):
@@ -37,11 +37,7 @@ class Glue(Kind):
         return ("output", "bytes") if config.output or "--output" in config.arguments else ()
 
     def prepare(self, config, project_dir, path, ctx):
-        if not config.script:
-            return Prepared()
-        found = read_project_file(project_dir, config.script, lambda _: ctx.problem(
-            mark_of(config, "script"), f"{path}.script", f"script '{config.script}' not found in the project"))
-        return Prepared(named=found)
+        return named_script(config, "script", "script", project_dir, path, ctx)
 
     def job_config(self, config, prepared):
         data = as_data(config)

@@ -8,10 +8,10 @@ import json
 import os
 import tarfile
 
-from water.spec.fields import Map, Model, SpecModel, as_data, field, mark_of
+from water.spec.fields import Map, Model, SpecModel, as_data, field
 from water.spec.model import IAM_ROLE, Instance
 from water.spec.types import IMAGE, Bool, Duration, S3Uri, Scalar, Str
-from water.steps.base import Kind, Prepared, read_project_file
+from water.steps.base import Kind, named_script
 
 
 class TrainSpec(SpecModel):
@@ -41,11 +41,7 @@ class Train(Kind):
     sizes = "instance"
 
     def prepare(self, config, project_dir, path, ctx):
-        if not config.entry:
-            return Prepared()
-        found = read_project_file(project_dir, config.entry, lambda _: ctx.problem(
-            mark_of(config, "entry"), f"{path}.entry", f"entry script '{config.entry}' not found in the project"))
-        return Prepared(named=found)
+        return named_script(config, "entry", "entry script", project_dir, path, ctx)
 
     def job_config(self, config, prepared):
         return as_data(config)
