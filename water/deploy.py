@@ -118,9 +118,10 @@ def namespace_for(cluster: Cluster, bundle: Bundle, flag: str | None) -> str:
 
 
 def plan(cluster: Cluster, bundle: Bundle, namespace: str) -> Plan:
-    cluster.require("CronJob" if _kinds(bundle) <= {"CronJob"} else "WorkflowTemplate")
+    objects = bundle.objects
+    cluster.require("CronJob" if {o["kind"] for o in objects} <= {"CronJob"} else "WorkflowTemplate")
     wanted = []
-    for obj in bundle.objects:
+    for obj in objects:
         obj["metadata"]["namespace"] = namespace
         live = cluster.get(obj["kind"], obj["metadata"]["name"], namespace)
         wanted.append(_change(obj, live))
@@ -129,10 +130,6 @@ def plan(cluster: Cluster, bundle: Bundle, namespace: str) -> Plan:
               for live in cluster.list(kind, _selector(bundle.name), namespace)
               if (kind, live["metadata"]["name"]) not in keep]
     return Plan(bundle, namespace, wanted + prunes, latest_revision(cluster, bundle.name, namespace))
-
-
-def _kinds(bundle: Bundle) -> set:
-    return {o["kind"] for o in bundle.objects}
 
 
 def _served(cluster: Cluster) -> list:
@@ -267,7 +264,21 @@ def latest_revision(cluster: Cluster, name: str, namespace: str) -> dict | None:
 
 
 def get_revision(cluster: Cluster, name: str, namespace: str, number: int | None = None) -> dict:
+    return _pick(revisions(cluster, name, namespace), name, namespace, number)
+
+
+def rollback_bundle(cluster: Cluster, name: str, namespace: str, number: int | None = None) -> Bundle:
+    """Revision `number` (default: the one before the latest) as a bundle to deploy again."""
     found = revisions(cluster, name, namespace)
+    if number is None:
+        if len(found) < 2:
+            raise WaterError(f"pipeline '{name}' has no earlier revision to roll back to")
+        number = found[1]["number"]
+    return bundle_from_revision(_pick(found, name, namespace, number), name, namespace,
+                                f"rollback to revision {number}")
+
+
+def _pick(found: list, name: str, namespace: str, number: int | None) -> dict:
     if not found:
         raise WaterError(f"pipeline '{name}' has no revisions in namespace '{namespace}' (deploy it first)")
     if number is None:

@@ -16,7 +16,6 @@ POLL_SECONDS = 2.0
 ENDED = {"Succeeded", "Failed", "Error"}
 WORKFLOW_LABEL = "workflows.argoproj.io/workflow"
 NODE_NAME = "workflows.argoproj.io/node-name"
-MANAGED_BY_KEY = next(iter(MANAGED_BY))
 
 
 class NotDeployed(WaterError):
@@ -85,9 +84,14 @@ def duration(run: dict) -> float | None:
     return _seconds(status.get("startTime"), status.get("completionTime"))
 
 
+def run_kind(cluster: Cluster, name: str) -> str:
+    """What the pipeline's runs are: Workflows of its template, or Jobs of its plain CronJob."""
+    return "Workflow" if definition(cluster, name)["kind"] == "WorkflowTemplate" else "Job"
+
+
 def runs(cluster: Cluster, name: str) -> list:
     """The pipeline's runs, newest first."""
-    kind = "Workflow" if definition(cluster, name)["kind"] == "WorkflowTemplate" else "Job"
+    kind = run_kind(cluster, name)
     found = [r | {"kind": kind} for r in cluster.list(kind, f"{PIPELINE_LABEL}={name}")]
     return sorted(found, key=lambda r: (r["metadata"].get("creationTimestamp", ""), r["metadata"]["name"]),
                   reverse=True)
@@ -99,7 +103,7 @@ def get_run(cluster: Cluster, name: str, run_name: str | None) -> dict:
         if not found:
             raise WaterError(f"pipeline '{name}' has no runs in namespace '{cluster.namespace}'")
         return found[0]
-    kind = "Workflow" if definition(cluster, name)["kind"] == "WorkflowTemplate" else "Job"
+    kind = run_kind(cluster, name)
     run = cluster.get(kind, run_name)
     if run is None:
         raise WaterError(f"run '{run_name}' of pipeline '{name}' not found in namespace '{cluster.namespace}'")
@@ -224,11 +228,12 @@ def set_suspended(cluster: Cluster, name: str, suspended: bool) -> str:
     return found["kind"]
 
 
-def summary(cluster: Cluster, name: str) -> dict:
+def summary(cluster: Cluster, name: str, recent: list | None = None) -> dict:
+    """Schedule, last run and next run (`recent`: the runs, when the caller has them already)."""
     from water.schedule import next_time
 
     sched = schedule_of(cluster, name)
-    recent = runs(cluster, name)
+    recent = runs(cluster, name) if recent is None else recent
     last = recent[0] if recent else None
     return {"name": name, "schedule": sched["cron"] if sched else "", "timezone": sched["timezone"] if sched else "",
             "suspended": bool(sched and sched["suspended"]),
@@ -239,7 +244,7 @@ def summary(cluster: Cluster, name: str) -> dict:
 
 
 def pipeline_names(cluster: Cluster) -> list:
-    selector = f"{MANAGED_BY_KEY}={MANAGED_BY[MANAGED_BY_KEY]},{PIPELINE_LABEL}"
+    selector = ",".join([f"{k}={v}" for k, v in MANAGED_BY.items()] + [PIPELINE_LABEL])
     kinds = (["WorkflowTemplate"] if cluster.serves("WorkflowTemplate") else []) + ["CronJob"]
     return sorted({o["metadata"]["labels"][PIPELINE_LABEL] for kind in kinds for o in cluster.list(kind, selector)})
 
@@ -247,7 +252,7 @@ def pipeline_names(cluster: Cluster) -> list:
 def detail(cluster: Cluster, name: str, limit: int = 10) -> dict:
     """The pipeline's summary, its recent runs, and each step of the latest run."""
     recent = runs(cluster, name)[:limit]
-    return {**summary(cluster, name),
+    return {**summary(cluster, name, recent),
             "runs": [{"name": r["metadata"]["name"], "phase": phase(r), "started": _started(r),
                       "duration": duration(r)} for r in recent],
             "steps": [{"step": s, "phase": p, "duration": d} for s, p, d in (steps(recent[0]) if recent else [])]}
