@@ -156,6 +156,11 @@ class ApiServer(kmock.KubernetesScaffold):
         return {"kind": f"{kind}List", "apiVersion": _group_version(key),
                 "metadata": {"resourceVersion": str(self.last_rv)}, "items": items}
 
+    def _existing(self, key, ns, name):
+        """The stored object (not a copy), or a 404 as the server says it."""
+        self._get(key, ns, name)
+        return self.objects[(key, ns, name)]
+
     def _out(self, key, obj):
         out = copy.deepcopy(obj)
         managed = [{"manager": m, "operation": op, "apiVersion": _group_version(key), "fieldsType": "FieldsV1",
@@ -215,9 +220,7 @@ class ApiServer(kmock.KubernetesScaffold):
                             dry_run)
 
     def _replace(self, key, ns, name, body, manager, dry_run):
-        current = self.objects.get((key, ns, name))
-        if current is None:
-            self._get(key, ns, name)
+        current = self._existing(key, ns, name)
         wanted = body.get("metadata", {}).get("resourceVersion")
         if wanted and wanted != current["metadata"]["resourceVersion"]:
             raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on {key.rsplit("/", 1)[1]} "{name}": '
@@ -227,9 +230,7 @@ class ApiServer(kmock.KubernetesScaffold):
         return self._commit(key, ns, current, body, owners, dry_run)
 
     def _merge_patch(self, key, ns, name, patch, manager, dry_run):
-        current = self.objects.get((key, ns, name))
-        if current is None:
-            self._get(key, ns, name)
+        current = self._existing(key, ns, name)
         merged = merge_patch(copy.deepcopy(current), patch)
         owners = self._take_ownership(key, ns, name, manager or "unknown", "Update", set(leaf_paths(patch)))
         return self._commit(key, ns, current, merged, owners, dry_run)

@@ -8,7 +8,7 @@ import time
 
 import pytest
 import yaml
-from kubeapi import ARGO, CORE, RunningApiServer
+from kubeapi import CORE, RunningApiServer
 
 from water import runs
 from water.cli import cli

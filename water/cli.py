@@ -270,13 +270,7 @@ def rollback(name, number, yes, context, namespace, kubeconfig):
     from water import deploy as d
 
     cluster = _connect(context, namespace, kubeconfig)
-    if number is None:
-        kept = d.revisions(cluster, name, cluster.namespace)
-        if len(kept) < 2:
-            raise click.ClickException(f"pipeline '{name}' has no earlier revision to roll back to")
-        number = kept[1]["number"]
-    revision = d.get_revision(cluster, name, cluster.namespace, number)
-    bundle = d.bundle_from_revision(revision, name, cluster.namespace, f"rollback to revision {number}")
+    bundle = d.rollback_bundle(cluster, name, cluster.namespace, number)
     d.deploy(cluster, bundle, namespace, confirm=_confirm(yes), echo=click.echo, show_diff=_print_diff)
 
 
@@ -328,26 +322,21 @@ def logs(name, run, step, follow, context, namespace, kubeconfig):
                                    f"{found['metadata']['name']}")
 
 
-@cli.command()
-@click.argument("name")
-@_cluster_options
-def suspend(name, context, namespace, kubeconfig):
-    """Stop the pipeline's schedule from starting runs."""
-    from water import runs
+def _schedule_switch(command: str, suspended: bool, done: str, help_text: str) -> None:
+    """`water suspend` and `water resume`: the same patch of spec.suspend, either way."""
 
-    kind = runs.set_suspended(_connect(context, namespace, kubeconfig), name, True)
-    click.echo(f"{kind.lower()}/{name} suspended")
+    @cli.command(command, help=help_text)
+    @click.argument("name")
+    @_cluster_options
+    def switch(name, context, namespace, kubeconfig):
+        from water import runs
+
+        kind = runs.set_suspended(_connect(context, namespace, kubeconfig), name, suspended)
+        click.echo(f"{kind.lower()}/{name} {done}")
 
 
-@cli.command()
-@click.argument("name")
-@_cluster_options
-def resume(name, context, namespace, kubeconfig):
-    """Let the pipeline's schedule start runs again."""
-    from water import runs
-
-    kind = runs.set_suspended(_connect(context, namespace, kubeconfig), name, False)
-    click.echo(f"{kind.lower()}/{name} resumed")
+_schedule_switch("suspend", True, "suspended", "Stop the pipeline's schedule from starting runs.")
+_schedule_switch("resume", False, "resumed", "Let the pipeline's schedule start runs again.")
 
 
 @cli.command()
