@@ -147,6 +147,20 @@ def test_pods_are_labelled_for_water_and_datadog():
     assert env["DD_SERVICE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.labels['tags.datadoghq.com/service']"
 
 
+@pytest.mark.parametrize("statsd, expected", [
+    ("none", {}),
+    ("datadog-agent.datadog.svc:8125", {"DD_AGENT_HOST": {"value": "datadog-agent.datadog.svc"},
+                                        "DD_DOGSTATSD_PORT": {"value": "8125"}}),
+    ("statsd.local", {"DD_AGENT_HOST": {"value": "statsd.local"}}),
+])
+def test_the_dogstatsd_transport_is_a_setting(project, statsd, expected):
+    path = project("babyweight", lambda t: t.replace("monitors: true", f"monitors: true, statsd: '{statsd}'"))
+    env = {e["name"]: {k: v for k, v in e.items() if k != "name"}
+           for e in _templates(render_objects(path)[0])[1]["container"]["env"]}
+    assert {k: v for k, v in env.items() if k in ("DD_AGENT_HOST", "DD_DOGSTATSD_PORT")} == expected
+    assert env["DATADOG_TAGS"] == {"value": "team:ml"}  # the spec's tags ride on every metric
+
+
 CHECKOV_POD_SECURITY = [
     "CKV_K8S_10", "CKV_K8S_11", "CKV_K8S_12", "CKV_K8S_13",  # requests and limits
     "CKV_K8S_16", "CKV_K8S_17", "CKV_K8S_18", "CKV_K8S_19",  # privileged, host PID/IPC/network

@@ -219,18 +219,66 @@ def test_metrics_reach_dogstatsd_with_the_step_tags(aws_env, monkeypatch):
     monkeypatch.setenv("DD_AGENT_HOST", "127.0.0.1")
     monkeypatch.setenv("DD_DOGSTATSD_PORT", str(receiver.getsockname()[1]))
     assert main(["athena", "--config", _config()]) == 0
-    packets = []
-    deadline = time.monotonic() + 5
-    while len(packets) < 4 and time.monotonic() < deadline:
-        packets += receiver.recv(65535).decode().splitlines()
+    by_name = _received(receiver, 4)
     receiver.close()
-    by_name = {p.split(":")[0]: p for p in packets}
     tags = "#pipeline:demo,step:extract,kind:athena"
     assert by_name["water.step.runs"] == f"water.step.runs:1|c|{tags},status:success"
     assert by_name["water.step.output_bytes"] == f"water.step.output_bytes:0.0|g|{tags}"
     assert by_name["water.step.duration"].startswith("water.step.duration:")
     assert by_name["water.step.duration"].endswith(f"|h|{tags}")
     assert by_name["water.aws.job.duration"].endswith(f"|h|{tags}")
+
+
+def _received(receiver, count: int) -> dict:
+    packets, deadline = [], time.monotonic() + 5
+    while len(packets) < count and time.monotonic() < deadline:
+        packets += receiver.recv(65535).decode().splitlines()
+    return {p.split(":")[0]: p for p in packets}
+
+
+DATADOG_SPEC = """
+apiVersion: water/v1
+kind: Pipeline
+metadata: {name: scores}
+spec:
+  image: example.com/scores:2.3.1
+  alerts:
+    datadog: {tags: ["team:ml", "cost-center:42"], env: prod, statsd: "127.0.0.1:PORT"}
+  steps:
+    - name: extract
+      athena: {database: lake, query: SELECT 1, output: "s3://lake-results/x/"}
+"""
+
+
+def _pod_env(template: dict, labels: dict, prefixes=("DD_", "DATADOG_")) -> dict:
+    """The Datadog env of a rendered container as the kubelet would set it (fieldRefs from the pod's labels)."""
+    env = {}
+    for item in template["container"]["env"]:
+        if not item["name"].startswith(prefixes):
+            continue
+        ref = item.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath", "")
+        env[item["name"]] = item["value"] if "value" in item else labels[ref[len("metadata.labels['"):-2]]
+    return env
+
+
+def test_the_rendered_datadog_env_tags_every_metric_and_sends_it_where_the_spec_says(aws_env, monkeypatch):
+    from water import pipeline, render
+
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.bind(("127.0.0.1", 0))
+    receiver.settimeout(5)
+    text = DATADOG_SPEC.replace("PORT", str(receiver.getsockname()[1]))
+    objects = render.render(pipeline.load_text(text, "water.yaml", "."), None).objects
+    template = objects[0]
+    pod = next(t for t in template["spec"]["templates"] if t.get("container"))
+    for name, value in _pod_env(pod, template["spec"]["podMetadata"]["labels"]).items():
+        monkeypatch.setenv(name, value)
+    assert main(["athena", "--config", _config()]) == 0
+    runs = _received(receiver, 4)["water.step.runs"]
+    receiver.close()
+    assert set(runs.split("|#")[1].split(",")) == {
+        "pipeline:demo", "step:extract", "kind:athena", "status:success", "team:ml", "cost-center:42", "env:prod",
+        "service:scores", "version:2.3.1"}
 
 
 def test_no_agent_means_no_metrics_and_no_failure(aws_env, monkeypatch):

@@ -17,7 +17,7 @@ from water.steps.base import Kind, Prepared
 
 SPEC_FILE = "water.yaml"
 _AWS_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
-_RESERVED_ENV = ("WATER_", "DD_")
+_RESERVED_ENV = ("WATER_", "DD_", "DATADOG_")
 RESERVED_STEP_PREFIX = "water-"
 
 
@@ -170,7 +170,7 @@ def _check_step(doc, step, i, upstream, project_dir, ctx) -> PipelineStep:
     for name, value in step.env.items():
         at = (step.env.value_marks[name], f"{path}.env.{name}")
         if name.startswith(_RESERVED_ENV):
-            ctx.problem(*at, f"names starting with {' or '.join(_RESERVED_ENV)} are reserved for water and Datadog")
+            ctx.problem(*at, f"names starting with {', '.join(_RESERVED_ENV)} are reserved for water and Datadog")
         if isinstance(value, SecretRef):
             secret_env[name] = value
             continue

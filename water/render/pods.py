@@ -73,8 +73,20 @@ def pod_annotations(pipeline) -> dict:
 
 
 def datadog_env(pipeline) -> list:
-    """DogStatsD through the node's agent (hostPort 8125) and the unified tags from the pod's labels."""
-    env = [{"name": "DD_AGENT_HOST", "valueFrom": {"fieldRef": {"fieldPath": "status.hostIP"}}}]
+    """Where DogStatsD metrics go (alerts.datadog.statsd), the spec's tags for every metric, and the unified
+    service tags read from the pod's own labels."""
+    dd = pipeline.spec.alerts.datadog
+    statsd = dd.statsd if dd else "hostPort"
+    env = []
+    if statsd == "hostPort":
+        env.append({"name": "DD_AGENT_HOST", "valueFrom": {"fieldRef": {"fieldPath": "status.hostIP"}}})
+    elif statsd != "none":
+        host, _, port = statsd.partition(":")
+        env.append({"name": "DD_AGENT_HOST", "value": host})
+        if port:
+            env.append({"name": "DD_DOGSTATSD_PORT", "value": port})
+    if dd and dd.tags:
+        env.append({"name": "DATADOG_TAGS", "value": ",".join(dd.tags)})
     for key in datadog_tags(pipeline):
         name = "DD_" + key[len(DD_TAGS):].upper()
         env.append({"name": name, "valueFrom": {"fieldRef": {"fieldPath": f"metadata.labels['{key}']"}}})

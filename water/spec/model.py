@@ -123,6 +123,17 @@ class DatadogAlert(SpecModel):
                            default=False)
     env: str = field(LABEL_VALUE, "Unified service tagging `env` (tags.datadoghq.com/env).")
     service: str = field(LABEL_VALUE, "Unified service tagging `service` (default: the pipeline name).")
+    statsd: str = field(Str(r"^(hostPort|none|[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[1-9]\d{0,4})?)$",
+                            "hostPort, none, or HOST[:PORT]"),
+                        "Where steps send metrics (DogStatsD over UDP). hostPort: the node's agent at "
+                        "status.hostIP:8125, which needs the Datadog chart's `dogstatsd.useHostPort: true`; "
+                        "HOST[:PORT]: e.g. the chart's node-local Service `datadog-agent.datadog.svc:8125`; none: "
+                        "no metrics. (The agent's default Unix socket needs a hostPath volume, which restricted "
+                        "pods may not mount.)", default="hostPort")
+    notify: list = field(List(Str(r"^@[\w.+/-]+$", "a Datadog @-handle such as @slack-ml-alerts"), unique=True),
+                         "Who the monitors notify: @-handles added to their messages.", default=[])
+    grace: int = field(Duration(), "Missed-schedule monitor: how long a scheduled run may take before its first "
+                       "step succeeds.", default="1h")
 
 
 class Links(SpecModel):
