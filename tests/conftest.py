@@ -114,6 +114,21 @@ def apiserver(tmp_path, monkeypatch):
 
 
 @pytest.fixture
+def water(runner, apiserver):
+    """The CLI in-process against the emulator: water(*args, code=0, input=None) → its output."""
+    from water.cli import cli
+
+    def invoke(*args, code=0, input=None):
+        result = runner.invoke(cli, [str(a) for a in args], input=input)
+        if result.exception and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        assert result.exit_code == code, result.output
+        return result.output
+
+    return invoke
+
+
+@pytest.fixture
 def kube(apiserver):
     """The official client's ApiClient configured from the emulator's kubeconfig."""
     from kubernetes import config

@@ -3,7 +3,8 @@ API-server semantics water's cluster commands rely on and kmock lacks: label sel
 `dryRun=All` that persists nothing, server-side apply (creates a missing object, requires `fieldManager`,
 409 naming the other manager on a conflicting field unless `force`), PUT replace with resourceVersion
 preconditions, uid/resourceVersion/creationTimestamp/generation, 201 on create, typed List responses,
-watch `timeoutSeconds`, pod logs, and injected faults. It runs on its own event loop in a thread, so the
+watch `timeoutSeconds`, pod logs, cluster-scoped Namespaces by name (kmock cannot parse the collection path
+/api/v1/namespaces), and injected faults. It runs on its own event loop in a thread, so the
 official (synchronous) client and the CLI talk to it over HTTP exactly as to a cluster.
 
 Not emulated (said in the README): admission and schema validation, server defaults, RBAC, garbage
@@ -39,6 +40,7 @@ ARGO = {
     "argoproj.io/v1alpha1/workflows": ("Workflow", True),
 }
 APPLY = "application/apply-patch+yaml"
+NAMESPACE_PATH = re.compile(r"^/api/v1/namespaces/([^/]+)$")
 SERVER_SET = ("uid", "resourceVersion", "creationTimestamp", "generation", "managedFields")
 
 
@@ -90,6 +92,9 @@ class ApiServer(kmock.KubernetesScaffold):
         fault = self._take_fault(request)
         if fault:
             return status(fault.code, aiohttp.web.Response(status=fault.code).reason, fault.message)
+        namespace_object = NAMESPACE_PATH.match(request.url.path)  # kmock reads it as a namespace prefix
+        if namespace_object:
+            return await self._serve_or_fail(request, "v1/namespaces", None, namespace_object.group(1))
         if request.resource is None or request.resource.plural is None:
             return await super()._handle(request)  # discovery
         key = f"{request.resource.group}/{request.resource.version}/{request.resource.plural}".lstrip("/")
@@ -97,10 +102,13 @@ class ApiServer(kmock.KubernetesScaffold):
             return status(404, "NotFound", "the server could not find the requested resource")
         if self._changed is None:
             self._changed = asyncio.Condition()
+        if request.method == "GET" and request.params.get("watch") in ("true", "1"):
+            return await self._watch(request, key)
+        return await self._serve_or_fail(request, key, request.namespace, request.name)
+
+    async def _serve_or_fail(self, request, key, ns, name):
         try:
-            if request.method == "GET" and request.params.get("watch") in ("true", "1"):
-                return await self._watch(request, key)
-            return await self._serve(request, key)
+            return await self._serve(request, key, ns, name)
         except ApiError as exc:
             return status(exc.code, exc.reason, exc.message)
 
@@ -115,8 +123,8 @@ class ApiServer(kmock.KubernetesScaffold):
                     return fault
         return None
 
-    async def _serve(self, request, key):
-        ns, name, method, params = request.namespace, request.name, request.method, request.params
+    async def _serve(self, request, key, ns, name):
+        method, params = request.method, request.params
         if method == "GET" and name is None:
             return aiohttp.web.json_response(self._list(key, ns, params.get("labelSelector", "")))
         if method == "GET" and request.subresource == "log":

@@ -11,8 +11,8 @@ import yaml
 from conftest import example_path
 from water.cli import cli
 
-COMMANDS = ["delete", "deploy", "diff", "edit", "graph", "history", "logs", "new", "render", "resume", "rollback",
-            "run", "runs", "schema", "status", "suspend", "validate"]
+COMMANDS = ["delete", "deploy", "diff", "edit", "graph", "history", "install", "logs", "new", "render", "resume",
+            "rollback", "run", "runs", "schema", "status", "suspend", "validate"]
 
 
 def test_help_lists_every_command_with_a_one_line_description(runner):

@@ -17,18 +17,6 @@ WT = ("argoproj.io/v1alpha1/workflowtemplates", "ml", "babyweight")
 CW = ("argoproj.io/v1alpha1/cronworkflows", "ml", "babyweight")
 
 
-@pytest.fixture
-def water(runner, apiserver):
-    def invoke(*args, code=0, input=None):
-        result = runner.invoke(cli, [str(a) for a in args], input=input)
-        if result.exception and not isinstance(result.exception, SystemExit):
-            raise result.exception
-        assert result.exit_code == code, result.output
-        return result.output
-
-    return invoke
-
-
 def live(apiserver, kind_key=None):
     return {k: v for k, v in apiserver.api.objects.items() if kind_key is None or k[0] == kind_key}
 

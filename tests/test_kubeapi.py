@@ -43,6 +43,18 @@ def test_create_is_201_with_server_fields_and_generation(core):
     assert same.metadata.generation == 2  # metadata alone does not bump the generation
 
 
+def test_namespaces_are_cluster_scoped_objects(core):
+    # by name only, as water uses them: kmock cannot parse the collection path /api/v1/namespaces
+    created = core.patch_namespace("data", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "data"}},
+                                   field_manager="test", _content_type="application/apply-patch+yaml")
+    assert created.metadata.name == "data" and created.metadata.namespace is None
+    core.patch_namespace("data", {"metadata": {"labels": {"team": "ml"}}})
+    assert core.read_namespace("data").metadata.labels == {"team": "ml"}
+    with pytest.raises(ApiException) as err:
+        core.read_namespace("absent")
+    assert err.value.status == 404
+
+
 def test_list_is_typed_and_filters_by_label_selector(core):
     for name, labels in [("a", {"app": "x", "tier": "web"}), ("b", {"app": "x"}), ("c", {"app": "y"})]:
         core.create_namespaced_config_map("ml", configmap(name, **labels))

@@ -149,7 +149,7 @@ def _print_diff(text: str) -> None:
 def _confirm(yes: bool):
     if yes or not sys.stdin.isatty():
         return None
-    return lambda plan: click.confirm(f"Apply {len(plan.pending)} change(s) to namespace '{plan.namespace}'?")
+    return lambda count, namespace: click.confirm(f"Apply {count} change(s) to namespace '{namespace}'?")
 
 
 @cli.command("run")
@@ -354,6 +354,42 @@ def delete(name, yes, context, namespace, kubeconfig):
         click.confirm(f"Delete pipeline '{name}' and its runs and revisions from namespace "
                       f"'{cluster.namespace}'?", abort=True)
     d.delete(cluster, name, cluster.namespace, echo=click.echo)
+
+
+@cli.command()
+@click.option("-n", "--namespace", default="ml", show_default=True, help="Namespace of the add-ons (created if "
+              "missing).")
+@click.option("--slack-secret", default="slack-webhook", show_default=True, help="Secret holding the Slack webhook "
+              "URL (key `url`) for kubewatch.")
+@click.option("--slack-webhook-file", type=click.File("r"), help="Create that Secret from the URL in this file "
+              "('-': stdin); never from a flag.")
+@click.option("--aws-role-arn", help="IAM role of the water-runner ServiceAccount (IRSA).")
+@click.option("--dry-run", is_flag=True, help="Diff and let the server dry-run; with -o yaml, print the objects "
+              "without a cluster.")
+@click.option("-o", "--output", "fmt", type=click.Choice(["yaml"]), help="Print the objects (Secret values "
+              "redacted).")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask before applying (never asked without a terminal).")
+@click.option("--force-conflicts", is_flag=True, help="Take fields another field manager changed back for water.")
+@click.option("--context", help="The kubeconfig context to use.")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Path to the kubeconfig file.")
+def install(namespace, slack_secret, slack_webhook_file, aws_role_arn, dry_run, fmt, yes, force_conflicts, context,
+            kubeconfig):
+    """Set up the cluster add-ons: namespace, RBAC, kubewatch → Slack."""
+    from water import install as i
+    from water.render import to_yaml
+
+    settings = i.Settings(namespace, slack_secret, aws_role_arn,
+                          slack_webhook_file.read() if slack_webhook_file else None)
+    if dry_run and fmt:  # like kubectl's --dry-run=client: no cluster needed
+        objects = i.render(settings)
+    else:
+        echo = (lambda line: click.echo(line, err=True)) if fmt else click.echo
+        objects = i.install(_connect(context, namespace, kubeconfig), settings, dry_run=dry_run,
+                            force=force_conflicts, confirm=_confirm(yes), echo=echo, show_diff=_print_diff)
+    if fmt:
+        click.echo(to_yaml(i.redacted(objects)), nl=False)
+        if settings.slack_webhook is not None:
+            click.echo(f"water: the value of Secret '{slack_secret}' is printed as {i.REDACTED}", err=True)
 
 
 def _print_data(rows, fmt: str, columns: list) -> None:

@@ -76,7 +76,7 @@ def deploy(cluster: Cluster, bundle: Bundle, namespace_flag: str | None, *, dry_
     for change in p.pending:
         if change.diff:
             show_diff(change.diff)
-    if p.pending and confirm and not dry_run and not confirm(p):
+    if p.pending and confirm and not dry_run and not confirm(len(p.pending), p.namespace):
         raise WaterError("deploy cancelled; nothing was applied")
     return execute(cluster, p, dry_run=dry_run, force=force, echo=echo)
 
@@ -120,11 +120,9 @@ def namespace_for(cluster: Cluster, bundle: Bundle, flag: str | None) -> str:
 def plan(cluster: Cluster, bundle: Bundle, namespace: str) -> Plan:
     objects = bundle.objects
     cluster.require("CronJob" if {o["kind"] for o in objects} <= {"CronJob"} else "WorkflowTemplate")
-    wanted = []
     for obj in objects:
         obj["metadata"]["namespace"] = namespace
-        live = cluster.get(obj["kind"], obj["metadata"]["name"], namespace)
-        wanted.append(_change(obj, live))
+    wanted = changes_for(cluster, objects)
     keep = {(c.obj["kind"], c.obj["metadata"]["name"]) for c in wanted}
     prunes = [Change(live | {"kind": kind}, "pruned") for kind in _served(cluster)
               for live in cluster.list(kind, _selector(bundle.name), namespace)
@@ -137,13 +135,29 @@ def _served(cluster: Cluster) -> list:
     return [kind for kind in PRUNABLE if cluster.serves(kind)]
 
 
+def changes_for(cluster: Cluster, objects: list) -> list:
+    """Each object against what is live: created, configured (with its diff) or unchanged."""
+    return [_change(obj, cluster.get(obj["kind"], obj["metadata"]["name"], obj["metadata"].get("namespace")))
+            for obj in objects]
+
+
 def _change(obj: dict, live: dict | None) -> Change:
     if live is None:
-        return Change(obj, "created", _diff(obj, "", _yaml(obj)))
+        return Change(obj, "created", _diff(obj, "", _yaml(_masked(obj, None, "after"))))
     current = _project(live, obj)
     if current == obj:
         return Change(obj, "unchanged")
-    return Change(obj, "configured", _diff(obj, _yaml(current), _yaml(obj)))
+    return Change(obj, "configured", _diff(obj, _yaml(_masked(current, obj, "before")),
+                                           _yaml(_masked(obj, current, "after"))))
+
+
+def _masked(obj: dict, other: dict | None, side: str) -> dict:
+    """A Secret as a diff shows it (as kubectl diff does): values masked, marked on the side where they differ."""
+    if obj["kind"] != "Secret":
+        return obj
+    theirs = (other or {}).get("data") or {}
+    return dict(obj, data={k: "***" if theirs.get(k) == v else f"*** ({side})" for k, v in (obj.get("data") or
+                                                                                          {}).items()})
 
 
 def _project(live, wanted):
@@ -174,8 +188,22 @@ def _selector(name: str) -> str:
 def execute(cluster: Cluster, p: Plan, *, dry_run: bool = False, force: bool = False, echo=print) -> int | None:
     """Dry-run every change, then apply, prune and record the revision. Returns the new revision's number
     (None when nothing changed or on --dry-run). Raises DeployError saying what was and was not applied."""
+    apply_changes(cluster, p.changes, dry_run=dry_run, force=force, echo=echo, undo=_undo(p))
+    if dry_run or not p.new_revision:
+        return None
+    number = record_revision(cluster, p.bundle, p.namespace, p.latest)
+    echo(f"revision {number} recorded")
+    return number
+
+
+def apply_changes(cluster: Cluster, changes: list, *, dry_run: bool, force: bool, echo, undo: str,
+                  applied: list = ()) -> None:
+    """A server-side dry run of every pending change; then, unless `dry_run`, each write in order. A rejected
+    dry run writes nothing; a failed write says what was applied (`applied`: by an earlier call), what was not,
+    and `undo`."""
+    pending = [c for c in changes if c.action != "unchanged"]
     rejected = []
-    for change in p.pending:
+    for change in pending:
         try:
             _write(cluster, change, dry_run=True, force=force)
         except ApiError as exc:
@@ -183,23 +211,28 @@ def execute(cluster: Cluster, p: Plan, *, dry_run: bool = False, force: bool = F
                 raise  # not about this object: the one-line error says it
             rejected.append(f"  {change.ref}: {_explain(exc)}")
     if rejected:
-        raise DeployError("the server rejected the dry run; nothing was applied:\n" + "\n".join(rejected))
-    for change in p.changes:
+        what = f"only {_refs(applied)} was applied" if applied else "nothing was applied"
+        raise DeployError(f"the server rejected the dry run; {what}:\n" + "\n".join(rejected))
+    for change in changes:
         if change.action == "unchanged" or dry_run:
             echo(f"{change.ref} {change.action}{' (server dry run)' if change.action != 'unchanged' else ''}")
-    if dry_run or not p.new_revision:
-        return None
-    done = []
-    for change in p.pending:  # each line as its write lands: progress on long deploys, honest on failure
+    if dry_run:
+        return
+    done = list(applied)
+    for change in pending:  # each line as its write lands: progress on long deploys, honest on failure
         try:
             _write(cluster, change, dry_run=False, force=force)
         except ClusterError as exc:
-            raise DeployError(_half_done(p, done, change, exc)) from None
+            raise DeployError("\n".join([
+                f"applying {change.ref} failed: {_explain(exc) if isinstance(exc, ApiError) else exc}",
+                f"applied: {_refs(done) or 'nothing'}",
+                f"not applied: {', '.join(c.ref for c in pending[len(done) - len(applied):])}", undo])) from None
         done.append(change)
         echo(f"{change.ref} {change.action}")
-    number = record_revision(cluster, p.bundle, p.namespace, p.latest)
-    echo(f"revision {number} recorded")
-    return number
+
+
+def _refs(changes) -> str:
+    return ", ".join(f"{c.ref} ({c.action})" for c in changes)
 
 
 def _write(cluster: Cluster, change: Change, *, dry_run: bool, force: bool) -> None:
@@ -216,15 +249,10 @@ def _explain(exc: ApiError) -> str:
     return str(exc)
 
 
-def _half_done(p: Plan, done: list, failed: Change, exc: Exception) -> str:
-    lines = [f"applying {failed.ref} failed: {_explain(exc) if isinstance(exc, ApiError) else exc}",
-             "applied: " + (", ".join(f"{c.ref} ({c.action})" for c in done) or "nothing"),
-             "not applied: " + ", ".join(c.ref for c in p.pending[len(done):])]
+def _undo(p: Plan) -> str:
     if p.latest:
-        lines.append(f"to go back: water rollback {p.bundle.name} --to {p.latest['number']} -n {p.namespace}")
-    else:
-        lines.append(f"to remove what was applied: water delete {p.bundle.name} -n {p.namespace}")
-    return "\n".join(lines)
+        return f"to go back: water rollback {p.bundle.name} --to {p.latest['number']} -n {p.namespace}"
+    return f"to remove what was applied: water delete {p.bundle.name} -n {p.namespace}"
 
 
 # --- revisions ---------------------------------------------------------------------------------------------
