@@ -129,6 +129,21 @@ def water(runner, apiserver):
 
 
 @pytest.fixture
+def datadog(monkeypatch):
+    """A local Datadog monitor API (tests/datadogapi.py) with the keys and host in the environment."""
+    from datadog.api.api_client import APIClient
+    from datadogapi import API_KEY, APP_KEY, DatadogApi
+
+    api = DatadogApi()
+    for name, value in (("DD_API_KEY", API_KEY), ("DD_APP_KEY", APP_KEY), ("DATADOG_HOST", api.url)):
+        monkeypatch.setenv(name, value)
+    yield api
+    api.close()
+    # the package backs off for minutes after three timeouts, process-wide: a CLI run is one process, tests are not
+    APIClient._timeout_counter, APIClient._backoff_timestamp = 0, None
+
+
+@pytest.fixture
 def kube(apiserver):
     """The official client's ApiClient configured from the emulator's kubeconfig."""
     from kubernetes import config

@@ -17,6 +17,12 @@ WT = ("argoproj.io/v1alpha1/workflowtemplates", "ml", "babyweight")
 CW = ("argoproj.io/v1alpha1/cronworkflows", "ml", "babyweight")
 
 
+@pytest.fixture(autouse=True)
+def _datadog(datadog):
+    """babyweight keeps Datadog monitors: every deploy here talks to the local Datadog API."""
+    return datadog
+
+
 def live(apiserver, kind_key=None):
     return {k: v for k, v in apiserver.api.objects.items() if kind_key is None or k[0] == kind_key}
 
@@ -42,7 +48,7 @@ def test_first_deploy_creates_everything_then_is_unchanged(water, apiserver, pro
     assert managers == {"water"}
     before = {k: v["metadata"]["resourceVersion"] for k, v in live(apiserver).items()}
     again = water("deploy", path)
-    assert again.count("unchanged") == 2 and "revision" not in again and "+" not in again
+    assert again.count("unchanged") == 5 and "revision" not in again and "+" not in again  # 2 objects, 3 monitors
     assert {k: v["metadata"]["resourceVersion"] for k, v in live(apiserver).items()} == before
     assert revisions(apiserver) == [1]
 
@@ -389,7 +395,7 @@ def test_large_revisions_are_compressed_and_read_back(water, apiserver, project)
     water("deploy", path)
     water("deploy", path, "--param", "limit=3")
     stored = apiserver.api.objects[("v1/configmaps", "ml", "babyweight-water-rev-1")]
-    assert set(stored["binaryData"]) == {"water.yaml.gz", "manifests.yaml.gz", "files.json.gz"}
+    assert set(stored["binaryData"]) == {"water.yaml.gz", "manifests.yaml.gz", "files.json.gz", "monitors.json.gz"}
     assert "data" not in stored and len(json.dumps(stored)) < len(first) / 2
     water("rollback", "babyweight")
     assert apiserver.api.objects[("v1/configmaps", "ml", "babyweight-water-rev-3")]["binaryData"] == \

@@ -227,9 +227,12 @@ def diff(path, pairs, context, namespace, kubeconfig):
     bundle = d.bundle_from_path(path, _params(pairs))
     cluster = _connect(context, namespace, kubeconfig)
     plan = d.plan(cluster, bundle, d.namespace_for(cluster, bundle, namespace))
+    _, monitor_changes = d.monitor_plan(bundle, plan.latest)
     for change in plan.changes:
         _print_diff(change.diff) if change.diff else click.echo(f"{change.ref} {change.action}")
-    sys.exit(1 if plan.pending else 0)
+    for change in monitor_changes:
+        _print_diff(change.diff) if change.diff else click.echo(str(change))
+    sys.exit(1 if plan.pending or any(c.action != "unchanged" for c in monitor_changes) else 0)
 
 
 @cli.command()

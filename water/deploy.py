@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from water import monitors
 from water.errors import WaterError
 from water.kube import ApiError, Cluster, ClusterError
 from water.render import to_yaml
@@ -39,6 +40,7 @@ class Bundle:
     params: dict = field(default_factory=dict)  # --param overrides the manifests were rendered with
     git: dict = field(default_factory=dict)
     note: str = "deploy"
+    monitors: list = field(default_factory=list)  # Datadog monitor definitions (alerts.datadog.monitors)
 
     @property
     def objects(self) -> list:
@@ -66,19 +68,41 @@ def bundle_from_pipeline(p, spec: str, params: dict, note: str) -> Bundle:
     p.spec.params = p.param_values(params)
     git = gitinfo.describe(p.project_dir)
     return Bundle(p.name, spec, p.sources(), to_yaml(render.render(p, git.get("commit")).objects),
-                  p.doc.metadata.namespace, dict(params), git, note)
+                  p.doc.metadata.namespace, dict(params), git, note, monitors.definitions(p))
 
 
 def deploy(cluster: Cluster, bundle: Bundle, namespace_flag: str | None, *, dry_run: bool = False,
            force: bool = False, confirm=None, echo=print, show_diff=print) -> int | None:
-    """Plan, show the diff, confirm (when asked to), then execute. Returns the new revision's number."""
+    """Plan (manifests and Datadog monitors), show the diff, confirm (when asked to), then execute: manifests
+    first, monitors after them. Returns the new revision's number."""
     p = plan(cluster, bundle, namespace_for(cluster, bundle, namespace_flag))
-    for change in p.pending:
+    datadog, monitor_changes = monitor_plan(bundle, p.latest)
+    pending = p.pending + [c for c in monitor_changes if c.action != "unchanged"]
+    for change in pending:
         if change.diff:
             show_diff(change.diff)
-    if p.pending and confirm and not dry_run and not confirm(len(p.pending), p.namespace):
+    if pending and confirm and not dry_run and not confirm(len(pending), p.namespace):
         raise WaterError("deploy cancelled; nothing was applied")
-    return execute(cluster, p, dry_run=dry_run, force=force, echo=echo)
+    number = execute(cluster, p, dry_run=dry_run, force=force, echo=echo)
+    if dry_run:
+        for change in monitor_changes:
+            echo(f"{change}{' (dry run)' if change.action != 'unchanged' else ''}")
+    elif monitor_changes:
+        try:
+            monitors.apply(datadog, monitor_changes, echo)
+        except monitors.DatadogError as exc:
+            raise DeployError(f"{exc}\nthe manifests were applied{f' (revision {number})' if number else ''}; "
+                              "`water deploy` again finishes the monitors") from None
+    return number
+
+
+def monitor_plan(bundle: Bundle, latest: dict | None) -> tuple:
+    """(Datadog, monitor changes); Datadog is asked only when this bundle or the latest revision has monitors,
+    so pipelines without them never need Datadog keys."""
+    if not (bundle.monitors or (latest and latest["monitors"])):
+        return None, []
+    datadog = monitors.Datadog()
+    return datadog, monitors.plan(datadog, bundle.name, bundle.monitors)
 
 
 @dataclass
@@ -264,7 +288,8 @@ def revision_name(name: str, number: int) -> str:
 def record_revision(cluster: Cluster, bundle: Bundle, namespace: str, latest: dict | None) -> int:
     number = (latest["number"] if latest else 0) + 1
     payload = {"water.yaml": bundle.spec, "manifests.yaml": bundle.manifests,
-               "files.json": json.dumps(bundle.files, sort_keys=True)}
+               "files.json": json.dumps(bundle.files, sort_keys=True),
+               "monitors.json": json.dumps(bundle.monitors, sort_keys=True)}
     large = sum(len(v) for v in payload.values()) > COMPRESS_OVER
     data = ({"binaryData": {k + ".gz": base64.b64encode(gzip.compress(v.encode(), mtime=0)).decode()
                             for k, v in payload.items()}} if large else {"data": payload})
@@ -326,7 +351,8 @@ def _read_revision(cm: dict) -> dict:
     info = {k.removeprefix("water/"): v for k, v in (meta.get("annotations") or {}).items()}
     return {"number": int(meta["labels"][REVISION_LABEL]), "configmap": meta["name"], "spec": payload.get(
         "water.yaml", ""), "manifests": payload.get("manifests.yaml", ""), "files": json.loads(payload.get(
-            "files.json", "{}")), "params": json.loads(info.pop("params", "{}")), **info}
+            "files.json", "{}")), "monitors": json.loads(payload.get("monitors.json", "[]")),
+            "params": json.loads(info.pop("params", "{}")), **info}
 
 
 def bundle_from_revision(revision: dict, name: str, namespace: str, note: str) -> Bundle:
@@ -335,7 +361,8 @@ def bundle_from_revision(revision: dict, name: str, namespace: str, note: str) -
     first = next((o for o in yaml.safe_load_all(revision["manifests"]) if o), {})
     git = {k.removeprefix("git-"): v for k, v in revision.items() if k.startswith("git-")}
     return Bundle(name, revision["spec"], revision["files"], revision["manifests"],
-                  first.get("metadata", {}).get("namespace") or namespace, revision["params"], git, note)
+                  first.get("metadata", {}).get("namespace") or namespace, revision["params"], git, note,
+                  revision["monitors"])
 
 
 # --- delete ------------------------------------------------------------------------------------------------
@@ -348,9 +375,15 @@ def labelled(cluster: Cluster, name: str, namespace: str) -> list:
 
 
 def delete(cluster: Cluster, name: str, namespace: str, echo=print) -> int:
+    """The pipeline's Datadog monitors (when its latest revision has them: keys are checked before anything
+    goes), then every object water made for it."""
+    latest = latest_revision(cluster, name, namespace)
+    datadog = monitors.Datadog() if latest and latest["monitors"] else None
     objects = labelled(cluster, name, namespace)
     if not objects:
         raise WaterError(f"nothing labelled {_selector(name)} in namespace '{namespace}'")
+    if datadog:
+        monitors.delete_all(datadog, name, echo)
     for obj in objects:
         if cluster.delete(obj["kind"], obj["metadata"]["name"], namespace=namespace):
             echo(f"{Change(obj, 'deleted').ref} deleted")

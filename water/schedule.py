@@ -25,3 +25,23 @@ def describe(schedule, now: datetime | None = None) -> str:
     when = next_run(schedule, now).strftime("%Y-%m-%d %H:%M %Z")
     suspended = ", suspended" if schedule.suspend else ""
     return f"schedule {schedule.cron} ({schedule.timezone}), next run {when}{suspended}"
+
+
+def longest_gap(cron: str, timezone: str, *, days: int = 366, fires: int = 3000) -> int:
+    """The longest wait in seconds between two runs of the schedule, over a year from a fixed date (so the
+    answer is the same on every machine and every day), or until `fires` runs; DST-aware."""
+    import zoneinfo
+
+    from croniter import croniter
+
+    tz = zoneinfo.ZoneInfo(timezone)
+    start = datetime(2025, 1, 1, tzinfo=tz)
+    end, runs = start.timestamp() + days * 86400, croniter(cron, start)
+    previous, longest = runs.get_next(float), 0.0
+    for _ in range(fires):
+        current = runs.get_next(float)
+        longest = max(longest, current - previous)
+        if current > end:
+            break
+        previous = current
+    return int(longest)
