@@ -125,3 +125,18 @@ def test_failures_that_are_not_json_still_name_the_reason(receiver, monkeypatch)
     slack = receiver()
     assert _notify(monkeypatch, slack.url, failures="child 'x' failed") == 0
     assert slack.bodies[0]["blocks"][2]["text"]["text"] == "*run* failed: child 'x' failed"
+
+
+def test_the_failed_steps_log_end_reaches_slack_as_a_code_block(receiver, monkeypatch):
+    from water.runtime.main import termination_message
+
+    # what Argo puts in {{workflow.failures}}: the node's message is the step's termination message
+    message = termination_message("Glue job run jr_1 FAILED: boom",
+                                  ["  | reading <input>", "  | Traceback: KeyError: 'label' & more"])
+    failures = json.dumps([{"displayName": "features", "message": message, "templateName": "glue",
+                            "phase": "Failed", "podName": "babyweight-29123-glue-1", "finishedAt": ""}])
+    slack = receiver()
+    assert _notify(monkeypatch, slack.url, failures=failures) == 0
+    failure = slack.bodies[0]["blocks"][2]["text"]["text"]
+    assert failure == ("*features* failed: Glue job run jr_1 FAILED: boom\n```"
+                       "  | reading &lt;input&gt;\n  | Traceback: KeyError: 'label' &amp; more```")

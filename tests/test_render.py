@@ -132,6 +132,8 @@ def test_every_argo_template_and_pod_is_hardened(name):
         for template in containers:
             _assert_hardened_container(template["container"], f"{name}/{template['name']}")
             assert template["activeDeadlineSeconds"] > 0
+            # a failed step's message (water-job's reason, else its log's end) reaches the exit handler
+            assert template["container"]["terminationMessagePolicy"] == "FallbackToLogsOnError"
 
 
 def test_pods_are_labelled_for_water_and_datadog():

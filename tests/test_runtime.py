@@ -648,6 +648,24 @@ def test_a_failed_glue_run_shows_the_end_of_its_error_log(glue_job, capsys):
     assert err[1:] == [f"  | line {i}" for i in range(231, 250)] + ["  | Traceback: boom"]
 
 
+def test_a_failure_leaves_its_reason_and_log_end_as_the_termination_message(glue_job, tmp_path, monkeypatch):
+    message = tmp_path / "termination-log"  # the kubelet creates the file; water-job only writes it
+    message.write_text("")
+    monkeypatch.setenv("WATER_TERMINATION_LOG", str(message))
+    assert main(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 0
+    assert message.read_text() == ""  # success leaves it alone
+    (run,) = glue_job.get_job_runs(JobName="features-job")["JobRuns"]
+    _write_log("/aws-glue/jobs/error", run["Id"], ["x" * 300 for _ in range(30)] + ["Traceback: boom"])
+    aws.HOOKS.append(("after-call.glue.GetJobRun", lambda parsed, **_: parsed["JobRun"].update(
+        JobRunState="FAILED", ErrorMessage="boom")))
+    assert main(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 1
+    text = message.read_text()
+    assert len(text.encode()) <= 4096  # what Kubernetes keeps
+    lines = text.splitlines()
+    assert lines[0] == f"Glue job features-job run {run['Id']} FAILED: boom"
+    assert lines[-1] == "  | Traceback: boom" and 10 <= len(lines) < 20  # the end of the log, as much as fits
+
+
 def test_a_failed_training_job_shows_the_end_of_its_log(aws_env, capsys):
     from water.steps.train import job_name
 

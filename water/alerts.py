@@ -12,6 +12,7 @@ import urllib.request
 
 ATTEMPTS = 5
 DEADLINE = 60.0
+REASON_CHARS, LOG_CHARS = 500, 2400  # a Slack section holds 3,000 characters
 
 
 def escape(text: str) -> str:
@@ -28,6 +29,16 @@ def _failures(text: str) -> list:
     except ValueError:
         return [{"displayName": "run", "message": text}]
     return [f for f in parsed if isinstance(f, dict)] if isinstance(parsed, list) else []
+
+
+def _failure_text(failure: dict) -> str:
+    """`*step* failed: reason`, then the end of its log (the step's termination message) as a code block."""
+    name = failure.get("displayName") or failure.get("templateName") or "step"
+    reason, _, log = str(failure.get("message") or "no message").partition("\n")
+    text = f"*{escape(name)}* failed: {escape(reason[:REASON_CHARS])}"
+    if log.strip():
+        text += "\n```" + escape(log)[-LOG_CHARS:] + "```"
+    return text
 
 
 def _duration(text: str) -> str:
@@ -52,9 +63,7 @@ def message(config: dict, run_id: str, namespace: str, status: str, failures: st
             {"type": "mrkdwn", "text": f"*Duration*\n{_duration(duration)}"}]},
     ]
     for failure in failed:
-        name = failure.get("displayName") or failure.get("templateName") or "step"
-        blocks.append({"type": "section", "text": {
-            "type": "mrkdwn", "text": f"*{escape(name)}* failed: {escape(failure.get('message', 'no message'))}"}})
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _failure_text(failure)}})
     link_texts = []
     if links.get("argo"):
         link_texts.append(f"<{links['argo'].rstrip('/')}/workflows/{namespace}/{urllib.parse.quote(run_id)}|Run in Argo>")

@@ -96,6 +96,7 @@ def job_template(pipeline, kind: str, inputs: list, outputs: tuple, resources: d
         "env": runtime_env(pipeline) + list(extra_env),
         "resources": pods.resources(resources),
         "securityContext": pods.CONTAINER_SECURITY,
+        "terminationMessagePolicy": pods.TERMINATION_MESSAGE_POLICY,
         "volumeMounts": [pods.TMP_MOUNT],
     }
     return template

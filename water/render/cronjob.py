@@ -53,7 +53,8 @@ def _container(image: str, args: list, env: list, resources: dict, command: list
     if command:
         container["command"] = command
     container.update({"args": args, "env": env, "resources": pods.resources(resources),
-                      "securityContext": pods.CONTAINER_SECURITY, "volumeMounts": [pods.TMP_MOUNT]})
+                      "securityContext": pods.CONTAINER_SECURITY,
+                      "terminationMessagePolicy": pods.TERMINATION_MESSAGE_POLICY, "volumeMounts": [pods.TMP_MOUNT]})
     return container
 
 

@@ -31,6 +31,9 @@ CONTAINER_SECURITY = {
 TMP_VOLUME = {"name": "tmp", "emptyDir": {}}
 TMP_MOUNT = {"name": "tmp", "mountPath": "/tmp"}
 DD_TAGS = "tags.datadoghq.com/"
+# water-job writes its reason and the job's log end as the termination message (Argo's node message, and so
+# {{workflow.failures}}); anything else that dies, e.g. a container step's own crash, leaves the end of its log
+TERMINATION_MESSAGE_POLICY = "FallbackToLogsOnError"
 
 
 def labels(pipeline) -> dict:

@@ -11,6 +11,9 @@ import time
 from water.runtime.job import BadInput, Job, JobFailed
 from water.runtime.poll import STOP, Terminated, Timeout
 
+TERMINATION_LOG = "/dev/termination-log"  # the kubelet's default terminationMessagePath
+TERMINATION_LIMIT = 4096  # bytes Kubernetes keeps of a termination message
+
 
 def _kinds() -> dict:
     from water.alerts import NOTIFY_TASK
@@ -53,12 +56,10 @@ def _run(args, started: float) -> int:
             job.metrics.gauge("water.step.output_bytes", float(outputs["bytes"]))
         status, code = "success", 0
     except BadInput as exc:
-        print(f"water-job: {exc}", file=sys.stderr)
+        _report_failure("water-job: ", str(exc), [])
         status, code = "failure", 2
     except (JobFailed, Timeout) as exc:
-        print(f"water-job: {job.step if job else args.kind} failed: {exc}", file=sys.stderr)
-        for line in getattr(exc, "log", ()):
-            print(f"  | {line}", file=sys.stderr)
+        _report_failure(f"water-job: {job.step if job else args.kind} failed: ", str(exc), getattr(exc, "log", ()))
         status, code = "failure", 1
     except Terminated:
         print(f"water-job: {job.on_terminate() if job else 'terminated'}", file=sys.stderr)
@@ -69,6 +70,31 @@ def _run(args, started: float) -> int:
         job.metrics.histogram("water.step.duration", time.monotonic() - started)
         job.metrics.increment("water.step.runs", [f"status:{status}"])
     return code
+
+
+def _report_failure(head: str, reason: str, log) -> None:
+    """The reason and the end of the job's log, on stderr and as the container's termination message: Argo
+    makes that the failed node's message, so the exit handler's {{workflow.failures}} carries it to Slack."""
+    lines = [f"  | {line}" for line in log]
+    print("\n".join([head + reason, *lines]), file=sys.stderr)
+    path = os.environ.get("WATER_TERMINATION_LOG", TERMINATION_LOG)
+    if not os.path.exists(path):
+        return  # not in a pod
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(termination_message(reason, lines))
+    except OSError:
+        pass  # a message is worth having, never worth failing for
+
+
+def termination_message(reason: str, lines: list) -> str:
+    """The reason, then as much of the log's end as fits Kubernetes' 4 KiB."""
+    message, kept = reason[:1024], []
+    for line in reversed(lines):
+        if len("\n".join([message, line, *kept]).encode()) > TERMINATION_LIMIT:
+            break
+        kept.insert(0, line)
+    return "\n".join([message, *kept])
 
 
 def _request_stop(signum, frame):
