@@ -45,14 +45,15 @@ def documents_in_kustomization_order() -> list:
 
 def test_every_printed_document_validates_and_carries_the_users_values(runner, k8s_errors):
     objects = printed(runner, "-n", "data", "--aws-role-arn", ROLE_ARN, "--slack-secret", "team-hook",
-                      "--slack-webhook-file", "-", input=WEBHOOK + "\n")
+                      "--slack-webhook-file", "-", "--argo-url", "https://argo.example.com", input=WEBHOOK + "\n")
     for obj in objects:
         assert k8s_errors(obj) == [], obj["metadata"]["name"]
     assert by_kind(objects, "Namespace")["metadata"]["name"] == "data"
     assert {o["metadata"].get("namespace") for o in objects if o["kind"] != "Namespace"} == {"data"}
     runner_sa = by_kind(objects, "ServiceAccount", "water-runner")
     assert runner_sa["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": ROLE_ARN}
-    config_map = by_kind(objects, "ConfigMap")
+    assert by_kind(objects, "ConfigMap", "water-settings")["data"] == {"argo-url": "https://argo.example.com"}
+    config_map = by_kind(objects, "ConfigMap", "kubewatch-config")
     config = yaml.safe_load(config_map["data"][".kubewatch.yaml"])
     assert config == {"namespace": "data", "handler": {"slackwebhook": {"slackwebhookurl": ""}},
                       "resource": {"job": True}}
@@ -80,6 +81,7 @@ def test_printed_documents_hold_no_secret_and_no_wildcard_rbac(runner):
                                                      "role ARN"),
     (["-n", "ML"], "--namespace: 'ML' is not a valid name"),
     (["--slack-secret", "hook_url"], "--slack-secret: 'hook_url' is not a valid name"),
+    (["--datadog-url", "app.datadoghq.com"], "--datadog-url: 'app.datadoghq.com' is not an http(s) URL"),
 ])
 def test_bad_flags_are_one_line_errors_and_nothing_reaches_the_cluster(water, apiserver, args, error):
     out = water("install", *args, code=2)
@@ -94,7 +96,8 @@ def test_a_webhook_file_that_is_not_a_url_is_refused_without_showing_it(water, a
 
 
 def test_install_creates_the_namespace_first_then_everything_and_is_unchanged_after(water, apiserver):
-    out = water("install", "--aws-role-arn", ROLE_ARN, "--slack-webhook-file", "-", input=WEBHOOK)
+    out = water("install", "--aws-role-arn", ROLE_ARN, "--slack-webhook-file", "-", "--argo-url",
+                "https://argo.example.com", input=WEBHOOK)
     lines = out.splitlines()
     assert lines.index("namespace/ml created") < lines.index("deployment.apps/kubewatch created")
     assert WEBHOOK not in out
@@ -105,9 +108,11 @@ def test_install_creates_the_namespace_first_then_everything_and_is_unchanged_af
     assert base64.b64decode(secret["data"]["url"]).decode() == WEBHOOK
     assert objects[("v1/serviceaccounts", "ml", "water-runner")]["metadata"]["annotations"] == {
         "eks.amazonaws.com/role-arn": ROLE_ARN}
+    assert objects[("v1/configmaps", "ml", "water-settings")]["data"] == {"argo-url": "https://argo.example.com"}
     assert {m for owners in apiserver.api.owners.values() for m in owners} == {"water"}
     before = {k: v["metadata"]["resourceVersion"] for k, v in objects.items()}
-    again = water("install", "--aws-role-arn", ROLE_ARN, "--slack-webhook-file", "-", input=WEBHOOK)
+    again = water("install", "--aws-role-arn", ROLE_ARN, "--slack-webhook-file", "-", "--argo-url",
+                  "https://argo.example.com", input=WEBHOOK)
     assert all(line.endswith(" unchanged") for line in again.splitlines()), again
     assert {k: v["metadata"]["resourceVersion"] for k, v in apiserver.api.objects.items()} == before
 

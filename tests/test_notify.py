@@ -140,3 +140,16 @@ def test_the_failed_steps_log_end_reaches_slack_as_a_code_block(receiver, monkey
     failure = slack.bodies[0]["blocks"][2]["text"]["text"]
     assert failure == ("*features* failed: Glue job run jr_1 FAILED: boom\n```"
                        "  | reading &lt;input&gt;\n  | Traceback: KeyError: 'label' &amp; more```")
+
+
+def test_install_time_links_are_used_when_the_spec_has_none(receiver, monkeypatch):
+    config = {"pipeline": "babyweight", "kind": "notify", "timeout": 60, "slack": {"on": ["failure"]}}
+    slack = receiver()
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.url)
+    monkeypatch.setenv("WATER_RUN_ID", "babyweight-29123")
+    monkeypatch.setenv("WATER_NAMESPACE", "ml")
+    monkeypatch.setenv("WATER_ARGO_URL", "https://argo.internal/")  # from the water-settings ConfigMap
+    assert main(["notify", "--config", base64.b64encode(json.dumps(config).encode()).decode(),
+                 "--status", "Failed", "--failures", FAILURES, "--duration", "60"]) == 0
+    links = slack.bodies[0]["blocks"][-1]
+    assert links["elements"][0]["text"] == "<https://argo.internal/workflows/ml/babyweight-29123|Run in Argo>"

@@ -400,8 +400,10 @@ def test_slack_alerts_add_an_exit_handler_for_failures_only_by_default():
     assert [s["name"] for s in steps] == ["notify-failure"]
     assert steps[0]["when"] == "{{workflow.status}} != Succeeded"
     notify = next(t for t in _templates(template) if t["name"] == "notify")
-    secret = next(e for e in notify["container"]["env"] if e["name"] == "SLACK_WEBHOOK_URL")
-    assert secret["valueFrom"]["secretKeyRef"] == {"name": "slack-webhook", "key": "url"}
+    env = {e["name"]: e["valueFrom"] for e in notify["container"]["env"] if "valueFrom" in e}
+    assert env["SLACK_WEBHOOK_URL"]["secretKeyRef"] == {"name": "slack-webhook", "key": "url"}
+    # links set at install time; optional, so a namespace without water-settings still runs the handler
+    assert env["WATER_ARGO_URL"]["configMapKeyRef"] == {"name": "water-settings", "key": "argo-url", "optional": True}
 
 
 def test_success_notifications_do_not_read_workflow_failures(project):

@@ -49,8 +49,10 @@ def _duration(text: str) -> str:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
 
 
-def message(config: dict, run_id: str, namespace: str, status: str, failures: str, duration: str) -> dict:
-    pipeline, links = config["pipeline"], config.get("links") or {}
+def message(config: dict, run_id: str, namespace: str, status: str, failures: str, duration: str,
+            settings: dict | None = None) -> dict:
+    """`settings`: the namespace's install-time links (`argo`, `datadog`); the spec's alerts.links win."""
+    pipeline, links = config["pipeline"], {**(settings or {}), **(config.get("links") or {})}
     ok = status == "Succeeded"
     title = f"{'✅' if ok else '❌'} {pipeline} {status.lower()}"
     failed = _failures(failures)
@@ -109,8 +111,10 @@ def post(url: str, body: dict, deadline: float = DEADLINE, attempts: int = ATTEM
 class NotifyTask:
     def run_cluster(self, job) -> dict:
         url = job.env.get("SLACK_WEBHOOK_URL", "")
+        settings = {key: job.env[name] for key, name in (("argo", "WATER_ARGO_URL"), ("datadog", "WATER_DATADOG_URL"))
+                    if job.env.get(name)}  # from the water-settings ConfigMap, when `water install` set them
         body = message(job.config, job.run_id, job.env.get("WATER_NAMESPACE", "default"), job.extra.get("status", ""),
-                       job.extra.get("failures", ""), job.extra.get("duration", ""))
+                       job.extra.get("failures", ""), job.extra.get("duration", ""), settings)
         why = post(url, body, deadline=float(job.config.get("timeout", DEADLINE)) - 5) if url else "no webhook URL"
         if why:
             print(f"water-job: could not post to Slack: {why}", flush=True)

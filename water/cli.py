@@ -367,6 +367,8 @@ def delete(name, yes, context, namespace, kubeconfig):
 @click.option("--slack-webhook-file", type=click.File("r"), help="Create that Secret from the URL in this file "
               "('-': stdin); never from a flag.")
 @click.option("--aws-role-arn", help="IAM role of the water-runner ServiceAccount (IRSA).")
+@click.option("--argo-url", help="Argo UI that failure messages link to (a pipeline's alerts.links wins).")
+@click.option("--datadog-url", help="Datadog that failure messages link to, e.g. https://app.datadoghq.com.")
 @click.option("--dry-run", is_flag=True, help="Diff and let the server dry-run; with -o yaml, print the objects "
               "without a cluster.")
 @click.option("-o", "--output", "fmt", type=click.Choice(["yaml"]), help="Print the objects (Secret values "
@@ -375,14 +377,14 @@ def delete(name, yes, context, namespace, kubeconfig):
 @click.option("--force-conflicts", is_flag=True, help="Take fields another field manager changed back for water.")
 @click.option("--context", help="The kubeconfig context to use.")
 @click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Path to the kubeconfig file.")
-def install(namespace, slack_secret, slack_webhook_file, aws_role_arn, dry_run, fmt, yes, force_conflicts, context,
-            kubeconfig):
+def install(namespace, slack_secret, slack_webhook_file, aws_role_arn, argo_url, datadog_url, dry_run, fmt, yes,
+            force_conflicts, context, kubeconfig):
     """Set up the cluster add-ons: namespace, RBAC, kubewatch → Slack."""
     from water import install as i
     from water.render import to_yaml
 
     settings = i.Settings(namespace, slack_secret, aws_role_arn,
-                          slack_webhook_file.read() if slack_webhook_file else None)
+                          slack_webhook_file.read() if slack_webhook_file else None, argo_url, datadog_url)
     if dry_run and fmt:  # like kubectl's --dry-run=client: no cluster needed
         objects = i.render(settings)
     else:

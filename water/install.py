@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from water import deploy
 from water.errors import WaterError
 from water.kube import CLUSTER_SCOPED, Cluster
-from water.render.pods import MANAGED_BY
+from water.render.pods import MANAGED_BY, SETTINGS_CONFIGMAP
 from water.spec.fields import Ctx
-from water.spec.model import IAM_ROLE
+from water.spec.model import IAM_ROLE, URL
 from water.spec.types import DNS_SUBDOMAIN, Name
 
 ADDONS = os.path.join(os.path.dirname(__file__), "addons")  # a link to manifests/ in a checkout
@@ -38,6 +38,8 @@ class Settings:
     slack_secret: str = "slack-webhook"
     aws_role_arn: str | None = None
     slack_webhook: str | None = None  # the URL itself, read from --slack-webhook-file
+    argo_url: str | None = None  # links in failure messages (water-settings)
+    datadog_url: str | None = None
 
 
 def addon_objects() -> list:
@@ -57,8 +59,10 @@ def render(settings: Settings) -> list:
     """The add-ons with the user's values; every flag checked first, each error naming its flag."""
     _check("--namespace", settings.namespace, Name(63))
     _check("--slack-secret", settings.slack_secret, DNS_SUBDOMAIN)
-    if settings.aws_role_arn is not None:
-        _check("--aws-role-arn", settings.aws_role_arn, IAM_ROLE)
+    for flag, value, kind in (("--aws-role-arn", settings.aws_role_arn, IAM_ROLE), ("--argo-url", settings.argo_url,
+                              URL), ("--datadog-url", settings.datadog_url, URL)):
+        if value is not None:
+            _check(flag, value, kind)
     objects = copy.deepcopy(addon_objects())
     for obj in objects:
         _customise(obj, settings)
@@ -80,6 +84,9 @@ def _customise(obj: dict, settings: Settings) -> None:
     obj["metadata"] = meta = {"name": meta["name"], "namespace": settings.namespace, **meta}
     if (obj["kind"], meta["name"]) == KUBEWATCH_CONFIG:
         obj["data"][KUBEWATCH_FILE] = _kubewatch_config(obj["data"][KUBEWATCH_FILE], settings.namespace)
+    elif (obj["kind"], meta["name"]) == ("ConfigMap", SETTINGS_CONFIGMAP):
+        obj["data"] = {key: value for key, value in (("argo-url", settings.argo_url),
+                                                     ("datadog-url", settings.datadog_url)) if value}
     elif obj["kind"] == "ServiceAccount" and meta["name"] == RUNNER and settings.aws_role_arn:
         meta.setdefault("annotations", {})[IRSA_ANNOTATION] = settings.aws_role_arn
     elif obj["kind"] == "Deployment":

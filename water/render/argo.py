@@ -173,6 +173,9 @@ def _exit_handler(pipeline, templates: _Templates) -> list:
     secret = [{"name": "SLACK_WEBHOOK_URL",
                "valueFrom": {"secretKeyRef": {"name": slack.webhook_secret, "key": slack.webhook_key}}},
               {"name": "WATER_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}]
+    secret += [{"name": name, "valueFrom": {"configMapKeyRef": {"name": pods.SETTINGS_CONFIGMAP, "key": key,
+                                                                "optional": True}}}
+               for name, key in pods.SETTINGS_ENV.items()]
     config = {"pipeline": pipeline.name, "kind": "notify", "slack": as_data(slack),
               "links": as_data(pipeline.spec.alerts.links) or {}, "timeout": NOTIFY_TIMEOUT,
               "aws": as_data(pipeline.spec.aws)}

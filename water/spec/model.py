@@ -12,6 +12,7 @@ PIPELINE_NAME = Name(52)  # CronJob names get an 11-character suffix for their J
 STEP_NAME = Name(40)
 BUILTIN_RESOURCES = {"cpu": "500m", "memory": "1Gi"}
 INSTANCE_TYPE = Str(r"^ml\.[a-z0-9]+\.[a-z0-9]+$", "a SageMaker instance type such as ml.m5.xlarge")
+URL = Str(r"^https?://[^\s{}<>|]+$", "an http(s) URL")
 IAM_ROLE = Str(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$", "an IAM role ARN")
 
 
@@ -139,8 +140,8 @@ class DatadogAlert(SpecModel):
 class Links(SpecModel):
     """Base URLs that alert messages link to."""
 
-    argo: str = field(Str(r"^https?://[^\s{}<>|]+$", "an http(s) URL"), "Argo UI, e.g. https://argo.example.com.")
-    datadog: str = field(Str(r"^https?://[^\s{}<>|]+$", "an http(s) URL"), "Datadog, e.g. https://app.datadoghq.com.")
+    argo: str = field(URL, "Argo UI, e.g. https://argo.example.com.")
+    datadog: str = field(URL, "Datadog, e.g. https://app.datadoghq.com.")
 
 
 class Alerts(SpecModel):
