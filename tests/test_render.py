@@ -397,8 +397,8 @@ def test_slack_alerts_add_an_exit_handler_for_failures_only_by_default():
     assert template["spec"]["onExit"] == "exit-handler"
     handler = next(t for t in _templates(template) if t["name"] == "exit-handler")
     (steps,) = handler["steps"]
-    assert [s["name"] for s in steps] == ["notify-failure"]
-    assert steps[0]["when"] == "{{workflow.status}} != Succeeded"
+    assert [s["name"] for s in steps] == ["notify-failure", "stop-aws-jobs"]
+    assert steps[0]["when"] == steps[1]["when"] == "{{workflow.status}} != Succeeded"
     notify = next(t for t in _templates(template) if t["name"] == "notify")
     env = {e["name"]: e["valueFrom"] for e in notify["container"]["env"] if "valueFrom" in e}
     assert env["SLACK_WEBHOOK_URL"]["secretKeyRef"] == {"name": "slack-webhook", "key": "url"}
@@ -413,8 +413,27 @@ def test_success_notifications_do_not_read_workflow_failures(project):
     assert "workflow.failures" not in json.dumps(success)  # absent when nothing failed
 
 
-def test_no_slack_no_exit_handler():
-    (template,) = render_objects(example_path("demo"))
+def test_a_run_that_did_not_succeed_stops_the_aws_jobs_its_steps_left_running():
+    (template,) = render_objects(example_path("demo"))  # no Slack: the handler only cleans up
+    handler = next(t for t in _templates(template) if t["name"] == "exit-handler")
+    ((stop,),) = handler["steps"]
+    assert stop["name"] == "stop-aws-jobs" and stop["when"] == "{{workflow.status}} != Succeeded"
+    config = _decode(stop["arguments"]["parameters"][0]["value"])
+    assert config["kind"] == "cleanup"
+    # only what finds each job: names follow from pipeline, step and run; Athena's marker from its output
+    assert config["steps"] == [
+        {"step": "extract", "kind": "athena", "spec": {"output": "s3://water-demo/runs/{{run.id}}/extract/",
+                                                       "workgroup": "primary"}},
+        {"step": "features", "kind": "glue", "spec": {"job": "demo-features"}},
+        {"step": "train", "kind": "train", "spec": {}},
+        {"step": "predict", "kind": "transform", "spec": {}}]
+    cleanup = next(t for t in _templates(template) if t["name"] == stop["template"])
+    assert cleanup["container"]["args"][:1] == ["cleanup"] and cleanup["retryStrategy"]["limit"] == 2
+
+
+def test_container_steps_alone_need_no_exit_handler(tmp_path):
+    (tmp_path / "water.yaml").write_text(_chain_spec(3))
+    (template,) = render_objects(str(tmp_path))
     assert "onExit" not in template["spec"]
 
 

@@ -619,6 +619,77 @@ def test_sigterm_stops_a_training_job_when_the_run_was_stopped(aws_env, tmp_path
     assert err == f"water-job: terminated: stopped {started}"
 
 
+def _start_and_kill(tmp_path, kind: str) -> None:
+    """Start the step's AWS job in a process that is then killed mid-wait, as a stopped or timed-out pod."""
+    site = tmp_path / "site"
+    site.mkdir(exist_ok=True)
+    (site / "sitecustomize.py").write_text(HOOK_SITE)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.getcwd()]),
+           "WATER_TEST_FINISH": str(tmp_path / "never")}
+    process = subprocess.Popen([sys.executable, "-m", "water.runtime.main", *_kind_argv(kind)], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert process.stdout.readline()  # the job started
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+
+
+def _cleanup_config(kinds: list) -> str:
+    specs = {"athena": {"output": "s3://lake-results/{{run.id}}/extract/", "workgroup": "primary"},
+             "glue": {"job": "features-job"}, "train": {}, "transform": {}}
+    steps = {"athena": "extract", "glue": "features", "train": "train", "transform": "predict"}
+    config = {"pipeline": "demo", "kind": "cleanup", "timeout": 60,
+              "steps": [{"step": steps[k], "kind": k, "spec": specs[k]} for k in kinds]}
+    return base64.b64encode(json.dumps(config).encode()).decode()
+
+
+def test_cleanup_stops_the_jobs_a_failed_run_left_running_and_nothing_else(aws_env, tmp_path, capsys):
+    kinds = ["athena", "glue", "train", "transform"]
+    for kind in kinds:
+        _start_and_kill(tmp_path, kind)
+    stops = []
+
+    def still_running(parsed, **_):
+        for key, state in (("JobRun", "JobRunState"),):
+            if key in parsed:
+                parsed[key][state] = "RUNNING"
+        for key in ("TrainingJobStatus", "TransformJobStatus"):
+            if key in parsed:
+                parsed[key] = "InProgress"
+        if "QueryExecution" in parsed:
+            parsed["QueryExecution"]["Status"]["State"] = "RUNNING"
+
+    def record(request, **_):  # moto answers these stops with HTTP 500: record them instead
+        from botocore.awsrequest import AWSResponse
+
+        stops.append(request.headers["X-Amz-Target"].decode().split(".")[-1])
+        return AWSResponse(request.url, 200, {}, type("Raw", (), {"stream": lambda self, **_: iter([b"{}"])})())
+
+    for event in ("after-call.athena.GetQueryExecution", "after-call.glue.GetJobRun",
+                  "after-call.sagemaker.DescribeTrainingJob", "after-call.sagemaker.DescribeTransformJob"):
+        aws.HOOKS.append((event, still_running))
+    for event in ("before-send.glue.BatchStopJobRun", "before-send.sagemaker.StopTrainingJob",
+                  "before-send.sagemaker.StopTransformJob"):
+        aws.HOOKS.append((event, record))
+    assert main(["cleanup", "--config", _cleanup_config(kinds)]) == 0
+    out = capsys.readouterr().out
+    assert "extract: stopped athena query " in out and "features: stopped glue job features-job run " in out
+    assert "train: stopped sagemaker training job demo-train-" in out
+    assert "predict: stopped sagemaker transform job demo-predict-" in out
+    assert stops == ["BatchStopJobRun", "StopTrainingJob", "StopTransformJob"]
+    aws.HOOKS[:] = [h for h in aws.HOOKS if h[0].startswith("before-send")]  # now everything has ended
+    (execution,) = _executions()
+    assert execution["Status"]["State"] == "CANCELLED"  # moto's own StopQueryExecution
+    assert main(["cleanup", "--config", _cleanup_config(kinds)]) == 0
+    assert capsys.readouterr().out.count(": nothing running") == 4 and len(stops) == 3
+
+
+def test_cleanup_of_a_run_whose_steps_never_started_finds_nothing(aws_env, capsys):
+    aws.client("glue").create_job(Name="features-job", Role="arn:aws:iam::123456789012:role/glue",
+                                  Command={"Name": "glueetl", "ScriptLocation": "s3://lake-results/f.py"})
+    assert main(["cleanup", "--config", _cleanup_config(["athena", "glue", "train", "transform"])]) == 0
+    assert capsys.readouterr().out.count(": nothing running") == 4
+
+
 # --- CloudWatch log tails -----------------------------------------------------------------------------------------
 
 def _write_log(group: str, stream: str, lines: list):

@@ -18,6 +18,7 @@ WEEK = 7 * 24 * 3600
 RETRY_BACKOFF = {"duration": "30s", "factor": 2, "maxDuration": "10m"}
 SIZE_TIMEOUT = 600
 NOTIFY_TIMEOUT = 120
+CLEANUP_TIMEOUT = 600
 SIZE_OUTPUTS = ("pod-patch", "shards", "tier", "bytes", "objects", "instance-type", "instance-count")
 
 
@@ -167,8 +168,18 @@ def _task(name: str, template: str, deps: list, args: list) -> dict:
 
 
 def _exit_handler(pipeline, templates: _Templates) -> list:
-    """`water-job notify` when the run ends as `alerts.slack.on` asks. `{{workflow.failures}}` exists only
-    when something failed, so success and failure are two steps with their own arguments."""
+    """What runs when the workflow ends: `water-job notify` as alerts.slack.on asks, and, unless the run
+    succeeded, `water-job cleanup` stopping the AWS jobs its steps left running (a step leaves its job on
+    SIGTERM for the retry that re-attaches; once the run is over, nothing will). No steps, no handler."""
+    steps = _notify_steps(pipeline, templates) if pipeline.spec.alerts.slack else []
+    stoppable = [step for step in pipeline.steps if hasattr(step.kind, "stop_run")]
+    if stoppable:
+        steps.append(_cleanup_step(pipeline, stoppable, templates))
+    return [{"name": "exit-handler", "steps": [steps]}] if steps else []
+
+
+def _notify_steps(pipeline, templates: _Templates) -> list:
+    """`{{workflow.failures}}` exists only when something failed, so success and failure are two steps."""
     slack = pipeline.spec.alerts.slack
     secret = [{"name": "SLACK_WEBHOOK_URL",
                "valueFrom": {"secretKeyRef": {"name": slack.webhook_secret, "key": slack.webhook_key}}},
@@ -193,7 +204,21 @@ def _exit_handler(pipeline, templates: _Templates) -> list:
     if "success" in slack.on:
         steps.append({"name": "notify-success", "template": notify, "when": "{{workflow.status}} == Succeeded",
                       "arguments": {"parameters": list(common)}})
-    return [{"name": "exit-handler", "steps": [steps]}]
+    return steps
+
+
+def _cleanup_step(pipeline, stoppable: list, templates: _Templates) -> dict:
+    """Per AWS step only what finds its job (names follow from pipeline, step and run; Athena's marker from
+    its output), so the handler's argument stays small on large pipelines."""
+    config = {"pipeline": pipeline.name, "kind": "cleanup", "timeout": CLEANUP_TIMEOUT, "aws": as_data(pipeline.spec.aws),
+              "steps": [{"step": step.name, "kind": step.kind.name,
+                         "spec": {k: v for k, v in step.job_config().items() if k in step.kind.stop_keys}}
+                        for step in stoppable]}
+    body = job_template(pipeline, "cleanup", ["config"], (), pipeline.default_resources, retries=2,
+                        timeout=CLEANUP_TIMEOUT)
+    return {"name": "stop-aws-jobs", "template": templates.add("cleanup", body),
+            "when": "{{workflow.status}} != Succeeded",
+            "arguments": {"parameters": [{"name": "config", "value": pods.encode(config)}]}}
 
 
 def metadata(pipeline, git_commit, name=None) -> dict:
@@ -218,7 +243,7 @@ def workflow_template(pipeline, git_commit: str | None = None) -> dict:
     spec["securityContext"] = pods.POD_SECURITY
     spec["volumes"] = [pods.TMP_VOLUME]
     spec["ttlStrategy"] = {"secondsAfterCompletion": WEEK}
-    handler = _exit_handler(pipeline, templates) if pipeline.spec.alerts.slack else []
+    handler = _exit_handler(pipeline, templates)
     if handler:
         spec["onExit"] = "exit-handler"
     spec["templates"] = [{"name": "main", "dag": {"tasks": tasks}}] + templates.templates + handler

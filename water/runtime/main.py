@@ -17,10 +17,11 @@ TERMINATION_LIMIT = 4096  # bytes Kubernetes keeps of a termination message
 
 def _kinds() -> dict:
     from water.alerts import NOTIFY_TASK
+    from water.runtime.cleanup import CLEANUP_TASK
     from water.sizing import SIZE_TASK
     from water.steps import KINDS
 
-    return {**KINDS, "size": SIZE_TASK, "notify": NOTIFY_TASK}
+    return {**KINDS, "size": SIZE_TASK, "notify": NOTIFY_TASK, "cleanup": CLEANUP_TASK}
 
 
 def main(argv: list | None = None) -> int:

@@ -173,6 +173,20 @@ class Athena(Kind):
         return {"output": output, "bytes": str(size)}
 
 
+    stop_keys = ("output", "workgroup")  # what the exit handler needs to find the run's query
+
+    def stop_run(self, job):
+        """The run's query (from its marker), stopped if still queued or running; what was stopped, or None."""
+        from water.runtime.job import Marker
+
+        athena = job.client("athena")
+        query_id = Marker(job, job.client("s3"), job.resolve(job.spec["output"])).read()
+        if query_id is None or _finished(athena, query_id):
+            return None
+        athena.stop_query_execution(QueryExecutionId=query_id)
+        return f"athena query {query_id}"
+
+
 def _finished(athena, query_id: str):
     status = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]["Status"]
     return status if status["State"] in ("SUCCEEDED", "FAILED", "CANCELLED") else None

@@ -101,6 +101,18 @@ class Glue(Kind):
         return {"output": output, "bytes": aws.measure_prefix(s3, output)[0]}
 
 
+    stop_keys = ("job",)
+
+    def stop_run(self, job):
+        """The run's Glue job run (found by its --water-run-id), stopped if not ended; what, or None."""
+        glue, name = job.client("glue"), job.spec["job"]
+        run_id = _tagged_run(glue, name, job.token())
+        if run_id is None or _finished(glue, name, run_id):
+            return None
+        glue.batch_stop_job_run(JobName=name, JobRunIds=[run_id])
+        return f"glue job {name} run {run_id}"
+
+
 RUN_TAG = "--water-run-id"  # the argument that ties a Glue run to the step and run that started it
 TERMINAL = ("SUCCEEDED", "FAILED", "ERROR", "TIMEOUT", "STOPPED", "EXPIRED")
 

@@ -102,6 +102,23 @@ class Train(Kind):
         return {"output": output, "model": done["ModelArtifacts"]["S3ModelArtifacts"]}
 
 
+    stop_keys = ()  # the job's name follows from pipeline, step and run
+
+    def stop_run(self, job):
+        sagemaker, name = job.client("sagemaker"), job_name(job.pipeline, job.step, job.run_id)
+        return stop_if_running(sagemaker.describe_training_job, sagemaker.stop_training_job, "TrainingJobStatus",
+                               f"sagemaker training job {name}", TrainingJobName=name)
+
+
+def stop_if_running(describe, stop, status_key: str, what: str, **name):
+    """Stop a SageMaker job that is still in progress; `what` when it was, else None."""
+    described = describe_or_none(describe, **name)
+    if described is None or described[status_key] != "InProgress":
+        return None
+    stop(**name)
+    return what
+
+
 def image_uri(image: str) -> str:
     """A full image URI as SageMaker takes it; `framework:version` needs resolving where water renders."""
     from water.runtime.job import BadInput

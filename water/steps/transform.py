@@ -97,5 +97,14 @@ class Transform(Kind):
                             f"{done.get('FailureReason', 'no reason given')}")
         return {"output": output, "bytes": aws.measure_prefix(s3, output)[0]}
 
+    stop_keys = ()  # the job's name follows from pipeline, step and run
+
+    def stop_run(self, job):
+        from water.steps.train import job_name, stop_if_running
+
+        sagemaker, name = job.client("sagemaker"), job_name(job.pipeline, job.step, job.run_id)
+        return stop_if_running(sagemaker.describe_transform_job, sagemaker.stop_transform_job, "TransformJobStatus",
+                               f"sagemaker transform job {name}", TransformJobName=name)
+
 
 KIND = Transform()

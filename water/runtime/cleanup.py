@@ -1,0 +1,32 @@
+"""`water-job cleanup`, in the exit handler of a run that did not succeed: stop the AWS jobs its steps left
+running. A step that gets SIGTERM leaves its job for the retry that re-attaches to it (WATER_ON_TERM=leave);
+once the run has ended (failed, stopped by `argo stop`, or past its deadline) nothing will, so this stops them."""
+from __future__ import annotations
+
+from water.runtime.job import BadInput, Job, JobFailed
+
+
+class CleanupTask:
+    def run_cluster(self, job) -> dict:
+        from water.steps import KINDS
+
+        problems = []
+        for entry in job.config["steps"]:
+            step = Job({"pipeline": job.pipeline, "step": entry["step"], "kind": entry["kind"],
+                        "spec": entry["spec"], "aws": job.config.get("aws")}, {}, job.env)
+            try:
+                stopped = KINDS[entry["kind"]].stop_run(step)
+            except BadInput as exc:  # an output that names an upstream output: its marker cannot be found here
+                print(f"{entry['step']}: cannot look for its job: {exc}", flush=True)
+                continue
+            except Exception as exc:  # noqa: BLE001 - botocore's errors; one step's trouble must not hide others
+                problems.append(f"{entry['step']}: {str(exc).splitlines()[0]}")
+                continue
+            print(f"{entry['step']}: stopped {stopped}" if stopped else f"{entry['step']}: nothing running",
+                  flush=True)
+        if problems:
+            raise JobFailed("could not stop every AWS job of the run: " + "; ".join(problems))
+        return {}
+
+
+CLEANUP_TASK = CleanupTask()
