@@ -31,10 +31,17 @@ def test_help_and_render_load_no_cloud_or_cluster_client():
             "render.render(pipeline.load(sys.argv[1])); "
             "print(sorted(m for m in ('boto3', 'botocore', 'kubernetes', 'sagemaker', 'datadog', 'jsonschema') "
             "if m in sys.modules))")
-    done = subprocess.run([sys.executable, "-c", code, example_path("babyweight")], capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run([sys.executable, "-c", code, example_path("nightly-report")], capture_output=True,
+                          text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_validating_a_framework_image_does_not_load_the_sagemaker_sdk():
+    code = ("import sys; from water import pipeline; pipeline.load(sys.argv[1]); print('sagemaker' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code, example_path("babyweight")], capture_output=True, text=True,
+                          timeout=60)
+    assert done.stdout.strip() == "False", done.stderr
 
 
 def test_validate_prints_the_summary_with_the_next_run_in_the_pipeline_time_zone(runner):

@@ -517,7 +517,7 @@ def test_script_mode_uploads_the_entry_folder(aws_env, tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda c: c["spec"].update(image="xgboost:1.7-1"), "train image 'xgboost:1.7-1' is not an image URI"),
+    (lambda c: c["spec"].update(image="xgboost:1.7-1"), "image 'xgboost:1.7-1' was not resolved to an image URI"),
     (lambda c: c.update(aws={}), "no SageMaker execution role: set train.role or spec.aws.sagemakerRole"),
 ])
 def test_train_refuses_what_it_cannot_run(aws_env, capsys, change, message):

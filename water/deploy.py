@@ -67,7 +67,7 @@ def bundle_from_pipeline(p, spec: str, params: dict, note: str) -> Bundle:
 
     p.spec.params = p.param_values(params)
     git = gitinfo.describe(p.project_dir)
-    return Bundle(p.name, spec, p.sources(), to_yaml(render.render(p, git.get("commit")).objects),
+    return Bundle(p.name, spec, p.sources(), to_yaml(render.render(p, git.get("commit"), strict=True).objects),
                   p.doc.metadata.namespace, dict(params), git, note, monitors.definitions(p))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import dataclasses
 import os
 from dataclasses import dataclass
 
@@ -56,6 +57,7 @@ class Pipeline:
     steps: tuple  # PipelineStep, in spec order
     upstream: dict  # step → frozenset of every step it (transitively) waits for
     source_hash: str
+    text: str = ""  # the spec as read, for locating problems found after validation (see marked())
 
     @property
     def name(self) -> str:
@@ -111,10 +113,15 @@ def load_text(text: str, file: str, project_dir: str) -> Pipeline:
     data = fastyaml.load(text)
     if data is not None:
         try:
-            return _check(data, file, project_dir)
+            return dataclasses.replace(_check(data, file, project_dir), text=text)
         except SpecError:
             pass  # the fast loader has no line marks: locate the problems with the marked one
-    return _check(yamlmarks.load(text, file), file, project_dir)
+    return dataclasses.replace(_check(yamlmarks.load(text, file), file, project_dir), text=text)
+
+
+def marked(p: Pipeline) -> Pipeline:
+    """The same pipeline read with line marks (the fast loader keeps none), to point at a later problem."""
+    return _check(yamlmarks.load(p.text, p.file), p.file, p.project_dir)
 
 
 def _check(data, file: str, project_dir: str) -> Pipeline:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from water.render import images
 from water.render.argo import cron_workflow, workflow_template
 from water.render.cronjob import plain_cronjob, submitter_cronjob
 
@@ -19,8 +20,10 @@ class Rendered:
     warnings: list = field(default_factory=list)
 
 
-def render(pipeline, git_commit: str | None = None) -> Rendered:
-    """The objects a pipeline deploys as, in apply order."""
+def render(pipeline, git_commit: str | None = None, strict: bool = False) -> Rendered:
+    """The objects a pipeline deploys as, in apply order. `strict`: what would only be warned about (an image
+    left unresolved) is an error, as deploying it would fail."""
+    pipeline, warnings = images.resolved(pipeline, strict)
     if pipeline.spec.runner == "cronjob":
         objects = [plain_cronjob(pipeline, git_commit)]
     else:
@@ -30,7 +33,6 @@ def render(pipeline, git_commit: str | None = None) -> Rendered:
             objects.append(submitter_cronjob(pipeline, git_commit))
         elif schedule:
             objects.append(cron_workflow(pipeline, git_commit))
-    warnings = []
     for obj in objects:
         size = len(to_json(obj))
         if size > LARGE_OBJECT:

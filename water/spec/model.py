@@ -156,7 +156,8 @@ class Aws(SpecModel):
     """AWS settings shared by the steps; credentials come from the service account (IRSA), never from here."""
 
     region: str = field(Str(r"^[a-z]{2}(-[a-z]+)+-\d$", "an AWS region such as ap-northeast-1"),
-                        "Region of the AWS jobs (default: the pod's AWS_REGION).")
+                        "Region of the AWS jobs (default: the pod's AWS_REGION); also the region `framework:version` "
+                        "images are looked up for when rendering.")
     sagemaker_role: str = field(IAM_ROLE, "Execution role SageMaker jobs assume (train, transform).")
 
 

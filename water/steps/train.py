@@ -17,7 +17,8 @@ from water.steps.base import Kind, named_script
 class TrainSpec(SpecModel):
     """Run a SageMaker training job."""
 
-    image: str = field(IMAGE, "Training image: `framework:version` (e.g. xgboost:1.7-1) or a full image URI.",
+    image: str = field(IMAGE, "Training image: a full image URI, or `framework:version` (e.g. xgboost:1.7-1), "
+                       "looked up at render time for spec.aws.region through the sagemaker SDK (water[sagemaker]).",
                        required=True)
     entry: str = field(Str(r"^[\w./-]+\.py$", "a Python file in the project"), "Script-mode entry point, "
                        "uploaded with its folder as the source dir.")
@@ -120,12 +121,13 @@ def stop_if_running(describe, stop, status_key: str, what: str, **name):
 
 
 def image_uri(image: str) -> str:
-    """A full image URI as SageMaker takes it; `framework:version` needs resolving where water renders."""
+    """A full image URI as SageMaker takes it. `framework:version` is resolved where water renders (with
+    spec.aws.region and water[sagemaker]); one that reaches a pod was left unresolved there."""
     from water.runtime.job import BadInput
 
     if "/" not in image:
-        raise BadInput(f"train image '{image}' is not an image URI: give the full URI (framework:version "
-                       "lookup is not built yet)")
+        raise BadInput(f"image '{image}' was not resolved to an image URI when rendered: set spec.aws.region and "
+                       "install water[sagemaker] where you deploy, or give the full URI")
     return image
 
 

@@ -1,0 +1,77 @@
+"""`framework:version` images of train and transform steps (xgboost:1.7-1) → their registry URIs, through the
+sagemaker SDK's own lookup (`water[sagemaker]`), at render time. The SDK takes seconds to import, so it loads
+only when a spec names such an image — never for other pipelines, other commands or the step runtime."""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import logging
+import os
+
+from water.errors import Problem, SpecError
+from water.spec.fields import is_set, mark_of
+
+SCOPES = {"train": "training", "transform": "inference"}  # a framework's inference image may differ
+
+
+def resolved(pipeline, strict: bool = False) -> tuple:
+    """(the pipeline with framework images resolved, warnings). Without spec.aws.region or without the SDK the
+    images stay as written with a warning (`water render`), or, when `strict` (deploy), that is an error at
+    each image's line. An unknown framework or version is a spec error at its line."""
+    wanted = [s for s in pipeline.steps if s.kind.name in SCOPES and s.config.image and "/" not in s.config.image]
+    if not wanted:
+        return pipeline, []
+    region = pipeline.spec.aws.region
+    why = "" if region else "framework:version images are looked up for spec.aws.region, which is not set"
+    retrieve = None
+    if region:
+        try:
+            retrieve = _retrieve()
+        except ImportError:
+            why = "framework:version images need the sagemaker SDK (pip install 'water[sagemaker]')"
+    if why and strict:
+        raise SpecError([_problem(pipeline, step, why) for step in wanted])
+    if why:
+        names = ", ".join(f"{s.name} ({s.config.image})" for s in wanted)
+        return pipeline, [f"{names}: {why}; they stay as written and those steps would fail on the cluster"]
+    steps, problems = [], []
+    for step in pipeline.steps:
+        if step in wanted:
+            try:
+                step = _with_image(step, _lookup(retrieve, step, region))
+            except (ValueError, OSError) as exc:  # the SDK's answers for an unknown version or framework
+                reason = str(exc).split(". You may need")[0] if isinstance(exc, ValueError) else "unknown framework"
+                problems.append(_problem(pipeline, step, f"'{step.config.image}' is not a SageMaker image for "
+                                                         f"{region}: {reason}"))
+        steps.append(step)
+    if problems:
+        raise SpecError(problems)
+    return dataclasses.replace(pipeline, steps=tuple(steps)), []
+
+
+def _retrieve():
+    os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
+    logging.getLogger("sagemaker.config").setLevel(logging.WARNING)  # its INFO lines on every import
+    from sagemaker import image_uris
+
+    return image_uris.retrieve
+
+
+def _lookup(retrieve, step, region: str) -> str:
+    framework, _, version = step.config.image.partition(":")
+    return retrieve(framework, region, version or None, instance_type=step.config.instance.type,
+                    image_scope=SCOPES[step.kind.name])
+
+
+def _with_image(step, uri: str):
+    config = copy.copy(step.config)
+    config.image = uri
+    return dataclasses.replace(step, config=config)
+
+
+def _problem(pipeline, step, message: str) -> Problem:
+    from water.pipeline import marked
+
+    written = marked(pipeline).step(step.name)
+    line, col = mark_of(written.config, "image") if is_set(written.config, "image") else mark_of(written.config)
+    return Problem(pipeline.file, line, col, f"{step.path}.{step.kind.name}.image", message)
