@@ -143,10 +143,22 @@ def test_an_error_answer_fails_the_deploy_saying_what_landed_and_a_rerun_finishe
     out = water("deploy", path, code=1)
     assert "refused to create monitor '[water] babyweight: a step failed': The value provided for parameter " \
            "'query' is invalid" in out
-    assert "the manifests were applied (revision 1); `water deploy` again finishes the monitors" in out
+    assert "the manifests were applied but no revision was recorded; `water deploy` again finishes" in out
     assert len(posted(datadog, "POST")) == 1  # a 400 is not retried
-    water("deploy", path)
+    assert "revision 1 recorded" in water("deploy", path)
     assert kinds(datadog) == KINDS
+
+
+def test_turning_monitors_off_keeps_them_named_until_they_are_really_deleted(water, apiserver, datadog, project):
+    path = project("babyweight")
+    water("deploy", path)
+    (path / "water.yaml").write_text((path / "water.yaml").read_text().replace("monitors: true", "monitors: false"))
+    datadog.inject(500, "DELETE", {"errors": ["Internal error"]}, times=3)  # every attempt at the first one
+    assert "no revision was recorded" in water("deploy", path, code=1)
+    assert kinds(datadog) == KINDS
+    out = water("deploy", path)  # the latest revision still has monitors: Datadog is asked again
+    assert out.count("' deleted") == 3 and "revision 2 recorded" in out
+    assert kinds(datadog) == []
 
 
 def test_server_errors_and_rate_limits_are_retried(water, apiserver, datadog, project, monkeypatch):

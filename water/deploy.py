@@ -83,16 +83,18 @@ def deploy(cluster: Cluster, bundle: Bundle, namespace_flag: str | None, *, dry_
             show_diff(change.diff)
     if pending and confirm and not dry_run and not confirm(len(pending), p.namespace):
         raise WaterError("deploy cancelled; nothing was applied")
-    number = execute(cluster, p, dry_run=dry_run, force=force, echo=echo)
+    def sync_monitors():
+        try:
+            monitors.apply(datadog, monitor_changes, echo)
+        except monitors.DatadogError as exc:  # unrecorded, the revision still names the monitors to fix
+            raise DeployError(f"{exc}\nthe manifests were applied but no revision was recorded; `water deploy` "
+                              "again finishes the monitors") from None
+
+    number = execute(cluster, p, dry_run=dry_run, force=force, echo=echo,
+                     then=sync_monitors if monitor_changes else None)
     if dry_run:
         for change in monitor_changes:
             echo(f"{change}{' (dry run)' if change.action != 'unchanged' else ''}")
-    elif monitor_changes:
-        try:
-            monitors.apply(datadog, monitor_changes, echo)
-        except monitors.DatadogError as exc:
-            raise DeployError(f"{exc}\nthe manifests were applied{f' (revision {number})' if number else ''}; "
-                              "`water deploy` again finishes the monitors") from None
     return number
 
 
@@ -209,11 +211,17 @@ def _selector(name: str) -> str:
     return f"{PIPELINE_LABEL}={name}"
 
 
-def execute(cluster: Cluster, p: Plan, *, dry_run: bool = False, force: bool = False, echo=print) -> int | None:
-    """Dry-run every change, then apply, prune and record the revision. Returns the new revision's number
-    (None when nothing changed or on --dry-run). Raises DeployError saying what was and was not applied."""
+def execute(cluster: Cluster, p: Plan, *, dry_run: bool = False, force: bool = False, echo=print,
+            then=None) -> int | None:
+    """Dry-run every change, then apply, prune, run `then` (what must land before the revision says it did) and
+    record the revision. Returns the new revision's number (None when nothing changed or on --dry-run). Raises
+    DeployError saying what was and was not applied."""
     apply_changes(cluster, p.changes, dry_run=dry_run, force=force, echo=echo, undo=_undo(p))
-    if dry_run or not p.new_revision:
+    if dry_run:
+        return None
+    if then:
+        then()
+    if not p.new_revision:
         return None
     number = record_revision(cluster, p.bundle, p.namespace, p.latest)
     echo(f"revision {number} recorded")
