@@ -449,3 +449,29 @@ def test_manifests_have_no_yaml_anchors_and_quote_what_would_read_back_as_anothe
     assert "&id" not in text and "*id" not in text  # shared dicts are written out in full
     assert "value: '100000'" in text  # a string that looks like a number stays a string
     assert list(yaml.safe_load_all(text)) == objects
+
+
+def _emitted(objects) -> str:
+    """What PyYAML's C emitter writes for the objects: the reference the direct writer must match."""
+    return yaml.emit(render_mod._events(objects), Dumper=render_mod._Dumper, width=1 << 20, allow_unicode=True)
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_the_direct_yaml_writer_writes_exactly_what_libyaml_would(name):
+    objects = render_objects(example_path(name))
+    assert render_mod.to_yaml(objects) == _emitted(objects)
+
+
+def test_the_direct_yaml_writer_quotes_every_odd_string_as_libyaml_does():
+    import random
+
+    rnd = random.Random(7)
+    alphabet = "ab09_-./=+:#'\" \t{}[],&*!|>%@`?~ü\x07\\"
+    words = ["".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 8))) for _ in range(5000)]
+    words += ["true", "false", "null", "1", "1.5", "-1", "0x1f", "1e5", ".inf", "yes", "No", "~", "2001-12-14",
+              "1:30", "0o17", "+1", "_", "-", "---", "..."]
+    objects = [{"k": words[i:i + 50], "nested": [[w], {w: {}}, []], w: w} for i, w in zip(range(0, 5100, 50),
+                                                                                            words[::50])]
+    assert render_mod.to_yaml(objects) == _emitted(objects)
+    for laid_out_by_the_emitter in ({"k": "a\nb"}, {"k" * 130: "v"}):
+        assert render_mod.to_yaml(objects + [laid_out_by_the_emitter]) == _emitted(objects + [laid_out_by_the_emitter])

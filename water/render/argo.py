@@ -108,8 +108,17 @@ class _Templates:
 
     def __init__(self):
         self.by_body: dict = {}
+        self.by_settings: dict = {}
         self.count: dict = {}
         self.templates: list = []
+
+    def for_settings(self, kind: str, settings: tuple, build) -> str:
+        """The template `build()` makes, built once per `settings` (all its body depends on): thousands of
+        steps in a few resource classes build and compare a few bodies, not thousands."""
+        name = self.by_settings.get(settings)
+        if name is None:
+            name = self.by_settings[settings] = self.add(kind, build())
+        return name
 
     def add(self, kind: str, body: dict) -> str:
         key = json.dumps(body, sort_keys=True)
@@ -151,9 +160,13 @@ def _step_tasks(pipeline, step, templates: _Templates) -> list:
         inputs += ["shard", "pod-patch"]
         args += [{"name": "shard", "value": "{{item}}" if step.fans_out else "0/1"},
                  {"name": "pod-patch", "value": size_output % "pod-patch"}]
-    body = job_template(pipeline, step.kind.name, inputs, step.outputs, step.resources, retries=step.retries,
-                        timeout=step.timeout, extra_env=pods.secret_env(step), patch=patch)
-    task = _task(step.name, templates.add(step.kind.name, body), deps, args)
+    settings = (step.kind.name, tuple(inputs), tuple(step.outputs), tuple(sorted(step.resources.items())),
+                step.retries, step.timeout, tuple(sorted((k, v.secret, v.key) for k, v in step.secret_env.items())),
+                patch)
+    template = templates.for_settings(step.kind.name, settings, lambda: job_template(
+        pipeline, step.kind.name, inputs, step.outputs, step.resources, retries=step.retries, timeout=step.timeout,
+        extra_env=pods.secret_env(step), patch=patch))
+    task = _task(step.name, template, deps, args)
     if patch and step.fans_out:
         task["withParam"] = size_output % "shards"
     return tasks + [task]

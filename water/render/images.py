@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import logging
 import os
 
 from water.errors import Problem, SpecError
@@ -50,6 +49,8 @@ def resolved(pipeline, strict: bool = False) -> tuple:
 
 
 def _retrieve():
+    import logging
+
     os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
     logging.getLogger("sagemaker.config").setLevel(logging.WARNING)  # its INFO lines on every import
     from sagemaker import image_uris

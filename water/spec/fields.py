@@ -125,27 +125,37 @@ class Model(Type):
 
     def __init__(self, cls, variants: Callable[[], dict] | None = None):
         self.cls = cls
-        self.variants = variants
+        self._variants = variants
+        self._known = None
+
+    def variants(self) -> dict:
+        """The variant models by key, looked up once (the step kinds register late)."""
+        if self._known is None:
+            self._known = self._variants() if self._variants else {}
+        return self._known
 
     def parse(self, value, mark, path, ctx):
         if not isinstance(value, dict):
             return ctx.problem(mark, path, f"expected a mapping, got {type_name(value)}")
         keys = self.cls.__spec_keys__
-        variants = self.variants() if self.variants else {}
+        variants = self.variants()
+        marked = isinstance(value, MarkedMap)
         values, marks = {}, {}
-        for key in value:
-            if key not in keys and key not in variants:
-                at = value.key_marks[key] if isinstance(value, MarkedMap) else mark
-                ctx.problem(at, _join(path, key), "unknown field", did_you_mean(key, [*keys, *variants]))
+        if not value.keys() <= keys.keys():
+            for key in value:
+                if key not in keys and key not in variants:
+                    at = value.key_marks[key] if marked else mark
+                    ctx.problem(at, _join(path, key), "unknown field", did_you_mean(key, [*keys, *variants]))
+        prefix = f"{path}." if path else ""
         for f in self.cls.__spec_fields__:
             if f.key in value:
-                vmark = value.value_marks[f.key] if isinstance(value, MarkedMap) else mark
-                values[f.attr] = f.type.parse(value[f.key], vmark, _join(path, f.key), ctx)
+                vmark = value.value_marks[f.key] if marked else mark
+                values[f.attr] = f.type.parse(value[f.key], vmark, prefix + f.key, ctx)
                 marks[f.attr] = vmark
             elif f.required:
-                ctx.problem(mark, _join(path, f.key), "required field is missing")
+                ctx.problem(mark, prefix + f.key, "required field is missing")
             elif f.default is not None:
-                values[f.attr] = f.type.parse(f.default, mark, _join(path, f.key), ctx)
+                values[f.attr] = f.type.parse(f.default, mark, prefix + f.key, ctx)
         if variants:
             self._parse_variant(value, mark, path, ctx, variants, values, marks)
         obj = self.cls(**values)
@@ -184,7 +194,7 @@ class Model(Type):
                    "additionalProperties": False}
             if required:
                 out["required"] = required
-            if self.variants:
+            if self._variants:
                 for kind, vcls in self.variants().items():
                     props[kind] = {**Model(vcls).schema(defs), "description": (vcls.__doc__ or "").strip()}
                 out["oneOf"] = [{"required": [k]} for k in self.variants()]
@@ -198,7 +208,7 @@ class Model(Type):
             sub = getattr(value, f.attr)
             if sub is not None:
                 yield from f.type.texts(sub, mark_of(value, f.attr), _join(path, f.key))
-        if self.variants and getattr(value, "config", None) is not None:
+        if self._variants and getattr(value, "config", None) is not None:
             vcls = self.variants()[value.kind]
             yield from Model(vcls).texts(value.config, mark_of(value, "config"), _join(path, value.kind))
 
