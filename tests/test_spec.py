@@ -268,3 +268,16 @@ def test_the_fast_loader_keeps_escapes_quotes_and_unicode():
     text = ("a: 'back\\\\slash and ''quote'''\nb: \"tab\\tnew\\nline \\\"q\\\"\"\nc: héllo ✓ {{run.id}}\n"
             "d: [1, 2.5, -3, 1., .5, true, null]\ne: 'x: y # z'\n")
     assert fastyaml.load(text) == json.loads(json.dumps(yamlmarks.load(text, "f")))
+
+
+@pytest.mark.parametrize("cron, valid", [
+    ("0 3 * * *", True), ("*/15 9-17 * * MON-FRI", True), ("0 0 1,15 * *", True), ("30 2 ? JAN,jul sun", True),
+    ("5-55/10 * * * *", True), ("0 0 L * *", False), ("0 0 * * 7", False), ("0 24 * * *", False),
+    ("60 * * * *", False), ("0 0 0 * *", False), ("0 0 * 13 *", False), ("*/0 * * * *", False),
+    ("5-1 * * * *", False), ("0 0 * * MON#1", False), ("0 0 * * * *", False), ("0 0 * *", False),
+    ("a * * * *", False), ("1- * * * *", False), ("-1 * * * *", False), ("0 0 1W * *", False),
+])
+def test_cron_expressions_are_checked_as_the_clusters_controllers_read_them(cron, valid):
+    from water.spec.types import cron_is_valid
+
+    assert cron_is_valid(cron) is valid

@@ -212,6 +212,37 @@ class S3Uri(Type):
 
 
 _MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+_MONTHS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
+_DAYS = {d: i for i, d in enumerate("sun mon tue wed thu fri sat".split())}
+# minute, hour, day of month, month, day of week: the bounds of robfig/cron's standard parser, which Argo's
+# CronWorkflow controller and Kubernetes' CronJob controller both use (so 7 is not Sunday, and L, W, # are out)
+_CRON_FIELDS = ((0, 59, {}), (0, 23, {}), (1, 31, {}), (1, 12, _MONTHS), (0, 6, _DAYS))
+
+
+def cron_is_valid(expression: str) -> bool:
+    """Whether a five-field expression is one the cluster's controllers accept."""
+    fields = expression.split()
+    return len(fields) == 5 and all(all(_cron_part_ok(part, *bounds) for part in field.split(","))
+                                    for field, bounds in zip(fields, _CRON_FIELDS))
+
+
+def _cron_part_ok(part: str, low: int, high: int, names: dict) -> bool:
+    span, slash, step = part.partition("/")
+    if slash and not (step.isdigit() and int(step) > 0):
+        return False
+    if span in ("*", "?"):
+        return True
+    first, dash, last = span.partition("-")
+    start, end = _cron_value(first, names), _cron_value(last, names) if dash else None
+    if start is None or not low <= start <= high or (dash and (end is None or not start <= end <= high)):
+        return False
+    return True
+
+
+def _cron_value(text: str, names: dict) -> int | None:
+    if text.isdigit():
+        return int(text)
+    return names.get(text.lower())
 
 
 class Cron(Type):
@@ -224,9 +255,7 @@ class Cron(Type):
             return ctx.problem(mark, path, "a time zone inside the cron expression is not supported",
                                "set schedule.timezone instead")
         if value not in _MACROS:
-            from croniter import croniter
-
-            if len(value.split()) != 5 or not croniter.is_valid(value):
+            if not cron_is_valid(value):
                 return ctx.problem(mark, path, f"'{value}' is not a valid cron expression",
                                    "five fields: minute hour day-of-month month day-of-week, e.g. '0 3 * * *'")
         return value

@@ -6,7 +6,6 @@ import gzip
 import hashlib
 import json
 import os
-import tarfile
 
 from water.spec.fields import Map, Model, SpecModel, as_data, field
 from water.spec.model import IAM_ROLE, Instance
@@ -178,6 +177,7 @@ def instances(job) -> tuple[str, int]:
 def _upload_source(job, entry: str, prefix: str, s3) -> dict:
     """Script mode: the entry's folder (from the step image's working directory) as sourcedir.tar.gz."""
     import io
+    import tarfile
 
     from water.runtime import aws
 
@@ -232,6 +232,8 @@ def job_name(pipeline: str, step: str, run_id: str) -> str:
 
 def pack_model(model_dir: str, target: str) -> None:
     """model.tar.gz of a folder, byte-identical for identical files (sorted, no times or owners)."""
+    import tarfile
+
     def clean(info):
         info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
         return info
