@@ -6,7 +6,7 @@ import re
 
 from water import expressions
 from water.spec.fields import Ctx, did_you_mean, is_set, mark_of
-from water.spec.yamlmarks import file_mark, text_mark
+from water.spec.marked import file_mark, text_mark
 from water.steps import KINDS
 
 _AWS_KEY = re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from water import checks, expressions
 from water.errors import SpecError, WaterError
-from water.spec import fastyaml, yamlmarks
+from water.spec import fastyaml
 from water.spec.fields import Ctx, Model, did_you_mean, mark_of, parse
 from water.spec.model import BUILTIN_RESOURCES, PipelineDoc, SecretRef
 from water.steps import KINDS
@@ -116,11 +116,15 @@ def load_text(text: str, file: str, project_dir: str) -> Pipeline:
             return dataclasses.replace(_check(data, file, project_dir), text=text)
         except SpecError:
             pass  # the fast loader has no line marks: locate the problems with the marked one
+    from water.spec import yamlmarks
+
     return dataclasses.replace(_check(yamlmarks.load(text, file), file, project_dir), text=text)
 
 
 def marked(p: Pipeline) -> Pipeline:
     """The same pipeline read with line marks (the fast loader keeps none), to point at a later problem."""
+    from water.spec import yamlmarks
+
     return _check(yamlmarks.load(p.text, p.file), p.file, p.project_dir)
 
 

@@ -11,7 +11,7 @@ import difflib
 from typing import Any, Callable, Iterator
 
 from water.errors import Problem
-from water.spec.yamlmarks import MarkedList, MarkedMap, Mark
+from water.spec.marked import Mark, MarkedList, MarkedMap
 
 INVALID = object()  # a value that failed to parse; its problem is already recorded
 

@@ -12,8 +12,8 @@ import yaml
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from water.errors import Problem, SpecError
+from water.spec.marked import Mark, MarkedList, MarkedMap
 
-Mark = tuple  # (line, col), both 1-based
 
 try:
     from yaml._yaml import CParser as _Parser  # libyaml: ~10x faster on large specs
@@ -25,29 +25,6 @@ except ImportError:  # pragma: no cover - PyYAML built without libyaml
             yaml.scanner.Scanner.__init__(self)
             yaml.parser.Parser.__init__(self)
             yaml.composer.Composer.__init__(self)
-
-
-class MarkedMap(dict):
-    """A mapping with the marks of itself, its keys and its values."""
-
-    __slots__ = ("mark", "key_marks", "value_marks")
-
-    def __init__(self, mark: Mark = (1, 1)):
-        super().__init__()
-        self.mark = mark
-        self.key_marks: dict = {}
-        self.value_marks: dict = {}
-
-
-class MarkedList(list):
-    """A sequence with the marks of itself and of each item."""
-
-    __slots__ = ("mark", "item_marks")
-
-    def __init__(self, mark: Mark = (1, 1)):
-        super().__init__()
-        self.mark = mark
-        self.item_marks: list = []
 
 
 def _mark(node, lines: list | None = None) -> Mark:
@@ -124,19 +101,6 @@ def _construct_int(loader, node):
 _Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)
 _Loader.add_constructor("tag:yaml.org,2002:seq", _construct_list)
 _Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
-
-
-def text_mark(mark, text, offset):
-    """Where offset `offset` of a YAML string stood; later lines of a block keep its indentation."""
-    line = text.count("\n", 0, offset)
-    if not line:
-        return (mark[0], mark[1] + offset)
-    return (mark[0] + line, mark[1] + offset - text.rindex("\n", 0, offset) - 1)
-
-
-def file_mark(text, offset):
-    line = text.count("\n", 0, offset)
-    return (line + 1, offset - (text.rindex("\n", 0, offset) if line else -1))
 
 
 def load(text: str, file: str):

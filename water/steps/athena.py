@@ -9,7 +9,7 @@ import re
 from water import expressions
 from water.spec.fields import Ctx, SpecModel, as_data, field, mark_of
 from water.spec.types import PLAIN, TEXT, S3Uri, Str
-from water.spec.yamlmarks import file_mark, text_mark
+from water.spec.marked import file_mark, text_mark
 from water.steps.base import Kind, Prepared, read_project_file
 
 

@@ -1,0 +1,41 @@
+"""Where things stood in a spec: line and column marks, and the plain containers that carry them. No YAML
+parser here, so the fast path (valid specs) never loads one."""
+from __future__ import annotations
+
+Mark = tuple  # (line, col), both 1-based
+
+
+class MarkedMap(dict):
+    """A mapping with the marks of itself, its keys and its values."""
+
+    __slots__ = ("mark", "key_marks", "value_marks")
+
+    def __init__(self, mark: Mark = (1, 1)):
+        super().__init__()
+        self.mark = mark
+        self.key_marks: dict = {}
+        self.value_marks: dict = {}
+
+
+class MarkedList(list):
+    """A sequence with the marks of itself and of each item."""
+
+    __slots__ = ("mark", "item_marks")
+
+    def __init__(self, mark: Mark = (1, 1)):
+        super().__init__()
+        self.mark = mark
+        self.item_marks: list = []
+
+
+def text_mark(mark, text, offset):
+    """Where offset `offset` of a YAML string stood; later lines of a block keep its indentation."""
+    line = text.count("\n", 0, offset)
+    if not line:
+        return (mark[0], mark[1] + offset)
+    return (mark[0] + line, mark[1] + offset - text.rindex("\n", 0, offset) - 1)
+
+
+def file_mark(text, offset):
+    line = text.count("\n", 0, offset)
+    return (line + 1, offset - (text.rindex("\n", 0, offset) if line else -1))
