@@ -162,3 +162,12 @@ def test_a_half_failed_install_says_what_landed_and_a_second_run_finishes_it(wat
     assert "role.rbac.authorization.k8s.io/water-submitter created" in again
     assert "serviceaccount/water-runner unchanged" in again
     assert ("apps/v1/deployments", "ml", "kubewatch") in apiserver.api.objects
+
+
+def test_applying_with_yaml_output_keeps_stdout_to_the_objects(runner, apiserver):
+    result = runner.invoke(cli, ["install", "-o", "yaml"])
+    assert result.exit_code == 0, result.output
+    objects = [d for d in yaml.safe_load_all(result.stdout) if d]
+    assert [o["kind"] for o in objects][0] == "Namespace" and len(objects) == len(documents())
+    assert "namespace/ml created" in result.stderr and "+++ water/namespace/ml" in result.stderr
+    assert ("v1/namespaces", None, "ml") in apiserver.api.objects

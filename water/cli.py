@@ -139,11 +139,11 @@ OUTPUT = click.option("-o", "--output", "fmt", type=click.Choice(["table", "yaml
 PARAMS = click.option("--param", "pairs", multiple=True, metavar="NAME=VALUE", help="Override a run parameter.")
 
 
-def _print_diff(text: str) -> None:
+def _print_diff(text: str, err: bool = False) -> None:
     colours = {"+": "green", "-": "red", "@": "cyan"}
     for line in text.splitlines():
         click.echo(click.style(line, fg=colours.get(line[:1])) if not line.startswith(("+++", "---")) else
-                   click.style(line, bold=True))
+                   click.style(line, bold=True), err=err)
 
 
 def _confirm(yes: bool):
@@ -388,9 +388,11 @@ def install(namespace, slack_secret, slack_webhook_file, aws_role_arn, argo_url,
     if dry_run and fmt:  # like kubectl's --dry-run=client: no cluster needed
         objects = i.render(settings)
     else:
+        # with -o yaml, stdout is the objects alone: progress and diffs go to stderr
         echo = (lambda line: click.echo(line, err=True)) if fmt else click.echo
+        show_diff = (lambda text: _print_diff(text, err=True)) if fmt else _print_diff
         objects = i.install(_connect(context, namespace, kubeconfig), settings, dry_run=dry_run,
-                            force=force_conflicts, confirm=_confirm(yes), echo=echo, show_diff=_print_diff)
+                            force=force_conflicts, confirm=_confirm(yes), echo=echo, show_diff=show_diff)
     if fmt:
         click.echo(to_yaml(i.redacted(objects)), nl=False)
         if settings.slack_webhook is not None:
