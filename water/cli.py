@@ -117,12 +117,19 @@ def _params(pairs) -> dict:
     return params
 
 
+CONTEXT = click.option("--context", help="The kubeconfig context to use.")
+KUBECONFIG = click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Path to the kubeconfig file.")
+YES_APPLY = click.option("-y", "--yes", is_flag=True, help="Do not ask before applying (never asked without a "
+                         "terminal).")
+FORCE_CONFLICTS = click.option("--force-conflicts", is_flag=True, help="Take fields another field manager changed "
+                               "back for water.")
+
+
 def _cluster_options(fn):
     """kubectl's flags for where to talk to."""
     for option in reversed([
-        click.option("--context", help="The kubeconfig context to use."),
-        click.option("-n", "--namespace", help="Namespace (default: the spec's, else the context's)."),
-        click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Path to the kubeconfig file."),
+        CONTEXT, click.option("-n", "--namespace", help="Namespace (default: the spec's, else the context's)."),
+        KUBECONFIG,
     ]):
         fn = option(fn)
     return fn
@@ -204,8 +211,8 @@ def _run_local(path, params, from_step, only, jobs):
 @PATH_ARG
 @PARAMS
 @click.option("--dry-run", is_flag=True, help="Show the diff and let the server dry-run it; change nothing.")
-@click.option("-y", "--yes", is_flag=True, help="Do not ask before applying (never asked without a terminal).")
-@click.option("--force-conflicts", is_flag=True, help="Take fields another field manager changed back for water.")
+@YES_APPLY
+@FORCE_CONFLICTS
 @_cluster_options
 def deploy(path, pairs, dry_run, yes, force_conflicts, context, namespace, kubeconfig):
     """Diff and apply the pipeline to the cluster."""
@@ -373,10 +380,10 @@ def delete(name, yes, context, namespace, kubeconfig):
               "without a cluster.")
 @click.option("-o", "--output", "fmt", type=click.Choice(["yaml"]), help="Print the objects (Secret values "
               "redacted).")
-@click.option("-y", "--yes", is_flag=True, help="Do not ask before applying (never asked without a terminal).")
-@click.option("--force-conflicts", is_flag=True, help="Take fields another field manager changed back for water.")
-@click.option("--context", help="The kubeconfig context to use.")
-@click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Path to the kubeconfig file.")
+@YES_APPLY
+@FORCE_CONFLICTS
+@CONTEXT
+@KUBECONFIG
 def install(namespace, slack_secret, slack_webhook_file, aws_role_arn, argo_url, datadog_url, dry_run, fmt, yes,
             force_conflicts, context, kubeconfig):
     """Set up the cluster add-ons: namespace, RBAC, kubewatch → Slack."""

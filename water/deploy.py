@@ -77,12 +77,8 @@ def deploy(cluster: Cluster, bundle: Bundle, namespace_flag: str | None, *, dry_
     first, monitors after them. Returns the new revision's number."""
     p = plan(cluster, bundle, namespace_for(cluster, bundle, namespace_flag))
     datadog, monitor_changes = monitor_plan(bundle, p.latest)
-    pending = p.pending + [c for c in monitor_changes if c.action != "unchanged"]
-    for change in pending:
-        if change.diff:
-            show_diff(change.diff)
-    if pending and confirm and not dry_run and not confirm(len(pending), p.namespace):
-        raise WaterError("deploy cancelled; nothing was applied")
+    review(p.pending + [c for c in monitor_changes if c.action != "unchanged"], p.namespace, "deploy",
+           dry_run=dry_run, confirm=confirm, show_diff=show_diff)
     def sync_monitors():
         try:
             monitors.apply(datadog, monitor_changes, echo)
@@ -96,6 +92,15 @@ def deploy(cluster: Cluster, bundle: Bundle, namespace_flag: str | None, *, dry_
         for change in monitor_changes:
             echo(f"{change}{' (dry run)' if change.action != 'unchanged' else ''}")
     return number
+
+
+def review(pending: list, namespace: str, what: str, *, dry_run: bool, confirm, show_diff) -> None:
+    """Show each pending change's diff, then ask (when `confirm` is given and this is no dry run)."""
+    for change in pending:
+        if change.diff:
+            show_diff(change.diff)
+    if pending and confirm and not dry_run and not confirm(len(pending), namespace):
+        raise WaterError(f"{what} cancelled; nothing was applied")
 
 
 def monitor_plan(bundle: Bundle, latest: dict | None) -> tuple:

@@ -139,12 +139,8 @@ def install(cluster: Cluster, settings: Settings, *, dry_run: bool = False, forc
     first: the server checks nothing inside a namespace it does not have."""
     objects = render(settings)
     changes = deploy.changes_for(cluster, objects)
-    for change in changes:
-        if change.diff:
-            show_diff(change.diff)
-    pending = [c for c in changes if c.action != "unchanged"]
-    if pending and confirm and not dry_run and not confirm(len(pending), settings.namespace):
-        raise WaterError("install cancelled; nothing was applied")
+    deploy.review([c for c in changes if c.action != "unchanged"], settings.namespace, "install", dry_run=dry_run,
+                  confirm=confirm, show_diff=show_diff)
     first = [c for c in changes if c.obj["kind"] in CLUSTER_SCOPED and c.action == "created"]
     rest = [c for c in changes if c not in first]
     undo = "run the same `water install` again: it applies only what is missing"
