@@ -13,7 +13,6 @@ from water.errors import WaterError
 
 OWNER_TAG = "managed-by:water"
 KIND_TAG = "water-monitor"
-FIELDS = ("name", "type", "query", "message", "tags", "options")  # what water writes, and so compares
 MAX_WINDOW = 30 * 86400  # metric monitors evaluate at most a month back
 DURATION_INCREASE = 50  # percent, day against the same day a week before
 ATTEMPTS = 3

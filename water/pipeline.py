@@ -2,9 +2,9 @@
 (graph, effective settings per step, project files, references)."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
-import dataclasses
 import os
 from dataclasses import dataclass
 

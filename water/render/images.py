@@ -29,7 +29,7 @@ def resolved(pipeline, strict: bool = False) -> tuple:
         except ImportError:
             why = "framework:version images need the sagemaker SDK (pip install 'water[sagemaker]')"
     if why and strict:
-        raise SpecError([_problem(pipeline, step, why) for step in wanted])
+        raise SpecError(_problems(pipeline, [(step, why) for step in wanted]))
     if why:
         names = ", ".join(f"{s.name} ({s.config.image})" for s in wanted)
         return pipeline, [f"{names}: {why}; they stay as written and those steps would fail on the cluster"]
@@ -40,11 +40,10 @@ def resolved(pipeline, strict: bool = False) -> tuple:
                 step = _with_image(step, _lookup(retrieve, step, region))
             except (ValueError, OSError) as exc:  # the SDK's answers for an unknown version or framework
                 reason = str(exc).split(". You may need")[0] if isinstance(exc, ValueError) else "unknown framework"
-                problems.append(_problem(pipeline, step, f"'{step.config.image}' is not a SageMaker image for "
-                                                         f"{region}: {reason}"))
+                problems.append((step, f"'{step.config.image}' is not a SageMaker image for {region}: {reason}"))
         steps.append(step)
     if problems:
-        raise SpecError(problems)
+        raise SpecError(_problems(pipeline, problems))
     return dataclasses.replace(pipeline, steps=tuple(steps)), []
 
 
@@ -70,9 +69,14 @@ def _with_image(step, uri: str):
     return dataclasses.replace(step, config=config)
 
 
-def _problem(pipeline, step, message: str) -> Problem:
+def _problems(pipeline, found: list) -> list:
+    """Each (step, message) at its image's line, from one re-read of the spec with marks."""
     from water.pipeline import marked
 
-    written = marked(pipeline).step(step.name)
-    line, col = mark_of(written.config, "image") if is_set(written.config, "image") else mark_of(written.config)
-    return Problem(pipeline.file, line, col, f"{step.path}.{step.kind.name}.image", message)
+    with_marks = marked(pipeline)
+    problems = []
+    for step, message in found:
+        config = with_marks.step(step.name).config
+        line, col = mark_of(config, "image") if is_set(config, "image") else mark_of(config)  # else: inherited
+        problems.append(Problem(pipeline.file, line, col, f"{step.path}.{step.kind.name}.image", message))
+    return problems

@@ -77,6 +77,7 @@ def is_sql_file(query: str) -> bool:
 class Athena(Kind):
     name = "athena"
     spec = AthenaSpec
+    stop_keys = ("output", "workgroup")  # what the exit handler needs to find the run's query
 
     def step_outputs(self, config):
         return ("output", "bytes")
@@ -171,9 +172,6 @@ class Athena(Kind):
             raise JobFailed(f"Athena query {query_id} {status['State']}: {status.get('StateChangeReason', '')}")
         size, _ = aws.measure_prefix(s3, output)
         return {"output": output, "bytes": str(size)}
-
-
-    stop_keys = ("output", "workgroup")  # what the exit handler needs to find the run's query
 
     def stop_run(self, job):
         """The run's query (from its marker), stopped if still queued or running; what was stopped, or None."""

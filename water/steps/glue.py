@@ -32,6 +32,7 @@ class GlueSpec(SpecModel):
 class Glue(Kind):
     name = "glue"
     spec = GlueSpec
+    stop_keys = ("job",)
 
     def step_outputs(self, config):
         return ("output", "bytes") if config.output or "--output" in config.arguments else ()
@@ -99,9 +100,6 @@ class Glue(Kind):
         if not output:
             return {}
         return {"output": output, "bytes": aws.measure_prefix(s3, output)[0]}
-
-
-    stop_keys = ("job",)
 
     def stop_run(self, job):
         """The run's Glue job run (found by its --water-run-id), stopped if not ended; what, or None."""

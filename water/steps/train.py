@@ -39,6 +39,7 @@ class Train(Kind):
     spec = TrainSpec
     outputs = ("output", "model")
     sizes = "instance"
+    stop_keys = ()  # the job's name follows from pipeline, step and run
 
     def prepare(self, config, project_dir, path, ctx):
         return named_script(config, "entry", "entry script", project_dir, path, ctx)
@@ -100,9 +101,6 @@ class Train(Kind):
             raise JobFailed(f"SageMaker training job {name} {done['TrainingJobStatus']}: "
                             f"{done.get('FailureReason', 'no reason given')}", tail)
         return {"output": output, "model": done["ModelArtifacts"]["S3ModelArtifacts"]}
-
-
-    stop_keys = ()  # the job's name follows from pipeline, step and run
 
     def stop_run(self, job):
         sagemaker, name = job.client("sagemaker"), job_name(job.pipeline, job.step, job.run_id)

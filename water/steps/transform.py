@@ -33,6 +33,7 @@ class Transform(Kind):
     name = "transform"
     spec = TransformSpec
     sizes = "instance"
+    stop_keys = ()  # the job's name follows from pipeline, step and run
 
     def step_outputs(self, config):
         return ("output", "bytes")
@@ -96,8 +97,6 @@ class Transform(Kind):
             raise JobFailed(f"SageMaker transform job {name} {done['TransformJobStatus']}: "
                             f"{done.get('FailureReason', 'no reason given')}")
         return {"output": output, "bytes": aws.measure_prefix(s3, output)[0]}
-
-    stop_keys = ()  # the job's name follows from pipeline, step and run
 
     def stop_run(self, job):
         from water.steps.train import job_name, stop_if_running
