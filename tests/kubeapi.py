@@ -14,13 +14,17 @@ from __future__ import annotations
 import asyncio
 import copy
 import datetime
+import functools
+import ipaddress
 import json
 import random
 import re
+import ssl
 import string
 import threading
 import uuid
 
+import aiohttp.test_utils
 import aiohttp.web
 import attrs
 import kmock
@@ -84,7 +88,8 @@ class ApiServer(kmock.KubernetesScaffold):
                 "get", "list", "watch", "create", "update", "patch", "delete"))
 
     def inject(self, code: int, *, method=None, path=None, when=None, times=1, message="injected fault"):
-        """The next `times` requests matching method/path/when get `code` and change nothing."""
+        """The next `times` requests matching method/path/when (every one if times=-1) get `code` and change
+        nothing."""
         with self._lock:
             self.faults.append(Fault(code, method, path, when, times, message))
 
@@ -425,11 +430,49 @@ def selector_matcher(selector: str):
 
 # --- running it ----------------------------------------------------------------------------------------
 
-class RunningApiServer:
-    """The emulator on 127.0.0.1 in a thread of its own, with a kubeconfig pointing at it."""
+class _TlsServer(aiohttp.test_utils.RawTestServer):
+    def __init__(self, handler, *, ssl_context, **kwargs):
+        super().__init__(handler, **kwargs)
+        self.ssl_context = ssl_context
 
-    def __init__(self, kinds: dict):
+    async def start_server(self, loop=None, **kwargs):
+        await super().start_server(loop, ssl=self.ssl_context, **kwargs)
+
+
+def self_signed_certificate(directory) -> tuple[str, str]:
+    """(certificate, key) files for 127.0.0.1, the certificate its own CA, as a cluster's ca.crt."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kubernetes")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(minutes=5))
+                   .not_valid_after(now + datetime.timedelta(days=1))
+                   .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                                  critical=False)
+                   .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                   .sign(key, hashes.SHA256()))
+    cert_path, key_path = f"{directory}/ca.crt", f"{directory}/server.key"
+    with open(cert_path, "wb") as f:
+        f.write(certificate.public_bytes(serialization.Encoding.PEM))
+    with open(key_path, "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+class RunningApiServer:
+    """The emulator on 127.0.0.1 in a thread of its own, with a kubeconfig pointing at it; over HTTPS when
+    given a (certificate, key) pair, as pods reach the API server."""
+
+    def __init__(self, kinds: dict, tls: tuple[str, str] | None = None):
         self.api = ApiServer(kinds=kinds)
+        self.tls = tls
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
         self._thread = threading.Thread(target=lambda: asyncio.run(self._serve()), daemon=True)
@@ -438,7 +481,12 @@ class RunningApiServer:
     async def _serve(self):
         self._stop = asyncio.Event()
         self._loop = asyncio.get_running_loop()
-        async with self.api, kmock.Server(self.api) as server:
+        server_class = aiohttp.test_utils.RawTestServer
+        if self.tls:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*self.tls)
+            server_class = functools.partial(_TlsServer, ssl_context=context)
+        async with self.api, kmock.Server(self.api, server_cls=server_class) as server:
             self.url = str(server.url).rstrip("/")
             self._ready.set()
             await self._stop.wait()

@@ -40,6 +40,18 @@ def test_rbac_is_least_privilege():
     assert all(s == [{"kind": "ServiceAccount", "name": name}] for name, s in bound.items())
 
 
+def test_step_pods_may_report_results_and_read_their_run_and_nothing_more():
+    from conftest import example_path, render_objects
+
+    role = next(d for d in documents("water-runner.yaml") if d["kind"] == "Role")
+    grants = {(group, resource, verb) for rule in role["rules"] for group in rule["apiGroups"]
+              for resource in rule["resources"] for verb in rule["verbs"]}
+    assert grants == {("argoproj.io", "workflowtaskresults", "create"), ("argoproj.io", "workflowtaskresults", "patch"),
+                      ("argoproj.io", "workflows", "get")}  # water-job reads spec.shutdown on SIGTERM
+    template = next(o for o in render_objects(example_path("babyweight")) if o["kind"] == "WorkflowTemplate")
+    assert template["spec"].get("automountServiceAccountToken", True)  # the read needs the pod's token
+
+
 def test_no_secret_values_anywhere():
     text = "".join(open(os.path.join(MANIFESTS, f)).read() for f in os.listdir(MANIFESTS))
     assert "hooks.slack.com" not in text and "AKIA" not in text

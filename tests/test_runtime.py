@@ -586,12 +586,14 @@ aws.HOOKS.append(("before-send.sagemaker.StopTrainingJob", _stop_training))
 '''
 
 
-def _terminated(tmp_path, argv_tail, on_term):
+def _terminated(tmp_path, argv_tail, on_term=None, pod_env=None):
     (tmp_path / "site").mkdir(exist_ok=True)
     (tmp_path / "site" / "sitecustomize.py").write_text(SIGTERM_SITE)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "site"), os.getcwd()]),
            "WATER_TEST_FINISH": str(tmp_path / "never"), "WATER_TEST_STOPS": str(tmp_path / "stops"),
-           "WATER_ON_TERM": on_term}
+           **(pod_env or {})}
+    if on_term:
+        env["WATER_ON_TERM"] = on_term
     process = subprocess.Popen([sys.executable, "-m", "water.runtime.main", *argv_tail], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     started = process.stdout.readline().decode().strip()
@@ -617,6 +619,76 @@ def test_sigterm_stops_a_training_job_when_the_run_was_stopped(aws_env, tmp_path
     assert code == 143 and started.startswith("sagemaker training job demo-train-")
     assert (tmp_path / "stops").read_text().split() == [started.split()[-1]]
     assert err == f"water-job: terminated: stopped {started}"
+
+
+POD_TOKEN = "pod-token"
+RUN_WORKFLOW = ("argoproj.io/v1alpha1/workflows", "ml", RUN_ID)
+
+
+@pytest.fixture
+def pod_account(tmp_path):
+    """The API server as a step's pod sees it: HTTPS at KUBERNETES_SERVICE_HOST:PORT, verified with the
+    service account's ca.crt, answering 401 to any other token than the account's. Yields (api, pod env)."""
+    from kubeapi import ARGO, RunningApiServer, self_signed_certificate
+
+    account, tls = tmp_path / "serviceaccount", tmp_path / "tls"
+    account.mkdir()
+    tls.mkdir()
+    certificate, key = self_signed_certificate(tls)
+    (account / "ca.crt").write_bytes(open(certificate, "rb").read())
+    (account / "token").write_text(POD_TOKEN + "\n")
+    (account / "namespace").write_text("ml")
+    with RunningApiServer(ARGO, tls=(certificate, key)) as server:
+        server.api.inject(401, when=lambda request: request.headers.get("Authorization") != f"Bearer {POD_TOKEN}",
+                          times=-1, message="Unauthorized")
+        yield server.api, {"WATER_SERVICE_ACCOUNT_DIR": str(account), "KUBERNETES_SERVICE_HOST": "127.0.0.1",
+                           "KUBERNETES_SERVICE_PORT": server.url.rsplit(":", 1)[1]}
+
+
+def _workflow(**fields) -> dict:
+    metadata = {"name": RUN_ID, "namespace": "ml", **fields.pop("metadata", {})}
+    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "metadata": metadata, "spec": fields}
+
+
+@pytest.mark.parametrize("workflow, ended", [
+    (_workflow(shutdown="Terminate"), "terminated"),  # argo terminate: no exit handler will clean up
+    (_workflow(shutdown="Stop"), "stopped"),
+    (None, "deleted"),
+    (_workflow(metadata={"deletionTimestamp": "2026-11-23T10:00:00Z"}), "deleted"),  # foreground deletion
+])
+def test_sigterm_stops_the_job_when_the_runs_workflow_says_it_was_ended(aws_env, tmp_path, pod_account,
+                                                                        workflow, ended):
+    api, pod_env = pod_account
+    if workflow:
+        api.objects[RUN_WORKFLOW] = workflow
+    code, started, err = _terminated(tmp_path, ["athena", "--config", _config()], pod_env=pod_env)
+    assert code == 143 and err == f"water-job: terminated (the run was {ended}): stopped {started}"
+    assert [e["Status"]["State"] for e in _executions()] == ["CANCELLED"]
+
+
+def test_sigterm_of_a_run_that_goes_on_leaves_the_job_to_its_retry(aws_env, tmp_path, pod_account):
+    api, pod_env = pod_account
+    api.objects[RUN_WORKFLOW] = _workflow(entrypoint="main")  # an eviction or a node drain: the run goes on
+    code, started, err = _terminated(tmp_path, ["athena", "--config", _config()], pod_env=pod_env)
+    assert err == f"water-job: terminated (the run goes on): left {started} running, to be re-attached by the next attempt"
+    assert [e["Status"]["State"] for e in _executions()] == ["SUCCEEDED"]
+
+
+@pytest.mark.parametrize("change, reason", [
+    (lambda account, env: (account / "token").write_text("revoked"), "the API server answered 401 Unauthorized"),
+    (lambda account, env: env.update(KUBERNETES_SERVICE_HOST=""), "no in-cluster API access"),
+    (lambda account, env: env.update(KUBERNETES_SERVICE_PORT="1"), "could not read the run's Workflow"),
+])
+def test_sigterm_leaves_the_job_when_the_run_cannot_be_read_and_says_why(aws_env, tmp_path, pod_account,
+                                                                         change, reason):
+    api, pod_env = pod_account
+    api.objects[RUN_WORKFLOW] = _workflow(shutdown="Terminate")
+    change(tmp_path / "serviceaccount", pod_env)
+    code, started, err = _terminated(tmp_path, ["athena", "--config", _config()], pod_env=pod_env)
+    assert code == 143 and err.startswith(f"water-job: terminated ({reason}")
+    assert err.endswith(f"cannot tell whether the run was stopped): left {started} running, "
+                        "to be re-attached by the next attempt")
+    assert [e["Status"]["State"] for e in _executions()] == ["SUCCEEDED"]
 
 
 def _start_and_kill(tmp_path, kind: str) -> None:

@@ -183,7 +183,8 @@ def _task(name: str, template: str, deps: list, args: list) -> dict:
 def _exit_handler(pipeline, templates: _Templates) -> list:
     """What runs when the workflow ends: `water-job notify` as alerts.slack.on asks, and, unless the run
     succeeded, `water-job cleanup` stopping the AWS jobs its steps left running (a step leaves its job on
-    SIGTERM for the retry that re-attaches; once the run is over, nothing will). No steps, no handler."""
+    SIGTERM while the run goes on, for the retry that re-attaches; once the run is over, nothing will). No
+    steps, no handler."""
     steps = _notify_steps(pipeline, templates) if pipeline.spec.alerts.slack else []
     stoppable = [step for step in pipeline.steps if hasattr(step.kind, "stop_run")]
     if stoppable:

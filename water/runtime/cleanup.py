@@ -1,6 +1,7 @@
 """`water-job cleanup`, in the exit handler of a run that did not succeed: stop the AWS jobs its steps left
-running. A step that gets SIGTERM leaves its job for the retry that re-attaches to it (WATER_ON_TERM=leave);
-once the run has ended (failed, stopped by `argo stop`, or past its deadline) nothing will, so this stops them."""
+running. A step that gets SIGTERM while its run goes on (an eviction, the run's deadline) leaves its job for a
+retry to re-attach to; once the run has failed nothing will. It is also the backstop of an `argo stop`ped run
+whose steps could not read their Workflow (`argo terminate` skips exit handlers: there the steps stop their jobs)."""
 from __future__ import annotations
 
 from water.runtime.job import BadInput, Job, JobFailed

@@ -88,22 +88,37 @@ class Job:
         return aws.client(service, (self.config.get("aws") or {}).get("region"))
 
     def attached(self, description: str, stop, aws_job: bool = True) -> None:
-        """Say what the step now waits for and how to stop it: an AWS job (stopped on SIGTERM only with
-        WATER_ON_TERM=stop), or a process of this pod (always stopped: it dies with the pod anyway)."""
+        """Say what the step now waits for and how to stop it: an AWS job (stopped on SIGTERM only if the run
+        was ended on purpose), or a process of this pod (always stopped: it dies with the pod anyway)."""
         self.running = (description, stop, aws_job)
         self.job_started = time.monotonic()
         print(description, flush=True)
 
     def on_terminate(self) -> str:
-        """What SIGTERM does to the AWS job: stop it if the run was stopped (WATER_ON_TERM=stop), else leave it
-        to the retry that re-attaches. Returns the line to log."""
+        """What SIGTERM does to the AWS job: stop it if the run was stopped, terminated or deleted (asked of
+        the run's Workflow; WATER_ON_TERM=stop|leave decides instead), else leave it to the retry that
+        re-attaches. Returns the line to log."""
         if self.running is None:
             return "terminated before any AWS job started"
         description, stop, aws_job = self.running
-        if not aws_job or self.env.get("WATER_ON_TERM", "leave") == "stop":
+        ended, why = self._run_ended() if aws_job else (True, "")
+        if ended:
             stop()
-            return f"terminated: stopped {description}"
-        return f"terminated: left {description} running, to be re-attached by the next attempt"
+            return f"terminated{why}: stopped {description}"
+        return f"terminated{why}: left {description} running, to be re-attached by the next attempt"
+
+    def _run_ended(self) -> tuple[bool, str]:
+        """(whether the run is over, why, as a clause for the log line)."""
+        choice = self.env.get("WATER_ON_TERM", "")
+        if choice in ("stop", "leave"):
+            return choice == "stop", ""
+        from water.runtime import workflow
+
+        try:
+            ended = workflow.ended_on_purpose(self.run_id, self.env)
+        except workflow.Unknown as exc:
+            return False, f" ({exc}: cannot tell whether the run was stopped)"
+        return bool(ended), f" (the run was {ended})" if ended else " (the run goes on)"
 
     def write_outputs(self, outputs: dict) -> None:
         os.makedirs(self.outputs_dir, exist_ok=True)
