@@ -238,7 +238,7 @@ def test_the_fast_loader_leaves_unusual_yaml_to_the_marked_one(text):
 def test_the_fast_loader_reads_yaml_1_2_scalars_merges_and_blocks_like_the_marked_one():
     from water.spec import fastyaml
 
-    text = ("base: &b {x: 1, on: yes}\nuse:\n  <<: *b\n  y: '010'\nn: null\nf: 1.5e3\nno: no\nt: 1:30\n"
+    text = ("base: &b {x: 1, on: yes}\nuse:\n  <<: *b\n  y: '10'\nn: null\nf: 1.5e3\nno: no\nt: 1:30\n"
             "q: \"true\"\nblock: |\n  SELECT 1\n  FROM t\nfolded: >\n  a\n  b\nempty:\n")
     assert fastyaml.load(text) == json.loads(json.dumps(yamlmarks.load(text, "f")))
 
@@ -260,6 +260,32 @@ def test_scalars_json_cannot_carry_go_to_the_marked_loader(text):
 
     assert fastyaml.load(text) is None
     assert yamlmarks.load(text, "f")  # and it reads them by YAML 1.2 core rules
+
+
+def test_the_fast_loader_agrees_with_the_marked_one_on_thousands_of_odd_scalars():
+    # Scalars near YAML 1.2's implicit types, plain, quoted and in lists: wherever the fast loader answers,
+    # it answers what the marked loader reads; where it cannot tell, it leaves the text to the marked one.
+    import random
+
+    from water.spec import fastyaml
+
+    rng = random.Random(7)
+    pieces = ["0", "1", "7", "-", "+", ".", "e", "E", "x", "o", "_", ":", "inf", "nan", "NaN", "True", "true",
+              "FALSE", "null", "Null", "~", "yes", "on", " ", "a", "!", "#", "'"]
+    answered = 0
+    for i in range(3000):
+        scalar = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 4)))
+        written = rng.choice([scalar, f"'{scalar.replace(chr(39), chr(39) * 2)}'", f"[{scalar}, x]"])
+        text = f"k: {written}\n"
+        try:
+            marked = json.loads(json.dumps(yamlmarks.load(text, "f")))
+        except SpecError:
+            continue
+        fast = fastyaml.load(text)
+        if fast is not None:
+            assert fast == marked, text
+            answered += 1
+    assert answered > 1000
 
 
 def test_the_fast_loader_keeps_escapes_quotes_and_unicode():

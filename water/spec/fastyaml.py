@@ -14,10 +14,12 @@ import os
 import re
 from contextlib import contextmanager
 
-_TAG = re.compile(r"(?:^|[\s\[{,:-])!", re.M)
-# Plain scalars whose YAML 1.2 meaning (bool, null, int, float) rapidyaml's JSON would turn into strings.
-_AMBIGUOUS = re.compile(r"(?:^|[\s\[{,:-])(?:True|TRUE|False|FALSE|Null|NULL|~|[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN)"
-                        r"|[-+]?0[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?)[ \t]*(?:$|[,\]}#])", re.M)
+_TAG_AFTER = " \t\r\n[{,:-"  # where a `!` starts a tag (elsewhere it is text, as in `a!=b`)
+# Strings whose text, written plain, YAML 1.2 reads as bool, null, int or float, but which rapidyaml's JSON
+# quotes. Searched in that JSON, where every string stands alone between quotes: a hit may also be a string
+# the user quoted, which the marked loader then reads; either way the answer is the same.
+_AMBIGUOUS = re.compile(r'"(?:True|TRUE|False|FALSE|Null|NULL|~|[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN)'
+                        r'|[-+]?0[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?)"')
 
 
 class _Unusual(Exception):
@@ -33,7 +35,7 @@ def _unique(pairs: list) -> dict:
 
 def load(text: str):
     """Plain data of a one-document YAML text, or None where the marked loader must decide."""
-    if _TAG.search(text) or _AMBIGUOUS.search(text):
+    if _has_tag(text):
         return None
     try:
         import ryml
@@ -46,7 +48,10 @@ def load(text: str):
         root = tree.root_id()
         if tree.is_stream(root) and tree.num_children(root) != 1:
             return None
-        data = json.loads(ryml.emit_json(tree), object_pairs_hook=_unique)
+        emitted = ryml.emit_json(tree)
+        if _AMBIGUOUS.search(emitted):
+            return None
+        data = json.loads(emitted, object_pairs_hook=_unique)
     except (_Unusual, ValueError, RuntimeError):
         return None
     except Exception as exc:  # rapidyaml's own parse errors
@@ -54,6 +59,15 @@ def load(text: str):
             return None
         raise
     return data
+
+
+def _has_tag(text: str) -> bool:
+    at = text.find("!")
+    while at != -1:  # str.find, not a regex: most specs have no `!` at all
+        if at == 0 or text[at - 1] in _TAG_AFTER:
+            return True
+        at = text.find("!", at + 1)
+    return False
 
 
 @contextmanager
