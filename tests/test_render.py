@@ -451,9 +451,15 @@ def test_manifests_have_no_yaml_anchors_and_quote_what_would_read_back_as_anothe
     assert list(yaml.safe_load_all(text)) == objects
 
 
+class _NoAliasDumper(yaml.CSafeDumper):
+    def ignore_aliases(self, data):
+        return True
+
+
 def _emitted(objects) -> str:
-    """What PyYAML's C emitter writes for the objects: the reference the direct writer must match."""
-    return yaml.emit(render_mod._events(objects), Dumper=render_mod._Dumper, width=1 << 20, allow_unicode=True)
+    """What PyYAML's C dumper writes for the objects: the reference the direct writer must match."""
+    return yaml.dump_all(objects, Dumper=_NoAliasDumper, explicit_start=True, default_flow_style=False,
+                         sort_keys=False, width=1 << 20, allow_unicode=True)
 
 
 @pytest.mark.parametrize("name", EXAMPLES)
@@ -468,10 +474,13 @@ def test_the_direct_yaml_writer_quotes_every_odd_string_as_libyaml_does():
     rnd = random.Random(7)
     alphabet = "ab09_-./=+:#'\" \t{}[],&*!|>%@`?~ü\x07\\"
     words = ["".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 8))) for _ in range(5000)]
+    numeric = "0123456789_.:-+eExXbB "
+    words += ["".join(rnd.choice(numeric) for _ in range(rnd.randint(1, 7))) for _ in range(3000)]
     words += ["true", "false", "null", "1", "1.5", "-1", "0x1f", "1e5", ".inf", "yes", "No", "~", "2001-12-14",
-              "1:30", "0o17", "+1", "_", "-", "---", "..."]
-    objects = [{"k": words[i:i + 50], "nested": [[w], {w: {}}, []], w: w} for i, w in zip(range(0, 5100, 50),
+              "1:30", "0o17", "+1", "_", "-", "---", "...", "<<", "=", "ON", "\ufeffx", "😀", "a\tb", "a\xa0b", "\ue000", "✓ ok", "\x7f",
+              "2001-12-14t21:59:43.10-05:00", "190:20:30", "0b1010", "-.inf", ".NaN", "685_230", "3e5a", "0xFF"]
+    objects = [{"k": words[i:i + 50], "nested": [[w], {w: {}}, []], w: w} for i, w in zip(range(0, len(words), 50),
                                                                                             words[::50])]
     assert render_mod.to_yaml(objects) == _emitted(objects)
-    for laid_out_by_the_emitter in ({"k": "a\nb"}, {"k" * 130: "v"}):
+    for laid_out_by_the_emitter in ({"k": "a\nb"}, {"k": "x\x85"}, {"k" * 130: "v"}):
         assert render_mod.to_yaml(objects + [laid_out_by_the_emitter]) == _emitted(objects + [laid_out_by_the_emitter])

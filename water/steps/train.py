@@ -2,7 +2,6 @@
 `framework:version` images, and only where the water[sagemaker] extra is installed)."""
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import os
@@ -230,6 +229,7 @@ def job_name(pipeline: str, step: str, run_id: str) -> str:
 
 def pack_model(model_dir: str, target: str) -> None:
     """model.tar.gz of a folder, byte-identical for identical files (sorted, no times or owners)."""
+    import gzip
     import tarfile
 
     def clean(info):

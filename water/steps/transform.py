@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tarfile
 
 from water import expressions
 from water.spec.fields import Model, SpecModel, as_data, field
@@ -45,6 +44,8 @@ class Transform(Kind):
     def run_local(self, sr):
         """The model's inference code (SageMaker's model_fn / input_fn / predict_fn / output_fn, from the
         entry script of the train step that made it) over every input file, one output file per input."""
+        import tarfile
+
         from water.local.context import StepFailed
 
         config = sr.step.config
