@@ -91,8 +91,8 @@ def _plain_allowed(text: str) -> bool:
 
 def plain_is_string(text: str, _cache: dict = {}) -> bool:  # noqa: B006 - a cache shared on purpose
     """Whether `text` written plain reads back as the same string (else it must be quoted)."""
-    if text in _WORDS or not text:
-        return False
+    if text in _WORDS or not text or (text.isdecimal() and text.isascii() and (text[0] != "0" or text == "0")):
+        return False  # a word YAML 1.1 reads as bool or null, or a decimal integer (counts, limits)
     if not _MAYBE_NUMBER.match(text):
         return True
     known = _cache.get(text)
