@@ -57,7 +57,7 @@ def refs_param(refs, extra: dict | None = None) -> str:
     """Upstream outputs a step reads, as Argo variables; their values are written by water-job, never users."""
     values = {r.key: expressions.to_argo(r) for r, _, _ in refs if r.root == "steps"}
     values.update(extra or {})
-    return json.dumps(values, sort_keys=True, separators=(",", ":"))
+    return pods.COMPACT_JSON.encode(values)
 
 
 def runtime_env(pipeline) -> list:

@@ -29,7 +29,12 @@ def to_yaml(objects: list) -> str:
     try:
         for obj in objects:
             out.append("---\n")
-            _write_block(obj, "", out)
+            if obj.__class__ is dict and obj:
+                _mapping(obj, "", "", out)
+            elif obj.__class__ is list and obj:
+                _sequence(obj, "", "", out)
+            else:
+                out.append(_flow(obj) + "\n")
     except _NeedsEmitter:
         return _emit(objects)
     return "".join(out)
@@ -47,17 +52,24 @@ def _emit(objects: list) -> str:
                          width=WIDTH, allow_unicode=True)
 
 
-def _key(key) -> str:
-    if len(key) > 120:  # libyaml writes keys over 128 characters as `? key`
-        raise _NeedsEmitter
-    return _scalar(key)
+_KEYS: dict = {}  # string → as written as a key
+_TEXTS: dict = {}  # string → as written as a value
 
 
-def _scalar(value, _cache: dict = {}) -> str:  # noqa: B006 - a cache shared on purpose
-    """A string as libyaml writes it as a block mapping's value, without the line break."""
-    text = _cache.get(value)
+def _key(key: str) -> str:
+    text = _KEYS.get(key)
     if text is None:
-        text = _cache[value] = _quoted(value)
+        if len(key) > 120:  # libyaml writes keys over 128 characters as `? key`
+            raise _NeedsEmitter
+        text = _KEYS[key] = _quoted(key)
+    return text
+
+
+def _scalar(value: str) -> str:
+    """A string as libyaml writes it as a block mapping's value, without the line break."""
+    text = _TEXTS.get(value)
+    if text is None:
+        text = _TEXTS[value] = _quoted(value)
     return text
 
 
@@ -104,46 +116,40 @@ def plain_is_string(text: str, _cache: dict = {}) -> bool:  # noqa: B006 - a cac
     return known
 
 
-def _write_block(value, indent: str, out: list) -> None:
-    """`value` (a non-empty mapping or sequence, or anything at the top) at `indent`, after a line break."""
-    if value.__class__ is dict and value:
-        for key, item in value.items():
-            out.append(f"{indent}{_key(key)}:")
-            _write_value(item, indent, out, in_mapping=True)
-    elif value.__class__ is list and value:
-        for item in value:
-            out.append(f"{indent}-")
-            _write_value(item, indent, out, in_mapping=False)
-    else:
-        out.append(_flow(value) + "\n")
+def _mapping(value: dict, indent: str, first: str, out: list) -> None:
+    """A non-empty mapping's lines at `indent`, its first line starting with `first` if given (`- ` of the
+    sequence item it is). A mapping value goes on the next lines, two deeper; a sequence value indentless."""
+    start = first or indent
+    for key, item in value.items():
+        kind = item.__class__
+        if kind is str:
+            out.append(f"{start}{_KEYS.get(key) or _key(key)}: {_TEXTS.get(item) or _scalar(item)}\n")
+        elif kind is dict and item:
+            out.append(f"{start}{_KEYS.get(key) or _key(key)}:\n")
+            _mapping(item, indent + "  ", "", out)
+        elif kind is list and item:
+            out.append(f"{start}{_KEYS.get(key) or _key(key)}:\n")
+            _sequence(item, indent, "", out)
+        else:
+            out.append(f"{start}{_KEYS.get(key) or _key(key)}: {_flow(item)}\n")
+        start = indent
 
 
-def _write_value(item, indent: str, out: list, in_mapping: bool) -> None:
-    """What follows `key:` or `-`: a scalar or empty collection on the same line; a mapping on the next lines
-    indented by two (a sequence item's mapping starts on the dash's line); a sequence in a mapping indentless."""
-    if item.__class__ is dict and item:
-        if in_mapping:
-            out.append("\n")
-            _write_block(item, indent + "  ", out)
+def _sequence(items: list, indent: str, first: str, out: list) -> None:
+    """A non-empty sequence's `- ` lines at `indent`, the first starting with `first` if given. A collection
+    item starts on its dash's line."""
+    start = first or indent
+    for item in items:
+        kind = item.__class__
+        if kind is str:
+            out.append(f"{start}- {_TEXTS.get(item) or _scalar(item)}\n")
+        elif kind is dict and item:
+            _mapping(item, indent + "  ", start + "- ", out)
+        elif kind is list and item:
+            _sequence(item, indent + "  ", start + "- ", out)
         else:
-            first = True
-            for key, value in item.items():
-                out.append(f" {_key(key)}:" if first else f"{indent}  {_key(key)}:")
-                first = False
-                _write_value(value, indent + "  ", out, in_mapping=True)
-    elif item.__class__ is list and item:
-        if in_mapping:
-            out.append("\n")
-            _write_block(item, indent, out)
-        else:
-            out.append(" ")
-            first = True
-            for value in item:
-                out.append("-" if first else f"{indent}  -")
-                first = False
-                _write_value(value, indent + "  ", out, in_mapping=False)
-    else:
-        out.append(f" {_flow(item)}\n")
+            out.append(f"{start}- {_flow(item)}\n")
+        start = indent
 
 
 def _flow(value) -> str:

@@ -318,7 +318,11 @@ def as_data(value: Any) -> Any:
     """A parsed model as plain data under its YAML keys (unset fields left out)."""
     fields = getattr(value, "__spec_fields__", None)
     if fields is not None:
-        out = {f.key: as_data(getattr(value, f.attr)) for f in fields if getattr(value, f.attr) is not None}
+        out = {}
+        for f in fields:
+            sub = getattr(value, f.attr)
+            if sub is not None:
+                out[f.key] = as_data(sub)
         if getattr(value, "config", None) is not None and getattr(value, "kind", None):
             out[value.kind] = as_data(value.config)
         return out
