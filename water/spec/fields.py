@@ -98,6 +98,7 @@ class SpecModel:
                 delattr(cls, attr)
         cls.__spec_fields__ = tuple(fields)
         cls.__spec_keys__ = {f.key: f for f in fields}
+        cls.__spec_unset__ = {f.attr: None for f in fields}
 
     def __init__(self, **values):
         for f in self.__spec_fields__:
@@ -127,11 +128,13 @@ class Model(Type):
         self.cls = cls
         self._variants = variants
         self._known = None
+        self._allowed = None
 
     def variants(self) -> dict:
         """The variant models by key, looked up once (the step kinds register late)."""
         if self._known is None:
             self._known = self._variants() if self._variants else {}
+            self._allowed = self.cls.__spec_keys__.keys() | self._known.keys()
         return self._known
 
     def parse(self, value, mark, path, ctx):
@@ -141,7 +144,7 @@ class Model(Type):
         variants = self.variants()
         marked = isinstance(value, MarkedMap)
         values, marks = {}, {}
-        if not value.keys() <= keys.keys():
+        if not value.keys() <= self._allowed:
             for key in value:
                 if key not in keys and key not in variants:
                     at = value.key_marks[key] if marked else mark
@@ -158,9 +161,11 @@ class Model(Type):
                 values[f.attr] = f.type.parse(f.default, mark, prefix + f.key, ctx)
         if variants:
             self._parse_variant(value, mark, path, ctx, variants, values, marks)
-        obj = self.cls(**values)
-        obj._mark = mark
-        obj._marks = marks
+        obj = self.cls.__new__(self.cls)  # as __init__ would make it, without its per-field loop
+        attributes = obj.__dict__
+        attributes.update(self.cls.__spec_unset__)
+        attributes.update(values)
+        attributes["_mark"], attributes["_marks"] = mark, marks
         return obj
 
     def _parse_variant(self, value, mark, path, ctx, variants, values, marks):
@@ -174,7 +179,7 @@ class Model(Type):
         kind = chosen[0]
         vmark = value.value_marks[kind] if isinstance(value, MarkedMap) else mark
         values["kind"] = kind
-        values["config"] = Model(variants[kind]).parse(value[kind], vmark, _join(path, kind), ctx)
+        values["config"] = model_of(variants[kind]).parse(value[kind], vmark, _join(path, kind), ctx)
         marks["config"] = vmark
 
     def schema(self, defs):
@@ -223,16 +228,16 @@ class List(Type):
         if len(value) < self.min_items:
             return ctx.problem(mark, path, f"needs at least {self.min_items} item(s)")
         out = MarkedList(mark)
-        seen = set()
+        marks = value.item_marks if isinstance(value, MarkedList) else [mark] * len(value)
+        parse_item, seen = self.item.parse, set()
         for i, item in enumerate(value):
-            imark = value.item_marks[i] if isinstance(value, MarkedList) else mark
-            parsed = self.item.parse(item, imark, f"{path}[{i}]", ctx)
+            parsed = parse_item(item, marks[i], f"{path}[{i}]", ctx)
             if self.unique and isinstance(parsed, str):
                 if parsed in seen:
-                    ctx.problem(imark, f"{path}[{i}]", f"'{parsed}' is listed twice")
+                    ctx.problem(marks[i], f"{path}[{i}]", f"'{parsed}' is listed twice")
                 seen.add(parsed)
             out.append(parsed)
-            out.item_marks.append(imark)
+        out.item_marks = list(marks)
         return out
 
     def schema(self, defs):
@@ -297,6 +302,14 @@ class Union(Type):
             if isinstance(value, py_type) or (py_type is dict and hasattr(value, "_marks")):
                 yield from choice.texts(value, mark, path)
                 return
+
+
+def model_of(cls, _made: dict = {}) -> Model:  # noqa: B006 - a cache shared on purpose
+    """The Model of a spec class without variants, made once."""
+    made = _made.get(cls)
+    if made is None:
+        made = _made[cls] = Model(cls)
+    return made
 
 
 def _join(path: str, key: str) -> str:
