@@ -35,72 +35,51 @@ def check_graph(doc, ctx) -> dict:
                 ctx.problem(*at, f"unknown step '{dep}'", did_you_mean(dep, first))
     if ctx.problems:
         return {}
-    cycle = _find_cycle({s.name: list(s.after) for s in first.values()})
+    order, cycle = _dependency_order(first)
     if cycle:
         s = first[cycle[0]]
         ctx.problem(mark_of(s, "after"), f"{step_path(steps.index(s))}.after",
                     f"steps wait for each other in a cycle: {' -> '.join(cycle)}")
         return {}
     upstream: dict = {}
-
-    def ancestors(name):
-        if name not in upstream:
-            deps = first[name].after
-            upstream[name] = frozenset(deps).union(*(ancestors(d) for d in deps))
-        return upstream[name]
-
-    for name in _topological(first):
-        ancestors(name)
+    for name in order:  # a step's upstream steps come before it: their own upstream is known
+        deps = first[name].after
+        upstream[name] = frozenset(deps).union(*(upstream[d] for d in deps))
     return upstream
 
 
-def _topological(first: dict) -> list:
-    """Step names so that every step comes after the steps it waits for (iterative: deep graphs are fine)."""
-    done, order = set(), []
+def _dependency_order(first: dict) -> tuple[list, list]:
+    """(step names, each after the steps it waits for; []), or ([], a cycle: names with the first repeated
+    last). One depth-first walk, iterative: deep graphs are fine."""
+    state: dict = {}  # name → "open" while on the walk's path, then "done"
+    order = []
     for root in first:
-        stack = [(root, iter(first[root].after))]
-        while stack:
-            name, deps = stack[-1]
-            dep = next((d for d in deps if d not in done), None)
-            if dep is None:
-                stack.pop()
-                if name not in done:
-                    done.add(name)
-                    order.append(name)
-            else:
-                stack.append((dep, iter(first[dep].after)))
-    return order
-
-
-def _find_cycle(graph: dict) -> list:
-    state: dict = {}
-    for root in graph:
         if root in state:
             continue
-        path, stack = [], [(root, iter(graph[root]))]
         state[root] = "open"
-        path.append(root)
-        while stack:
-            name, deps = stack[-1]
-            dep = next(deps, None)
+        path, pending = [root], [iter(first[root].after)]
+        while pending:
+            dep = next(pending[-1], None)
             if dep is None:
+                name = path.pop()
+                pending.pop()
                 state[name] = "done"
-                stack.pop()
-                path.pop()
+                order.append(name)
             elif state.get(dep) == "open":
-                return path[path.index(dep):] + [dep]
+                return [], path[path.index(dep):] + [dep]
             elif dep not in state:
                 state[dep] = "open"
                 path.append(dep)
-                stack.append((dep, iter(graph[dep])))
-    return []
+                pending.append(iter(first[dep].after))
+    return order, []
 
 
 def check_texts(texts, prepared, kind_path, ctx) -> list:
     """Parse every expression; flag literal AWS keys. Returns the refs in first-use order (with marks)."""
     found: dict = {}
     for path, mark, text in texts:
-        _check_text(text, path, lambda off, t=text, m=mark: text_mark(m, t, off), found, ctx)
+        if "{{" in text or "AKIA" in text or "ASIA" in text:  # else nothing to parse or flag
+            _check_text(text, path, lambda off, t=text, m=mark: text_mark(m, t, off), found, ctx)
     for name, (file, text) in sorted(prepared.files.items()):
         where = lambda off, t=text: file_mark(t, off)  # noqa: E731
         sub = Ctx(file)
