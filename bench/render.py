@@ -6,6 +6,10 @@ machine hits all alike); round 0 is a warm-up and is discarded. Figures are medi
 ratios compare commands measured in the same rounds.
 
     python bench/render.py [--runs 7] [--hera-python VENV/bin/python] [--anchors ../shared/bench-anchors]
+                           [--instructions]
+
+--instructions also counts, once per command, the instructions it executes (valgrind's callgrind, with a fixed
+hash seed): a figure the machine's load cannot move, at ~50x the run time (Hera at 5,000 steps: ~2.5 min).
 
 Hera is installed only for this comparison, in its own venv: `python -m venv /tmp/hera &&
 /tmp/hera/bin/pip install hera pyyaml`. Without --hera-python the Hera rows are left out.
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -44,6 +49,17 @@ def water_spec(topology, case: str, chains: int) -> str:
                       f"container: {{command: [{', '.join(command)}]}}}}")
         head.append(steps_line)
     return "\n".join(head) + "\n"
+
+
+def instructions(argv: list) -> int:
+    """Instructions the command executes, counted by callgrind: the same on every run."""
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    done = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv], env=env,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    counted = re.search(r"Collected : (\d+)", done.stderr)
+    if done.returncode or not counted:
+        raise SystemExit(f"failed under valgrind: {' '.join(argv)}\n{done.stderr[-2000:]}")
+    return int(counted.group(1))
 
 
 def run_once(argv: list) -> float:
@@ -81,7 +97,10 @@ def main():
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--hera-python", default="")
     parser.add_argument("--anchors", default=os.path.join(ROOT, "..", "shared", "bench-anchors"))
+    parser.add_argument("--instructions", action="store_true", help="also count instructions (needs valgrind)")
     args = parser.parse_args()
+    if args.instructions and not shutil.which("valgrind"):
+        raise SystemExit("--instructions needs valgrind (apt-get install valgrind)")
     with tempfile.TemporaryDirectory() as work:
         cmds = commands(args, work)
         names = list(cmds)
@@ -92,19 +111,31 @@ def main():
                 if r:
                     samples[name].append(wall)
         median = {k: statistics.median(v) for k, v in samples.items()}
+        counted = {k: instructions(cmds[k]) / 1e6 for k in names} if args.instructions else {}
     print(f"{args.runs} rounds after a warm-up; process wall time, median (min-max), seconds")
     print("| command | median | min | max |")
     print("|---|---|---|---|")
     for name in names:
         print(f"| {name} | {median[name]:.3f} | {min(samples[name]):.3f} | {max(samples[name]):.3f} |")
     print()
+    _ratios(median, "{:.3f}")
+    if counted:
+        print("\ninstructions executed (millions, callgrind)")
+        print("| command | instructions |\n|---|---|")
+        for name in names:
+            print(f"| {name} | {counted[name]:.0f} |")
+        print()
+        _ratios(counted, "{:.0f}")
+
+
+def _ratios(figures: dict, shown: str) -> None:
     print("| steps | water | floor | water / floor | hera | hera / water |")
     print("|---|---|---|---|---|---|")
     for size in SIZES:
-        w, f = median[f"water {size}"], median[f"floor {size}"]
-        h = median.get(f"hera {size}")
-        hera = f"{h:.3f} | {h / w:.1f}x" if h else "- | -"
-        print(f"| {size} | {w:.3f} | {f:.3f} | {w / f:.1f}x | {hera} |")
+        w, f = figures[f"water {size}"], figures[f"floor {size}"]
+        h = figures.get(f"hera {size}")
+        hera = f"{shown.format(h)} | {h / w:.1f}x" if h else "- | -"
+        print(f"| {size} | {shown.format(w)} | {shown.format(f)} | {w / f:.1f}x | {hera} |")
 
 
 if __name__ == "__main__":
