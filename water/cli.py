@@ -450,7 +450,7 @@ def runs_command(path, local):
 
 def main():
     # A command allocates in bursts that reference counting frees (a 5,000-step spec is ~1M objects); at the
-    # default thresholds the cyclic collector scans them ~300 times for nothing, a quarter of a render.
+    # default thresholds the cyclic collector scans them ~300 times for nothing (up to a quarter of a render).
     # Young cycles are still collected, every 100,000 allocations.
     gc.set_threshold(100_000, 50, 1000)
     cli(prog_name="water")
