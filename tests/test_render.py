@@ -372,6 +372,16 @@ def test_a_bare_argo_variable_in_user_text_is_rejected_not_passed_on(tmp_path, r
     assert "water.yaml:8:36: spec.steps[0].container.command[1]: unknown expression '{{workflow.name}}'" in result.stderr
 
 
+def test_a_task_that_reads_no_upstream_output_takes_the_templates_empty_refs():
+    template = render_objects(example_path("babyweight"))[0]
+    tasks = {t["name"]: t for t in _templates(template)[0]["dag"]["tasks"]}
+    by_name = {t["name"]: t for t in _templates(template)}
+    extract = tasks["extract"]
+    assert [a["name"] for a in extract["arguments"]["parameters"]] == ["config"]
+    inputs = {p["name"]: p for p in by_name[extract["template"]]["inputs"]["parameters"]}
+    assert inputs["refs"] == {"name": "refs", "value": "{}"} and "value" not in inputs["config"]
+
+
 def test_references_compile_to_argo_task_outputs_and_workflow_variables():
     template = render_objects(example_path("babyweight"))[0]
     tasks = {t["name"]: t for t in _templates(template)[0]["dag"]["tasks"]}

@@ -2,16 +2,15 @@
 (graph, effective settings per step, project files, references)."""
 from __future__ import annotations
 
-import dataclasses
+import functools
 import hashlib
-import json
 import os
 from dataclasses import dataclass
 
 from water import checks, expressions
 from water.errors import SpecError, WaterError
 from water.spec import fastyaml
-from water.spec.fields import Ctx, Model, did_you_mean, mark_of, parse
+from water.spec.fields import Ctx, Model, as_data, did_you_mean, mark_of, parse
 from water.spec.model import BUILTIN_RESOURCES, PipelineDoc, SecretRef
 from water.steps import KINDS
 from water.steps.base import Kind, Prepared
@@ -67,6 +66,11 @@ class Pipeline:
     def spec(self):
         return self.doc.spec
 
+    @functools.cached_property
+    def aws(self) -> dict:
+        """spec.aws as plain data, as every step's config carries it (made once: thousands of steps share it)."""
+        return as_data(self.spec.aws)
+
     @property
     def default_resources(self) -> dict:
         """Resources of water's own small tasks (size, notify)."""
@@ -113,22 +117,22 @@ def load_text(text: str, file: str, project_dir: str) -> Pipeline:
     data = fastyaml.load(text)
     if data is not None:
         try:
-            return dataclasses.replace(_check(data, file, project_dir), text=text)
+            return _check(data, text, file, project_dir)
         except SpecError:
             pass  # the fast loader has no line marks: locate the problems with the marked one
     from water.spec import yamlmarks
 
-    return dataclasses.replace(_check(yamlmarks.load(text, file), file, project_dir), text=text)
+    return _check(yamlmarks.load(text, file), text, file, project_dir)
 
 
 def marked(p: Pipeline) -> Pipeline:
     """The same pipeline read with line marks (the fast loader keeps none), to point at a later problem."""
     from water.spec import yamlmarks
 
-    return _check(yamlmarks.load(p.text, p.file), p.file, p.project_dir)
+    return _check(yamlmarks.load(p.text, p.file), p.text, p.file, p.project_dir)
 
 
-def _check(data, file: str, project_dir: str) -> Pipeline:
+def _check(data, text: str, file: str, project_dir: str) -> Pipeline:
     ctx = Ctx(file)
     if not isinstance(data, dict):
         ctx.problem(getattr(data, "mark", (1, 1)), "", "the spec must be a mapping (apiVersion, kind, ...)")
@@ -144,11 +148,12 @@ def _check(data, file: str, project_dir: str) -> Pipeline:
     checks.check_runner(doc, ctx)
     if ctx.problems:
         raise SpecError(ctx.problems)
-    digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode())
+    # the files as written, as a revision keeps them: an edit of any of them is a new revision
+    digest = hashlib.sha256(text.encode())
     for step in steps:
         for _, (_, content) in sorted(step.prepared.files.items()):
             digest.update(content.encode())
-    return Pipeline(doc, file, project_dir, steps, upstream, digest.hexdigest())
+    return Pipeline(doc, file, project_dir, steps, upstream, digest.hexdigest(), text)
 
 
 def merge_resources(*sources) -> dict:

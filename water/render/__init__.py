@@ -42,7 +42,7 @@ def render(pipeline, git_commit: str | None = None, strict: bool = False) -> Ren
 
 
 def to_json(obj) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, check_circular=False)  # objects are trees
 
 
 def to_json_list(objects: list) -> str:

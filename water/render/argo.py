@@ -36,7 +36,7 @@ def step_config(pipeline, step) -> dict:
         "env": dict(sorted(step.env.items())),
         "outputs": list(step.outputs),
         "timeout": step.timeout,
-        "aws": as_data(pipeline.spec.aws),
+        "aws": pipeline.aws,
     }
 
 
@@ -49,8 +49,11 @@ def size_config(pipeline, step) -> dict:
         "from": step.sizing.from_,
         "resources": step.resources,
         "tiers": [as_data(t) for t in step.sizing.tiers],
-        "aws": as_data(pipeline.spec.aws),
+        "aws": pipeline.aws,
     }
+
+
+NO_REFS = "{}"  # the `refs` input's default: a task that reads no upstream output passes no `refs`
 
 
 def refs_param(refs, extra: dict | None = None) -> str:
@@ -74,7 +77,7 @@ def job_template(pipeline, kind: str, inputs: list, outputs: tuple, resources: d
                  timeout: int, extra_env: list = (), patch: bool = False, optional: dict | None = None) -> dict:
     """A hardened template that runs `water-job <kind>` with its inputs as `--name value` arguments.
     `optional`: inputs with a default value (refs: none)."""
-    optional = {"refs": "{}", **(optional or {})}
+    optional = {"refs": NO_REFS, **(optional or {})}
     args = [kind]
     for name in inputs:
         args += [f"--{name}", "{{inputs.parameters.%s}}" % name]
@@ -155,7 +158,9 @@ def _step_tasks(pipeline, step, templates: _Templates) -> list:
         size_output = "{{tasks.%s.outputs.parameters.%%s}}" % tasks[0]["name"]
         if step.kind.sizes == "instance":
             extra_refs = {f"sizing.{o}": size_output % o for o in ("instance-type", "instance-count")}
-    args.append({"name": "refs", "value": refs_param(step.refs, extra_refs)})
+    refs = refs_param(step.refs, extra_refs)
+    if refs != NO_REFS:
+        args.append({"name": "refs", "value": refs})
     if patch:
         inputs += ["shard", "pod-patch"]
         args += [{"name": "shard", "value": "{{item}}" if step.fans_out else "0/1"},
@@ -203,7 +208,7 @@ def _notify_steps(pipeline, templates: _Templates) -> list:
                for name, key in pods.SETTINGS_ENV.items()]
     config = {"pipeline": pipeline.name, "kind": "notify", "slack": as_data(slack),
               "links": as_data(pipeline.spec.alerts.links) or {}, "timeout": NOTIFY_TIMEOUT,
-              "aws": as_data(pipeline.spec.aws)}
+              "aws": pipeline.aws}
     body = job_template(pipeline, "notify", ["config", "status", "failures", "duration"], (),
                         pipeline.default_resources, retries=0, timeout=NOTIFY_TIMEOUT, extra_env=secret,
                         optional={"failures": ""})
@@ -224,7 +229,7 @@ def _notify_steps(pipeline, templates: _Templates) -> list:
 def _cleanup_step(pipeline, stoppable: list, templates: _Templates) -> dict:
     """Per AWS step only what finds its job (names follow from pipeline, step and run; Athena's marker from
     its output), so the handler's argument stays small on large pipelines."""
-    config = {"pipeline": pipeline.name, "kind": "cleanup", "timeout": CLEANUP_TIMEOUT, "aws": as_data(pipeline.spec.aws),
+    config = {"pipeline": pipeline.name, "kind": "cleanup", "timeout": CLEANUP_TIMEOUT, "aws": pipeline.aws,
               "steps": [{"step": step.name, "kind": step.kind.name,
                          "spec": {k: v for k, v in step.job_config().items() if k in step.kind.stop_keys}}
                         for step in stoppable]}

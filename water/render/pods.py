@@ -116,8 +116,9 @@ def pull_policy(image: str) -> str:
     return "IfNotPresent" if "@sha256:" in image else "Always"
 
 
-# sorted keys, no spaces: the same data is the same text (one encoder, made once: thousands of steps use it)
-COMPACT_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+# sorted keys, no spaces: the same data is the same text (one encoder, made once: thousands of steps use it);
+# rendered data is a tree, never cyclic, so the encoder need not track what it entered
+COMPACT_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, check_circular=False)
 
 
 def encode(config: dict) -> str:
