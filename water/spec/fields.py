@@ -127,14 +127,16 @@ class Model(Type):
     def __init__(self, cls, variants: Callable[[], dict] | None = None):
         self.cls = cls
         self._variants = variants
-        self._known = None
-        self._allowed = None
+        self._known = None  # variants, and the fields sorted by what parse does when they are missing
+        self._required = self._defaulted = None
 
     def variants(self) -> dict:
         """The variant models by key, looked up once (the step kinds register late)."""
         if self._known is None:
+            fields = self.cls.__spec_fields__
+            self._required = tuple(f for f in fields if f.required)
+            self._defaulted = tuple(f for f in fields if not f.required and f.default is not None)
             self._known = self._variants() if self._variants else {}
-            self._allowed = self.cls.__spec_keys__.keys() | self._known.keys()
         return self._known
 
     def parse(self, value, mark, path, ctx):
@@ -144,20 +146,22 @@ class Model(Type):
         variants = self.variants()
         marked = isinstance(value, MarkedMap)
         values, marks = {}, {}
-        if not value.keys() <= self._allowed:
-            for key in value:
-                if key not in keys and key not in variants:
-                    at = value.key_marks[key] if marked else mark
-                    ctx.problem(at, _join(path, key), "unknown field", did_you_mean(key, [*keys, *variants]))
         prefix = f"{path}." if path else ""
-        for f in self.cls.__spec_fields__:
-            if f.key in value:
-                vmark = value.value_marks[f.key] if marked else mark
-                values[f.attr] = f.type.parse(value[f.key], vmark, prefix + f.key, ctx)
+        # the keys written, then what is missing: a step writes a few of its many fields
+        for key, item in value.items():
+            f = keys.get(key)
+            if f is not None:
+                vmark = value.value_marks[key] if marked else mark
+                values[f.attr] = f.type.parse(item, vmark, prefix + key, ctx)
                 marks[f.attr] = vmark
-            elif f.required:
+            elif key not in variants:
+                at = value.key_marks[key] if marked else mark
+                ctx.problem(at, prefix + key, "unknown field", did_you_mean(key, [*keys, *variants]))
+        for f in self._required:
+            if f.key not in value:
                 ctx.problem(mark, prefix + f.key, "required field is missing")
-            elif f.default is not None:
+        for f in self._defaulted:
+            if f.key not in value:
                 values[f.attr] = f.type.parse(f.default, mark, prefix + f.key, ctx)
         if variants:
             self._parse_variant(value, mark, path, ctx, variants, values, marks)
@@ -227,18 +231,16 @@ class List(Type):
             return ctx.problem(mark, path, f"expected a list, got {type_name(value)}")
         if len(value) < self.min_items:
             return ctx.problem(mark, path, f"needs at least {self.min_items} item(s)")
-        out = MarkedList(mark)
-        marks = value.item_marks if isinstance(value, MarkedList) else [mark] * len(value)
-        parse_item, seen = self.item.parse, set()
-        for i, item in enumerate(value):
-            parsed = parse_item(item, marks[i], f"{path}[{i}]", ctx)
-            if self.unique and isinstance(parsed, str):
-                if parsed in seen:
-                    ctx.problem(marks[i], f"{path}[{i}]", f"'{parsed}' is listed twice")
-                seen.add(parsed)
-            out.append(parsed)
-        out.item_marks = list(marks)
-        return out
+        parse_item = self.item.parse
+        if isinstance(value, MarkedList):
+            marks = list(value.item_marks)
+            items = [parse_item(item, marks[i], f"{path}[{i}]", ctx) for i, item in enumerate(value)]
+        else:
+            items = [parse_item(item, mark, f"{path}[{i}]", ctx) for i, item in enumerate(value)]
+            marks = [mark] * len(items)
+        if self.unique:
+            _check_unique(items, marks, path, ctx)
+        return MarkedList.of(items, mark, marks)
 
     def schema(self, defs):
         out = {"type": "array", "items": self.item.schema(defs)}
@@ -251,6 +253,15 @@ class List(Type):
     def texts(self, value, mark, path):
         for i, item in enumerate(value):
             yield from self.item.texts(item, value.item_marks[i] if isinstance(value, MarkedList) else mark, f"{path}[{i}]")
+
+
+def _check_unique(items: list, marks: list, path: str, ctx: Ctx):
+    seen = set()
+    for i, item in enumerate(items):
+        if isinstance(item, str):
+            if item in seen:
+                ctx.problem(marks[i], f"{path}[{i}]", f"'{item}' is listed twice")
+            seen.add(item)
 
 
 class Map(Type):

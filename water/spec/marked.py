@@ -27,6 +27,14 @@ class MarkedList(list):
         self.mark = mark
         self.item_marks: list = []
 
+    @classmethod
+    def of(cls, items: list, mark: Mark, item_marks: list) -> MarkedList:
+        """A filled one, made without the Python-level __init__ (parsing makes one per list in the spec)."""
+        out = cls.__new__(cls)
+        out.extend(items)
+        out.mark, out.item_marks = mark, item_marks
+        return out
+
 
 def text_mark(mark, text, offset):
     """Where offset `offset` of a YAML string stood; later lines of a block keep its indentation."""

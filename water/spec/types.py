@@ -167,7 +167,11 @@ _FACTORS = {"": 1, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15
 
 def quantity_value(text: str) -> float:
     """The number a valid Kubernetes quantity stands for (cores, or bytes)."""
-    number, suffix = _QUANTITY.match(text).groups()
+    return _amount(_QUANTITY.match(text))
+
+
+def _amount(match) -> float:
+    number, suffix = match.groups()
     return float(number) * _FACTORS[suffix or ""]
 
 
@@ -179,13 +183,15 @@ class Quantity(Type):
 
     def parse(self, value, mark, path, ctx):
         text = str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
-        if not isinstance(text, str) or not _QUANTITY.match(text) or quantity_value(text) <= 0:
+        match = _QUANTITY.match(text) if isinstance(text, str) else None
+        amount = _amount(match) if match else 0
+        if amount <= 0:
             hint = f"e.g. {self.example}"
             m = re.match(r"^(\d+(?:\.\d+)?)\s*([KMGTPE])B$", text) if isinstance(text, str) else None
             if m:
                 hint = f"did you mean '{m[1]}{m[2]}i' or '{m[1]}{m[2]}'?"
             return ctx.problem(mark, path, f"'{value}' is not a Kubernetes quantity", hint)
-        return int(quantity_value(text)) if self.as_bytes else text
+        return int(amount) if self.as_bytes else text
 
     def schema(self, defs):
         return {"anyOf": [{"type": "string", "pattern": _QUANTITY.pattern}, {"type": "number", "exclusiveMinimum": 0}]}
