@@ -329,6 +329,42 @@ def test_container_runs_its_command_with_resolved_expressions_and_shard(aws_env,
     assert "s3://lake-results/preds/ O'Brien 2/4" in capfd.readouterr().out
 
 
+def _as_argo_calls(spec_dir) -> dict:
+    """Each DAG task's `water-job` arguments as Argo passes them: every `{{inputs.parameters.X}}` of its
+    template's args replaced by the task's argument X, else by the input's default."""
+    import re
+
+    from water import pipeline, render
+
+    workflow_template = render.render(pipeline.load(str(spec_dir))).objects[0]
+    main_dag, *templates = workflow_template["spec"]["templates"]
+    by_name = {t["name"]: t for t in templates}
+    calls = {}
+    for task in main_dag["dag"]["tasks"]:
+        template = by_name[task["template"]]
+        given = {p["name"]: p["value"] for p in task["arguments"]["parameters"]}
+        values = {p["name"]: given.get(p["name"], p.get("value")) for p in template["inputs"]["parameters"]}
+        calls[task["name"]] = [re.sub(r"\{\{inputs\.parameters\.([\w-]+)\}\}", lambda m: values[m[1]], arg)
+                               for arg in template["container"]["args"]]
+    return calls
+
+
+def test_a_rendered_task_runs_with_its_own_config_and_what_its_template_shares(aws_env, tmp_path, capfd):
+    (tmp_path / "water.yaml").write_text(
+        "apiVersion: water/v1\nkind: Pipeline\nmetadata: {name: e2e}\nspec:\n"
+        "  image: registry.example.com/e2e:1.0.0\n  params: {who: world}\n  defaults: {timeout: 2s}\n  steps:\n"
+        "    - name: hello\n      env: {GREETING: 'hi {{params.who}}'}\n"
+        "      container: {command: [sh, -c, 'echo \"$GREETING from $0\"', '{{run.id}}']}\n"
+        "    - name: slow\n      after: [hello]\n      container: {command: [sleep, '30']}\n")
+    calls = _as_argo_calls(tmp_path)
+    assert main(calls["hello"]) == 0
+    assert f"hi O'Brien from {RUN_ID}" in capfd.readouterr().out
+    started = time.monotonic()
+    assert main(calls["slow"]) == 1  # the 2s timeout reaches the step through its template
+    assert time.monotonic() - started < 15
+    assert "water-job: slow failed: " in capfd.readouterr().err
+
+
 def test_a_failing_command_fails_the_step_with_its_exit_code(aws_env, capsys):
     config = _job_config("container", spec={"command": ["sh", "-c", "exit 7"]})
     assert main(["container", "--config", config]) == 1

@@ -28,16 +28,20 @@ def size_task(step_name: str) -> str:
 
 def step_config(pipeline, step) -> dict:
     """Everything `water-job <kind>` needs about one step, user texts included."""
-    return {
-        "pipeline": pipeline.name,
-        "step": step.name,
-        "kind": step.kind.name,
-        "spec": step.job_config(),
-        "env": dict(sorted(step.env.items())),
-        "outputs": list(step.outputs),
-        "timeout": step.timeout,
-        "aws": pipeline.aws,
-    }
+    return {**shared_config(pipeline, step), **own_config(step)}
+
+
+def shared_config(pipeline, step) -> dict:
+    """The part of a step's config that every step of its template has: the template carries it once."""
+    return {"pipeline": pipeline.name, "kind": step.kind.name, "timeout": step.timeout, "aws": pipeline.aws}
+
+
+def own_config(step) -> dict:
+    """The part of a step's config that is the step's own: its task carries it."""
+    own = {"step": step.name, "spec": step.job_config()}
+    if step.env:
+        own["env"] = dict(sorted(step.env.items()))
+    return own
 
 
 def size_config(pipeline, step) -> dict:
@@ -74,11 +78,12 @@ def runtime_env(pipeline) -> list:
 
 
 def job_template(pipeline, kind: str, inputs: list, outputs: tuple, resources: dict, *, retries: int,
-                 timeout: int, extra_env: list = (), patch: bool = False, optional: dict | None = None) -> dict:
+                 timeout: int, extra_env: list = (), patch: bool = False, optional: dict | None = None,
+                 shared: dict | None = None) -> dict:
     """A hardened template that runs `water-job <kind>` with its inputs as `--name value` arguments.
-    `optional`: inputs with a default value (refs: none)."""
+    `optional`: inputs with a default value (refs: none). `shared`: the config its tasks have in common."""
     optional = {"refs": NO_REFS, **(optional or {})}
-    args = [kind]
+    args = [kind] + (["--shared", pods.encode(shared)] if shared else [])
     for name in inputs:
         args += [f"--{name}", "{{inputs.parameters.%s}}" % name]
     template = {
@@ -149,7 +154,7 @@ def _size_task(pipeline, step, templates: _Templates) -> dict:
 def _step_tasks(pipeline, step, templates: _Templates) -> list:
     """The step's task, preceded by its size task when it is sized."""
     inputs = ["config", "refs"]
-    args = [{"name": "config", "value": pods.encode(step_config(pipeline, step))}]
+    args = [{"name": "config", "value": pods.encode(own_config(step))}]
     tasks, deps, extra_refs = [], list(step.after), {}
     patch = bool(step.sizing) and step.kind.sizes == "pod"
     if step.sizing:
@@ -170,7 +175,7 @@ def _step_tasks(pipeline, step, templates: _Templates) -> list:
                 patch)
     template = templates.for_settings(step.kind.name, settings, lambda: job_template(
         pipeline, step.kind.name, inputs, step.outputs, step.resources, retries=step.retries, timeout=step.timeout,
-        extra_env=pods.secret_env(step), patch=patch))
+        extra_env=pods.secret_env(step), patch=patch, shared=shared_config(pipeline, step)))
     task = _task(step.name, template, deps, args)
     if patch and step.fans_out:
         task["withParam"] = size_output % "shards"

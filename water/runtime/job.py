@@ -36,6 +36,10 @@ class Config(dict):
         raise BadInput(f"the step config has no {key!r}")
 
 
+def _decoded(config: str):
+    return json.loads(base64.b64decode(config, validate=True), object_hook=Config)
+
+
 class Job:
     def __init__(self, config: dict, refs: dict, env: dict, shard: str = "0/1"):
         self.config, self.refs, self.env, self.shard = config, refs, env, shard
@@ -46,15 +50,16 @@ class Job:
         self.metrics = Metrics([f"pipeline:{self.pipeline}", f"step:{self.step}", f"kind:{self.kind}"])
 
     @classmethod
-    def from_arguments(cls, config: str, refs: str, env: dict, shard: str = "0/1") -> "Job":
+    def from_arguments(cls, config: str, refs: str, env: dict, shard: str = "0/1", shared: str = "") -> "Job":
+        """`config`: the step's own part (base64 JSON); `shared`: the part its template gives every step."""
         try:
-            decoded = json.loads(base64.b64decode(config, validate=True), object_hook=Config)
+            own, common = _decoded(config), _decoded(shared) if shared else {}
             parsed_refs = json.loads(refs or "{}")
         except (binascii.Error, ValueError) as exc:
             raise BadInput(f"unreadable step config: {exc}") from None
-        if not isinstance(decoded, dict) or not isinstance(parsed_refs, dict):
+        if not all(isinstance(part, dict) for part in (own, common, parsed_refs)):
             raise BadInput("unreadable step config: expected JSON objects")
-        return cls(decoded, parsed_refs, env, shard)
+        return cls(Config({**common, **own}), parsed_refs, env, shard)
 
     pipeline = property(lambda self: self.config.get("pipeline", ""))
     step = property(lambda self: self.config.get("step", ""))

@@ -1,4 +1,4 @@
-"""`water-job <kind> --config B64 [--refs JSON] [--shard i/n] [--pod-patch ...]`: one step in a pod.
+"""`water-job <kind> [--shared B64] --config B64 [--refs JSON] [--shard i/n] [--pod-patch ...]`: one step in a pod.
 Exit 0 done, 1 failed (the reason on one line), 2 bad input (retrying will not help), 143 terminated."""
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ def main(argv: list | None = None) -> int:
     parser = argparse.ArgumentParser(prog="water-job")
     parser.add_argument("kind")
     parser.add_argument("--config", required=True)
+    parser.add_argument("--shared", default="")  # what the template gives all its steps (older manifests: none)
     parser.add_argument("--refs", default="{}")
     parser.add_argument("--shard", default="0/1")
     parser.add_argument("--pod-patch", default="")  # read by Kubernetes through podSpecPatch, not here
@@ -46,7 +47,7 @@ def main(argv: list | None = None) -> int:
 def _run(args, started: float) -> int:
     job = None
     try:
-        job = Job.from_arguments(args.config, args.refs, dict(os.environ), args.shard)
+        job = Job.from_arguments(args.config, args.refs, dict(os.environ), args.shard, args.shared)
         job.extra = {"status": args.status, "failures": args.failures, "duration": args.duration}
         kind = _kinds().get(args.kind)
         if kind is None or not hasattr(kind, "run_cluster"):
