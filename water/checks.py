@@ -28,11 +28,8 @@ def check_graph(doc, ctx) -> dict:
             first[s.name] = s
     for i, s in enumerate(steps):
         for j, dep in enumerate(s.after):
-            at = (s.after.item_marks[j], f"{step_path(i)}.after[{j}]")
-            if dep == s.name:
-                ctx.problem(*at, f"step '{s.name}' cannot wait for itself")
-            elif dep not in first:
-                ctx.problem(*at, f"unknown step '{dep}'", did_you_mean(dep, first))
+            if dep == s.name or dep not in first:
+                _unknown_dependency(s, i, j, first, ctx)
     if ctx.problems:
         return {}
     order, cycle = _dependency_order(first)
@@ -46,6 +43,14 @@ def check_graph(doc, ctx) -> dict:
         deps = first[name].after
         upstream[name] = frozenset(deps).union(*(upstream[d] for d in deps))
     return upstream
+
+
+def _unknown_dependency(s, i: int, j: int, first: dict, ctx):
+    dep, at = s.after[j], (s.after.item_marks[j], f"{step_path(i)}.after[{j}]")
+    if dep == s.name:
+        ctx.problem(*at, f"step '{s.name}' cannot wait for itself")
+    else:
+        ctx.problem(*at, f"unknown step '{dep}'", did_you_mean(dep, first))
 
 
 def _dependency_order(first: dict) -> tuple[list, list]:
@@ -74,11 +79,16 @@ def _dependency_order(first: dict) -> tuple[list, list]:
     return order, []
 
 
+def needs_check(text: str) -> bool:
+    """Whether a user text may hold an expression or an AWS key: else there is nothing to parse or flag."""
+    return "{{" in text or "AKIA" in text or "ASIA" in text
+
+
 def check_texts(texts, prepared, kind_path, ctx) -> list:
     """Parse every expression; flag literal AWS keys. Returns the refs in first-use order (with marks)."""
     found: dict = {}
     for path, mark, text in texts:
-        if "{{" in text or "AKIA" in text or "ASIA" in text:  # else nothing to parse or flag
+        if needs_check(text):
             _check_text(text, path, lambda off, t=text, m=mark: text_mark(m, t, off), found, ctx)
     for name, (file, text) in sorted(prepared.files.items()):
         where = lambda off, t=text: file_mark(t, off)  # noqa: E731

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from water import checks, expressions
 from water.errors import SpecError, WaterError
 from water.spec import fastyaml
-from water.spec.fields import Ctx, Model, as_data, did_you_mean, mark_of, parse
+from water.spec.fields import Ctx, as_data, did_you_mean, mark_of, model_of, parse
 from water.spec.model import BUILTIN_RESOURCES, PipelineDoc, SecretRef
 from water.steps import KINDS
 from water.steps.base import Kind, Prepared
@@ -19,6 +19,7 @@ SPEC_FILE = "water.yaml"
 _AWS_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 _RESERVED_ENV = ("WATER_", "DD_", "DATADOG_")
 RESERVED_STEP_PREFIX = "water-"
+_RESOURCE_FIELDS = ("cpu", "memory", "gpu")
 
 
 @dataclass
@@ -161,8 +162,10 @@ def merge_resources(*sources) -> dict:
     resources = dict(BUILTIN_RESOURCES)
     for source in sources:
         if source:
-            resources.update({k: v for k, v in (("cpu", source.cpu), ("memory", source.memory), ("gpu", source.gpu))
-                              if v is not None})
+            for name in _RESOURCE_FIELDS:
+                amount = getattr(source, name)
+                if amount is not None:
+                    resources[name] = amount
     return resources
 
 
@@ -181,7 +184,7 @@ def _check_step(doc, step, i, upstream, project_dir, ctx) -> PipelineStep:
         ctx.problem(mark_of(step, "name"), f"{path}.name", f"step names starting with '{RESERVED_STEP_PREFIX}' "
                     "are reserved for water's own tasks")
     prepared = kind.prepare(step.config, project_dir, cpath, ctx)
-    texts = list(Model(kind.spec).texts(step.config, mark_of(step, "config"), cpath))
+    texts = list(model_of(kind.spec).texts(step.config, mark_of(step, "config"), cpath, checks.needs_check))
     env, secret_env = {}, {}
     for name, value in step.env.items():
         at = (step.env.value_marks[name], f"{path}.env.{name}")

@@ -58,8 +58,9 @@ class Type:
     def schema(self, defs: dict) -> dict:
         raise NotImplementedError
 
-    def texts(self, value: Any, mark: Mark, path: str) -> Iterator[tuple]:
-        """(path, mark, text) of every user text inside a parsed value that may hold expressions."""
+    def texts(self, value: Any, mark: Mark, path: str, keep: Callable[[str], bool]) -> Iterator[tuple]:
+        """(path, mark, text) of every user text inside a parsed value that may hold expressions, of those that
+        `keep` accepts: a text it rejects costs no path (a spec has thousands of texts; few need a look)."""
         return iter(())
 
 
@@ -210,16 +211,16 @@ class Model(Type):
             defs[name] = out
         return {"$ref": f"#/$defs/{name}"}
 
-    def texts(self, value, mark, path):
+    def texts(self, value, mark, path, keep):
         if value is INVALID or value is None:
             return
         for f in self.cls.__spec_fields__:
             sub = getattr(value, f.attr)
-            if sub is not None:
-                yield from f.type.texts(sub, mark_of(value, f.attr), _join(path, f.key))
+            if sub is not None and (sub.__class__ is not str or keep(sub)):
+                yield from f.type.texts(sub, mark_of(value, f.attr), _join(path, f.key), keep)
         if self._variants and getattr(value, "config", None) is not None:
             vcls = self.variants()[value.kind]
-            yield from Model(vcls).texts(value.config, mark_of(value, "config"), _join(path, value.kind))
+            yield from model_of(vcls).texts(value.config, mark_of(value, "config"), _join(path, value.kind), keep)
 
 
 class List(Type):
@@ -250,9 +251,11 @@ class List(Type):
             out["uniqueItems"] = True
         return out
 
-    def texts(self, value, mark, path):
+    def texts(self, value, mark, path, keep):
         for i, item in enumerate(value):
-            yield from self.item.texts(item, value.item_marks[i] if isinstance(value, MarkedList) else mark, f"{path}[{i}]")
+            if item.__class__ is not str or keep(item):
+                yield from self.item.texts(item, value.item_marks[i] if isinstance(value, MarkedList) else mark,
+                                           f"{path}[{i}]", keep)
 
 
 def _check_unique(items: list, marks: list, path: str, ctx: Ctx):
@@ -287,10 +290,11 @@ class Map(Type):
             out["propertyNames"] = {"pattern": key["pattern"]}
         return out
 
-    def texts(self, value, mark, path):
+    def texts(self, value, mark, path, keep):
         for k, v in value.items():
-            vmark = value.value_marks[k] if isinstance(value, MarkedMap) else mark
-            yield from self.value.texts(v, vmark, _join(path, k))
+            if v.__class__ is not str or keep(v):
+                vmark = value.value_marks[k] if isinstance(value, MarkedMap) else mark
+                yield from self.value.texts(v, vmark, _join(path, k), keep)
 
 
 class Union(Type):
@@ -308,10 +312,10 @@ class Union(Type):
     def schema(self, defs):
         return {"anyOf": [c.schema(defs) for _, c in self.choices]}
 
-    def texts(self, value, mark, path):
+    def texts(self, value, mark, path, keep):
         for py_type, choice in self.choices:
             if isinstance(value, py_type) or (py_type is dict and hasattr(value, "_marks")):
-                yield from choice.texts(value, mark, path)
+                yield from choice.texts(value, mark, path, keep)
                 return
 
 

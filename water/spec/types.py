@@ -43,8 +43,8 @@ class Str(Type):
             out["maxLength"] = self.max_len
         return out
 
-    def texts(self, value, mark, path):
-        if self.expr and isinstance(value, str):
+    def texts(self, value, mark, path, keep):
+        if self.expr and isinstance(value, str) and keep(value):
             yield (path, mark, value)
 
 
@@ -133,8 +133,8 @@ class Scalar(Type):
     def schema(self, defs):
         return {"type": ["string", "number", "boolean"]}
 
-    def texts(self, value, mark, path):
-        if self.expr and isinstance(value, str):
+    def texts(self, value, mark, path, keep):
+        if self.expr and isinstance(value, str) and keep(value):
             yield (path, mark, value)
 
 
@@ -213,8 +213,9 @@ class S3Uri(Type):
     def schema(self, defs):
         return {"type": "string", "pattern": r"^(s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/|\{\{)"}
 
-    def texts(self, value, mark, path):
-        yield (path, mark, value)
+    def texts(self, value, mark, path, keep):
+        if keep(value):
+            yield (path, mark, value)
 
 
 _MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
