@@ -64,7 +64,7 @@ def refs_param(refs, extra: dict | None = None) -> str:
     """Upstream outputs a step reads, as Argo variables; their values are written by water-job, never users."""
     values = {r.key: expressions.to_argo(r) for r, _, _ in refs if r.root == "steps"}
     values.update(extra or {})
-    return pods.COMPACT_JSON.encode(values)
+    return pods.COMPACT_JSON.encode(values) if values else NO_REFS
 
 
 def runtime_env(pipeline) -> list:

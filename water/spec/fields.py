@@ -144,7 +144,7 @@ class Model(Type):
         if not isinstance(value, dict):
             return ctx.problem(mark, path, f"expected a mapping, got {type_name(value)}")
         keys = self.cls.__spec_keys__
-        variants = self.variants()
+        variants = self._known if self._known is not None else self.variants()
         marked = isinstance(value, MarkedMap)
         values, marks = {}, {}
         prefix = f"{path}." if path else ""
@@ -239,8 +239,8 @@ class List(Type):
         else:
             items = [parse_item(item, mark, f"{path}[{i}]", ctx) for i, item in enumerate(value)]
             marks = [mark] * len(items)
-        if self.unique:
-            _check_unique(items, marks, path, ctx)
+        if self.unique and len(set(items)) < len(items):
+            _report_repeats(items, marks, path, ctx)
         return MarkedList.of(items, mark, marks)
 
     def schema(self, defs):
@@ -258,7 +258,7 @@ class List(Type):
                                            f"{path}[{i}]", keep)
 
 
-def _check_unique(items: list, marks: list, path: str, ctx: Ctx):
+def _report_repeats(items: list, marks: list, path: str, ctx: Ctx):
     seen = set()
     for i, item in enumerate(items):
         if isinstance(item, str):
@@ -274,7 +274,7 @@ class Map(Type):
     def parse(self, value, mark, path, ctx):
         if not isinstance(value, dict):
             return ctx.problem(mark, path, f"expected a mapping, got {type_name(value)}")
-        out = MarkedMap(mark)
+        out = MarkedMap.empty(mark)
         for k, v in value.items():
             kmark = value.key_marks[k] if isinstance(value, MarkedMap) else mark
             vmark = value.value_marks[k] if isinstance(value, MarkedMap) else mark
@@ -342,12 +342,16 @@ def json_schema(cls, title: str) -> dict:
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": title, **root, "$defs": defs}
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
 def as_data(value: Any) -> Any:
     """A parsed model as plain data under its YAML keys (unset fields left out)."""
-    fields = getattr(value, "__spec_fields__", None)
-    if fields is not None:
+    if value.__class__ in _SCALARS:  # most values: checked first, as a model's missing attribute costs more
+        return value
+    if isinstance(value, SpecModel):
         out = {}
-        for f in fields:
+        for f in value.__spec_fields__:
             sub = getattr(value, f.attr)
             if sub is not None:
                 out[f.key] = as_data(sub)

@@ -16,6 +16,13 @@ class MarkedMap(dict):
         self.key_marks: dict = {}
         self.value_marks: dict = {}
 
+    @classmethod
+    def empty(cls, mark: Mark) -> MarkedMap:
+        """A new empty one, made without the Python-level __init__ (parsing makes one per mapping field)."""
+        out = cls.__new__(cls)
+        out.mark, out.key_marks, out.value_marks = mark, {}, {}
+        return out
+
 
 class MarkedList(list):
     """A sequence with the marks of itself and of each item."""
