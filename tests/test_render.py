@@ -488,7 +488,9 @@ def test_the_direct_yaml_writer_quotes_every_odd_string_as_libyaml_does():
     words += ["".join(rnd.choice(numeric) for _ in range(rnd.randint(1, 7))) for _ in range(3000)]
     words += ["true", "false", "null", "1", "1.5", "-1", "0x1f", "1e5", ".inf", "yes", "No", "~", "2001-12-14",
               "1:30", "0o17", "+1", "_", "-", "---", "...", "<<", "=", "ON", "\ufeffx", "😀", "a\tb", "a\xa0b", "\ue000", "✓ ok", "\x7f",
-              "2001-12-14t21:59:43.10-05:00", "190:20:30", "0b1010", "-.inf", ".NaN", "685_230", "3e5a", "0xFF"]
+              "2001-12-14t21:59:43.10-05:00", "190:20:30", "0b1010", "-.inf", ".NaN", "685_230", "3e5a", "0xFF",
+              "Yes", "YES", "On", "Off", "OFF", "NULL", "Null", "True", "FALSE", "nan", "inf", "e5", "E5", "x1f",
+              "b.1", "y", "n", "Y", "N", "eyJhIjoxfQ==", "a-", "a.", "a/", "Z+", "a=", "a:b", "a#b"]
     objects = [{"k": words[i:i + 50], "nested": [[w], {w: {}}, []], w: w} for i, w in zip(range(0, len(words), 50),
                                                                                             words[::50])]
     assert render_mod.to_yaml(objects) == _emitted(objects)

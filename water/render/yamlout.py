@@ -19,6 +19,11 @@ _MAYBE_NUMBER = re.compile(r"[-+]?(?:[0-9_:]*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?|
                            r"|\.(?:inf|Inf|INF|nan|NaN|NAN))\Z|[0-9]{4}-")
 
 
+# Most texts of a manifest (names, base64 configs, images): one check says plain for them. A letter first, then
+# none of libyaml's indicators, spaces or breaks; PyYAML reads such a text as a string unless it is one of _WORDS.
+_NAME_LIKE = re.compile(r"[A-Za-z][-A-Za-z0-9_./=+]*\Z")
+
+
 class _NeedsEmitter(Exception):
     """A text whose layout depends on where it stands: a line break, or a key long enough for `? key`."""
 
@@ -74,6 +79,8 @@ def _scalar(value: str) -> str:
 
 
 def _quoted(text: str) -> str:
+    if _NAME_LIKE.match(text) and text not in _WORDS:
+        return text
     if "\n" in text or "\r" in text or "\x85" in text or "\u2028" in text or "\u2029" in text:
         raise _NeedsEmitter
     if not _printable(text):
