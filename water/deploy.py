@@ -4,7 +4,6 @@ cluster (one labelled ConfigMap each, the last 10) so history, rollback and edit
 from __future__ import annotations
 
 import base64
-import difflib
 import getpass
 import gzip
 import hashlib
@@ -12,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from water import monitors
+from water import drift, monitors
 from water.errors import WaterError
 from water.kube import ApiError, Cluster, ClusterError
 from water.render import to_yaml
@@ -175,7 +174,7 @@ def changes_for(cluster: Cluster, objects: list) -> list:
 def _change(obj: dict, live: dict | None) -> Change:
     if live is None:
         return Change(obj, "created", _diff(obj, "", _yaml(_masked(obj, None, "after"))))
-    current = _project(live, obj)
+    current = drift.project(live, obj)
     if current == obj:
         return Change(obj, "unchanged")
     return Change(obj, "configured", _diff(obj, _yaml(_masked(current, obj, "before")),
@@ -191,15 +190,6 @@ def _masked(obj: dict, other: dict | None, side: str) -> dict:
                                                                                           {}).items()})
 
 
-def _project(live, wanted):
-    """The live object cut to the fields water writes: server defaults and status are not water's to diff."""
-    if isinstance(live, dict) and isinstance(wanted, dict):
-        return {k: _project(live[k], v) for k, v in wanted.items() if k in live}
-    if isinstance(live, list) and isinstance(wanted, list) and len(live) == len(wanted):
-        return [_project(a, b) for a, b in zip(live, wanted)]
-    return live
-
-
 def _yaml(obj: dict) -> str:
     import yaml
 
@@ -207,9 +197,7 @@ def _yaml(obj: dict) -> str:
 
 
 def _diff(obj: dict, before: str, after: str) -> str:
-    name = f"{obj['kind'].lower()}/{obj['metadata']['name']}"
-    return "".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True), f"live/{name}",
-                                        f"water/{name}"))
+    return drift.unified_diff(f"{obj['kind'].lower()}/{obj['metadata']['name']}", before, after, source="live")
 
 
 def _selector(name: str) -> str:

@@ -9,6 +9,7 @@ import os
 import time
 from dataclasses import dataclass
 
+from water import drift
 from water.errors import WaterError
 
 OWNER_TAG = "managed-by:water"
@@ -184,7 +185,7 @@ def plan(dd: Datadog, pipeline: str, wanted: list) -> list:
             changes.append(MonitorChange("created", body, diff=_diff(body["name"], {}, body)))
             continue
         kept.add(match["id"])
-        current = {k: _project(match.get(k), v) for k, v in body.items()}
+        current = {k: drift.project(match.get(k), v) for k, v in body.items()}
         action = "unchanged" if current == body else "updated"
         changes.append(MonitorChange(action, body, match["id"], _diff(body["name"], current, body)
                                      if action == "updated" else ""))
@@ -192,20 +193,11 @@ def plan(dd: Datadog, pipeline: str, wanted: list) -> list:
     return changes
 
 
-def _project(live, wanted):
-    """The live value cut to what water writes (Datadog adds its own option defaults)."""
-    if isinstance(live, dict) and isinstance(wanted, dict):
-        return {k: _project(live[k], v) for k, v in wanted.items() if k in live}
-    return live
-
-
 def _diff(name: str, before: dict, after: dict) -> str:
-    import difflib
+    def text(body):
+        return json.dumps(body, indent=2, sort_keys=True) if body else ""
 
-    def lines(body):
-        return json.dumps(body, indent=2, sort_keys=True).splitlines(True) if body else []
-
-    return "".join(difflib.unified_diff(lines(before), lines(after), f"datadog/{name}", f"water/{name}"))
+    return drift.unified_diff(name, text(before), text(after), source="datadog")
 
 
 def apply(dd: Datadog, changes: list, echo=print) -> None:
