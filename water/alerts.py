@@ -10,6 +10,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from water.contract import SETTINGS_KEYS, settings_env
+
 ATTEMPTS = 5
 DEADLINE = 60.0
 REASON_CHARS, LOG_CHARS = 500, 2400  # a Slack section holds 3,000 characters
@@ -111,8 +113,8 @@ def post(url: str, body: dict, deadline: float = DEADLINE, attempts: int = ATTEM
 class NotifyTask:
     def run_cluster(self, job) -> dict:
         url = job.env.get("SLACK_WEBHOOK_URL", "")
-        settings = {key: job.env[name] for key, name in (("argo", "WATER_ARGO_URL"), ("datadog", "WATER_DATADOG_URL"))
-                    if job.env.get(name)}  # from the water-settings ConfigMap, when `water install` set them
+        settings = {link: job.env[settings_env(link)] for link in SETTINGS_KEYS
+                    if job.env.get(settings_env(link))}  # from the water-settings ConfigMap, when `water install` set them
         body = message(job.config, job.run_id, job.env.get("WATER_NAMESPACE", "default"), job.extra.get("status", ""),
                        job.extra.get("failures", ""), job.extra.get("duration", ""), settings)
         why = post(url, body, deadline=float(job.config.get("timeout", DEADLINE)) - 5) if url else "no webhook URL"

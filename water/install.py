@@ -11,9 +11,10 @@ import os
 from dataclasses import dataclass
 
 from water import deploy
+from water.contract import SETTINGS_CONFIGMAP, SETTINGS_KEYS
 from water.errors import WaterError
 from water.kube import CLUSTER_SCOPED, Cluster
-from water.render.pods import MANAGED_BY, SETTINGS_CONFIGMAP
+from water.render.pods import MANAGED_BY
 from water.spec.fields import Ctx
 from water.spec.model import IAM_ROLE, URL
 from water.spec.types import DNS_SUBDOMAIN, Name
@@ -85,8 +86,8 @@ def _customise(obj: dict, settings: Settings) -> None:
     if (obj["kind"], meta["name"]) == KUBEWATCH_CONFIG:
         obj["data"][KUBEWATCH_FILE] = _kubewatch_config(obj["data"][KUBEWATCH_FILE], settings.namespace)
     elif (obj["kind"], meta["name"]) == ("ConfigMap", SETTINGS_CONFIGMAP):
-        obj["data"] = {key: value for key, value in (("argo-url", settings.argo_url),
-                                                     ("datadog-url", settings.datadog_url)) if value}
+        urls = {"argo": settings.argo_url, "datadog": settings.datadog_url}
+        obj["data"] = {key: urls[link] for link, key in SETTINGS_KEYS.items() if urls[link]}
     elif obj["kind"] == "ServiceAccount" and meta["name"] == RUNNER and settings.aws_role_arn:
         meta.setdefault("annotations", {})[IRSA_ANNOTATION] = settings.aws_role_arn
     elif obj["kind"] == "Deployment":

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from water import expressions
+from water import contract, expressions
 from water.pipeline import RESERVED_STEP_PREFIX
 from water.render import pods
 from water.spec.fields import as_data
@@ -90,7 +90,7 @@ def job_template(pipeline, kind: str, inputs: list, outputs: tuple, resources: d
         "inputs": {"parameters": [{"name": n, "value": optional[n]} if n in optional else {"name": n} for n in inputs]},
     }
     if outputs:
-        template["outputs"] = {"parameters": [{"name": o, "valueFrom": {"path": f"{pods.OUTPUTS_DIR}/{o}"}}
+        template["outputs"] = {"parameters": [{"name": o, "valueFrom": {"path": f"{contract.OUTPUTS_DIR}/{o}"}}
                                               for o in outputs]}
     if retries:
         template["retryStrategy"] = {"limit": retries, "retryPolicy": "Always", "backoff": dict(RETRY_BACKOFF)}
@@ -208,9 +208,9 @@ def _notify_steps(pipeline, templates: _Templates) -> list:
     secret = [{"name": "SLACK_WEBHOOK_URL",
                "valueFrom": {"secretKeyRef": {"name": slack.webhook_secret, "key": slack.webhook_key}}},
               {"name": "WATER_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}]
-    secret += [{"name": name, "valueFrom": {"configMapKeyRef": {"name": pods.SETTINGS_CONFIGMAP, "key": key,
-                                                                "optional": True}}}
-               for name, key in pods.SETTINGS_ENV.items()]
+    secret += [{"name": contract.settings_env(link), "valueFrom": {"configMapKeyRef": {
+                   "name": contract.SETTINGS_CONFIGMAP, "key": key, "optional": True}}}
+               for link, key in contract.SETTINGS_KEYS.items()]
     config = {"pipeline": pipeline.name, "kind": "notify", "slack": as_data(slack),
               "links": as_data(pipeline.spec.alerts.links) or {}, "timeout": NOTIFY_TIMEOUT,
               "aws": pipeline.aws}

@@ -9,7 +9,6 @@ from water import __version__
 RUN_AS = 10001  # numeric and >= 10000: runAsNonRoot can be verified, checkov's high-UID check passes
 MANAGED_BY = {"app.kubernetes.io/managed-by": "water"}
 PIPELINE_LABEL = "water/pipeline"
-OUTPUTS_DIR = "/tmp/water/outputs"
 
 POD_SECURITY = {
     "runAsNonRoot": True,
@@ -34,9 +33,6 @@ DD_TAGS = "tags.datadoghq.com/"
 # water-job writes its reason and the job's log end as the termination message (Argo's node message, and so
 # {{workflow.failures}}); anything else that dies, e.g. a container step's own crash, leaves the end of its log
 TERMINATION_MESSAGE_POLICY = "FallbackToLogsOnError"
-# install-time settings of the namespace (`water install --argo-url/--datadog-url`): env of the exit handler
-SETTINGS_CONFIGMAP = "water-settings"
-SETTINGS_ENV = {"WATER_ARGO_URL": "argo-url", "WATER_DATADOG_URL": "datadog-url"}
 
 
 def labels(pipeline) -> dict:

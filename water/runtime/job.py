@@ -10,10 +10,9 @@ import time
 from datetime import datetime, timezone
 
 from water import expressions
+from water.contract import OUTPUTS_DIR
 from water.runtime import aws
 from water.runtime.metrics import Metrics
-
-OUTPUTS_DIR = "/tmp/water/outputs"
 
 
 class BadInput(Exception):

@@ -1,0 +1,14 @@
+"""What a rendered pod and water-job agree on: render writes it into manifests, the runtime reads it in the pod.
+A leaf module, so the runtime need not import rendering."""
+
+OUTPUTS_DIR = "/tmp/water/outputs"  # a file per declared output, read by Argo as the output parameter
+
+# The namespace's install-time links (`water install --argo-url/--datadog-url`), which failure messages use
+# unless a spec's alerts.links says otherwise: the water-settings ConfigMap key of each link.
+SETTINGS_CONFIGMAP = "water-settings"
+SETTINGS_KEYS = {"argo": "argo-url", "datadog": "datadog-url"}
+
+
+def settings_env(link: str) -> str:
+    """The exit handler's env var holding a link's URL (from the ConfigMap, optional)."""
+    return f"WATER_{link.upper()}_URL"
