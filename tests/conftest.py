@@ -103,12 +103,14 @@ def water_bin():
 
 
 @pytest.fixture
-def apiserver(tmp_path, monkeypatch):
+def apiserver(request, tmp_path, monkeypatch):
     """A Kubernetes API server emulator on 127.0.0.1 (core kinds + Argo's CRDs), KUBECONFIG pointing at it
-    with context 'test' and namespace 'ml'. `.api` is the server (state, fault injection)."""
+    with context 'test' and namespace 'ml'. `.api` is the server (state, fault injection). Namespaces 'default'
+    and 'ml' exist, or those of a `namespaces(...)` mark (`water install` tests start without 'ml')."""
     from kubeapi import ARGO, CORE, RunningApiServer
 
-    with RunningApiServer({**CORE, **ARGO}) as server:
+    mark = request.node.get_closest_marker("namespaces")
+    with RunningApiServer({**CORE, **ARGO}, namespaces=mark.args if mark else ("default", "ml")) as server:
         monkeypatch.setenv("KUBECONFIG", server.kubeconfig(tmp_path / "kubeconfig"))
         yield server
 

@@ -4,8 +4,9 @@ API-server semantics water's cluster commands rely on and kmock lacks: label sel
 409 naming the other manager on a conflicting field unless `force`), PUT replace with resourceVersion
 preconditions, uid/resourceVersion/creationTimestamp/generation, 201 on create, typed List responses,
 watch `timeoutSeconds`, pod logs, cluster-scoped Namespaces by name (kmock cannot parse the collection path
-/api/v1/namespaces), and injected faults. It runs on its own event loop in a thread, so the
-official (synchronous) client and the CLI talk to it over HTTP exactly as to a cluster.
+/api/v1/namespaces), no object in a namespace that does not exist, and injected faults. It runs on its own
+event loop in a thread, so the official (synchronous) client and the CLI talk to it over HTTP exactly as to a
+cluster.
 
 Not emulated (said in the README): admission and schema validation, server defaults, RBAC, garbage
 collection, granular list merging in apply (lists are atomic here), the Argo controller itself."""
@@ -72,20 +73,30 @@ class Fault:
 @attrs.define(kw_only=True)
 class ApiServer(kmock.KubernetesScaffold):
     kinds: dict = attrs.field(factory=dict)  # "group/version/plural" → (Kind, namespaced)
+    namespaces: tuple = ("default",)  # what exists at start; objects in any other are refused until it is created
     objects: dict = attrs.field(factory=dict)  # (resource key, namespace, name) → object
     owners: dict = attrs.field(factory=dict)  # object key → {manager: (operation, set of field paths)}
     logs: dict = attrs.field(factory=dict)  # (namespace, pod) → text
     faults: list = attrs.field(factory=list)
     events: list = attrs.field(factory=list)  # (resourceVersion, type, object key, object)
     last_rv: int = 1000
+    start_rv: int = 0  # the resourceVersion once the namespaces it starts with exist
     _lock: object = attrs.field(factory=threading.Lock)
     _changed: object = attrs.field(default=None)
 
     def __attrs_post_init__(self):
         super().__attrs_post_init__()
+        self.kinds = {"v1/namespaces": ("Namespace", False), **self.kinds}  # every server has them
         for key, (kind, namespaced) in self.kinds.items():
             self.resources[key] = kmock.ResourceInfo(kind=kind, namespaced=namespaced, verbs=(
                 "get", "list", "watch", "create", "update", "patch", "delete"))
+        for name in self.namespaces:
+            self._commit("v1/namespaces", None, None, {"metadata": {"name": name}}, {}, dry_run=False)
+        self.start_rv = self.last_rv
+
+    def written(self) -> dict:
+        """The objects created or changed since the server started."""
+        return {k: o for k, o in self.objects.items() if int(o["metadata"]["resourceVersion"]) > self.start_rv}
 
     def inject(self, code: int, *, method=None, path=None, when=None, times=1, message="injected fault"):
         """The next `times` requests matching method/path/when (every one if times=-1) get `code` and change
@@ -163,7 +174,7 @@ class ApiServer(kmock.KubernetesScaffold):
 
     def _list(self, key, ns, selector):
         match = selector_matcher(selector)
-        items = [self._out(k, o) for (k, n, _), o in sorted(self.objects.items(), key=lambda kv: kv[0][1:])
+        items = [self._out(k, o) for (k, n, _), o in sorted(self.objects.items(), key=lambda kv: (kv[0][1] or "", kv[0][2]))
                  if k == key and (ns is None or n == ns) and match(o["metadata"].get("labels") or {})]
         kind, _ = self.kinds[key]
         return {"kind": f"{kind}List", "apiVersion": _group_version(key),
@@ -190,7 +201,7 @@ class ApiServer(kmock.KubernetesScaffold):
         await response.prepare(request._raw_request)
         since = int(params.get("resourceVersion") or 0)
         if not since:
-            for (k, n, _), obj in sorted(self.objects.items(), key=lambda kv: kv[0][1:]):
+            for (k, n, _), obj in sorted(self.objects.items(), key=lambda kv: (kv[0][1] or "", kv[0][2])):
                 if k == key and (ns is None or n == ns) and match(obj["metadata"].get("labels") or {}):
                     await _send(response, "ADDED", self._out(k, obj))
             since = self.last_rv
@@ -290,6 +301,8 @@ class ApiServer(kmock.KubernetesScaffold):
     def _commit(self, key, ns, current, obj, owners, dry_run):
         obj = copy.deepcopy(obj)
         kind, namespaced = self.kinds[key]
+        if namespaced and current is None and ("v1/namespaces", None, ns) not in self.objects:
+            raise ApiError(404, "NotFound", f'namespaces "{ns}" not found')  # the NamespaceLifecycle admission
         obj["apiVersion"], obj["kind"] = _group_version(key), kind
         meta = obj.setdefault("metadata", {})
         if namespaced:
@@ -320,7 +333,8 @@ class ApiServer(kmock.KubernetesScaffold):
     def _emit(self, kind, object_key, obj):
         rv = self._bump() if kind == "DELETED" else int(obj["metadata"]["resourceVersion"])
         self.events.append((rv, kind, object_key, obj))
-        asyncio.get_running_loop().create_task(self._notify())
+        if self._changed is not None:  # made at the first request: before it, nobody can be watching
+            asyncio.get_running_loop().create_task(self._notify())
 
     async def _notify(self):
         async with self._changed:
@@ -470,8 +484,8 @@ class RunningApiServer:
     """The emulator on 127.0.0.1 in a thread of its own, with a kubeconfig pointing at it; over HTTPS when
     given a (certificate, key) pair, as pods reach the API server."""
 
-    def __init__(self, kinds: dict, tls: tuple[str, str] | None = None):
-        self.api = ApiServer(kinds=kinds)
+    def __init__(self, kinds: dict, tls: tuple[str, str] | None = None, namespaces=("default",)):
+        self.api = ApiServer(kinds=kinds, namespaces=tuple(namespaces))
         self.tls = tls
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None

@@ -24,7 +24,8 @@ def _datadog(datadog):
 
 
 def live(apiserver, kind_key=None):
-    return {k: v for k, v in apiserver.api.objects.items() if kind_key is None or k[0] == kind_key}
+    """What deploys wrote (the namespaces the cluster started with are not theirs)."""
+    return {k: v for k, v in apiserver.api.written().items() if kind_key is None or k[0] == kind_key}
 
 
 def revisions(apiserver):
@@ -301,6 +302,14 @@ def test_run_rejects_unknown_params_and_undeployed_pipelines(water, project):
     assert "pipeline 'other' is not deployed in namespace 'ml'" in water("run", "other", code=1)
 
 
+def test_a_pipeline_whose_namespace_does_not_exist_is_refused_whole(water, apiserver, project):
+    out = water("deploy", project("nightly-report"), code=1)  # its spec says namespace: analytics
+    assert "the server rejected the dry run; nothing was applied" in out
+    assert 'cronjob.batch/nightly-report: namespaces "analytics" not found' in out
+    assert live(apiserver) == {}
+
+
+@pytest.mark.namespaces("default", "analytics")
 def test_a_plain_cronjob_pipeline_runs_as_a_job(water, apiserver, project):
     water("deploy", project("nightly-report"))
     out = water("run", "nightly-report", "-n", "analytics")
@@ -368,7 +377,7 @@ def test_missing_argo_crds(runner, tmp_path, project):
     with RunningApiServer(CORE) as server:
         line = _one_line_error(runner, ["deploy", project("babyweight"), "--kubeconfig",
                                         server.kubeconfig(tmp_path / "kc")])
-        assert server.api.objects == {}
+        assert server.api.written() == {}
     assert line == ("the cluster has no WorkflowTemplate API (argoproj.io/v1alpha1/workflowtemplates): is Argo "
                     f"Workflows installed? (context 'test', server {server.url})")
 

@@ -11,6 +11,8 @@ from test_manifests import documents
 
 from water.cli import cli
 
+pytestmark = pytest.mark.namespaces("default")  # a new cluster: `water install` makes 'ml'
+
 ROLE_ARN = "arn:aws:iam::123456789012:role/water-runner"
 WEBHOOK = "https://hooks.slack.com/services/T000/B000/XXXXSECRET"
 
@@ -86,13 +88,13 @@ def test_printed_documents_hold_no_secret_and_no_wildcard_rbac(runner):
 def test_bad_flags_are_one_line_errors_and_nothing_reaches_the_cluster(water, apiserver, args, error):
     out = water("install", *args, code=2)
     assert out.startswith(error) and len(out.strip().splitlines()) == 1
-    assert apiserver.api.objects == {}
+    assert apiserver.api.written() == {}
 
 
 def test_a_webhook_file_that_is_not_a_url_is_refused_without_showing_it(water, apiserver):
     out = water("install", "--slack-webhook-file", "-", code=2, input="xoxb-not-a-url SECRET\n")
     assert "--slack-webhook-file" in out and "SECRET" not in out
-    assert apiserver.api.objects == {}
+    assert apiserver.api.written() == {}
 
 
 def test_install_creates_the_namespace_first_then_everything_and_is_unchanged_after(water, apiserver):
@@ -138,7 +140,7 @@ def test_dry_run_on_a_new_namespace_writes_nothing_and_says_what_the_server_coul
     out = water("install", "--dry-run")
     assert "namespace/ml created (server dry run)" in out
     assert "deployment.apps/kubewatch created (not sent to the server: namespace 'ml' does not exist yet)" in out
-    assert apiserver.api.objects == {}
+    assert apiserver.api.written() == {}
 
 
 def test_a_rejected_dry_run_applies_nothing_but_the_namespace_and_says_so(water, apiserver):
@@ -147,7 +149,7 @@ def test_a_rejected_dry_run_applies_nothing_but_the_namespace_and_says_so(water,
     out = water("install", code=1)
     assert "the server rejected the dry run; only namespace/ml (created) was applied:" in out
     assert "deployment.apps/kubewatch: Deployment.apps \"kubewatch\" is invalid" in out
-    assert [k[0] for k in apiserver.api.objects] == ["v1/namespaces"]
+    assert list(apiserver.api.written()) == [("v1/namespaces", None, "ml")]
 
 
 def test_a_half_failed_install_says_what_landed_and_a_second_run_finishes_it(water, apiserver):

@@ -55,6 +55,16 @@ def test_namespaces_are_cluster_scoped_objects(core):
     assert err.value.status == 404
 
 
+def test_objects_are_refused_in_a_namespace_until_it_exists_even_on_a_dry_run(core):
+    for dry_run in ("All", None):
+        with pytest.raises(ApiException) as err:
+            core.create_namespaced_config_map("data", configmap("a"), dry_run=dry_run)
+        assert err.value.status == 404 and json.loads(err.value.body)["message"] == 'namespaces "data" not found'
+    core.patch_namespace("data", {"metadata": {"name": "data"}}, field_manager="test",
+                         _content_type="application/apply-patch+yaml")
+    assert core.create_namespaced_config_map("data", configmap("a")).metadata.namespace == "data"
+
+
 def test_list_is_typed_and_filters_by_label_selector(core):
     for name, labels in [("a", {"app": "x", "tier": "web"}), ("b", {"app": "x"}), ("c", {"app": "y"})]:
         core.create_namespaced_config_map("ml", configmap(name, **labels))

@@ -124,7 +124,7 @@ def test_without_keys_nothing_is_applied_anywhere(water, apiserver, datadog, pro
     out = water("deploy", project("babyweight"), code=1)
     assert out.strip() == ("alerts.datadog.monitors needs Datadog keys: set DD_API_KEY and DD_APP_KEY (or "
                            "DD_API_KEY_FILE and DD_APP_KEY_FILE); nothing was changed")
-    assert apiserver.api.objects == {} and datadog.requests == []
+    assert apiserver.api.written() == {} and datadog.requests == []
 
 
 def test_keys_can_come_from_files(water, apiserver, datadog, project, monkeypatch, tmp_path):
@@ -175,7 +175,7 @@ def test_a_datadog_that_never_answers_fails_within_the_timeout(water, apiserver,
     datadog.hang = True
     out = water("deploy", project("babyweight"), code=1)
     assert out.strip().endswith("refused to list the monitors: no answer (timed out)")
-    assert apiserver.api.objects == {}  # monitors are planned before the cluster is written
+    assert apiserver.api.written() == {}  # monitors are planned before the cluster is written
 
 
 def test_delete_removes_the_monitors_and_needs_the_keys_first(water, apiserver, datadog, project, monkeypatch):
