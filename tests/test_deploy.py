@@ -305,7 +305,8 @@ def test_run_rejects_unknown_params_and_undeployed_pipelines(water, project):
 def test_a_pipeline_whose_namespace_does_not_exist_is_refused_whole(water, apiserver, project):
     out = water("deploy", project("nightly-report"), code=1)  # its spec says namespace: analytics
     assert "the server rejected the dry run; nothing was applied" in out
-    assert 'cronjob.batch/nightly-report: namespaces "analytics" not found' in out
+    assert ('cronjob.batch/nightly-report: namespaces "analytics" not found (water install -n analytics creates '
+            "it with the service accounts water's pods run as)") in out
     assert live(apiserver) == {}
 
 

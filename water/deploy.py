@@ -8,6 +8,7 @@ import getpass
 import gzip
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -21,6 +22,7 @@ PRUNABLE = ("WorkflowTemplate", "CronWorkflow", "CronJob")  # what a revision ma
 REVISION_LABEL = "water/revision"
 KEEP_REVISIONS = 10
 COMPRESS_OVER = 256 * 1024  # a ConfigMap holds at most 1 MiB
+MISSING_NAMESPACE = re.compile(r'namespaces "([^"]+)" not found')  # the API server's NamespaceLifecycle
 
 
 class DeployError(ClusterError):
@@ -271,6 +273,9 @@ def _write(cluster: Cluster, change: Change, *, dry_run: bool, force: bool) -> N
 def _explain(exc: ApiError) -> str:
     if exc.status == 409 and "conflict" in str(exc).lower():
         return f"{exc} (another field manager changed it; --force-conflicts takes the fields back for water)"
+    missing = MISSING_NAMESPACE.search(str(exc)) if exc.status == 404 else None
+    if missing:
+        return f"{exc} (water install -n {missing[1]} creates it with the service accounts water's pods run as)"
     return str(exc)
 
 
