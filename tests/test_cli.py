@@ -64,8 +64,17 @@ def test_validate_reads_water_yaml_in_the_current_folder(runner, monkeypatch):
 
 def test_a_missing_spec_is_one_clear_line(runner, tmp_path):
     result = runner.invoke(cli, ["validate", str(tmp_path)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert result.stderr == f"{tmp_path}/water.yaml: cannot read the spec: No such file or directory\n"
+
+
+def test_a_spec_saved_with_windows_line_endings_renders_the_same_bytes(runner, project):
+    path = project("babyweight")
+    before = runner.invoke(cli, ["render", str(path)])
+    spec = path / "water.yaml"
+    spec.write_bytes(spec.read_bytes().replace(b"\n", b"\r\n"))
+    after = runner.invoke(cli, ["render", str(path)])
+    assert after.exit_code == before.exit_code == 0 and after.stdout == before.stdout
 
 
 def test_render_json_is_a_kubectl_style_list(runner):

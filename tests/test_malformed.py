@@ -14,8 +14,8 @@ CASES = sorted(f for f in os.listdir(CORPUS) if f.endswith(".yaml"))
 
 
 def _expected(name: str) -> str:
-    with open(os.path.join(CORPUS, name)) as f:
-        first = f.readline()
+    with open(os.path.join(CORPUS, name), "rb") as f:  # the first line is ASCII, the rest may not be UTF-8
+        first = f.readline().decode()
     assert first.startswith("# expect: "), f"{name} has no '# expect:' line"
     return first[len("# expect: "):].rstrip("\n")
 
@@ -37,7 +37,7 @@ def test_malformed_spec_gives_its_exact_error_line(name, runner, monkeypatch):
 
 
 @pytest.mark.parametrize("name", ["yaml-tab-indent.yaml", "yaml-unclosed-bracket.yaml", "cycle.yaml",
-                                  "sql-file-bad-expression.yaml"])
+                                  "sql-file-bad-expression.yaml", "not-utf8.yaml"])
 def test_the_real_command_prints_one_line_per_problem_without_traceback(name, water_bin):
     done = subprocess.run([water_bin, "validate", name], cwd=CORPUS, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2

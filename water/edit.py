@@ -32,8 +32,7 @@ def edit(cluster, name: str, namespace: str, *, echo=print, show_diff=print) -> 
             done = subprocess.run(editor_command() + [file], check=False)
             if done.returncode != 0:
                 raise WaterError(f"the editor exited with {done.returncode}; edit cancelled, nothing deployed")
-            with open(file, encoding="utf-8") as f:
-                saved = _strip_header(f.read())
+            saved = _strip_header(pipeline.read_spec(file))
             if not saved.strip():
                 raise WaterError("Edit cancelled, saved file was empty.")
             if saved == revision["spec"]:

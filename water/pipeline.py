@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 
 from water import checks, expressions
-from water.errors import SpecError, WaterError
+from water.errors import Problem, SpecError, WaterError
 from water.spec import fastyaml
 from water.spec.fields import Ctx, as_data, did_you_mean, mark_of, model_of, parse
 from water.spec.model import BUILTIN_RESOURCES, PipelineDoc, SecretRef
@@ -103,15 +103,36 @@ def spec_path(path: str | None) -> str:
     return os.path.join(path, SPEC_FILE) if os.path.isdir(path) else path
 
 
+class UnreadableSpec(WaterError):
+    exit_code = 2  # like an invalid spec: what was given cannot be checked, retrying will not help
+
+
 def load(path: str | None = None) -> Pipeline:
     """Read, parse and check a spec; raise SpecError listing every problem found."""
     file = spec_path(path)
+    return load_text(read_spec(file), file, os.path.dirname(os.path.abspath(file)))
+
+
+def read_spec(file: str) -> str:
+    """The spec's text, newlines read as text mode reads them; a file that is missing, unreadable or not UTF-8 is
+    a one-line error."""
     try:
-        with open(file, encoding="utf-8") as f:
-            text = f.read()
+        with open(file, "rb") as f:
+            data = f.read()
     except OSError as exc:
-        raise WaterError(f"{file}: cannot read the spec: {exc.strerror}") from None
-    return load_text(text, file, os.path.dirname(os.path.abspath(file)))
+        raise UnreadableSpec(f"{file}: cannot read the spec: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError([_not_utf8(file, data, exc.start)]) from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _not_utf8(file: str, data: bytes, at: int) -> Problem:
+    """The first byte that is not UTF-8, its column counted in characters like every other column."""
+    start = data.rfind(b"\n", 0, at) + 1
+    line, col = data.count(b"\n", 0, start) + 1, len(data[start:at].decode("utf-8")) + 1
+    return Problem(file, line, col, "", f"not UTF-8 text (byte 0x{data[at]:02x}): save it as UTF-8")
 
 
 def load_text(text: str, file: str, project_dir: str) -> Pipeline:
