@@ -4,7 +4,8 @@ module reads it. For a 5,000-step spec that is ~30 ms against ~900 ms through Py
 It has no line marks, so it serves only specs that turn out valid. Anything it cannot
 read exactly as the marked loader would (explicit tags, several documents, duplicate
 keys, plain scalars that YAML 1.2 reads as non-strings but rapidyaml's JSON quotes, JSON
-it cannot emit) returns None: the marked loader then reads the text, and it also
+it cannot emit, an empty document, an alias inside the node its anchor names, which
+rapidyaml would resolve until the process crashes) returns None: the marked loader then reads the text, and it also
 re-reads every spec whose checks fail, so that each problem has its line.
 """
 from __future__ import annotations
@@ -14,7 +15,7 @@ import os
 import re
 from contextlib import contextmanager
 
-_TAG_AFTER = " \t\r\n[{,:-"  # where a `!` starts a tag (elsewhere it is text, as in `a!=b`)
+_NODE_AFTER = " \t\r\n[{,:-"  # where a `!` starts a tag, a `&` an anchor (elsewhere they are text: `a!=b`)
 # Strings whose text, written plain, YAML 1.2 reads as bool, null, int or float, but which rapidyaml's JSON
 # quotes. Searched in that JSON, where every string stands alone between quotes: a hit may also be a string
 # the user quoted, which the marked loader then reads; either way the answer is the same.
@@ -35,7 +36,7 @@ def _unique(pairs: list) -> dict:
 
 def load(text: str):
     """Plain data of a one-document YAML text, or None where the marked loader must decide."""
-    if _has_tag(text):
+    if _starts_a_node(text, "!"):
         return None
     try:
         import ryml
@@ -44,12 +45,14 @@ def load(text: str):
     try:
         with _quiet_stderr():
             tree = ryml.parse_in_arena(text.encode())
-        tree.resolve()  # anchors, aliases and << merges
+            if _starts_a_node(text, "&") and _recursive_alias(ryml, tree):
+                return None
+            tree.resolve()  # anchors, aliases and << merges
         root = tree.root_id()
         if tree.is_stream(root) and tree.num_children(root) != 1:
             return None
         emitted = ryml.emit_json(tree)
-        if _AMBIGUOUS.search(emitted):
+        if emitted is None or _AMBIGUOUS.search(emitted):  # None: nothing to emit (an empty document)
             return None
         data = json.loads(emitted, object_pairs_hook=_unique)
     except (_Unusual, ValueError, RuntimeError):
@@ -61,12 +64,26 @@ def load(text: str):
     return data
 
 
-def _has_tag(text: str) -> bool:
-    at = text.find("!")
-    while at != -1:  # str.find, not a regex: most specs have no `!` at all
-        if at == 0 or text[at - 1] in _TAG_AFTER:
+def _starts_a_node(text: str, char: str) -> bool:
+    """Whether `char` may start a tag (`!`) or an anchor (`&`) somewhere in the text."""
+    at = text.find(char)
+    while at != -1:  # str.find, not a regex: most specs have neither at all
+        if at == 0 or text[at - 1] in _NODE_AFTER:
             return True
-        at = text.find("!", at + 1)
+        at = text.find(char, at + 1)
+    return False
+
+
+def _recursive_alias(ryml, tree) -> bool:
+    """An alias inside a node anchored with its name (`a: &x [1, *x]`)."""
+    for node, _ in ryml.walk(tree):
+        if not tree.is_val_ref(node):
+            continue
+        name, at = bytes(tree.val_ref(node)), tree.parent(node)
+        while at != ryml.NONE:
+            if tree.has_val_anchor(at) and bytes(tree.val_anchor(at)) == name:
+                return True
+            at = tree.parent(at)
     return False
 
 

@@ -103,6 +103,10 @@ _Loader.add_constructor("tag:yaml.org,2002:seq", _construct_list)
 _Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 
 
+def _code(character) -> int:
+    return character if isinstance(character, int) else ord(character)  # libyaml gives the number
+
+
 def load(text: str, file: str):
     """Parse one YAML document; raise SpecError with located problems."""
     loader = _Loader(text, file)
@@ -113,8 +117,11 @@ def load(text: str, file: str):
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         reason = exc.problem or exc.context or "invalid YAML"
         raise SpecError([Problem(file, line, col, "", f"YAML syntax error: {reason}")]) from None
-    except yaml.YAMLError as exc:
-        raise SpecError([Problem(file, 1, 1, "", f"YAML error: {exc}")]) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow, e.g. a NUL
+        start = text.rfind("\n", 0, exc.position) + 1
+        raise SpecError([Problem(file, text.count("\n", 0, start) + 1, exc.position - start + 1, "",
+                                 f"YAML error: unacceptable character U+{_code(exc.character):04X}: {exc.reason}")]
+                        ) from None
     finally:
         loader.dispose()
     if loader.problems:
