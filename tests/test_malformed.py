@@ -38,7 +38,7 @@ def test_malformed_spec_gives_its_exact_error_line(name, runner, monkeypatch):
 
 @pytest.mark.parametrize("name", ["yaml-tab-indent.yaml", "yaml-unclosed-bracket.yaml", "cycle.yaml",
                                   "sql-file-bad-expression.yaml", "not-utf8.yaml", "empty.yaml",
-                                  "yaml-recursive-alias.yaml", "yaml-undefined-alias.yaml"])
+                                  "yaml-recursive-alias.yaml", "yaml-undefined-alias.yaml", "yaml-alias-bomb.yaml"])
 def test_the_real_command_prints_one_line_per_problem_without_traceback(name, water_bin):
     done = subprocess.run([water_bin, "validate", name], cwd=CORPUS, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2

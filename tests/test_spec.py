@@ -232,6 +232,8 @@ def test_the_fast_loader_gives_the_marked_loaders_data_for_every_spec_here():
     "# a comment\n",  # no document
     "a: &x {b: [1, *x]}\n",  # an alias inside its own anchor: rapidyaml's resolve would never end
     "a: *nope\n",  # an alias without an anchor
+    "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(  # a billion values if resolved
+        f"{n}: &{n} [{', '.join([f'*{p}'] * 10)}]\n" for p, n in zip("abcdefgh", "bcdefghi")),
 ])
 def test_the_fast_loader_leaves_unusual_yaml_to_the_marked_one(text):
     from water.spec import fastyaml

@@ -5,7 +5,8 @@ It has no line marks, so it serves only specs that turn out valid. Anything it c
 read exactly as the marked loader would (explicit tags, several documents, duplicate
 keys, plain scalars that YAML 1.2 reads as non-strings but rapidyaml's JSON quotes, JSON
 it cannot emit, an empty document, an alias inside the node its anchor names, which
-rapidyaml would resolve until the process crashes) returns None: the marked loader then reads the text, and it also
+rapidyaml would resolve until the process crashes, aliases that expand past MAX_VALUES)
+returns None: the marked loader then reads the text, and it also
 re-reads every spec whose checks fail, so that each problem has its line.
 """
 from __future__ import annotations
@@ -13,7 +14,10 @@ from __future__ import annotations
 import json
 import os
 import re
+from bisect import bisect_left
 from contextlib import contextmanager
+
+MAX_VALUES = 1_000_000  # nodes a spec may expand to through aliases; the bench's 5,000 steps are ~60,000
 
 _NODE_AFTER = " \t\r\n[{,:-"  # where a `!` starts a tag, a `&` an anchor (elsewhere they are text: `a!=b`)
 # Strings whose text, written plain, YAML 1.2 reads as bool, null, int or float, but which rapidyaml's JSON
@@ -45,8 +49,8 @@ def load(text: str):
     try:
         with _quiet_stderr():
             tree = ryml.parse_in_arena(text.encode())
-            if _starts_a_node(text, "&") and _recursive_alias(ryml, tree):
-                return None
+            if may_have_anchors(text):
+                _count_expanded(tree, ryml.NONE)  # before resolve: an alias bomb would fill the memory
             tree.resolve()  # anchors, aliases and << merges
         root = tree.root_id()
         if tree.is_stream(root) and tree.num_children(root) != 1:
@@ -74,17 +78,49 @@ def _starts_a_node(text: str, char: str) -> bool:
     return False
 
 
-def _recursive_alias(ryml, tree) -> bool:
-    """An alias inside a node anchored with its name (`a: &x [1, *x]`)."""
-    for node, _ in ryml.walk(tree):
-        if not tree.is_val_ref(node):
-            continue
-        name, at = bytes(tree.val_ref(node)), tree.parent(node)
-        while at != ryml.NONE:
-            if tree.has_val_anchor(at) and bytes(tree.val_anchor(at)) == name:
-                return True
-            at = tree.parent(at)
-    return False
+def may_have_anchors(text: str) -> bool:
+    return _starts_a_node(text, "&")
+
+
+def _count_expanded(tree, none: int) -> int:
+    """The nodes of the tree once its aliases are resolved, counted without resolving them: node ids run in
+    document order, so a subtree is a range of ids and an alias names the last anchor before it. Raises
+    _Unusual past MAX_VALUES or for an alias inside its own anchor (`a: &x [1, *x]`)."""
+    size = tree.size()
+    refs, target, latest = [], {}, {}
+    for node in range(size):
+        if tree.has_val_anchor(node):
+            latest[bytes(tree.val_anchor(node))] = node
+        elif tree.is_val_ref(node):
+            refs.append(node)
+            target[node] = latest.get(bytes(tree.val_ref(node)))  # None: undefined, which resolve reports
+    counted = {}
+
+    def count(node: int) -> int:
+        if node in counted:
+            if counted[node] is None:
+                raise _Unusual("an alias inside its own anchor")
+            return counted[node]
+        counted[node] = None
+        end = _subtree_end(tree, node, none, size)
+        total = end - node
+        for ref in refs[bisect_left(refs, node):bisect_left(refs, end)]:
+            total += count(target[ref]) - 1 if target[ref] is not None else 0
+            if total > MAX_VALUES:
+                raise _Unusual("aliases expand past MAX_VALUES")
+        counted[node] = total
+        return total
+
+    return count(tree.root_id())
+
+
+def _subtree_end(tree, node: int, none: int, size: int) -> int:
+    """The first id after node's subtree: its next sibling's, or that of its nearest ancestor with one."""
+    while tree.next_sibling(node) == none:
+        node = tree.parent(node)
+        if node == none:
+            return size
+    return tree.next_sibling(node)
 
 
 @contextmanager

@@ -12,6 +12,7 @@ import yaml
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from water.errors import Problem, SpecError
+from water.spec import fastyaml
 from water.spec.marked import Mark, MarkedList, MarkedMap
 
 
@@ -103,6 +104,30 @@ _Loader.add_constructor("tag:yaml.org,2002:seq", _construct_list)
 _Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 
 
+def _count_expanded(root, file: str) -> int:
+    """The values of the document once aliases are followed (the loader shares them, but every later stage walks
+    them as a tree); past fastyaml.MAX_VALUES the deepest node that passes it is the problem."""
+    counted = {}
+
+    def count(node) -> int:
+        if id(node) in counted:
+            return counted[id(node)]
+        counted[id(node)] = 0  # a recursive alias: the constructor reports it
+        if isinstance(node, ScalarNode):
+            total = 1
+        elif isinstance(node, SequenceNode):
+            total = 1 + sum(count(item) for item in node.value)
+        else:
+            total = 1 + sum(count(value) for _, value in node.value)  # a key rides with its value, as in ryml
+        if total > fastyaml.MAX_VALUES:
+            raise SpecError([Problem(file, *_mark(node), "", f"aliases expand this to more than "
+                                     f"{fastyaml.MAX_VALUES:,} values")])
+        counted[id(node)] = total
+        return total
+
+    return count(root)
+
+
 def _code(character) -> int:
     return character if isinstance(character, int) else ord(character)  # libyaml gives the number
 
@@ -111,7 +136,12 @@ def load(text: str, file: str):
     """Parse one YAML document; raise SpecError with located problems."""
     loader = _Loader(text, file)
     try:
-        data = loader.get_single_data()
+        node = loader.get_single_node()
+        if node is not None and fastyaml.may_have_anchors(text):
+            _count_expanded(node, file)
+        data = loader.construct_document(node) if node is not None else None
+    except RecursionError:
+        raise SpecError([Problem(file, 1, 1, "", "YAML nested too deeply to read")]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
