@@ -77,6 +77,14 @@ def test_a_spec_saved_with_windows_line_endings_renders_the_same_bytes(runner, p
     assert after.exit_code == before.exit_code == 0 and after.stdout == before.stdout
 
 
+def test_a_folder_render_cannot_write_to_is_one_line_naming_it(runner, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = runner.invoke(cli, ["render", example_path("babyweight"), "--out", str(blocker / "manifests")])
+    assert result.exit_code == 1
+    assert result.stderr == f"{blocker / 'manifests'}: Not a directory\n"
+
+
 def test_render_json_is_a_kubectl_style_list(runner):
     result = runner.invoke(cli, ["render", example_path("babyweight"), "-o", "json"])
     assert result.exit_code == 0

@@ -14,7 +14,8 @@ PATH_ARG = click.argument("path", required=False, metavar="[PATH]")
 
 
 class _Group(click.Group):
-    """Prints WaterErrors as their message alone (no traceback) and exits with their code."""
+    """Prints WaterErrors as their message alone (no traceback) and exits with their code; so too a file that
+    cannot be read or written (a folder that is not there, no permission, a full disk), as `cp` would say it."""
 
     def invoke(self, ctx):
         try:
@@ -22,6 +23,11 @@ class _Group(click.Group):
         except WaterError as exc:
             click.echo(str(exc), err=True)
             ctx.exit(exc.exit_code)
+        except OSError as exc:
+            if exc.filename is None:  # not about a file (sockets have their own messages): a bug to show whole
+                raise
+            click.echo(f"{exc.filename}: {exc.strerror}", err=True)
+            ctx.exit(1)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
