@@ -374,6 +374,14 @@ def test_missing_kubeconfig_and_context(runner, tmp_path, project, monkeypatch):
     assert line == "context 'prod' is not in the kubeconfig (have: test)"
 
 
+@pytest.mark.parametrize("text", ["hello\n", "contexts: 5\n", "a: [\n",
+                                  "current-context: x\ncontexts: [{name: x, context: {cluster: c}}]\nclusters: 7\n"])
+def test_a_kubeconfig_that_is_not_one_is_one_line(runner, tmp_path, text):
+    (tmp_path / "kc").write_text(text)
+    line = _one_line_error(runner, ["status", "--kubeconfig", str(tmp_path / "kc")])
+    assert line == f"no usable kubeconfig at {tmp_path / 'kc'}: not a kubeconfig (set KUBECONFIG or --kubeconfig)"
+
+
 def test_missing_argo_crds(runner, tmp_path, project):
     with RunningApiServer(CORE) as server:
         line = _one_line_error(runner, ["deploy", project("babyweight"), "--kubeconfig",

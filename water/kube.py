@@ -56,6 +56,7 @@ class Target:
 
 class Cluster:
     def __init__(self, target: Target):
+        import yaml
         from kubernetes import client, config
         from kubernetes.config.config_exception import ConfigException
 
@@ -71,9 +72,11 @@ class Cluster:
             config.load_kube_config(config_file=kubeconfig, context=chosen["name"], client_configuration=cfg)
             self.context = chosen["name"]
             default_namespace = chosen["context"].get("namespace") or "default"
-        except (ConfigException, OSError) as exc:
+        except (ConfigException, OSError, yaml.YAMLError, TypeError, AttributeError, KeyError) as exc:
+            # the client reads any YAML and fails on a shape it did not expect with Python's own errors
             if not os.environ.get("KUBERNETES_SERVICE_HOST") or target.kubeconfig or target.context:
-                raise ClusterError(f"no usable kubeconfig at {kubeconfig}: {_first_line(exc)} (set KUBECONFIG or "
+                why = _first_line(exc) if isinstance(exc, (ConfigException, OSError)) else "not a kubeconfig"
+                raise ClusterError(f"no usable kubeconfig at {kubeconfig}: {why} (set KUBECONFIG or "
                                    "--kubeconfig)") from None
             config.load_incluster_config(client_configuration=cfg)
             self.context = "in-cluster"
