@@ -146,6 +146,16 @@ def test_a_config_that_cannot_be_read_exits_2(aws_env, capsys):
     assert capsys.readouterr().err.startswith("water-job: unreadable step config")
 
 
+@pytest.mark.parametrize("args, error", [
+    (["--config", base64.b64encode(b"{}").decode()], "the step config has no 'query'"),  # e.g. a version skew
+    (["--config", _config(), "--shard", "3/2"], "--shard '3/2': expected i/n with 0 <= i < n"),
+])
+def test_a_config_missing_what_the_step_needs_exits_2_naming_it(aws_env, capsys, args, error):
+    assert main(["athena", *args]) == 2
+    assert capsys.readouterr().err == f"water-job: {error}\n"
+    assert _executions() == []
+
+
 HOOK_SITE = """
 import os
 from water.runtime import aws

@@ -58,12 +58,15 @@ class Job:
             raise BadInput(f"unreadable step config: {exc}") from None
         if not all(isinstance(part, dict) for part in (own, common, parsed_refs)):
             raise BadInput("unreadable step config: expected JSON objects")
+        index, _, count = shard.partition("/")
+        if not (index.isdigit() and count.isdigit() and int(index) < int(count)):
+            raise BadInput(f"--shard {shard!r}: expected i/n with 0 <= i < n")
         return cls(Config({**common, **own}), parsed_refs, env, shard)
 
     pipeline = property(lambda self: self.config.get("pipeline", ""))
     step = property(lambda self: self.config.get("step", ""))
     kind = property(lambda self: self.config.get("kind", ""))
-    spec = property(lambda self: self.config.get("spec", {}))
+    spec = property(lambda self: self.config.get("spec", Config()))
     timeout = property(lambda self: self.config.get("timeout", 6 * 3600))
 
     @property
