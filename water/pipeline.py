@@ -240,7 +240,11 @@ def _check_references(doc, steps, upstream, ctx):
             elif ref.root == "steps":
                 _check_step_ref(step, ref, mark, path, by_name, upstream, ctx)
         if step.kind.name == "transform" and not step.config.image:
-            trained = [r.name for r in expressions.refs(step.config.model) if r.root == "steps" and r.attr == "model"]
+            try:
+                model_refs = expressions.refs(step.config.model)
+            except expressions.ExpressionError:
+                continue  # the text checks said what is wrong with it, at its line
+            trained = [r.name for r in model_refs if r.root == "steps" and r.attr == "model"]
             if not trained:
                 ctx.problem(mark_of(step.config, "model"), f"{step.path}.transform.image",
                             "image is required when model is not a train step's model")
