@@ -14,6 +14,7 @@ from water.spec.fields import Ctx, as_data, did_you_mean, mark_of, model_of, par
 from water.spec.model import BUILTIN_RESOURCES, PipelineDoc, SecretRef
 from water.steps import KINDS
 from water.steps.base import Kind, Prepared
+from water.textfile import NotUtf8, read_text
 
 SPEC_FILE = "water.yaml"
 _AWS_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
@@ -114,25 +115,13 @@ def load(path: str | None = None) -> Pipeline:
 
 
 def read_spec(file: str) -> str:
-    """The spec's text, newlines read as text mode reads them; a file that is missing, unreadable or not UTF-8 is
-    a one-line error."""
+    """The spec's text; a file that is missing, unreadable or not UTF-8 is a one-line error."""
     try:
-        with open(file, "rb") as f:
-            data = f.read()
+        return read_text(file)
     except OSError as exc:
         raise UnreadableSpec(f"{file}: cannot read the spec: {exc.strerror}") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise SpecError([_not_utf8(file, data, exc.start)]) from None
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def _not_utf8(file: str, data: bytes, at: int) -> Problem:
-    """The first byte that is not UTF-8, its column counted in characters like every other column."""
-    start = data.rfind(b"\n", 0, at) + 1
-    line, col = data.count(b"\n", 0, start) + 1, len(data[start:at].decode("utf-8")) + 1
-    return Problem(file, line, col, "", f"not UTF-8 text (byte 0x{data[at]:02x}): save it as UTF-8")
+    except NotUtf8 as exc:
+        raise SpecError([Problem(file, exc.line, exc.col, "", exc.reason)]) from None
 
 
 def load_text(text: str, file: str, project_dir: str) -> Pipeline:

@@ -2,10 +2,14 @@
 the config its `water-job` runtime receives, and (later) its runtime and local backend."""
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass, field
 
 from water.spec.fields import mark_of
+from water.textfile import NotUtf8, read_text
+
+MISSING = os.strerror(errno.ENOENT)
 
 
 @dataclass
@@ -17,14 +21,15 @@ class Prepared:
 
 
 def read_project_file(project_dir: str, rel: str, on_error) -> dict:
-    """{rel: text} of a file the spec names; on_error(strerror) reports it when it cannot be read. What is
-    read is also what a deploy's revision keeps, so `water edit` can re-check the spec later."""
+    """{rel: text} of a file the spec names; on_error(why) reports it when it cannot be read or is not UTF-8.
+    What is read is also what a deploy's revision keeps, so `water edit` can re-check the spec later."""
     try:
-        with open(os.path.join(project_dir, rel), encoding="utf-8", errors="replace") as f:
-            return {rel: f.read()}
+        return {rel: read_text(os.path.join(project_dir, rel))}
     except OSError as exc:
         on_error(exc.strerror)
-        return {}
+    except NotUtf8 as exc:
+        on_error(str(exc))
+    return {}
 
 
 def named_script(config, key: str, what: str, project_dir: str, path: str, ctx) -> Prepared:
@@ -32,8 +37,9 @@ def named_script(config, key: str, what: str, project_dir: str, path: str, ctx) 
     rel = getattr(config, key)
     if not rel:
         return Prepared()
-    return Prepared(named=read_project_file(project_dir, rel, lambda _: ctx.problem(
-        mark_of(config, key), f"{path}.{key}", f"{what} '{rel}' not found in the project")))
+    return Prepared(named=read_project_file(project_dir, rel, lambda why: ctx.problem(
+        mark_of(config, key), f"{path}.{key}", f"{what} '{rel}' not found in the project" if why == MISSING
+        else f"cannot read {what} '{rel}': {why}")))
 
 
 class Kind:

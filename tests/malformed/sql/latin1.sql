@@ -1,0 +1,2 @@
+-- café sales
+SELECT 1

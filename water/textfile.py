@@ -1,0 +1,23 @@
+"""Reading the user's text files (the spec, the SQL and scripts it names): UTF-8, newlines as text mode reads
+them, and a byte that is not UTF-8 located by line and column rather than raised as a decode error."""
+from __future__ import annotations
+
+
+class NotUtf8(ValueError):
+    def __init__(self, line: int, col: int, byte: int):
+        self.line, self.col = line, col
+        self.reason = f"not UTF-8 text (byte 0x{byte:02x}): save it as UTF-8"
+        super().__init__(f"line {line}, column {col}: {self.reason}")
+
+
+def read_text(path: str) -> str:
+    """The file's text; raises OSError, or NotUtf8 at the first byte that is not UTF-8."""
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        start = data.rfind(b"\n", 0, exc.start) + 1  # the column counts characters, as every other column
+        raise NotUtf8(data.count(b"\n", 0, start) + 1, len(data[start:exc.start].decode("utf-8")) + 1,
+                      data[exc.start]) from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
