@@ -95,6 +95,20 @@ def test_plain_cronjob_has_every_scheduling_default_users_rarely_know():
     assert pod["containers"][0]["command"] == ["water-job"]
 
 
+@pytest.mark.parametrize("name", ["babyweight", "demo"])
+def test_neither_argo_nor_a_cronjob_retries_what_water_job_calls_bad_input(name):
+    from water.runtime.main import main as water_job
+
+    bad_input = water_job(["athena", "--config", "not base64"])  # what the runtime answers for bad input
+    retried = [t for t in render_objects(example_path(name))[0]["spec"]["templates"] if "retryStrategy" in t]
+    assert retried and all(t["retryStrategy"]["expression"] == f'lastRetry.exitCode != "{bad_input}"'
+                           for t in retried)  # Argo's exit code is a string; "-1" (no exit code) is retried
+    (cronjob,) = render_objects(example_path("nightly-report"))
+    (fail,) = [r for r in cronjob["spec"]["jobTemplate"]["spec"]["podFailurePolicy"]["rules"]
+               if r["action"] == "FailJob"]
+    assert fail["onExitCodes"]["values"] == [bad_input]
+
+
 def test_secrets_reach_pods_by_reference_only():
     (cronjob,) = render_objects(example_path("nightly-report"))
     env = {e["name"]: e for e in cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["env"]}

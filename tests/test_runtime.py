@@ -465,6 +465,34 @@ def test_a_restarted_glue_step_finds_its_run_by_tag_even_without_a_marker(glue_j
     assert len(glue_job.get_job_runs(JobName="features-job")["JobRuns"]) == 1
 
 
+def test_a_request_aws_refuses_is_one_line_and_not_retried(aws_env, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("WATER_TERMINATION_LOG", str(tmp_path / "termination-log"))
+    (tmp_path / "termination-log").write_text("")
+    assert main(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 2  # no such Glue job
+    err = capsys.readouterr().err
+    assert err == "water-job: features failed: GetJobRuns: EntityNotFoundException: Job features-job not found.\n"
+    assert (tmp_path / "termination-log").read_text() == err[len("water-job: features failed: "):].strip()
+
+
+def test_a_request_botocore_finds_malformed_is_bad_input(glue_job, capsys):
+    config = _glue_config(workers={"type": "G.1X", "count": "four"})
+    assert main(["glue", "--config", config, "--refs", GLUE_REFS]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("water-job: features failed: Parameter validation failed:; Invalid type for parameter "
+                          "NumberOfWorkers") and len(err.splitlines()) == 1
+    assert glue_job.get_job_runs(JobName="features-job")["JobRuns"] == []
+
+
+def test_no_credentials_is_one_line_and_left_to_the_retry(aws_env, capsys, monkeypatch):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    assert main(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 1
+    assert capsys.readouterr().err == "water-job: features failed: Unable to locate credentials\n"
+
+
 # --- the poller ---------------------------------------------------------------------------------------------------
 
 def test_the_poller_backs_off_with_full_jitter_up_to_the_cap_and_stops_at_the_deadline():

@@ -16,6 +16,8 @@ from water.spec.fields import as_data
 ARGO_API = "argoproj.io/v1alpha1"
 WEEK = 7 * 24 * 3600
 RETRY_BACKOFF = {"duration": "30s", "factor": 2, "maxDuration": "10m"}
+# Argo's exit code is a string, "-1" when the pod left none (an eviction, a deleted pod): those are retried
+RETRY_UNLESS_BAD_INPUT = f'lastRetry.exitCode != "{contract.BAD_INPUT}"'
 SIZE_TIMEOUT = 600
 NOTIFY_TIMEOUT = 120
 CLEANUP_TIMEOUT = 600
@@ -93,7 +95,8 @@ def job_template(pipeline, kind: str, inputs: list, outputs: tuple, resources: d
         template["outputs"] = {"parameters": [{"name": o, "valueFrom": {"path": f"{contract.OUTPUTS_DIR}/{o}"}}
                                               for o in outputs]}
     if retries:
-        template["retryStrategy"] = {"limit": retries, "retryPolicy": "Always", "backoff": dict(RETRY_BACKOFF)}
+        template["retryStrategy"] = {"limit": retries, "retryPolicy": "Always", "backoff": dict(RETRY_BACKOFF),
+                                     "expression": RETRY_UNLESS_BAD_INPUT}
     template["activeDeadlineSeconds"] = timeout
     if patch:
         template["podSpecPatch"] = "{{inputs.parameters.pod-patch}}"

@@ -2,13 +2,13 @@
 (`runner: cronjob`), or one that submits the WorkflowTemplate (`schedule.via: cronjob`)."""
 from __future__ import annotations
 
+from water import contract
 from water.render import pods
 from water.render.argo import metadata, step_config
 
 ARGO_CLI = "quay.io/argoproj/argocli:v4.1.2"
 SUBMITTER_ACCOUNT = "water-submitter"
 WEEK = 7 * 24 * 3600
-PERMANENT_FAILURE = 2  # water-job's exit code for bad input: retrying cannot help
 
 
 def _cronjob(pipeline, git_commit, job_spec: dict, skip_checks: dict | None = None) -> dict:
@@ -37,7 +37,7 @@ def _job_spec(pipeline, *, backoff: int, deadline: int, pod: dict) -> dict:
         # An evicted or preempted pod is not the job's fault: it does not use up a retry.
         "podFailurePolicy": {"rules": [
             {"action": "FailJob", "onExitCodes": {"containerName": "main", "operator": "In",
-                                                 "values": [PERMANENT_FAILURE]}},
+                                                 "values": [contract.BAD_INPUT]}},
             {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
         ]},
         "template": {

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 MARKER = "_water-job.json"  # water's record of the AWS job a step started: kept beside its output, not data
 HOOKS: list = []  # (event name, handler): registered on every client made, e.g. ("before-send.athena", f)
+# 4xx answers a later attempt of the step can get past: throttling that outlasted botocore's own retries, and
+# web-identity credentials not yet usable (IRSA's token as a pod starts). Every 5xx is retryable too.
+RETRYABLE = frozenset({
+    "Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded", "SlowDown",
+    "ProvisionedThroughputExceededException", "RequestTimeout", "RequestTimeoutException",
+    "InvalidIdentityToken", "IDPCommunicationError", "ExpiredToken", "ExpiredTokenException",
+})
 
 
 def client(service: str, region: str | None = None):
@@ -15,6 +22,25 @@ def client(service: str, region: str | None = None):
     for event, handler in HOOKS:
         made.meta.events.register(event, handler)
     return made
+
+
+def refusal(exc: Exception) -> tuple[str, bool] | None:
+    """For an error botocore raised: (what AWS or botocore said, on one line; whether retrying the step may get
+    past it). None for anything else. A request AWS refuses as such (4xx) or botocore finds malformed stays so."""
+    from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
+
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 500)
+        said = f"{exc.operation_name}: {error.get('Code', '')}: {error.get('Message', '')}"
+        return _one_line(said), status >= 500 or error.get("Code") in RETRYABLE
+    if isinstance(exc, BotoCoreError):  # the request itself, or no credentials, connection or endpoint
+        return _one_line(str(exc)), not isinstance(exc, ParamValidationError)
+    return None
+
+
+def _one_line(text: str) -> str:
+    return "; ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 def s3_parts(uri: str) -> tuple[str, str]:

@@ -7,7 +7,10 @@ import os
 import signal
 import sys
 import time
+import traceback
 
+from water.contract import BAD_INPUT
+from water.runtime import aws
 from water.runtime.job import BadInput, Job, JobFailed
 from water.runtime.poll import STOP, Terminated, Timeout
 
@@ -59,13 +62,20 @@ def _run(args, started: float) -> int:
         status, code = "success", 0
     except BadInput as exc:
         _report_failure("water-job: ", str(exc), [])
-        status, code = "failure", 2
+        status, code = "failure", BAD_INPUT
     except (JobFailed, Timeout) as exc:
         _report_failure(f"water-job: {job.step if job else args.kind} failed: ", str(exc), getattr(exc, "log", ()))
         status, code = "failure", 1
     except Terminated:
         print(f"water-job: {job.on_terminate() if job else 'terminated'}", file=sys.stderr)
         status, code = "terminated", 128 + signal.SIGTERM
+    except Exception as exc:  # noqa: BLE001 - AWS's refusals and water's own bugs alike end counted, on one line
+        refused = aws.refusal(exc)
+        if refused is None:
+            traceback.print_exc()  # a bug: all of it for whoever fixes it, then the line the run's message shows
+        reason, retry = refused or (f"{type(exc).__name__}: {exc}", True)
+        _report_failure(f"water-job: {job.step if job else args.kind} failed: ", reason, [])
+        status, code = "failure", 1 if retry else BAD_INPUT
     if job and job.running and job.running[2]:
         job.metrics.histogram("water.aws.job.duration", time.monotonic() - job.job_started)
     if job:
