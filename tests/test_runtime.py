@@ -149,8 +149,10 @@ def test_a_config_that_cannot_be_read_exits_2(aws_env, capsys):
 @pytest.mark.parametrize("args, error", [
     (["--config", base64.b64encode(b"{}").decode()], "the step config has no 'query'"),  # e.g. a version skew
     (["--config", _config(), "--shard", "3/2"], "--shard '3/2': expected i/n with 0 <= i < n"),
+    (["--config", _config(output="s3://lake-results/{{run.id")],
+     "'s3://lake-results/{{run.id': '{{' is not closed by '}}' (write {{ '{{' }} for a literal)"),
 ])
-def test_a_config_missing_what_the_step_needs_exits_2_naming_it(aws_env, capsys, args, error):
+def test_a_config_the_step_cannot_use_exits_2_naming_why(aws_env, capsys, args, error):
     assert main(["athena", *args]) == 2
     assert capsys.readouterr().err == f"water-job: {error}\n"
     assert _executions() == []

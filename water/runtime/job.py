@@ -86,6 +86,8 @@ class Job:
             return expressions.substitute(text, self.values())
         except KeyError as exc:
             raise BadInput(f"no value for {{{{{exc.args[0]}}}}} (is its parameter or upstream step missing?)") from None
+        except expressions.ExpressionError as exc:  # checked when rendering: only a config made otherwise has it
+            raise BadInput(f"{text!r}: {exc}") from None
 
     def token(self, size: int = 64) -> str:
         """An idempotency token: the same for every attempt of this step in this run."""
