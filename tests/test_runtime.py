@@ -485,6 +485,21 @@ def test_a_request_botocore_finds_malformed_is_bad_input(glue_job, capsys):
     assert glue_job.get_job_runs(JobName="features-job")["JobRuns"] == []
 
 
+def test_an_unexpected_error_shows_its_traceback_then_the_one_line_and_is_counted(aws_env, capsys, monkeypatch):
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.bind(("127.0.0.1", 0))
+    receiver.settimeout(5)
+    monkeypatch.setenv("DD_AGENT_HOST", "127.0.0.1")
+    monkeypatch.setenv("DD_DOGSTATSD_PORT", str(receiver.getsockname()[1]))
+    assert main(["athena", "--config", _config(query=5)]) == 1  # a number where render writes a text
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "Traceback (most recent call last):"
+    assert err[-1] == "water-job: extract failed: TypeError: object of type 'int' has no len()"
+    runs = _received(receiver, 2)["water.step.runs"]
+    receiver.close()
+    assert runs.endswith(",status:failure")
+
+
 def test_no_credentials_is_one_line_and_left_to_the_retry(aws_env, capsys, monkeypatch):
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(name, raising=False)

@@ -7,7 +7,6 @@ import os
 import signal
 import sys
 import time
-import traceback
 
 from water.contract import BAD_INPUT
 from water.runtime import aws
@@ -72,7 +71,9 @@ def _run(args, started: float) -> int:
     except Exception as exc:  # noqa: BLE001 - AWS's refusals and water's own bugs alike end counted, on one line
         refused = aws.refusal(exc)
         if refused is None:
-            traceback.print_exc()  # a bug: all of it for whoever fixes it, then the line the run's message shows
+            import traceback  # 4 ms at start-up that only a bug needs
+
+            traceback.print_exc()  # all of it for whoever fixes it, then the line the run's message shows
         reason, retry = refused or (f"{type(exc).__name__}: {exc}", True)
         _report_failure(f"water-job: {job.step if job else args.kind} failed: ", reason, [])
         status, code = "failure", 1 if retry else BAD_INPUT
