@@ -2,6 +2,8 @@
 them, and a byte that is not UTF-8 located by line and column rather than raised as a decode error."""
 from __future__ import annotations
 
+from water.spec.marked import file_mark
+
 
 class NotUtf8(ValueError):
     def __init__(self, line: int, col: int, byte: int):
@@ -17,7 +19,6 @@ def read_text(path: str) -> str:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        start = data.rfind(b"\n", 0, exc.start) + 1  # the column counts characters, as every other column
-        raise NotUtf8(data.count(b"\n", 0, start) + 1, len(data[start:exc.start].decode("utf-8")) + 1,
-                      data[exc.start]) from None
+        before = data[:exc.start].decode("utf-8")  # what is valid: columns count its characters, as all do
+        raise NotUtf8(*file_mark(before, len(before)), data[exc.start]) from None
     return text.replace("\r\n", "\n").replace("\r", "\n")

@@ -13,7 +13,7 @@ from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from water.errors import Problem, SpecError
 from water.spec import fastyaml
-from water.spec.marked import Mark, MarkedList, MarkedMap
+from water.spec.marked import Mark, MarkedList, MarkedMap, file_mark
 
 
 try:
@@ -148,8 +148,7 @@ def load(text: str, file: str):
         reason = exc.problem or exc.context or "invalid YAML"
         raise SpecError([Problem(file, line, col, "", f"YAML syntax error: {reason}")]) from None
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow, e.g. a NUL
-        start = text.rfind("\n", 0, exc.position) + 1
-        raise SpecError([Problem(file, text.count("\n", 0, start) + 1, exc.position - start + 1, "",
+        raise SpecError([Problem(file, *file_mark(text, exc.position), "",
                                  f"YAML error: unacceptable character U+{_code(exc.character):04X}: {exc.reason}")]
                         ) from None
     finally:
