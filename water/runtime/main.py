@@ -63,7 +63,7 @@ def _run(args, started: float) -> int:
         _report_failure("water-job: ", str(exc), [])
         status, code = "failure", BAD_INPUT
     except (JobFailed, Timeout) as exc:
-        _report_failure(f"water-job: {job.step if job else args.kind} failed: ", str(exc), getattr(exc, "log", ()))
+        _report_failure(_failed(job, args.kind), str(exc), getattr(exc, "log", ()))
         status, code = "failure", 1
     except Terminated:
         print(f"water-job: {job.on_terminate() if job else 'terminated'}", file=sys.stderr)
@@ -75,7 +75,7 @@ def _run(args, started: float) -> int:
 
             traceback.print_exc()  # all of it for whoever fixes it, then the line the run's message shows
         reason, retry = refused or (f"{type(exc).__name__}: {exc}", True)
-        _report_failure(f"water-job: {job.step if job else args.kind} failed: ", reason, [])
+        _report_failure(_failed(job, args.kind), reason, [])
         status, code = "failure", 1 if retry else BAD_INPUT
     if job and job.running and job.running[2]:
         job.metrics.histogram("water.aws.job.duration", time.monotonic() - job.job_started)
@@ -83,6 +83,10 @@ def _run(args, started: float) -> int:
         job.metrics.histogram("water.step.duration", time.monotonic() - started)
         job.metrics.increment("water.step.runs", [f"status:{status}"])
     return code
+
+
+def _failed(job, kind: str) -> str:
+    return f"water-job: {job.step if job else kind} failed: "
 
 
 def _report_failure(head: str, reason: str, log) -> None:
