@@ -224,15 +224,27 @@ def test_killed_20_times_mid_wait_the_step_still_makes_exactly_one_job(aws_env, 
     assert _count(kind) == 1
 
 
-def test_metrics_reach_dogstatsd_with_the_step_tags(aws_env, monkeypatch):
+@pytest.fixture
+def statsd():
+    """A UDP socket in the place of the Datadog agent's DogStatsD port."""
     receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     receiver.bind(("127.0.0.1", 0))
     receiver.settimeout(5)
-    monkeypatch.setenv("DD_AGENT_HOST", "127.0.0.1")
-    monkeypatch.setenv("DD_DOGSTATSD_PORT", str(receiver.getsockname()[1]))
-    assert main(["athena", "--config", _config()]) == 0
-    by_name = _received(receiver, 4)
+    yield receiver
     receiver.close()
+
+
+@pytest.fixture
+def agent(statsd, monkeypatch):
+    """`statsd`, named by the env a step reads the agent's address from."""
+    monkeypatch.setenv("DD_AGENT_HOST", "127.0.0.1")
+    monkeypatch.setenv("DD_DOGSTATSD_PORT", str(statsd.getsockname()[1]))
+    return statsd
+
+
+def test_metrics_reach_dogstatsd_with_the_step_tags(aws_env, agent):
+    assert main(["athena", "--config", _config()]) == 0
+    by_name = _received(agent, 4)
     tags = "#pipeline:demo,step:extract,kind:athena"
     assert by_name["water.step.runs"] == f"water.step.runs:1|c|{tags},status:success"
     assert by_name["water.step.output_bytes"] == f"water.step.output_bytes:0.0|g|{tags}"
@@ -273,21 +285,17 @@ def _pod_env(template: dict, labels: dict, prefixes=("DD_", "DATADOG_")) -> dict
     return env
 
 
-def test_the_rendered_datadog_env_tags_every_metric_and_sends_it_where_the_spec_says(aws_env, monkeypatch):
+def test_the_rendered_datadog_env_tags_every_metric_and_sends_it_where_the_spec_says(aws_env, statsd, monkeypatch):
     from water import pipeline, render
 
-    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    receiver.bind(("127.0.0.1", 0))
-    receiver.settimeout(5)
-    text = DATADOG_SPEC.replace("PORT", str(receiver.getsockname()[1]))
+    text = DATADOG_SPEC.replace("PORT", str(statsd.getsockname()[1]))
     objects = render.render(pipeline.load_text(text, "water.yaml", "."), None).objects
     template = objects[0]
     pod = next(t for t in template["spec"]["templates"] if t.get("container"))
     for name, value in _pod_env(pod, template["spec"]["podMetadata"]["labels"]).items():
         monkeypatch.setenv(name, value)
     assert main(["athena", "--config", _config()]) == 0
-    runs = _received(receiver, 4)["water.step.runs"]
-    receiver.close()
+    runs = _received(statsd, 4)["water.step.runs"]
     assert set(runs.split("|#")[1].split(",")) == {
         "pipeline:demo", "step:extract", "kind:athena", "status:success", "team:ml", "cost-center:42", "env:prod",
         "service:scores", "version:2.3.1"}
@@ -485,18 +493,12 @@ def test_a_request_botocore_finds_malformed_is_bad_input(glue_job, capsys):
     assert glue_job.get_job_runs(JobName="features-job")["JobRuns"] == []
 
 
-def test_an_unexpected_error_shows_its_traceback_then_the_one_line_and_is_counted(aws_env, capsys, monkeypatch):
-    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    receiver.bind(("127.0.0.1", 0))
-    receiver.settimeout(5)
-    monkeypatch.setenv("DD_AGENT_HOST", "127.0.0.1")
-    monkeypatch.setenv("DD_DOGSTATSD_PORT", str(receiver.getsockname()[1]))
+def test_an_unexpected_error_shows_its_traceback_then_the_one_line_and_is_counted(aws_env, capsys, agent):
     assert main(["athena", "--config", _config(query=5)]) == 1  # a number where render writes a text
     err = capsys.readouterr().err.splitlines()
     assert err[0] == "Traceback (most recent call last):"
     assert err[-1] == "water-job: extract failed: TypeError: object of type 'int' has no len()"
-    runs = _received(receiver, 2)["water.step.runs"]
-    receiver.close()
+    runs = _received(agent, 2)["water.step.runs"]
     assert runs.endswith(",status:failure")
 
 
