@@ -11,8 +11,26 @@ import pytest
 
 from water.runtime.main import main
 
-FAILURES = json.dumps([{"displayName": "extract", "message": "Athena query q1 FAILED: TABLE_NOT_FOUND <lake.t> & `x`",
-                        "templateName": "athena", "phase": "Failed"}])
+
+
+def argo_failures(nodes: list) -> str:
+    """{{workflow.failures}} byte for byte as Argo's controller makes it (argo-workflows
+    workflow/controller/operator.go): json.Marshal of []failedNodeStatus — its fields in struct order,
+    `<`, `>`, `&` escaped as Go's encoder does, a zero finishedAt as null — wrapped in strconv.Quote, which
+    escapes the quotes and backslashes of that JSON ("consumers must JSON-decode twice")."""
+    fields = ("displayName", "message", "templateName", "phase", "podName", "finishedAt")
+    marshaled = json.dumps([{k: node.get(k) for k in fields} for node in nodes], separators=(",", ":"),
+                           ensure_ascii=False)
+    marshaled = marshaled.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return '"' + marshaled.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+FAILURES = argo_failures([
+    {"displayName": "babyweight-29123", "message": "child 'babyweight-29123-1234' failed", "templateName": "main",
+     "phase": "Failed", "podName": "babyweight-29123", "finishedAt": "2026-11-29T03:10:00Z"},
+    {"displayName": "extract", "message": "Athena query q1 FAILED: TABLE_NOT_FOUND <lake.t> & `x`",
+     "templateName": "athena", "phase": "Failed", "podName": "babyweight-29123-athena-1234",
+     "finishedAt": "2026-11-29T03:09:59Z"}])
 
 
 class Receiver:
@@ -121,6 +139,62 @@ def test_a_slack_that_never_answers_cannot_hang_the_workflow(receiver, monkeypat
     assert "could not post to Slack: gave up after" in capsys.readouterr().out
 
 
+def test_the_failures_as_argo_quotes_them_are_decoded_twice():
+    from water.alerts import failed_nodes
+
+    # a literal of what the exit handler's --failures argument holds on a real cluster
+    sent = r'"[{\"displayName\":\"extract\",\"message\":\"a \\u003cb\\u003e \\\"c\\\"\\nd\",' \
+           r'\"templateName\":\"athena\",\"phase\":\"Failed\",\"podName\":\"p\",\"finishedAt\":null}]"'
+    assert sent == argo_failures([{"displayName": "extract", "message": 'a <b> "c"\nd', "templateName": "athena",
+                                   "phase": "Failed", "podName": "p"}])
+    assert failed_nodes(sent)[0]["message"] == 'a <b> "c"\nd'
+    assert failed_nodes(json.dumps([{"displayName": "x", "message": "m"}])) == [{"displayName": "x", "message": "m"}]
+
+
+def test_one_entry_per_failed_step_with_its_last_attempt_in_a_stable_order(receiver, monkeypatch):
+    """Argo lists the root, the retry parent and every attempt, in Go's random map order."""
+    import random
+
+    nodes = [
+        {"displayName": "babyweight-29123", "message": "child failed", "templateName": "main", "phase": "Failed",
+         "finishedAt": "2026-11-29T03:20:00Z"},
+        {"displayName": "train", "message": "No more retries left", "templateName": "train", "phase": "Failed",
+         "finishedAt": "2026-11-29T03:19:00Z"},
+        *({"displayName": f"train({n})", "message": f"SageMaker training job t {n} Failed: AlgorithmError: oom {n}",
+           "templateName": "train", "phase": "Failed", "finishedAt": f"2026-11-29T03:1{n}:00Z"} for n in range(3)),
+        {"displayName": "features", "message": "Glue job run jr_1 FAILED: boom\n  | KeyError", "templateName": "glue",
+         "phase": "Error", "finishedAt": "2026-11-29T03:05:00Z"},
+        {"displayName": "publish", "message": "child 'publish(1:1)' failed", "templateName": "container",
+         "phase": "Failed", "finishedAt": "2026-11-29T03:19:30Z"},
+        {"displayName": "publish(1:1)", "message": "exit code 3", "templateName": "container",
+         "phase": "Failed", "finishedAt": "2026-11-29T03:19:30Z"},
+    ]
+    texts = set()
+    for seed in range(5):
+        random.Random(seed).shuffle(nodes)
+        slack = receiver()
+        assert _notify(monkeypatch, slack.url, failures=argo_failures(nodes)) == 0
+        body = slack.bodies[0]
+        texts.add(json.dumps(body))
+    (only,) = texts  # the same message whatever order Argo listed the nodes in
+    body = json.loads(only)
+    assert body["text"] == "❌ babyweight failed: features, train, publish(1:1)"
+    failures = [b["text"]["text"] for b in body["blocks"][2:-1]]
+    assert failures == ["*features* failed: Glue job run jr_1 FAILED: boom\n```  | KeyError```",
+                        "*train* failed after 3 attempts: SageMaker training job t 2 Failed: AlgorithmError: oom 2",
+                        "*publish(1:1)* failed: exit code 3"]
+
+
+@pytest.mark.parametrize("url", ["htp:/hooks.slack.com/services/T0/B0/SECRETTOKEN", "http://[::1/SECRETTOKEN",
+                                 "file:///etc/hostname?SECRETTOKEN", "http://exa mple.com/SECRETTOKEN\n",
+                                 "SECRETTOKEN"])
+def test_a_malformed_webhook_url_is_a_counted_failure_that_never_prints_the_url(url, monkeypatch, capsys):
+    assert _notify(monkeypatch, url) == 0
+    out = capsys.readouterr()
+    assert "SECRETTOKEN" not in out.out + out.err and "Traceback" not in out.err
+    assert "could not post to Slack: the webhook URL in the Secret is not a valid http(s) URL" in out.out
+
+
 def test_failures_that_are_not_json_still_name_the_reason(receiver, monkeypatch):
     slack = receiver()
     assert _notify(monkeypatch, slack.url, failures="child 'x' failed") == 0
@@ -133,8 +207,8 @@ def test_the_failed_steps_log_end_reaches_slack_as_a_code_block(receiver, monkey
     # what Argo puts in {{workflow.failures}}: the node's message is the step's termination message
     message = termination_message("Glue job run jr_1 FAILED: boom",
                                   ["  | reading <input>", "  | Traceback: KeyError: 'label' & more"])
-    failures = json.dumps([{"displayName": "features", "message": message, "templateName": "glue",
-                            "phase": "Failed", "podName": "babyweight-29123-glue-1", "finishedAt": ""}])
+    failures = argo_failures([{"displayName": "features", "message": message, "templateName": "glue",
+                               "phase": "Failed", "podName": "babyweight-29123-glue-1"}])
     slack = receiver()
     assert _notify(monkeypatch, slack.url, failures=failures) == 0
     failure = slack.bodies[0]["blocks"][2]["text"]["text"]

@@ -5,6 +5,7 @@ import base64
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -14,6 +15,7 @@ import yaml
 from conftest import EXAMPLES, ROOT, example_path, render_objects
 from water import pipeline as pipeline_mod
 from water import render as render_mod
+from water.render import yamlout
 
 GOLDEN = os.path.join(ROOT, "tests", "golden")
 
@@ -317,7 +319,7 @@ def test_a_sized_train_step_reads_its_instance_from_the_size_task(project):
 # --- expressions and injection ---------------------------------------------------------------------------------
 
 ARGO_VARIABLES_WATER_EMITS = re.compile(
-    r"^\{\{(workflow\.(name|status|failures|duration|creationTimestamp\.[Ymd]|parameters\.[A-Za-z_]\w*)"
+    r"^\{\{(workflow\.(name|status|failures|duration|creationTimestamp|scheduledTime|parameters\.[A-Za-z_]\w*)|retries"
     r"|inputs\.parameters\.[a-z-]+|tasks\.[a-z0-9-]+\.outputs\.parameters\.[a-z-]+|item)\}\}$")
 
 
@@ -475,14 +477,10 @@ def test_manifests_have_no_yaml_anchors_and_quote_what_would_read_back_as_anothe
     assert list(yaml.safe_load_all(text)) == objects
 
 
-class _NoAliasDumper(yaml.CSafeDumper):
-    def ignore_aliases(self, data):
-        return True
-
-
 def _emitted(objects) -> str:
-    """What PyYAML's C dumper writes for the objects: the reference the direct writer must match."""
-    return yaml.dump_all(objects, Dumper=_NoAliasDumper, explicit_start=True, default_flow_style=False,
+    """What PyYAML's C dumper writes for the objects (its resolver also knowing what Go's readers take for
+    numbers and booleans): the reference the direct writer must match."""
+    return yaml.dump_all(objects, Dumper=yamlout.dumper(), explicit_start=True, default_flow_style=False,
                          sort_keys=False, width=1 << 20, allow_unicode=True)
 
 
@@ -504,9 +502,53 @@ def test_the_direct_yaml_writer_quotes_every_odd_string_as_libyaml_does():
               "1:30", "0o17", "+1", "_", "-", "---", "...", "<<", "=", "ON", "\ufeffx", "😀", "a\tb", "a\xa0b", "\ue000", "✓ ok", "\x7f",
               "2001-12-14t21:59:43.10-05:00", "190:20:30", "0b1010", "-.inf", ".NaN", "685_230", "3e5a", "0xFF",
               "Yes", "YES", "On", "Off", "OFF", "NULL", "Null", "True", "FALSE", "nan", "inf", "e5", "E5", "x1f",
-              "b.1", "y", "n", "Y", "N", "eyJhIjoxfQ==", "a-", "a.", "a/", "Z+", "a=", "a:b", "a#b"]
+              "b.1", "y", "n", "Y", "N", "eyJhIjoxfQ==", "1e3", "1e3_", "0O17", "0X1F", "-0b1", "1_000", "012", "a-", "a.", "a/", "Z+", "a=", "a:b", "a#b"]
     objects = [{"k": words[i:i + 50], "nested": [[w], {w: {}}, []], w: w} for i, w in zip(range(0, len(words), 50),
                                                                                             words[::50])]
     assert render_mod.to_yaml(objects) == _emitted(objects)
     for laid_out_by_the_emitter in ({"k": "a\nb"}, {"k": "x\x85"}, {"k" * 130: "v"}):
         assert render_mod.to_yaml(objects + [laid_out_by_the_emitter]) == _emitted(objects + [laid_out_by_the_emitter])
+
+
+# Texts that Go's YAML readers (kubectl, the API server: sigs.k8s.io/yaml over go.yaml.in/yaml/v2) read as
+# something else than a string when written plain: booleans of YAML 1.1 (y, n, on, off...), Go's numbers
+# (strconv.ParseInt with base 0 after dropping `_`, yamlStyleFloat without a dot), timestamps, null.
+GO_ODD = ["n", "y", "Y", "N", "on", "off", "NO", "yes", "0x1F", "0X1F", "0o17", "1e3", "012", "1_000", "~",
+          "2026-01-01", "1:30", ".inf", "-.5", "0b101", "null", "true"]
+
+
+def _kubectl_read(path) -> list:
+    """The objects of a YAML file as kubectl decodes them, offline (`annotate --local` prints each as JSON)."""
+    kubectl = shutil.which("kubectl")
+    assert kubectl, "kubectl is not installed: run installer/install.sh --test (Debian's kubernetes-client)"
+    out = subprocess.run([kubectl, "annotate", "--local", "-f", str(path), "water-test=read", "-o", "json"],
+                         capture_output=True, text=True, check=True).stdout
+    decoder, objects, at = json.JSONDecoder(), [], 0
+    while out[at:].strip():
+        at += len(out[at:]) - len(out[at:].lstrip())
+        obj, at = decoder.raw_decode(out, at)
+        del obj["metadata"]["annotations"]["water-test"]
+        objects.append(obj)
+    return objects
+
+
+def _go_odd_spec(text: str) -> str:
+    labels = "{team: ml, " + ", ".join(f"odd{i}: '{v}'" for i, v in enumerate(GO_ODD) if re.fullmatch(
+        r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?", v)) + "}"
+    params = "{limit: '100000', " + ", ".join(f"odd{i}: '{v}'" for i, v in enumerate(GO_ODD)) + "}"
+    return text.replace("labels: {team: ml}", f"labels: {labels}").replace(
+        'params: {limit: "100000"}', f"params: {params}")
+
+
+@pytest.mark.parametrize("name", EXAMPLES + ["babyweight with odd strings"])
+def test_kubectl_reads_every_rendered_document_as_render_json_says(name, project, runner, tmp_path):
+    from water.cli import cli
+
+    path = project("babyweight", _go_odd_spec) if name.endswith("odd strings") else example_path(name)
+    as_yaml = runner.invoke(cli, ["render", str(path), "-o", "yaml"])
+    as_json = runner.invoke(cli, ["render", str(path), "-o", "json"])
+    assert as_yaml.exit_code == 0 and as_json.exit_code == 0, as_yaml.output + as_json.output
+    (tmp_path / "rendered.yaml").write_text(as_yaml.stdout)
+    assert _kubectl_read(tmp_path / "rendered.yaml") == json.loads(as_json.stdout)["items"]
+    if name.endswith("odd strings"):
+        assert "odd0: 'n'" in as_yaml.stdout and "value: 'y'" in as_yaml.stdout

@@ -524,7 +524,8 @@ def test_the_poller_backs_off_with_full_jitter_up_to_the_cap_and_stops_at_the_de
         now[0] += seconds
 
     with pytest.raises(poll.Timeout):
-        poll.wait(lambda: None, timeout=600, first=2, cap=60, clock=lambda: now[0], sleep=sleep, rand=lambda: 1.0)
+        poll.wait(lambda: None, timeout=600, interval=poll.backoff(2, 60), clock=lambda: now[0], sleep=sleep,
+                  rand=lambda: 1.0)
     assert sleeps[:7] == [2, 4, 8, 16, 32, 60, 60]  # the upper bounds of the jitter
     assert abs(now[0] - 600) < 1e-9  # never past the deadline
     assert len(sleeps) <= 6 + 600 / 60 + 1  # so at most one call per interval
@@ -992,3 +993,197 @@ def test_sigterm_stops_a_container_steps_command(aws_env, tmp_path):
     assert process.returncode == 143
     assert err.decode().strip().startswith("water-job: terminated: stopped command sh (pid ")
     assert (tmp_path / "term").read_text() == "got TERM\n"
+
+
+# --- retries, lost answers, throttling, a bounded stop (issue 14) -----------------------------------------------
+
+def _forward_then_lose(calls: list):
+    """A before-send hook that delivers the request to moto (the job is made) and answers botocore with a 500, as
+    when AWS's answer is lost on the way back."""
+    def handler(request, **_):
+        import urllib.request as http
+
+        from botocore.awsrequest import AWSResponse
+
+        calls.append(request.url)
+        if len(calls) == 1:
+            http.urlopen(http.Request(request.url, data=request.body, headers=dict(request.headers),
+                                      method=request.method)).read()
+            body = json.dumps({"__type": "InternalFailure", "message": "We encountered an internal error."})
+            return AWSResponse(request.url, 500, {}, _Raw(body.encode()))
+        return None
+    return handler
+
+
+def _glue_state(state):
+    def handler(parsed, **_):
+        if "JobRun" in parsed:
+            parsed["JobRun"]["JobRunState"] = state
+            parsed["JobRun"]["ErrorMessage"] = "boom"
+    return ("after-call.glue.GetJobRun", handler)
+
+
+def _first_job_failed():
+    """Hooks under which the first job of each service that a step made stays failed, as AWS keeps it (moto
+    ends every job well): Athena's query, Glue's run, SageMaker's training job."""
+    first = {}
+
+    def athena(parsed, **_):
+        execution = parsed.get("QueryExecution")
+        if execution and first.setdefault("athena", execution["QueryExecutionId"]) == execution["QueryExecutionId"]:
+            execution["Status"].update(State="FAILED", StateChangeReason="boom")
+
+    def glue(parsed, **_):
+        run = parsed.get("JobRun")
+        if run and first.setdefault("glue", run["Id"]) == run["Id"]:
+            run.update(JobRunState="FAILED", ErrorMessage="boom")
+
+    def train(parsed, **_):
+        if "TrainingJobName" in parsed and first.setdefault("train", parsed["TrainingJobName"]) == \
+                parsed["TrainingJobName"]:
+            parsed.update(TrainingJobStatus="Failed", FailureReason="boom")
+
+    return [("after-call.athena.GetQueryExecution", athena), ("after-call.glue.GetJobRun", glue),
+            ("after-call.sagemaker.DescribeTrainingJob", train)]
+
+
+def test_a_retry_after_a_failed_glue_run_starts_a_new_run_and_a_restart_within_it_does_not(glue_job, monkeypatch):
+    aws.HOOKS.extend(_first_job_failed())
+    assert main(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 1  # attempt 0 fails
+    monkeypatch.setenv("WATER_ATTEMPT", "1")  # Argo's {{retries}} of the next attempt
+    assert main(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 0
+    assert main(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 0  # the same attempt, restarted
+    runs = glue_job.get_job_runs(JobName="features-job")["JobRuns"]
+    assert len(runs) == 2 and len({r["Arguments"]["--water-run-id"] for r in runs}) == 2
+
+
+def test_a_retry_attaches_to_the_glue_run_an_earlier_attempt_left_running(glue_job, monkeypatch):
+    aws.HOOKS.append(_glue_state("RUNNING"))
+    config = _edited(_glue_config(), lambda c: c.update(timeout=1))
+    assert main(["glue", "--config", config, "--refs", GLUE_REFS]) == 1  # attempt 0 ends before its run does
+    aws.HOOKS.clear()
+    monkeypatch.setenv("WATER_ATTEMPT", "1")
+    assert main(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 0
+    assert len(glue_job.get_job_runs(JobName="features-job")["JobRuns"]) == 1
+
+
+def test_a_retry_after_a_failed_query_or_training_job_starts_another(aws_env, monkeypatch):
+    aws.HOOKS.extend(_first_job_failed())
+    assert main(["athena", "--config", _config()]) == 1
+    assert main(["train", "--config", _train_config(), "--refs", TRAIN_REFS]) == 1
+    monkeypatch.setenv("WATER_ATTEMPT", "1")
+    assert main(["athena", "--config", _config()]) == 0
+    assert main(["train", "--config", _train_config(), "--refs", TRAIN_REFS]) == 0
+    assert len(_executions()) == 2 and len(_training_jobs()) == 2
+    assert len({job["TrainingJobName"] for job in _training_jobs()}) == 2
+
+
+def test_a_glue_start_whose_answer_was_lost_is_looked_for_not_started_again(glue_job, capsys):
+    calls = []
+    aws.HOOKS.append(("before-send.glue.StartJobRun", _forward_then_lose(calls)))
+    assert main(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 0
+    assert len(glue_job.get_job_runs(JobName="features-job")["JobRuns"]) == 1 and len(calls) == 1
+    assert "looking for the job it may have made" in capsys.readouterr().out
+
+
+def test_a_sagemaker_create_whose_answer_was_lost_attaches_to_the_job_it_made(aws_env):
+    calls = []
+    aws.HOOKS.append(("before-send.sagemaker.CreateTrainingJob", _forward_then_lose(calls)))
+    assert main(["train", "--config", _train_config(), "--refs", TRAIN_REFS]) == 0
+    assert len(_training_jobs()) == 1 and len(calls) == 1
+
+
+def test_already_exists_for_the_steps_own_name_means_attach(aws_env):
+    """What AWS answers a second CreateTrainingJob of a name (moto accepts it): a ValidationException."""
+    from botocore.awsrequest import AWSResponse
+
+    seen = {"describes": 0}
+
+    def first_describe_misses(request, **_):  # the job is made, but the first look does not see it yet
+        seen["describes"] += 1
+        if seen["describes"] == 1:
+            body = json.dumps({"__type": "ValidationException", "message": "Requested resource not found."})
+            return AWSResponse(request.url, 400, {}, _Raw(body.encode()))
+        return None
+
+    def taken(request, **_):
+        urllib.request.urlopen(urllib.request.Request(request.url, data=request.body, headers=dict(request.headers),
+                                                      method=request.method)).read()
+        body = json.dumps({"__type": "ValidationException", "message": "Training job names must be unique within an "
+                           "AWS account and region, and a training job with this name already exists (arn:aws:x)"})
+        return AWSResponse(request.url, 400, {}, _Raw(body.encode()))
+
+    aws.HOOKS.append(("before-send.sagemaker.DescribeTrainingJob", first_describe_misses))
+    aws.HOOKS.append(("before-send.sagemaker.CreateTrainingJob", taken))
+    assert main(["train", "--config", _train_config(), "--refs", TRAIN_REFS]) == 0
+    assert len(_training_jobs()) == 1
+
+
+def test_sustained_throttling_of_the_polls_is_waited_out_never_a_failure(glue_job, capsys):
+    from botocore.awsrequest import AWSResponse
+
+    throttled, slept = [], []
+
+    def throttle(request, **_):
+        if len(throttled) < 40:  # far past botocore's own retries, and past the ~56 s a step used to give up at
+            throttled.append(1)
+            body = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"})
+            return AWSResponse(request.url, 400, {"x-amzn-ErrorType": "ThrottlingException"}, _Raw(body.encode()))
+        return None
+
+    aws.HOOKS.append(("before-send.glue.GetJobRun", throttle))
+    assert main(["glue", "--config", _edited(_glue_config(), lambda c: c.update(timeout=6 * 3600)), "--refs",
+                 GLUE_REFS], sleep=slept.append) == 0
+    assert len(throttled) == 40 and len(glue_job.get_job_runs(JobName="features-job")["JobRuns"]) == 1
+    assert sum(slept) > 3600 and max(slept) <= 300 * 1.2  # backing off, capped
+    assert "asking again later: An error occurred (ThrottlingException)" in capsys.readouterr().out
+
+
+def test_a_step_sees_a_job_end_soon_and_asks_at_most_six_times_a_minute():
+    from water.runtime import poll
+
+    for end in (7.0, 95.0, 400.0, 3000.0):
+        now, calls = [0.0], []
+
+        def check():
+            calls.append(now[0])
+            return "done" if now[0] >= end else None
+
+        def sleep(seconds):
+            now[0] += seconds
+
+        poll.wait(check, timeout=10 ** 6, interval=poll.job_interval, clock=lambda: now[0], sleep=sleep)
+        late = now[0] - end
+        assert late <= (10 * 1.2 if end < 20 else 16.5 * 1.2 if end < 600 else end * 0.1)
+        after_first_minute = [t for t in calls if t >= 60]
+        if after_first_minute:
+            minutes = (after_first_minute[-1] - 60) / 60 or 1
+            assert len(after_first_minute) - 1 <= 6 * minutes + 1
+
+
+def test_a_sigterm_stop_that_aws_keeps_refusing_ends_within_the_budget_and_says_so(glue_job, tmp_path):
+    started = time.monotonic()
+    code, line, err = _terminated(tmp_path, ["glue", "--config", _glue_config(), "--refs", GLUE_REFS], on_term="stop",
+                                  pod_env={"WATER_STOP_BUDGET": "3"})  # moto has no BatchStopJobRun: a 500 each time
+    assert code == 143 and line.startswith("glue job features-job run ")
+    assert time.monotonic() - started < 15
+    assert "could not stop glue job features-job run" in err and "within 3s" in err
+    assert "the run's cleanup stops it if the run fails" in err
+
+
+def test_cleanup_with_nothing_to_stop_succeeds(aws_env, capsys):
+    assert main(["cleanup", "--config", _cleanup_config(["athena", "glue", "train", "transform"])]) == 0
+    out = capsys.readouterr().out  # no Glue job, no marker, no SageMaker job: nothing of this run runs
+    assert out.count("nothing running") == 4
+
+
+def test_a_cleanup_failure_names_cleanup(aws_env, capsys):
+    from botocore.awsrequest import AWSResponse
+
+    def refuse(request, **_):
+        body = json.dumps({"__type": "AccessDeniedException", "message": "not allowed"})
+        return AWSResponse(request.url, 400, {}, _Raw(body.encode()))
+
+    aws.HOOKS.append(("before-send.glue.GetJobRuns", refuse))
+    assert main(["cleanup", "--config", _cleanup_config(["glue"])]) == 1
+    assert capsys.readouterr().err.startswith("water-job: cleanup failed: could not stop every AWS job")

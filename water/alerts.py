@@ -4,7 +4,9 @@ Slack outage never hangs a workflow. A message that cannot be posted is logged a
 (water.notify.failures), and does not turn the run's outcome into a failure."""
 from __future__ import annotations
 
+import http.client
 import json
+import re
 import time
 import urllib.error
 import urllib.parse
@@ -22,22 +24,72 @@ def escape(text: str) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("`", "\u02cb")
 
 
-def _failures(text: str) -> list:
-    """Argo's {{workflow.failures}}: a JSON list of failed nodes; anything else is one plain reason."""
+# Go's strconv.Quote escapes: what Argo wraps {{workflow.failures}} in
+_GO_ESCAPE = re.compile(r'\\(?:x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|([0-7]{3})|(.))', re.S)
+_GO_SIMPLE = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v", "\\": "\\",
+              '"': '"', "'": "'"}
+_ATTEMPT = re.compile(r"^(.*)\((\d+)\)$")  # a retry attempt's node: `train(2)`; step names hold no parentheses
+
+
+def go_unquote(text: str) -> str:
+    """The string a Go-quoted literal (strconv.Quote) stands for; ValueError if it is not one."""
+    if len(text) < 2 or text[0] != '"' or text[-1] != '"':
+        raise ValueError("not a Go-quoted string")
+
+    def one(m):
+        hex2, hex4, hex8, octal, simple = m.groups()
+        if simple is not None:
+            if simple not in _GO_SIMPLE:
+                raise ValueError(f"unknown escape \\{simple}")
+            return _GO_SIMPLE[simple]
+        return chr(int(hex2 or hex4 or hex8, 16) if octal is None else int(octal, 8))
+
+    return _GO_ESCAPE.sub(one, text[1:-1])
+
+
+def failed_nodes(text: str) -> list:
+    """Argo's {{workflow.failures}}, as the controller sends it: `strconv.Quote(json.Marshal(failures))`
+    (argo-workflows workflow/controller/operator.go, "This strconv.Quote is necessary..."; its
+    docs/variables.md lists the fields). Plain JSON (older Argo) is read too; anything else is one reason."""
     if not text:
         return []
     try:
-        parsed = json.loads(text)
+        parsed = json.loads(go_unquote(text) if text.startswith('"') else text)
     except ValueError:
         return [{"displayName": "run", "message": text}]
     return [f for f in parsed if isinstance(f, dict)] if isinstance(parsed, list) else []
 
 
+def failed_steps(text: str, run_id: str) -> list:
+    """One entry per failed step, as the user named them: Argo lists every Failed/Error node in Go's random
+    map order — the workflow's own root, a retry parent and each of its attempts `name(N)`, a fan-out parent
+    and its children. Kept: the nodes no other listed node is a part of, attempts folded into their step with
+    the last attempt's message and the number of attempts; ordered by when they finished, then by name."""
+    nodes = [n for n in failed_nodes(text) if n.get("displayName") and n.get("displayName") != run_id]
+    steps: dict = {}
+    for node in nodes:
+        attempt = _ATTEMPT.match(node["displayName"])
+        name, number = (attempt.group(1), int(attempt.group(2))) if attempt else (node["displayName"], -1)
+        entry = steps.setdefault(name, {"displayName": name, "attempts": 0, "_last": -2})
+        if attempt:
+            entry["attempts"] += 1
+        if number > entry["_last"]:
+            entry.update({k: v for k, v in node.items() if k != "displayName"}, _last=number)
+    parents = {name for name in steps for other in steps if other != name and other.startswith(name + "(")}
+    kept = [entry for name, entry in steps.items() if name not in parents]
+    for entry in kept:
+        del entry["_last"]
+    return sorted(kept, key=lambda e: (str(e.get("finishedAt") or ""), e["displayName"]))
+
+
 def _failure_text(failure: dict) -> str:
-    """`*step* failed: reason`, then the end of its log (the step's termination message) as a code block."""
+    """`*step* failed after N attempts: reason`, then the end of its log (the step's termination message) as a
+    code block."""
     name = failure.get("displayName") or failure.get("templateName") or "step"
     reason, _, log = str(failure.get("message") or "no message").partition("\n")
-    text = f"*{escape(name)}* failed: {escape(reason[:REASON_CHARS])}"
+    attempts = failure.get("attempts", 0)
+    after = f" after {attempts} attempts" if attempts > 1 else ""
+    text = f"*{escape(name)}* failed{after}: {escape(reason[:REASON_CHARS])}"
     if log.strip():
         text += "\n```" + escape(log)[-LOG_CHARS:] + "```"
     return text
@@ -57,7 +109,7 @@ def message(config: dict, run_id: str, namespace: str, status: str, failures: st
     pipeline, links = config["pipeline"], {**(settings or {}), **(config.get("links") or {})}
     ok = status == "Succeeded"
     title = f"{'✅' if ok else '❌'} {pipeline} {status.lower()}"
-    failed = _failures(failures)
+    failed = failed_steps(failures, run_id)
     blocks = [
         {"type": "header", "text": {"type": "plain_text", "text": title}},
         {"type": "section", "fields": [
@@ -90,13 +142,19 @@ def post(url: str, body: dict, deadline: float = DEADLINE, attempts: int = ATTEM
     Returns "" when posted, else why not (without the URL, which is a secret)."""
     end = clock() + deadline
     data = json.dumps(body).encode()
+    malformed = "the webhook URL in the Secret is not a valid http(s) URL (not shown: it holds a token)"
+    try:
+        if urllib.parse.urlsplit(url).scheme not in ("http", "https"):  # urlopen would also read file: URLs
+            return malformed
+    except ValueError:
+        return malformed
     why = "no attempt made"
     for attempt in range(attempts):
         left = end - clock()
         if left <= 0:
             return f"gave up after {deadline:.0f}s: {why}"
-        request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
         try:
+            request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
             with urllib.request.urlopen(request, timeout=min(10.0, left)) as response:
                 response.read()
                 return ""
@@ -106,6 +164,8 @@ def post(url: str, body: dict, deadline: float = DEADLINE, attempts: int = ATTEM
                 return why + " (not retried)"
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             why = f"no answer ({getattr(exc, 'reason', exc)})"
+        except (ValueError, http.client.HTTPException):  # urllib's messages quote the URL, and with it its token
+            return malformed
         sleep(min(2 ** attempt, max(0.0, end - clock())))
     return f"gave up after {attempts} attempts: {why}"
 

@@ -173,15 +173,17 @@ def _confirm(yes: bool):
 @click.option("--from", "from_step", metavar="STEP", help="--local: run STEP and what follows; reuse the rest.")
 @click.option("--only", metavar="STEP", help="--local: run STEP alone on the latest run's upstream outputs.")
 @click.option("--jobs", type=click.IntRange(1, 256), help="--local: steps at once (default: the cores).")
+@click.option("--date", type=click.DateTime(["%Y-%m-%d"]), help="The day the run stands for ({{run.date}}; "
+              "default: today in schedule.timezone), e.g. to redo a past day.")
 @click.option("--wait", is_flag=True, help="Cluster: wait for the run to end; exit 0 if it succeeded, else 1.")
 @click.option("-f", "--follow", is_flag=True, help="Cluster: stream the steps' logs until the run ends.")
 @_cluster_options
-def run_command(target, local, pairs, from_step, only, jobs, wait, follow, context, namespace, kubeconfig):
+def run_command(target, local, pairs, from_step, only, jobs, date, wait, follow, context, namespace, kubeconfig):
     """Run a pipeline: --local PATH here, or NAME on the cluster."""
     if local:
         if wait or follow:
             raise click.UsageError("--wait and --follow are for cluster runs, not --local")
-        _run_local(target, _params(pairs), from_step, only, jobs)
+        _run_local(target, _params(pairs), from_step, only, jobs, date and f"{date:%Y-%m-%d}")
         return
     if from_step or only or jobs:
         raise click.UsageError("--from, --only and --jobs need --local")
@@ -190,7 +192,7 @@ def run_command(target, local, pairs, from_step, only, jobs, wait, follow, conte
     from water import runs
 
     cluster = _connect(context, namespace, kubeconfig)
-    run = runs.start(cluster, target, _params(pairs))
+    run = runs.start(cluster, target, _params(pairs), date and f"{date:%Y-%m-%d}")
     click.echo(f"{run['kind'].lower()}/{run['metadata']['name']} created")
     if wait or follow:
         ended = runs.wait(cluster, run, follow=follow, echo=click.echo, progress=lambda line: click.echo(line,
@@ -198,7 +200,7 @@ def run_command(target, local, pairs, from_step, only, jobs, wait, follow, conte
         sys.exit(0 if ended == "Succeeded" else 1)
 
 
-def _run_local(path, params, from_step, only, jobs):
+def _run_local(path, params, from_step, only, jobs, date):
     from water.local import runner
     from water.local.progress import Progress
 
@@ -207,7 +209,7 @@ def _run_local(path, params, from_step, only, jobs):
     p = _load(path)
     progress = Progress([s.name for s in p.steps], sys.stderr, live=sys.stderr.isatty())
     try:
-        result = runner.run(p, params=params, jobs=jobs, from_step=from_step, only=only, report=progress)
+        result = runner.run(p, params=params, jobs=jobs, from_step=from_step, only=only, report=progress, date=date)
     finally:
         progress.close()
     click.echo("\n".join(runner.summary(result)))
@@ -301,7 +303,7 @@ def status(name, fmt, context, namespace, kubeconfig):
 
     cluster = _connect(context, namespace, kubeconfig)
     if name is None:
-        rows = [runs.summary(cluster, n) for n in runs.pipeline_names(cluster)]
+        rows = runs.summaries(cluster)
         _print_data(rows, fmt, [("NAME", "name"), ("SCHEDULE", "schedule"), ("TIMEZONE", "timezone"),
                                 ("SUSPENDED", "suspended"), ("LAST RUN", "lastRun"), ("PHASE", "phase"),
                                 ("DURATION", "duration"), ("NEXT RUN", "nextRun")])

@@ -13,3 +13,9 @@ SETTINGS_KEYS = {"argo": "argo-url", "datadog": "datadog-url"}
 def settings_env(link: str) -> str:
     """The exit handler's env var holding a link's URL (from the ConfigMap, optional)."""
     return f"WATER_{link.upper()}_URL"
+# A SIGTERM'd step stops its AWS job within runtime.job.STOP_BUDGET (20 s) of quick calls; the kubelet waits
+# this long before it kills the pod (Kubernetes' default, 30 s, left too little beside Argo's own wait container)
+GRACE_PERIOD = 45
+ATTEMPT_ENV = "WATER_ATTEMPT"  # Argo's {{retries}}: which attempt of the step a pod is (0 the first)
+SCHEDULED_TIME_ENV = "WATER_SCHEDULED_TIME"  # Argo's {{workflow.scheduledTime}}: the time a run stands for
+CREATED_TIME_ENV = "WATER_CREATED_TIME"  # Argo's {{workflow.creationTimestamp}}: for runs without a scheduled time

@@ -46,8 +46,8 @@ def parse(text: str) -> list:
         if m.start() > pos:
             parts.append(text[pos:m.start()])
         inner = m.group(1).strip()
-        literal = _LITERAL.match(inner)
-        ref = _REF.match(inner)
+        literal = _LITERAL.fullmatch(inner)
+        ref = _REF.fullmatch(inner)
         if literal:
             parts.append(literal.group(1) if literal.group(1) is not None else literal.group(2))
         elif ref and ref.group(1):
@@ -78,13 +78,12 @@ def substitute(text: str, values: dict) -> str:
     return "".join(values[p.key] if isinstance(p, Ref) else p for p in parse(text))
 
 
-RUN_DATE_ARGO = "{{workflow.creationTimestamp.Y}}-{{workflow.creationTimestamp.m}}-{{workflow.creationTimestamp.d}}"
-
-
 def to_argo(ref: Ref, task_of=lambda step: step) -> str:
     """The Argo variable a reference compiles to (`task_of` maps a step to the task that produces it)."""
-    if ref.root == "run":
-        return "{{workflow.name}}" if ref.name == "id" else RUN_DATE_ARGO
+    if ref.root == "run" and ref.name == "id":
+        return "{{workflow.name}}"
+    if ref.root == "run":  # Argo has no variable for a date in the schedule's zone: water-job works it out
+        raise ValueError("{{run.date}} is resolved in the step's pod, never by Argo")
     if ref.root == "params":
         return "{{workflow.parameters.%s}}" % ref.name
     return "{{tasks.%s.outputs.parameters.%s}}" % (task_of(ref.name), ref.attr)

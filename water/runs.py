@@ -3,6 +3,7 @@ plain CronJob, as `kubectl create job --from` does), wait for it, its steps' log
 Everything reads Kubernetes objects only; nothing needs the Argo Server."""
 from __future__ import annotations
 
+import json
 import threading
 import time
 from datetime import datetime, timezone
@@ -31,18 +32,27 @@ def definition(cluster: Cluster, name: str) -> dict:
     return found
 
 
-def start(cluster: Cluster, name: str, params: dict) -> dict:
+SCHEDULED_TIME = "workflows.argoproj.io/scheduled-time"  # what a CronWorkflow's runs carry (Argo's common.go)
+
+
+def start(cluster: Cluster, name: str, params: dict, date: str | None = None) -> dict:
+    """`date` (YYYY-MM-DD): the day the run stands for, as {{run.date}} (default: today in the schedule's zone)."""
     found = definition(cluster, name)
     labels = {**MANAGED_BY, PIPELINE_LABEL: name}
     if found["kind"] == "CronJob":
         if params:
             raise WaterError(f"pipeline '{name}' runs as a plain CronJob, which takes no --param")
+        spec = found["spec"]["jobTemplate"]["spec"]
+        if date:
+            spec = json.loads(json.dumps(spec))
+            container = spec["template"]["spec"]["containers"][0]
+            container["env"] = [*container.get("env", []), {"name": "WATER_RUN_DATE", "value": date}]
         job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {
             "generateName": f"{name}-manual-", "labels": labels,
             "annotations": {"cronjob.kubernetes.io/instantiate": "manual"},
             "ownerReferences": [{"apiVersion": "batch/v1", "kind": "CronJob", "name": name,
                                  "uid": found["metadata"]["uid"], "controller": True}]},
-            "spec": found["spec"]["jobTemplate"]["spec"]}
+            "spec": spec}
         return cluster.create(job)
     declared = [p["name"] for p in found["spec"].get("arguments", {}).get("parameters", [])]
     for key in params:
@@ -51,8 +61,21 @@ def start(cluster: Cluster, name: str, params: dict) -> dict:
     spec = {"workflowTemplateRef": {"name": name}}
     if params:
         spec["arguments"] = {"parameters": [{"name": k, "value": v} for k, v in sorted(params.items())]}
+    # as `argo submit --scheduled-time` does (cmd/argo/commands/submit.go): the run's {{workflow.scheduledTime}}
+    annotations = {SCHEDULED_TIME: _scheduled_time(cluster, name, date)}
     return cluster.create({"apiVersion": ARGO_API, "kind": "Workflow", "metadata": {
-        "generateName": f"{name}-", "labels": labels}, "spec": spec})
+        "generateName": f"{name}-", "labels": labels, "annotations": annotations}, "spec": spec})
+
+
+def _scheduled_time(cluster: Cluster, name: str, date: str | None) -> str:
+    """RFC 3339: now, or the start of `date` in the schedule's time zone (the CronWorkflow's; UTC without one)."""
+    if not date:
+        return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    from zoneinfo import ZoneInfo
+
+    cron = cluster.serves("CronWorkflow") and cluster.get("CronWorkflow", name)
+    zone = ((cron or {}).get("spec") or {}).get("timezone") or "UTC"
+    return datetime.fromisoformat(date).replace(tzinfo=ZoneInfo(zone)).isoformat()
 
 
 def phase(run: dict) -> str:
@@ -230,8 +253,6 @@ def set_suspended(cluster: Cluster, name: str, suspended: bool) -> str:
 
 def summary(cluster: Cluster, name: str, recent: list | None = None) -> dict:
     """Schedule, last run and next run (`recent`: the runs, when the caller has them already)."""
-    from water.schedule import next_time
-
     sched = schedule_of(cluster, name)
     recent = runs(cluster, name) if recent is None else recent
     last = recent[0] if recent else None
@@ -239,8 +260,30 @@ def summary(cluster: Cluster, name: str, recent: list | None = None) -> dict:
             "suspended": bool(sched and sched["suspended"]),
             "lastRun": last["metadata"]["name"] if last else "", "phase": phase(last) if last else "",
             "duration": duration(last) if last else None,
-            "nextRun": next_time(sched["cron"], sched["timezone"]).isoformat() if sched and not sched["suspended"]
-            else ""}
+            "nextRun": _next_run(sched) if sched and not sched["suspended"] else ""}
+
+
+def _next_run(sched: dict) -> str:
+    """The next fire time; for a cron that never fires or cannot be read (deployed by hand, or by an older water),
+    what is wrong with it: shown in its row, so that one object does not break the namespace's status."""
+    from water.schedule import next_time
+
+    try:
+        return next_time(sched["cron"], sched["timezone"]).isoformat()
+    except Exception as exc:  # noqa: BLE001 - croniter's and zoneinfo's errors alike
+        return f"never ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else sched['cron']})"
+
+
+def summaries(cluster: Cluster) -> list:
+    """summary() of every pipeline in the namespace; one whose objects cannot be read shows why in its row."""
+    rows = []
+    for name in pipeline_names(cluster):
+        try:
+            rows.append(summary(cluster, name))
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            rows.append({"name": name, "schedule": "", "timezone": "", "suspended": False, "lastRun": "",
+                         "phase": f"unreadable ({type(exc).__name__}: {exc})", "duration": None, "nextRun": ""})
+    return rows
 
 
 def pipeline_names(cluster: Cluster) -> list:

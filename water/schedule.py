@@ -4,6 +4,17 @@ from __future__ import annotations
 from datetime import datetime
 
 
+def in_zone(instant: datetime, zone: str | None) -> datetime:
+    """The instant on the clock of an IANA time zone (UTC without one): what {{run.date}} is the date of."""
+    from datetime import timezone
+
+    if not zone:
+        return instant.astimezone(timezone.utc)
+    import zoneinfo
+
+    return instant.astimezone(zoneinfo.ZoneInfo(zone))
+
+
 def next_run(schedule, now: datetime | None = None) -> datetime:
     """The next time the schedule fires after `now`, in the schedule's time zone."""
     return next_time(schedule.cron, schedule.timezone, now)

@@ -12,6 +12,7 @@ from datetime import datetime
 from water import sizing
 from water.errors import WaterError
 from water.local.context import LocalRun, StepFailed, StepRun, log_tail
+from water.schedule import in_zone
 from water.spec.fields import as_data
 
 RUNS = os.path.join(".water", "runs")
@@ -85,16 +86,20 @@ def _plan(pipeline, from_step, only) -> tuple[list, dict]:
 
 
 def run(pipeline, *, params: dict | None = None, jobs: int | None = None, from_step: str | None = None,
-        only: str | None = None, report=lambda result: None, now: datetime | None = None) -> RunResult:
-    """Run the pipeline here; `report` gets a StepResult as each step starts and ends (water.local.progress)."""
+        only: str | None = None, report=lambda result: None, now: datetime | None = None,
+        date: str | None = None) -> RunResult:
+    """Run the pipeline here; `report` gets a StepResult as each step starts and ends (water.local.progress).
+    {{run.date}} is `date`, else today in the schedule's time zone (UTC without one), as on the cluster."""
     now = now or datetime.now().astimezone()
+    schedule = pipeline.spec.schedule
+    date = date or in_zone(now, schedule.timezone if schedule else None).strftime("%Y-%m-%d")
     values = pipeline.param_values(params or {})
     to_run, reused = _plan(pipeline, from_step, only)
     run_id = _new_run_id(pipeline, now)
     run_dir = os.path.join(runs_dir(pipeline), run_id)
     os.makedirs(os.path.join(run_dir, "steps"))
     data_root = os.path.join(pipeline.project_dir, pipeline.spec.local.data_root)
-    local = LocalRun(pipeline, run_id, now.strftime("%Y-%m-%d"), values, data_root, run_dir)
+    local = LocalRun(pipeline, run_id, date, values, data_root, run_dir)
     result = RunResult(pipeline.name, run_id, run_dir, data_root, values)
     with open(os.path.join(run_dir, "water.yaml"), "w", encoding="utf-8") as f, open(pipeline.file) as spec:
         f.write(f"# run {run_id}, params {json.dumps(values, sort_keys=True)}\n" + spec.read())

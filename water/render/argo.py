@@ -35,7 +35,14 @@ def step_config(pipeline, step) -> dict:
 
 def shared_config(pipeline, step) -> dict:
     """The part of a step's config that every step of its template has: the template carries it once."""
-    return {"pipeline": pipeline.name, "kind": step.kind.name, "timeout": step.timeout, "aws": pipeline.aws}
+    return {"pipeline": pipeline.name, "kind": step.kind.name, "timeout": step.timeout, "aws": pipeline.aws,
+            **run_zone(pipeline)}
+
+
+def run_zone(pipeline) -> dict:
+    """The time zone {{run.date}} is the date in: the schedule's."""
+    schedule = pipeline.spec.schedule
+    return {"timezone": schedule.timezone} if schedule and schedule.timezone else {}
 
 
 def own_config(step) -> dict:
@@ -70,9 +77,13 @@ def refs_param(refs, extra: dict | None = None) -> str:
 
 
 def runtime_env(pipeline) -> list:
+    # the time a run stands for: a CronWorkflow's run carries workflow.scheduledTime (from the annotation
+    # workflows.argoproj.io/scheduled-time, which `water run` and `argo submit --scheduled-time` set too; Argo
+    # leaves the variable as written where it is missing: util/variables/keys/runtime.go), else its creation
     env = [
         {"name": "WATER_RUN_ID", "value": "{{workflow.name}}"},
-        {"name": "WATER_RUN_DATE", "value": expressions.RUN_DATE_ARGO},
+        {"name": contract.SCHEDULED_TIME_ENV, "value": "{{workflow.scheduledTime}}"},
+        {"name": contract.CREATED_TIME_ENV, "value": "{{workflow.creationTimestamp}}"},
     ]
     env += [{"name": f"WATER_PARAM_{name}", "value": "{{workflow.parameters.%s}}" % name}
             for name in sorted(pipeline.spec.params)]
@@ -94,9 +105,11 @@ def job_template(pipeline, kind: str, inputs: list, outputs: tuple, resources: d
     if outputs:
         template["outputs"] = {"parameters": [{"name": o, "valueFrom": {"path": f"{contract.OUTPUTS_DIR}/{o}"}}
                                               for o in outputs]}
+    attempt = []
     if retries:
         template["retryStrategy"] = {"limit": retries, "retryPolicy": "Always", "backoff": dict(RETRY_BACKOFF),
                                      "expression": RETRY_UNLESS_BAD_INPUT}
+        attempt = [{"name": contract.ATTEMPT_ENV, "value": "{{retries}}"}]  # a retry starts a new AWS job
     template["activeDeadlineSeconds"] = timeout
     if patch:
         template["podSpecPatch"] = "{{inputs.parameters.pod-patch}}"
@@ -105,7 +118,7 @@ def job_template(pipeline, kind: str, inputs: list, outputs: tuple, resources: d
         "imagePullPolicy": pods.pull_policy(pipeline.spec.image),
         "command": ["water-job"],
         "args": args,
-        "env": runtime_env(pipeline) + list(extra_env),
+        "env": runtime_env(pipeline) + attempt + list(extra_env),
         "resources": pods.resources(resources),
         "securityContext": pods.CONTAINER_SECURITY,
         "terminationMessagePolicy": pods.TERMINATION_MESSAGE_POLICY,
@@ -268,6 +281,9 @@ def workflow_template(pipeline, git_commit: str | None = None) -> dict:
     spec["podMetadata"] = {"labels": pods.pod_labels(pipeline), "annotations": pods.pod_annotations(pipeline)}
     spec["workflowMetadata"] = {"labels": pods.labels(pipeline)}
     spec["securityContext"] = pods.POD_SECURITY
+    # every pod of the run: Argo applies the workflow's podSpecPatch, then the template's (argo-workflows
+    # workflow/controller/workflowpod.go processPodSpecPatch), so sized steps keep theirs
+    spec["podSpecPatch"] = pods.GRACE_PATCH
     spec["volumes"] = [pods.TMP_VOLUME]
     spec["ttlStrategy"] = {"secondsAfterCompletion": WEEK}
     handler = _exit_handler(pipeline, templates)

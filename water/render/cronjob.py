@@ -69,6 +69,7 @@ def plain_cronjob(pipeline, git_commit: str | None = None) -> dict:
         "serviceAccountName": pipeline.spec.service_account,
         "automountServiceAccountToken": False,
         "activeDeadlineSeconds": step.timeout,
+        "terminationGracePeriodSeconds": contract.GRACE_PERIOD,
         "containers": [_container(pipeline.spec.image, args, env, step.resources, ["water-job"])],
     }
     deadline = step.timeout * (step.retries + 1) + 60 * step.retries

@@ -4,7 +4,7 @@ from __future__ import annotations
 import base64
 import json
 
-from water import __version__
+from water import __version__, contract
 
 RUN_AS = 10001  # numeric and >= 10000: runAsNonRoot can be verified, checkov's high-UID check passes
 MANAGED_BY = {"app.kubernetes.io/managed-by": "water"}
@@ -28,6 +28,7 @@ CONTAINER_SECURITY = {
     "seccompProfile": {"type": "RuntimeDefault"},
 }
 TMP_VOLUME = {"name": "tmp", "emptyDir": {}}
+GRACE_PATCH = json.dumps({"terminationGracePeriodSeconds": contract.GRACE_PERIOD}, separators=(",", ":"))
 TMP_MOUNT = {"name": "tmp", "mountPath": "/tmp"}
 DD_TAGS = "tags.datadoghq.com/"
 # water-job writes its reason and the job's log end as the termination message (Argo's node message, and so

@@ -10,12 +10,14 @@ import re
 WIDTH = 1 << 20  # no folding of long lines
 
 _FIRST_INDICATORS = frozenset("#,[]{}&*!|>'\"%@`")  # a plain scalar cannot start with these
-# YAML 1.1's implicit non-strings (what PyYAML's resolver reads) that start with a letter or a symbol
-_WORDS = frozenset("yes Yes YES no No NO true True TRUE false False FALSE on On ON off Off OFF "
+# YAML 1.1's implicit non-strings that start with a letter or a symbol: what PyYAML's resolver reads, and the
+# y/Y/n/N booleans that Go's readers (kubectl, the API server: sigs.k8s.io/yaml on go.yaml.in/yaml/v2, its
+# resolve.go `resolveMapList`) read as well
+_WORDS = frozenset("yes Yes YES no No NO true True TRUE false False FALSE on On ON off Off OFF y Y n N "
                    "null Null NULL ~ << =".split())
 # A superset of YAML 1.1's numbers and dates (int in any base, sexagesimal, float, inf, nan, timestamp): texts
 # that match are checked by PyYAML's own resolver.
-_MAYBE_NUMBER = re.compile(r"[-+]?(?:[0-9_:]*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?|0[xb][0-9a-fA-F_]*"
+_MAYBE_NUMBER = re.compile(r"[-+]?(?:[0-9_:]*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9_]+)?|0[xXbBoO][0-9a-fA-F_]*"
                            r"|\.(?:inf|Inf|INF|nan|NaN|NAN))\Z|[0-9]{4}-")
 
 
@@ -45,15 +47,49 @@ def to_yaml(objects: list) -> str:
     return "".join(out)
 
 
-def _emit(objects: list) -> str:
-    """What PyYAML's C dumper writes: the reference this writer matches, and what it falls back to."""
+# What go.yaml.in/yaml/v2's resolve() (the reader under kubectl and the API server) takes for a number or a bool
+# beyond YAML 1.1 as PyYAML reads it: y/n, `1e3` (its yamlStyleFloat needs no dot), `0o17` and `0X1F`
+# (strconv.ParseInt with base 0, after dropping every `_`). Quoting these never changes what any reader sees.
+_GO_IMPLICIT = (
+    ("tag:yaml.org,2002:bool", r"^(?:y|Y|n|N)$", "yYnN"),
+    ("tag:yaml.org,2002:int", r"^[-+]?0[xXoObB][0-9a-fA-F_]+$", "-+0"),
+    ("tag:yaml.org,2002:float", r"^[-+]?(?:\.[0-9][0-9_]*|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9_]+)?$", "-+.0123456789"),
+)
+
+
+def dumper():
+    """PyYAML's C dumper (libyaml) whose resolver also knows Go's readers' implicit types: the reference this
+    writer matches, and what it falls back to."""
+    global _DUMPER
+    if _DUMPER is None:
+        import yaml
+
+        class Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):
+            def ignore_aliases(self, data):
+                return True  # objects shared in memory are written out in full
+
+        for tag, pattern, first in _GO_IMPLICIT:
+            Dumper.add_implicit_resolver(tag, re.compile(pattern), list(first))
+        _DUMPER = Dumper
+    return _DUMPER
+
+
+def _resolved_tag(text: str) -> str:
+    """The tag a plain `text` reads as, by the dumper's resolver (PyYAML's and Go's rules)."""
     import yaml
 
-    class Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):
-        def ignore_aliases(self, data):
-            return True  # objects shared in memory are written out in full
+    resolver = yaml.resolver.Resolver()
+    resolver.yaml_implicit_resolvers = dumper().yaml_implicit_resolvers
+    return resolver.resolve(yaml.nodes.ScalarNode, text, (True, False))
 
-    return yaml.dump_all(objects, Dumper=Dumper, explicit_start=True, default_flow_style=False, sort_keys=False,
+
+_DUMPER = None
+
+
+def _emit(objects: list) -> str:
+    import yaml
+
+    return yaml.dump_all(objects, Dumper=dumper(), explicit_start=True, default_flow_style=False, sort_keys=False,
                          width=WIDTH, allow_unicode=True)
 
 
@@ -118,8 +154,7 @@ def plain_is_string(text: str, _cache: dict = {}) -> bool:  # noqa: B006 - a cac
     if known is None:
         import yaml
 
-        tag = yaml.resolver.Resolver().resolve(yaml.nodes.ScalarNode, text, (True, False))
-        known = _cache[text] = tag == "tag:yaml.org,2002:str"
+        known = _cache[text] = _resolved_tag(text) == "tag:yaml.org,2002:str"
     return known
 
 

@@ -13,11 +13,14 @@ RETRYABLE = frozenset({
 })
 
 
-def client(service: str, region: str | None = None):
+def client(service: str, region: str | None = None, *, retries: bool = True, quick: bool = False):
+    """`retries=False`: one attempt per call, for creates (the caller looks for what a lost answer may have made
+    before it asks again) and stops; `quick`: short timeouts, for what must finish within a pod's grace period."""
     import boto3
     from botocore.config import Config
 
-    config = Config(retries={"mode": "adaptive", "max_attempts": 10}, connect_timeout=10, read_timeout=60)
+    config = Config(retries={"mode": "adaptive", "max_attempts": 10} if retries else {"total_max_attempts": 1},
+                    connect_timeout=3 if quick else 10, read_timeout=10 if quick else 60)
     made = boto3.session.Session(region_name=region).client(service, config=config)
     for event, handler in HOOKS:
         made.meta.events.register(event, handler)
@@ -37,6 +40,40 @@ def refusal(exc: Exception) -> tuple[str, bool] | None:
     if isinstance(exc, BotoCoreError):  # the request itself, or no credentials, connection or endpoint
         return _one_line(str(exc)), not isinstance(exc, ParamValidationError)
     return None
+
+
+def transient(exc: Exception) -> bool:
+    """An error a later call may get past: throttling, a 5xx, a lost connection or answer."""
+    said = refusal(exc)
+    return bool(said and said[1])
+
+
+def error_code(exc: Exception) -> str:
+    return (getattr(exc, "response", None) or {}).get("Error", {}).get("Code", "")
+
+
+NOT_FOUND = frozenset({"EntityNotFoundException", "ResourceNotFound", "ResourceNotFoundException", "NoSuchBucket",
+                       "NoSuchKey", "InvalidRequestException"})
+
+
+def not_found(exc: Exception) -> bool:
+    """AWS says the thing asked about does not exist (SageMaker says so in a ValidationException: "not found",
+    or moto's "could not find"; Athena in an InvalidRequestException about an unknown query id)."""
+    code = error_code(exc)
+    message = str((getattr(exc, "response", None) or {}).get("Error", {}).get("Message", "")).lower()
+    if code == "ValidationException":
+        return "not found" in message or "could not find" in message
+    if code == "InvalidRequestException":
+        return "was not found" in message or "not found" in message
+    return code in NOT_FOUND
+
+
+def already_exists(exc: Exception) -> bool:
+    """AWS refused a create because the name is taken: SageMaker's ValidationException "... a training job with
+    this name already exists" (and "Cannot create already existing model"), or a ResourceInUse."""
+    code = error_code(exc)
+    message = str((getattr(exc, "response", None) or {}).get("Error", {}).get("Message", "")).lower()
+    return code in ("ValidationException", "ResourceInUse", "ResourceInUseException") and "already exist" in message
 
 
 def _one_line(text: str) -> str:

@@ -4,6 +4,7 @@ retry to re-attach to; once the run has failed nothing will. It is also the back
 whose steps could not read their Workflow (`argo terminate` skips exit handlers: there the steps stop their jobs)."""
 from __future__ import annotations
 
+from water.runtime import aws
 from water.runtime.job import BadInput, Job, JobFailed
 
 
@@ -21,6 +22,9 @@ class CleanupTask:
                 print(f"{entry['step']}: cannot look for its job: {exc}", flush=True)
                 continue
             except Exception as exc:  # noqa: BLE001 - botocore's errors; one step's trouble must not hide others
+                if aws.not_found(exc):  # no such job, bucket or query: nothing of this run is running there
+                    print(f"{entry['step']}: nothing running ({aws.refusal(exc)[0]})", flush=True)
+                    continue
                 problems.append(f"{entry['step']}: {str(exc).splitlines()[0]}")
                 continue
             print(f"{entry['step']}: stopped {stopped}" if stopped else f"{entry['step']}: nothing running",

@@ -10,9 +10,13 @@ import time
 from datetime import datetime, timezone
 
 from water import expressions
-from water.contract import OUTPUTS_DIR
+from water.contract import ATTEMPT_ENV, CREATED_TIME_ENV, OUTPUTS_DIR, SCHEDULED_TIME_ENV
 from water.runtime import aws
 from water.runtime.metrics import Metrics
+from water.schedule import in_zone
+
+
+STOP_BUDGET = 20.0  # seconds a SIGTERM'd step spends stopping its job; step pods get contract.GRACE_PERIOD
 
 
 class BadInput(Exception):
@@ -40,8 +44,8 @@ def _decoded(config: str):
 
 
 class Job:
-    def __init__(self, config: dict, refs: dict, env: dict, shard: str = "0/1"):
-        self.config, self.refs, self.env, self.shard = config, refs, env, shard
+    def __init__(self, config: dict, refs: dict, env: dict, shard: str = "0/1", sleep=None):
+        self.config, self.refs, self.env, self.shard, self.sleep = config, refs, env, shard, sleep
         self.outputs_dir = env.get("WATER_OUTPUTS_DIR", OUTPUTS_DIR)
         self.running = None  # (description, stop, is an AWS job) of what the step waits for: see attached()
         self.job_started = 0.0
@@ -49,7 +53,8 @@ class Job:
         self.metrics = Metrics([f"pipeline:{self.pipeline}", f"step:{self.step}", f"kind:{self.kind}"])
 
     @classmethod
-    def from_arguments(cls, config: str, refs: str, env: dict, shard: str = "0/1", shared: str = "") -> "Job":
+    def from_arguments(cls, config: str, refs: str, env: dict, shard: str = "0/1", shared: str = "",
+                       sleep=None) -> "Job":
         """`config`: the step's own part (base64 JSON); `shared`: the part its template gives every step."""
         try:
             own, common = _decoded(config), _decoded(shared) if shared else {}
@@ -61,7 +66,7 @@ class Job:
         index, _, count = shard.partition("/")
         if not (index.isdigit() and count.isdigit() and int(index) < int(count)):
             raise BadInput(f"--shard {shard!r}: expected i/n with 0 <= i < n")
-        return cls(Config({**common, **own}), parsed_refs, env, shard)
+        return cls(Config({**common, **own}), parsed_refs, env, shard, sleep)
 
     pipeline = property(lambda self: self.config.get("pipeline", ""))
     step = property(lambda self: self.config.get("step", ""))
@@ -73,9 +78,25 @@ class Job:
     def run_id(self) -> str:
         return self.env.get("WATER_RUN_ID") or "manual"
 
+    def run_date(self) -> str:
+        """{{run.date}}: the date, in the schedule's time zone, of the time the run stands for — its scheduled time
+        (a CronWorkflow's, or what `water run --date` set), else its creation, else now; WATER_RUN_DATE as given
+        (local runs, manifests rendered before)."""
+        if self.env.get("WATER_RUN_DATE"):
+            return self.env["WATER_RUN_DATE"]
+        instant = datetime.now(timezone.utc)
+        for name in (SCHEDULED_TIME_ENV, CREATED_TIME_ENV):
+            text = self.env.get(name, "")
+            if text and not text.startswith("{{"):  # Argo leaves a variable it has no value for as written
+                try:
+                    instant = datetime.fromisoformat(text)
+                except ValueError:
+                    raise BadInput(f"{name}={text!r} is not an RFC 3339 time") from None
+                break
+        return in_zone(instant, self.config.get("timezone")).strftime("%Y-%m-%d")
+
     def values(self) -> dict:
-        date = self.env.get("WATER_RUN_DATE") or datetime.now(timezone.utc).strftime("%Y-%m-%d")
-        values = {"run.id": self.run_id, "run.date": date}
+        values = {"run.id": self.run_id, "run.date": self.run_date()}
         values.update({f"params.{k[len('WATER_PARAM_'):]}": v for k, v in self.env.items()
                        if k.startswith("WATER_PARAM_")})
         values.update(self.refs)
@@ -89,12 +110,60 @@ class Job:
         except expressions.ExpressionError as exc:  # checked when rendering: only a config made otherwise has it
             raise BadInput(f"{text!r}: {exc}") from None
 
-    def token(self, size: int = 64) -> str:
-        """An idempotency token: the same for every attempt of this step in this run."""
-        return hashlib.sha256(f"{self.pipeline}/{self.step}/{self.run_id}".encode()).hexdigest()[:size]
+    @property
+    def attempt(self) -> int:
+        """Which attempt of the step this pod is: Argo's {{retries}} (0 the first), as WATER_ATTEMPT."""
+        value = self.env.get(ATTEMPT_ENV, "0")
+        return int(value) if value.isdigit() else 0
 
-    def client(self, service: str):
-        return aws.client(service, (self.config.get("aws") or {}).get("region"))
+    def token(self, size: int = 64, attempt: int | None = None) -> str:
+        """An idempotency token: the same for every call within one attempt of this step in this run, another
+        for each retry (attempt 0 keeps the form manifests before attempts had)."""
+        attempt = self.attempt if attempt is None else attempt
+        key = f"{self.pipeline}/{self.step}/{self.run_id}" + (f"#{attempt}" if attempt else "")
+        return hashlib.sha256(key.encode()).hexdigest()[:size]
+
+    def client(self, service: str, **options):
+        return aws.client(service, (self.config.get("aws") or {}).get("region"), **options)
+
+    def reattach(self, find, usable):
+        """What the step should wait for instead of starting a job: the newest job this step made in this run
+        (`find(attempt)`, from this attempt back to the first), if it is this attempt's own or `usable` (still
+        running or succeeded). A job an earlier attempt saw fail or stop is what the retry is for: None."""
+        for attempt in range(self.attempt, -1, -1):
+            found = find(attempt)
+            if found is not None:
+                return found if attempt == self.attempt or usable(found) else None
+        return None
+
+    def create(self, make, find):
+        """Start this attempt's AWS job exactly once. `make()` runs with botocore's retries off (a retried create
+        whose first answer was lost starts a second job); after an answer that did not come (a 5xx, throttling,
+        a reset) `find()` looks for the job it may have made before make() is tried again, and a name already
+        taken by this attempt's own job means attach. Returns what make() or find() gave."""
+        def once():
+            try:
+                return make()
+            except Exception as exc:
+                if aws.already_exists(exc):
+                    found = find()
+                    if found is None:
+                        raise
+                    print("the job already exists (an earlier call made it): attaching", flush=True)
+                    return found
+                if not aws.transient(exc):
+                    raise
+                print(f"no answer to the create ({aws.refusal(exc)[0]}): looking for the job it may have made",
+                      flush=True)
+                return find()
+
+        return self.wait(once)
+
+    def wait(self, check, **policy):
+        """poll.wait within the step's timeout, sleeping as the step was told to (tests pass a fake clock's)."""
+        from water.runtime import poll
+
+        return poll.wait(check, timeout=self.timeout, **({"sleep": self.sleep} if self.sleep else {}), **policy)
 
     def attached(self, description: str, stop, aws_job: bool = True) -> None:
         """Say what the step now waits for and how to stop it: an AWS job (stopped on SIGTERM only if the run
@@ -111,10 +180,14 @@ class Job:
             return "terminated before any AWS job started"
         description, stop, aws_job = self.running
         ended, why = self._run_ended() if aws_job else (True, "")
-        if ended:
-            stop()
-            return f"terminated{why}: stopped {description}"
-        return f"terminated{why}: left {description} running, to be re-attached by the next attempt"
+        if not ended:
+            return f"terminated{why}: left {description} running, to be re-attached by the next attempt"
+        budget = float(self.env.get("WATER_STOP_BUDGET") or STOP_BUDGET)
+        failed = stop_within(stop, budget)
+        if failed:
+            return (f"terminated{why}: could not stop {description} within {budget:.0f}s ({failed}); the run's "
+                    "cleanup stops it if the run fails")
+        return f"terminated{why}: stopped {description}"
 
     def _run_ended(self) -> tuple[bool, str]:
         """(whether the run is over, why, as a clause for the log line)."""
@@ -136,6 +209,24 @@ class Job:
                 f.write(str(value))
 
 
+def stop_within(stop, budget: float, clock=time.monotonic, sleep=time.sleep) -> str:
+    """Call stop() (whose client makes one quick attempt per call) until it succeeds, AWS refuses it as such,
+    or `budget` seconds pass: the kubelet kills the pod at its grace period, mid-call or not. Returns "" when
+    stopped, else why not."""
+    deadline, pause = clock() + budget, 1.0
+    while True:
+        try:
+            stop()
+            return ""
+        except Exception as exc:  # noqa: BLE001 - any failure to stop is reported, never raised past SIGTERM
+            said = aws.refusal(exc)
+            why = said[0] if said else f"{type(exc).__name__}: {exc}"
+            if said is None or not said[1] or clock() + pause >= deadline:
+                return why
+        sleep(pause)
+        pause = min(pause * 2, 5.0)
+
+
 class Marker:
     """The id of the AWS job a step started, kept under its output prefix: a restarted pod reads it first
     and attaches to that job instead of starting another (services' own tokens are not always honoured)."""
@@ -147,14 +238,18 @@ class Marker:
         self.bucket, prefix = aws.s3_parts(output_uri)
         self.key = f"{prefix.rstrip('/')}/{self.NAME}" if prefix else self.NAME
 
-    def read(self) -> str | None:
+    def read(self, attempt: int | None = None) -> str | None:
+        """The id of the job this run's step started last, if that was in `attempt` (default: any)."""
         try:
             body = self.s3.get_object(Bucket=self.bucket, Key=self.key)["Body"].read()
         except self.s3.exceptions.NoSuchKey:
             return None
         record = json.loads(body)
-        return record["id"] if record.get("run") == self.job.run_id else None
+        if record.get("run") != self.job.run_id or attempt not in (None, record.get("attempt", 0)):
+            return None
+        return record["id"]
 
     def write(self, job_id: str) -> None:
-        body = json.dumps({"run": self.job.run_id, "step": self.job.step, "id": job_id}).encode()
+        body = json.dumps({"run": self.job.run_id, "step": self.job.step, "id": job_id,
+                           "attempt": self.job.attempt}).encode()
         self.s3.put_object(Bucket=self.bucket, Key=self.key, Body=body)

@@ -26,7 +26,8 @@ def _kinds() -> dict:
     return {**KINDS, "size": SIZE_TASK, "notify": NOTIFY_TASK, "cleanup": CLEANUP_TASK}
 
 
-def main(argv: list | None = None) -> int:
+def main(argv: list | None = None, *, sleep=None) -> int:
+    """`sleep`: what the step's waits sleep with (default: a wait that SIGTERM ends at once)."""
     parser = argparse.ArgumentParser(prog="water-job")
     parser.add_argument("kind")
     parser.add_argument("--config", required=True)
@@ -41,15 +42,15 @@ def main(argv: list | None = None) -> int:
     STOP.clear()
     previous = signal.signal(signal.SIGTERM, _request_stop)
     try:
-        return _run(args, started)
+        return _run(args, started, sleep)
     finally:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _run(args, started: float) -> int:
+def _run(args, started: float, sleep) -> int:
     job = None
     try:
-        job = Job.from_arguments(args.config, args.refs, dict(os.environ), args.shard, args.shared)
+        job = Job.from_arguments(args.config, args.refs, dict(os.environ), args.shard, args.shared, sleep)
         job.extra = {"status": args.status, "failures": args.failures, "duration": args.duration}
         kind = _kinds().get(args.kind)
         if kind is None or not hasattr(kind, "run_cluster"):
@@ -86,7 +87,7 @@ def _run(args, started: float) -> int:
 
 
 def _failed(job, kind: str) -> str:
-    return f"water-job: {job.step if job else kind} failed: "
+    return f"water-job: {(job and job.step) or kind} failed: "
 
 
 def _report_failure(head: str, reason: str, log) -> None:

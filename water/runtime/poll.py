@@ -1,4 +1,4 @@
-"""One waiting loop for every AWS job: exponential backoff with full jitter, a cap, a deadline."""
+"""One waiting loop for every AWS job: an interval policy, jitter, a deadline, transient errors waited out."""
 from __future__ import annotations
 
 import random
@@ -18,24 +18,63 @@ class Terminated(BaseException):
 STOP = threading.Event()  # set by water-job's SIGTERM handler
 
 
-def wait(check, *, timeout: float, first: float = 2.0, cap: float = 60.0, clock=time.monotonic, sleep=None,
-         rand=random.random, stop: threading.Event = STOP):
-    """Call check() until it returns something other than None, at most once per interval.
-    Interval n is random in [0, min(cap, first * 2**n)] (full jitter), never past the deadline.
+def backoff(first: float = 2.0, cap: float = 60.0):
+    """Interval n random in [first/2, min(cap, first * 2**n)] (full jitter): for retrying a refused request."""
+    def interval(age: float, n: int, rand) -> float:
+        return max(first / 2, rand() * min(cap, first * 2 ** n))
+    return interval
+
+
+QUICK, SHORT_JOB, SHORT_INTERVAL, LONG_SHARE, LONG_CAP = 20.0, 600.0, 16.5, 1 / 12, 300.0
+
+
+def job_interval(age: float, n: int, rand) -> float:
+    """How long to wait before asking again about a job that has run `age` seconds: every 2-10 s in its first
+    20 s, then 10-16.5 s until 10 minutes (at most 6 calls a minute; a job ending at a random moment is seen
+    ~8 s late on average), then 1/12 of its age (seen within ~5% of its age), at most 5 minutes; times 1-1.2
+    so that many steps' polls do not fall into step. bench/runtime.py measures the delays."""
+    if age < QUICK:
+        base = min(max(age / 2, 2.0), 10.0)
+    elif age < SHORT_JOB:
+        base = min(max(age / 10, 10.0), SHORT_INTERVAL)
+    else:
+        base = min(age * LONG_SHARE, LONG_CAP)
+    return base * (1 + 0.2 * rand())
+
+
+TRANSIENT_CAP = 300.0
+
+
+def wait(check, *, timeout: float, interval=None, transient=None, clock=time.monotonic, sleep=None,
+         rand=random.random, stop: threading.Event = STOP, log=print):
+    """Call check() until it returns something other than None, `interval(age, n, rand)` seconds apart (default:
+    backoff()), never past the deadline. An error `transient(exc)` calls passing (throttling, a 5xx) is logged
+    and waited out, the wait doubling with each one in a row up to 5 minutes: it is never the step's failure.
     A stop request ends the wait at once with Terminated."""
-    sleep = sleep or stop.wait
-    deadline = clock() + timeout
-    attempt = 0
+    interval, sleep = interval or backoff(), sleep or stop.wait
+    started = clock()
+    deadline, n, troubles = started + timeout, 0, 0
     while True:
         if stop.is_set():
             raise Terminated()
-        result = check()
+        try:
+            result = check()
+            troubles = 0
+        except Exception as exc:
+            if transient is None or not transient(exc):
+                raise
+            troubles += 1
+            log(f"asking again later: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", flush=True)
+            result = None
         if result is not None:
             return result
         left = deadline - clock()
         if left <= 0:
             raise Timeout(f"still running after {timeout:.0f}s")
-        sleep(min(left, max(first / 2, rand() * min(cap, first * 2 ** attempt))))
-        attempt += 1
+        pause = interval(clock() - started, n, rand)
+        if troubles:
+            pause = max(pause, min(TRANSIENT_CAP, 5.0 * 2 ** troubles))
+        sleep(min(left, pause))
+        n += 1
         if stop.is_set():
             raise Terminated()

@@ -17,7 +17,7 @@ def create(name: str, parent: str = ".") -> str:
 
     from water.schema import water_schema_json
 
-    if not re.match(DNS_LABEL, name) or len(name) > 52:
+    if not re.fullmatch(DNS_LABEL, name) or len(name) > 52:
         raise WaterError(f"'{name}' is not a valid pipeline name: lower-case letters, digits and '-', "
                          "at most 52 characters")
     target = os.path.join(parent, name)

@@ -26,7 +26,7 @@ class Str(Type):
             return ctx.problem(mark, path, f"'{value}' is not one of: {', '.join(self.enum)}", hint)
         if self.max_len and len(value) > self.max_len:
             return ctx.problem(mark, path, f"'{value}' is {len(value)} characters long; at most {self.max_len}")
-        if self.regex and not self.regex.match(value):
+        if self.regex and not self.regex.fullmatch(value):
             hint = self.suggest(value) if self.suggest else ""
             return ctx.problem(mark, path, f"'{value}' is not {self.what}", hint)
         if not self.expr and EXPR_OPEN in value:
@@ -147,7 +147,7 @@ class Duration(Type):
     def parse(self, value, mark, path, ctx):
         if isinstance(value, int) and not isinstance(value, bool) and value > 0:
             return value
-        m = _DURATION.match(value) if isinstance(value, str) and value else None
+        m = _DURATION.fullmatch(value) if isinstance(value, str) and value else None
         seconds = 0
         if m:
             d, h, mi, s = (int(g or 0) for g in m.groups())
@@ -167,7 +167,7 @@ _FACTORS = {"": 1, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15
 
 def quantity_value(text: str) -> float:
     """The number a valid Kubernetes quantity stands for (cores, or bytes)."""
-    return _amount(_QUANTITY.match(text))
+    return _amount(_QUANTITY.fullmatch(text))
 
 
 def _amount(match) -> float:
@@ -183,11 +183,11 @@ class Quantity(Type):
 
     def parse(self, value, mark, path, ctx):
         text = str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
-        match = _QUANTITY.match(text) if isinstance(text, str) else None
+        match = _QUANTITY.fullmatch(text) if isinstance(text, str) else None
         amount = _amount(match) if match else 0
         if amount <= 0:
             hint = f"e.g. {self.example}"
-            m = re.match(r"^(\d+(?:\.\d+)?)\s*([KMGTPE])B$", text) if isinstance(text, str) else None
+            m = re.fullmatch(r"^(\d+(?:\.\d+)?)\s*([KMGTPE])B$", text) if isinstance(text, str) else None
             if m:
                 hint = f"did you mean '{m[1]}{m[2]}i' or '{m[1]}{m[2]}'?"
             return ctx.problem(mark, path, f"'{value}' is not a Kubernetes quantity", hint)
@@ -246,6 +246,30 @@ def _cron_part_ok(part: str, low: int, high: int, names: dict) -> bool:
     return True
 
 
+_MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # February's 29th comes every fourth year
+
+
+def cron_never_fires(expression: str) -> bool:
+    """A valid expression whose days of month fall in none of its months (`0 3 30 2 *`, `0 0 31 4,6 *`). Only
+    with a day of week of `*` or `?`: robfig/cron ORs a restricted day of week with the day of month."""
+    minute, hour, days, months, weekdays = expression.split()
+    if weekdays not in ("*", "?"):
+        return False
+    day_set, month_set = _cron_set(days, *_CRON_FIELDS[2]), _cron_set(months, *_CRON_FIELDS[3])
+    return not any(day <= _MONTH_DAYS[month - 1] for day in day_set for month in month_set)
+
+
+def _cron_set(field: str, low: int, high: int, names: dict) -> set:
+    values = set()
+    for part in field.split(","):
+        span, _, step = part.partition("/")
+        first, dash, last = span.partition("-")
+        start = low if span in ("*", "?") else _cron_value(first, names)
+        end = high if span in ("*", "?") or (step and not dash) else _cron_value(last, names) if dash else start
+        values.update(range(start, end + 1, int(step or 1)))
+    return values
+
+
 def _cron_value(text: str, names: dict) -> int | None:
     if text.isdigit():
         return int(text)
@@ -265,6 +289,9 @@ class Cron(Type):
             if not cron_is_valid(value):
                 return ctx.problem(mark, path, f"'{value}' is not a valid cron expression",
                                    "five fields: minute hour day-of-month month day-of-week, e.g. '0 3 * * *'")
+            if cron_never_fires(value):
+                return ctx.problem(mark, path, f"'{value}' never fires: no month it names has those days",
+                                   "check the day of month against the month (February has 28 or 29 days)")
         return value
 
     def schema(self, defs):

@@ -156,7 +156,8 @@ class Athena(Kind):
         output = job.resolve(spec["output"])
         athena, s3 = job.client("athena"), job.client("s3")
         marker = Marker(job, s3, output)
-        query_id = marker.read()
+        query_id = job.reattach(lambda attempt: marker.read(attempt),
+                                lambda query: _state(athena, query) in ("QUEUED", "RUNNING", "SUCCEEDED"))
         if query_id is None:
             request = {"QueryString": sql, "ClientRequestToken": job.token(),
                        "QueryExecutionContext": {"Database": spec["database"]},
@@ -164,10 +165,14 @@ class Athena(Kind):
                        "WorkGroup": spec.get("workgroup", "primary")}
             if refs:
                 request["ExecutionParameters"] = [athena_literal(job.resolve("{{%s}}" % r.key)) for r in refs]
-            query_id = athena.start_query_execution(**request)["QueryExecutionId"]
+            once = job.client("athena", retries=False)
+            # the token makes a repeated start of this attempt answer the same query: nothing to look for first
+            query_id = job.create(lambda: once.start_query_execution(**request)["QueryExecutionId"], lambda: None)
             marker.write(query_id)
-        job.attached(f"athena query {query_id}", lambda: athena.stop_query_execution(QueryExecutionId=query_id))
-        status = poll.wait(lambda: _finished(athena, query_id), timeout=job.timeout)
+        quick = job.client("athena", retries=False, quick=True)
+        job.attached(f"athena query {query_id}", lambda: quick.stop_query_execution(QueryExecutionId=query_id))
+        asking = job.client("athena", retries=False)  # the poller waits out throttling itself
+        status = job.wait(lambda: _finished(asking, query_id), interval=poll.job_interval, transient=aws.transient)
         if status["State"] != "SUCCEEDED":
             raise JobFailed(f"Athena query {query_id} {status['State']}: {status.get('StateChangeReason', '')}")
         size, _ = aws.measure_prefix(s3, output)
@@ -177,16 +182,31 @@ class Athena(Kind):
         """The run's query (from its marker), stopped if still queued or running; what was stopped, or None."""
         from water.runtime.job import Marker
 
+        from water.runtime import aws
+
         athena = job.client("athena")
-        query_id = Marker(job, job.client("s3"), job.resolve(job.spec["output"])).read()
-        if query_id is None or _finished(athena, query_id):
-            return None
+        try:
+            query_id = Marker(job, job.client("s3"), job.resolve(job.spec["output"])).read()
+            if query_id is None or _finished(athena, query_id):
+                return None
+        except Exception as exc:
+            if aws.not_found(exc):
+                return None  # no bucket, no marker, no query: nothing of this run can be running
+            raise
         athena.stop_query_execution(QueryExecutionId=query_id)
         return f"athena query {query_id}"
 
 
+def _status(athena, query_id: str) -> dict:
+    return athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]["Status"]
+
+
+def _state(athena, query_id: str) -> str:
+    return _status(athena, query_id)["State"]
+
+
 def _finished(athena, query_id: str):
-    status = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]["Status"]
+    status = _status(athena, query_id)
     return status if status["State"] in ("SUCCEEDED", "FAILED", "CANCELLED") else None
 
 
@@ -195,7 +215,7 @@ _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
 def athena_literal(value: str) -> str:
     """A parameter value as Athena substitutes it: numbers as they are, anything else a quoted string."""
-    return value if _NUMBER.match(value) else "'" + value.replace("'", "''") + "'"
+    return value if _NUMBER.fullmatch(value) else "'" + value.replace("'", "''") + "'"
 
 
 _READERS = {".csv": "read_csv_auto", ".parquet": "read_parquet", ".json": "read_json_auto"}

@@ -66,8 +66,9 @@ class Glue(Kind):
 
 
     def run_cluster(self, job):
-        """Start the job run (or find the one this step started: marker, else the run tagged with
-        --water-run-id), wait; every terminal state but SUCCEEDED fails with the run's ErrorMessage."""
+        """Start this attempt's job run, or attach to the run an attempt of this step already started (marker,
+        else the run tagged with --water-run-id) while it runs or once it succeeded; wait; every terminal state
+        but SUCCEEDED fails with the run's ErrorMessage."""
         from water.runtime import aws, poll
         from water.runtime.job import JobFailed, Marker
 
@@ -76,19 +77,23 @@ class Glue(Kind):
         output = job.resolve(spec["output"]) if spec.get("output") else None
         s3 = job.client("s3") if output else None
         marker = Marker(job, s3, output) if output else None
-        run_id = (marker.read() if marker else None) or _tagged_run(glue, spec["job"], job.token())
+        run_id = (marker.read(job.attempt) if marker else None) or self._reattach(job, glue)
         if run_id is None:
             request = {"JobName": spec["job"], "Timeout": max(1, job.timeout // 60),
                        "Arguments": {**{k: job.resolve(v) for k, v in spec.get("arguments", {}).items()},
                                      RUN_TAG: job.token()}}
             if spec.get("workers"):
                 request.update(WorkerType=spec["workers"]["type"], NumberOfWorkers=spec["workers"]["count"])
-            run_id = poll.wait(lambda: _start(glue, request), timeout=job.timeout)
+            once = job.client("glue", retries=False)
+            run_id = job.create(lambda: _start(once, request),
+                                lambda: _tagged_runs(glue, spec["job"]).get(job.token(), {}).get("Id"))
             if marker:
                 marker.write(run_id)
-        job.attached(f"glue job {spec['job']} run {run_id}",
-                     lambda: glue.batch_stop_job_run(JobName=spec["job"], JobRunIds=[run_id]))
-        state = poll.wait(lambda: _finished(glue, spec["job"], run_id), timeout=job.timeout)
+        quick = job.client("glue", retries=False, quick=True)
+        job.attached(f"glue job {spec['job']} run {run_id}", lambda: _stop(quick, spec["job"], run_id))
+        asking = job.client("glue", retries=False)  # the poller waits out throttling itself, with its own backoff
+        state = job.wait(lambda: _finished(asking, spec["job"], run_id), interval=poll.job_interval,
+                         transient=aws.transient)
         if state["JobRunState"] != "SUCCEEDED":
             from water.runtime import logs
 
@@ -101,26 +106,47 @@ class Glue(Kind):
             return {}
         return {"output": output, "bytes": aws.measure_prefix(s3, output)[0]}
 
+    @staticmethod
+    def _reattach(job, glue):
+        runs = _tagged_runs(glue, job.spec["job"])
+        found = job.reattach(lambda attempt: runs.get(job.token(attempt=attempt)), lambda run: glue.get_job_run(
+            JobName=run["JobName"], RunId=run["Id"])["JobRun"]["JobRunState"] not in ENDED_BADLY)
+        return found and found["Id"]
+
     def stop_run(self, job):
-        """The run's Glue job run (found by its --water-run-id), stopped if not ended; what, or None."""
+        """The run's Glue job runs (found by their --water-run-id) that have not ended, stopped; what, or None."""
+        from water.runtime import aws
+
         glue, name = job.client("glue"), job.spec["job"]
-        run_id = _tagged_run(glue, name, job.token())
-        if run_id is None or _finished(glue, name, run_id):
-            return None
-        glue.batch_stop_job_run(JobName=name, JobRunIds=[run_id])
-        return f"glue job {name} run {run_id}"
+        try:
+            runs = _tagged_runs(glue, name)
+        except Exception as exc:
+            if aws.not_found(exc):
+                return None  # no such job: nothing of this run can be running
+            raise
+        tokens = {job.token(attempt=attempt) for attempt in range(MAX_ATTEMPTS)}
+        running = [run["Id"] for tag, run in sorted(runs.items())
+                   if tag in tokens and not _finished(glue, name, run["Id"])]  # the run's own answer, not the list's
+        for run_id in running:
+            _stop(glue, name, run_id)
+        return ", ".join(f"glue job {name} run {run_id}" for run_id in running) or None
 
 
-RUN_TAG = "--water-run-id"  # the argument that ties a Glue run to the step and run that started it
-TERMINAL = ("SUCCEEDED", "FAILED", "ERROR", "TIMEOUT", "STOPPED", "EXPIRED")
+RUN_TAG = "--water-run-id"  # the argument that ties a Glue run to the step, run and attempt that started it
+ENDED_BADLY = ("FAILED", "ERROR", "TIMEOUT", "STOPPED", "EXPIRED")
+TERMINAL = ("SUCCEEDED", *ENDED_BADLY)
+MAX_ATTEMPTS = 100  # what cleanup looks through: a step's retries are far fewer
 
 
-def _tagged_run(glue, name: str, token: str):
+def _tagged_runs(glue, name: str) -> dict:
+    """The job's runs that water started, by their --water-run-id (one per step, run and attempt)."""
+    runs = {}
     for page in glue.get_paginator("get_job_runs").paginate(JobName=name):
         for run in page["JobRuns"]:
-            if (run.get("Arguments") or {}).get(RUN_TAG) == token:
-                return run["Id"]
-    return None
+            tag = (run.get("Arguments") or {}).get(RUN_TAG)
+            if tag and tag not in runs:  # newest first
+                runs[tag] = run
+    return runs
 
 
 def _start(glue, request: dict):
@@ -130,6 +156,16 @@ def _start(glue, request: dict):
         return glue.start_job_run(**request)["JobRunId"]
     except glue.exceptions.ConcurrentRunsExceededException:
         return None
+
+
+def _stop(glue, name: str, run_id: str) -> None:
+    """BatchStopJobRun answers a refusal in its Errors list, not as an error: raise it as one."""
+    from water.runtime.job import JobFailed
+
+    errors = glue.batch_stop_job_run(JobName=name, JobRunIds=[run_id]).get("Errors") or []
+    if errors:
+        detail = errors[0].get("ErrorDetail") or {}
+        raise JobFailed(f"BatchStopJobRun: {detail.get('ErrorCode', '')}: {detail.get('ErrorMessage', '')}")
 
 
 def _finished(glue, name: str, run_id: str):

@@ -80,19 +80,18 @@ class Train(Kind):
     def run_cluster(self, job):
         """A SageMaker training job named after pipeline, step and run: described first and attached to if it
         exists (a restart), else created; Failed and Stopped both fail the step with SageMaker's reason."""
-        from water.runtime import poll
-        from water.runtime.job import JobFailed, Marker
+        from water.runtime import aws, poll
+        from water.runtime.job import JobFailed
 
-        spec, name = job.spec, job_name(job.pipeline, job.step, job.run_id)
+        spec = job.spec
         sagemaker = job.client("sagemaker")
         output = job.resolve(spec["output"])
-        if describe_or_none(sagemaker.describe_training_job, TrainingJobName=name) is None:
-            s3 = job.client("s3")
-            sagemaker.create_training_job(**_training_request(job, name, output, s3))
-            Marker(job, s3, output).write(name)
-        job.attached(f"sagemaker training job {name}", lambda: sagemaker.stop_training_job(TrainingJobName=name))
-        done = poll.wait(lambda: ended(sagemaker.describe_training_job, "TrainingJobStatus", TrainingJobName=name),
-                         timeout=job.timeout)
+        name = attach_or_create(job, sagemaker, "training", lambda name: self._create(job, name, output))
+        quick = job.client("sagemaker", retries=False, quick=True)
+        job.attached(f"sagemaker training job {name}", lambda: quick.stop_training_job(TrainingJobName=name))
+        asking = job.client("sagemaker", retries=False)  # the poller waits out throttling itself
+        done = job.wait(lambda: ended(asking.describe_training_job, "TrainingJobStatus", TrainingJobName=name),
+                        interval=poll.job_interval, transient=aws.transient)
         if done["TrainingJobStatus"] != "Completed":
             from water.runtime import logs
 
@@ -101,19 +100,56 @@ class Train(Kind):
                             f"{done.get('FailureReason', 'no reason given')}", tail)
         return {"output": output, "model": done["ModelArtifacts"]["S3ModelArtifacts"]}
 
+    @staticmethod
+    def _create(job, name: str, output: str) -> None:
+        from water.runtime.job import Marker
+
+        s3 = job.client("s3")
+        request = _training_request(job, name, output, s3)
+        job.client("sagemaker", retries=False).create_training_job(**request)
+        Marker(job, s3, output).write(name)
+
     def stop_run(self, job):
-        sagemaker, name = job.client("sagemaker"), job_name(job.pipeline, job.step, job.run_id)
-        return stop_if_running(sagemaker.describe_training_job, sagemaker.stop_training_job, "TrainingJobStatus",
-                               f"sagemaker training job {name}", TrainingJobName=name)
+        return stop_if_running(job, "training")
 
 
-def stop_if_running(describe, stop, status_key: str, what: str, **name):
-    """Stop a SageMaker job that is still in progress; `what` when it was, else None."""
-    described = describe_or_none(describe, **name)
-    if described is None or described[status_key] != "InProgress":
-        return None
-    stop(**name)
-    return what
+# per SageMaker job type: its describe and stop calls, its name and status keys
+JOB_TYPES = {"training": ("describe_training_job", "stop_training_job", "TrainingJobName", "TrainingJobStatus"),
+             "transform": ("describe_transform_job", "stop_transform_job", "TransformJobName", "TransformJobStatus")}
+MAX_ATTEMPTS = 100  # what cleanup looks through: a step's retries are far fewer
+
+
+def attach_or_create(job, sagemaker, job_type: str, create) -> str:
+    """The name of the job this step waits for: the newest of its attempts' jobs while it is in progress or once
+    it completed (or this attempt's own, whatever its state), else a new one for this attempt made by
+    create(name), exactly once (water.runtime.job.Job.create)."""
+    describe, _, name_key, status_key = JOB_TYPES[job_type]
+    found = job.reattach(lambda attempt: describe_or_none(getattr(sagemaker, describe), **{
+                             name_key: job_name(job.pipeline, job.step, job.run_id, attempt)}),
+                         lambda described: described[status_key] in ("InProgress", "Stopping", "Completed"))
+    if found is not None:
+        return found[name_key]
+    name = job_name(job.pipeline, job.step, job.run_id, job.attempt)
+    find = lambda: describe_or_none(getattr(sagemaker, describe), **{name_key: name})  # noqa: E731
+    job.create(lambda: create(name) or name, lambda: find() and name)
+    return name
+
+
+def stop_if_running(job, job_type: str):
+    """Stop the run's SageMaker jobs of this step (any attempt) that are still in progress; what, or None.
+    One listing of the jobs whose names start as this step's do, matched against its attempts' names."""
+    describe, stop, name_key, status_key = JOB_TYPES[job_type]
+    sagemaker = job.client("sagemaker")
+    names = {job_name(job.pipeline, job.step, job.run_id, attempt) for attempt in range(MAX_ATTEMPTS)}
+    prefix = job_name(job.pipeline, job.step, job.run_id).rsplit("-", 1)[0]
+    summaries = "TrainingJobSummaries" if job_type == "training" else "TransformJobSummaries"
+    listed = {s[name_key] for page in sagemaker.get_paginator(f"list_{job_type}_jobs").paginate(NameContains=prefix)
+              for s in page[summaries]}
+    running = sorted(name for name in listed & names  # each job's own answer, not the list's
+                     if getattr(sagemaker, describe)(**{name_key: name})[status_key] == "InProgress")
+    for name in running:
+        getattr(sagemaker, stop)(**{name_key: name})
+    return ", ".join(f"sagemaker {job_type} job {name}" for name in running) or None
 
 
 def image_uri(image: str) -> str:
@@ -221,9 +257,11 @@ def _metrics(output_data: str) -> list:
                                     for k, v in sorted(metrics.items()))]
 
 
-def job_name(pipeline: str, step: str, run_id: str) -> str:
-    """The SageMaker job name of a step in a run: the same on every attempt, unique per run, <= 63 chars."""
-    digest = hashlib.sha256(f"{pipeline}/{step}/{run_id}".encode()).hexdigest()[:10]
+def job_name(pipeline: str, step: str, run_id: str, attempt: int = 0) -> str:
+    """The SageMaker job name of a step in a run's attempt: the same for every call of that attempt, another
+    for each retry (attempt 0 keeps the form names had before attempts), <= 63 chars."""
+    key = f"{pipeline}/{step}/{run_id}" + (f"#{attempt}" if attempt else "")
+    digest = hashlib.sha256(key.encode()).hexdigest()[:10]
     return f"{pipeline[:26]}-{step[:26]}-{digest}".replace("_", "-")
 
 

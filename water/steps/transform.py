@@ -69,42 +69,52 @@ class Transform(Kind):
         """A SageMaker model (created if needed) and a batch transform job, both named after pipeline, step
         and run, described before created; Failed and Stopped fail the step with SageMaker's reason."""
         from water.runtime import aws, poll
-        from water.runtime.job import JobFailed, Marker
-        from water.steps.train import describe_or_none, ended, execution_role, image_uri, instances, job_name
+        from water.runtime.job import JobFailed
+        from water.steps.train import attach_or_create, ended
 
-        spec, name = job.spec, job_name(job.pipeline, job.step, job.run_id)
-        role = execution_role(job)
         sagemaker, s3 = job.client("sagemaker"), job.client("s3")
-        output = job.resolve(spec["output"])
-        if describe_or_none(sagemaker.describe_model, ModelName=name) is None:
-            sagemaker.create_model(ModelName=name, ExecutionRoleArn=role, PrimaryContainer={
-                "Image": image_uri(spec["image"]), "ModelDataUrl": job.resolve(spec["model"])})
-        if describe_or_none(sagemaker.describe_transform_job, TransformJobName=name) is None:
-            instance_type, instance_count = instances(job)
-            sagemaker.create_transform_job(
-                TransformJobName=name, ModelName=name, BatchStrategy=spec.get("strategy", "MultiRecord"),
-                TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
-                                                                "S3Uri": job.resolve(spec["input"])}},
-                                "ContentType": spec.get("contentType", "text/csv"),
-                                "SplitType": spec.get("splitType", "Line")},
-                TransformOutput={"S3OutputPath": output},
-                TransformResources={"InstanceType": instance_type, "InstanceCount": instance_count})
-            Marker(job, s3, output).write(name)
-        job.attached(f"sagemaker transform job {name}",
-                     lambda: sagemaker.stop_transform_job(TransformJobName=name))
-        done = poll.wait(lambda: ended(sagemaker.describe_transform_job, "TransformJobStatus",
-                                       TransformJobName=name), timeout=job.timeout)
+        output = job.resolve(job.spec["output"])
+        name = attach_or_create(job, sagemaker, "transform", lambda name: self._create(job, name, output, s3))
+        quick = job.client("sagemaker", retries=False, quick=True)
+        job.attached(f"sagemaker transform job {name}", lambda: quick.stop_transform_job(TransformJobName=name))
+        asking = job.client("sagemaker", retries=False)  # the poller waits out throttling itself
+        done = job.wait(lambda: ended(asking.describe_transform_job, "TransformJobStatus",
+                                       TransformJobName=name), interval=poll.job_interval,
+                         transient=aws.transient)
         if done["TransformJobStatus"] != "Completed":
             raise JobFailed(f"SageMaker transform job {name} {done['TransformJobStatus']}: "
                             f"{done.get('FailureReason', 'no reason given')}")
         return {"output": output, "bytes": aws.measure_prefix(s3, output)[0]}
 
-    def stop_run(self, job):
-        from water.steps.train import job_name, stop_if_running
+    @staticmethod
+    def _create(job, name: str, output: str, s3) -> None:
+        """The model (made once: "already exists" is our own, from a call whose answer was lost) and the job."""
+        from water.runtime import aws
+        from water.runtime.job import Marker
+        from water.steps.train import execution_role, image_uri, instances
 
-        sagemaker, name = job.client("sagemaker"), job_name(job.pipeline, job.step, job.run_id)
-        return stop_if_running(sagemaker.describe_transform_job, sagemaker.stop_transform_job, "TransformJobStatus",
-                               f"sagemaker transform job {name}", TransformJobName=name)
+        spec, once = job.spec, job.client("sagemaker", retries=False)
+        try:
+            once.create_model(ModelName=name, ExecutionRoleArn=execution_role(job), PrimaryContainer={
+                "Image": image_uri(spec["image"]), "ModelDataUrl": job.resolve(spec["model"])})
+        except Exception as exc:
+            if not aws.already_exists(exc):
+                raise
+        instance_type, instance_count = instances(job)
+        once.create_transform_job(
+            TransformJobName=name, ModelName=name, BatchStrategy=spec.get("strategy", "MultiRecord"),
+            TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
+                                                            "S3Uri": job.resolve(spec["input"])}},
+                            "ContentType": spec.get("contentType", "text/csv"),
+                            "SplitType": spec.get("splitType", "Line")},
+            TransformOutput={"S3OutputPath": output},
+            TransformResources={"InstanceType": instance_type, "InstanceCount": instance_count})
+        Marker(job, s3, output).write(name)
+
+    def stop_run(self, job):
+        from water.steps.train import stop_if_running
+
+        return stop_if_running(job, "transform")
 
 
 KIND = Transform()
