@@ -418,3 +418,16 @@ def test_large_revisions_are_compressed_and_read_back(water, apiserver, project)
     water("rollback", "babyweight")
     assert apiserver.api.objects[("v1/configmaps", "ml", "babyweight-water-rev-3")]["binaryData"] == \
         stored["binaryData"]
+
+
+def test_a_param_override_that_argo_would_evaluate_is_refused_like_the_same_text_in_params(water, apiserver,
+                                                                                             project):
+    path = project("babyweight")
+    evaluated = "limit={{=sprig.env(\"AWS_SECRET_ACCESS_KEY\")}}"
+    out = water("deploy", path, "--param", evaluated, code=2)
+    assert "--param limit: expressions ({{...}}) are not allowed in a parameter value" in out
+    assert live(apiserver) == {}
+    water("deploy", path)
+    out = water("run", "babyweight", "--param", evaluated, code=2)
+    assert "--param limit: expressions" in out
+    assert not [k for k in live(apiserver) if k[0].endswith("workflows") and "templates" not in k[0]]

@@ -5,6 +5,7 @@ import glob
 import json
 import os
 import shutil
+import subprocess
 import textwrap
 
 import pytest
@@ -359,3 +360,32 @@ def test_an_s3_uri_cannot_reach_outside_the_local_data_root(tmp_path):
     assert result.exit_code == 1
     assert "'s3://bkt/../../../outside/' points outside the local data root" in result.stdout
     assert not (tmp_path / "outside").exists()
+
+
+DATED = """apiVersion: water/v1
+kind: Pipeline
+metadata: {name: dated}
+spec:
+  image: example.com/dated:1.0
+  schedule: {cron: "0 3 * * *", timezone: Asia/Tokyo}
+  steps:
+    - name: show
+      container:
+        command: [python, -c, "import sys; open('date.txt', 'w').write(sys.argv[1])", "{{run.date}}"]
+"""
+
+
+def test_run_date_is_the_schedules_date_on_every_machine_and_date_sets_it(tmp_path, water_bin):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    (tmp_path / "water.yaml").write_text(DATED)
+    seen = set()
+    for machine_zone in ("UTC", "Asia/Tokyo", "America/Los_Angeles"):
+        subprocess.run([water_bin, "run", "--local", str(tmp_path)], check=True, capture_output=True,
+                       env={**os.environ, "TZ": machine_zone}, cwd=tmp_path)
+        seen.add((tmp_path / "date.txt").read_text())
+    assert seen == {f"{datetime.now(ZoneInfo('Asia/Tokyo')):%Y-%m-%d}"}  # one answer, Tokyo's
+    subprocess.run([water_bin, "run", "--local", str(tmp_path), "--date", "2026-01-15"], check=True,
+                   capture_output=True, cwd=tmp_path)
+    assert (tmp_path / "date.txt").read_text() == "2026-01-15"

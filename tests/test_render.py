@@ -552,3 +552,15 @@ def test_kubectl_reads_every_rendered_document_as_render_json_says(name, project
     assert _kubectl_read(tmp_path / "rendered.yaml") == json.loads(as_json.stdout)["items"]
     if name.endswith("odd strings"):
         assert "odd0: 'n'" in as_yaml.stdout and "value: 'y'" in as_yaml.stdout
+
+
+@pytest.mark.parametrize("tag", ["_x", "_" + "a" * 61 + "-.b" + "c" * 20, "x" * 62 + "._y", "1.4.0"])
+def test_an_image_tag_docker_takes_becomes_a_label_value_the_api_server_takes(tag, project, k8s_errors):
+    path = project("babyweight", lambda text: re.sub(r"(?m)^  image: .*$", f"  image: registry.example.com/bw:{tag}",
+                                                      text))
+    objects = render_mod.render(pipeline_mod.load(str(path))).objects
+    label = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?")
+    for obj in objects:
+        for labels in (obj["metadata"]["labels"], obj["spec"].get("podMetadata", {}).get("labels", {})):
+            for key, value in labels.items():
+                assert label.fullmatch(value) and len(value) <= 63, (key, value)

@@ -1187,3 +1187,43 @@ def test_a_cleanup_failure_names_cleanup(aws_env, capsys):
     aws.HOOKS.append(("before-send.glue.GetJobRuns", refuse))
     assert main(["cleanup", "--config", _cleanup_config(["glue"])]) == 1
     assert capsys.readouterr().err.startswith("water-job: cleanup failed: could not stop every AWS job")
+
+
+def _rendered_env(name: str, template_kind: str) -> tuple[dict, str]:
+    """The env and --shared argument of a template as `water render` writes it for an example."""
+    from conftest import example_path, render_objects
+
+    (template,) = [o for o in render_objects(example_path(name)) if o["kind"] == "WorkflowTemplate"]
+    body = next(t for t in template["spec"]["templates"] if t["name"] == template_kind)
+    args = body["container"]["args"]
+    return {e["name"]: e.get("value", "") for e in body["container"]["env"]}, args[args.index("--shared") + 1]
+
+
+@pytest.mark.parametrize("argo_sets, date", [
+    # a CronWorkflow's run: workflows.argoproj.io/scheduled-time, `scheduledTime.Format(time.RFC3339)` in the
+    # schedule's location (argo-workflows workflow/common/convert.go), for the 03:00 Tokyo run of Nov 30
+    ({"WATER_SCHEDULED_TIME": "2026-11-30T03:00:00+09:00", "WATER_CREATED_TIME": "2026-11-29T18:00:04Z"},
+     "2026-11-30"),
+    # a run with no scheduled time: Argo leaves {{workflow.scheduledTime}} as written; creationTimestamp in UTC
+    ({"WATER_CREATED_TIME": "2026-11-29T18:30:00Z"}, "2026-11-30"),
+    ({"WATER_SCHEDULED_TIME": "2026-06-01T00:00:00+09:00"}, "2026-06-01"),  # `water run --date 2026-06-01`
+])
+def test_run_date_is_the_scheduled_date_in_the_schedules_zone(argo_sets, date):
+    from water.runtime.job import Job
+
+    env, shared = _rendered_env("babyweight", "athena")
+    env = {**{k: v for k, v in env.items() if v.startswith("{{workflow.")}, **argo_sets}
+    job = Job.from_arguments(base64.b64encode(b'{"step": "extract"}').decode(), "{}", env, shared=shared)
+    assert job.values()["run.date"] == date
+
+
+def test_a_rerun_keeps_the_date_of_the_run_it_stands_for():
+    """`argo resubmit` copies the Workflow's annotations (workflow/util/util.go FormulateResubmitWorkflow), so the
+    rerun's scheduledTime is the original's while its creation is days later."""
+    from water.runtime.job import Job
+
+    env, shared = _rendered_env("babyweight", "athena")
+    job = Job.from_arguments(base64.b64encode(b'{"step": "extract"}').decode(), "{}", {
+        "WATER_SCHEDULED_TIME": "2026-11-30T03:00:00+09:00", "WATER_CREATED_TIME": "2026-12-04T09:00:00Z"},
+        shared=shared)
+    assert job.values()["run.date"] == "2026-11-30"

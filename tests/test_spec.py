@@ -34,6 +34,17 @@ def test_yaml_reads_kubernetes_style_scalars_not_yaml_1_1_surprises():
     assert data == {"on": ["failure"], "norway": "no", "time": "1:30", "day": "2024-01-01", "octal": 10, "flag": True}
 
 
+def test_explicit_core_tags_read_as_yaml_1_2_and_others_are_located_problems():
+    data = yamlmarks.load("a: !!int 0x1F\nb: !!int 0o17\nc: !!str 5\nd: !!float 1\ne: !!int -010\n", "f")
+    assert data == {"a": 31, "b": 15, "c": "5", "d": 1.0, "e": -10}
+    with pytest.raises(SpecError) as err:
+        yamlmarks.load("a: !!int x\nb: !!map y\nc: !!binary aGk=\nd: !!str [1]\n", "f")
+    assert [str(p) for p in err.value.problems] == [
+        "f:1:4: 'x' is not a valid !!int value", "f:2:4: !!map on a scalar: it needs a mapping",
+        "f:3:4: the tag !!binary is not read here (YAML 1.2 core: !!str, !!int, !!float, !!bool, !!null, !!seq, !!map)",
+        "f:4:4: !!str on a sequence: it needs a scalar"]
+
+
 def test_yaml_remembers_where_keys_values_and_items_stood():
     data = yamlmarks.load("a:\n  b: [x, 'y']\n  c: |\n    text\n", "f")
     assert data["a"].key_marks["b"] == (2, 3)
@@ -132,9 +143,10 @@ def test_references_compile_to_argo_variables(ref, argo):
     assert expressions.to_argo(ref) == argo
 
 
-def test_run_date_compiles_to_the_workflow_creation_date():
-    assert expressions.to_argo(expressions.Ref("run", "date")) == (
-        "{{workflow.creationTimestamp.Y}}-{{workflow.creationTimestamp.m}}-{{workflow.creationTimestamp.d}}")
+def test_run_date_is_never_left_to_argo():
+    """Argo's only dates are the creation's, in UTC: the step's pod works out the scheduled date in the zone."""
+    with pytest.raises(ValueError):
+        expressions.to_argo(expressions.Ref("run", "date"))
 
 
 @pytest.mark.parametrize("text, offset, message", [

@@ -22,7 +22,8 @@ def check_graph(doc, ctx) -> dict:
     first: dict = {}
     for i, s in enumerate(steps):
         if s.name in first:
-            ctx.problem(mark_of(s, "name"), f"{step_path(i)}.name",
+            # a step brought in by an alias or a `<<` merge has its name written before it: locate the step
+            ctx.problem(max(mark_of(s, "name"), mark_of(s)), f"{step_path(i)}.name",
                         f"duplicate step name '{s.name}' (first at line {mark_of(first[s.name], 'name')[0]})")
         else:
             first[s.name] = s

@@ -25,7 +25,16 @@ class Problem:
         where = f"{self.file}:{self.line}:{self.col}: "
         field = f"{self.field}: " if self.field else ""
         hint = f" ({self.hint})" if self.hint else ""
-        return f"{where}{field}{self.message}{hint}"
+        return _one_line(f"{where}{field}{self.message}{hint}")
+
+
+_BREAKS = {ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t", 0x85: "\\x85", 0x2028: "\\u2028",
+           0x2029: "\\u2029"}
+
+
+def _one_line(text: str) -> str:
+    """A problem is one line: breaks inside the user's own text (a name ending in a newline) are shown escaped."""
+    return text.translate(_BREAKS)
 
 
 class SpecError(WaterError):

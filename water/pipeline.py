@@ -11,6 +11,7 @@ from water import checks, expressions
 from water.errors import Problem, SpecError, WaterError
 from water.spec import fastyaml
 from water.spec.fields import Ctx, as_data, did_you_mean, mark_of, model_of, parse
+from water.spec.types import EXPR_OPEN
 from water.spec.model import BUILTIN_RESOURCES, PipelineDoc, SecretRef
 from water.steps import KINDS
 from water.steps.base import Kind, Prepared
@@ -81,6 +82,7 @@ class Pipeline:
     def param_values(self, given: dict) -> dict:
         """The declared parameters with `given` overriding them; an unknown name is an error."""
         declared = dict(self.spec.params)
+        check_overrides(given)
         for name in given:
             if name not in declared:
                 raise WaterError(f"unknown parameter '{name}' (declared: {', '.join(sorted(declared)) or 'none'})")
@@ -102,6 +104,20 @@ def spec_path(path: str | None) -> str:
     """`water.yaml` in the current folder, in a folder given, or the file given."""
     path = path or SPEC_FILE
     return os.path.join(path, SPEC_FILE) if os.path.isdir(path) else path
+
+
+class BadParameter(WaterError):
+    """A --param that cannot be taken (bad input: exit 2, like an invalid spec)."""
+
+    exit_code = 2
+
+
+def check_overrides(given: dict) -> None:
+    """--param values are held to what `params` allows: no expressions, which Argo would evaluate."""
+    for name, value in given.items():
+        if EXPR_OPEN in value:
+            raise BadParameter(f"--param {name}: expressions ({{{{...}}}}) are not allowed in a parameter value, "
+                               "as in spec.params")
 
 
 class UnreadableSpec(WaterError):

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 
 from water.errors import WaterError
 from water.kube import Cluster
+from water.pipeline import check_overrides
 from water.render.argo import ARGO_API
 from water.render.pods import MANAGED_BY, PIPELINE_LABEL
 
@@ -54,6 +55,7 @@ def start(cluster: Cluster, name: str, params: dict, date: str | None = None) ->
                                  "uid": found["metadata"]["uid"], "controller": True}]},
             "spec": spec}
         return cluster.create(job)
+    check_overrides(params)
     declared = [p["name"] for p in found["spec"].get("arguments", {}).get("parameters", [])]
     for key in params:
         if key not in declared:

@@ -53,7 +53,8 @@ def image_version(image: str) -> str:
     if "@sha256:" in image:
         return image.split("@sha256:")[1][:12]
     last = image.rsplit("/", 1)[-1]
-    return last.split(":", 1)[1][:63] if ":" in last else "latest"
+    # a tag may start with `_` or `.`, end with `-` and run to 128 characters; a label value may not
+    return (last.split(":", 1)[1][:63].strip("_.-") or "latest") if ":" in last else "latest"
 
 
 def datadog_tags(pipeline) -> dict:

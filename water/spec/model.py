@@ -5,7 +5,7 @@ from __future__ import annotations
 from water.spec.fields import List, Map, Model, SpecModel, Union, field
 from water.spec.types import (
     DNS_SUBDOMAIN, ENV_NAME, IDENTIFIER, IMAGE, LABEL_KEY, LABEL_VALUE, PLAIN, TEXT, Bool, Cron, Duration, Enum, Int,
-    Name, Quantity, Scalar, Str, TimeZone,
+    Name, Quantity, Scalar, SecretName, Str, TimeZone,
 )
 
 PIPELINE_NAME = Name(52)  # CronJob names get an 11-character suffix for their Jobs
@@ -107,7 +107,7 @@ class Defaults(SpecModel):
 class SlackAlert(SpecModel):
     """Post to Slack when a run ends (the Argo exit handler runs `water-job notify`)."""
 
-    webhook_secret: str = field(DNS_SUBDOMAIN, "Secret that holds the incoming-webhook URL.", required=True)
+    webhook_secret: str = field(SecretName(), "Secret that holds the incoming-webhook URL.", required=True)
     webhook_key: str = field(Str(r"^[-._a-zA-Z0-9]+$", "a valid Secret key"), "Key of the URL in that Secret.",
                              default="url")
     channel: str = field(PLAIN, "Channel named in the message (the webhook decides where it goes).")

@@ -66,16 +66,31 @@ def Name(max_len: int) -> Str:
 
 
 DNS_SUBDOMAIN = Str(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", DNS_WHAT, max_len=253, suggest=_dns_suggestion)
+
+
+class SecretName(Str):
+    """The name of a Secret that holds a secret URL: the URL itself given here is refused without printing it."""
+
+    def __init__(self):
+        super().__init__(DNS_SUBDOMAIN.pattern, DNS_WHAT, max_len=253, suggest=_dns_suggestion)
+
+    def parse(self, value, mark, path, ctx):
+        if isinstance(value, str) and ("://" in value or value.startswith("hooks.")):
+            return ctx.problem(mark, path, "this looks like the webhook URL itself (not shown: it holds a token); "
+                               "name the Secret that holds it", "kubectl create secret generic slack-webhook "
+                               "--from-literal=url=... (or water install --slack-webhook-file)")
+        return super().parse(value, mark, path, ctx)
 IDENTIFIER = Str(r"^[A-Za-z_][A-Za-z0-9_]*$", "an identifier (letters, digits and '_', not starting with a digit)")
 ENV_NAME = Str(r"^[A-Za-z_][A-Za-z0-9_]*$", "a valid environment variable name")
 LABEL_KEY = Str(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$",
                 "a valid Kubernetes label key", max_len=316)
 LABEL_VALUE = Str(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$", "a valid Kubernetes label value", max_len=63)
-IMAGE = Str(
-    r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
-    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$",
-    "a valid image reference (registry/repository:tag)",
-)
+_IMAGE = (r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+          r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$")
+IMAGE = Str("^" + _IMAGE, "a valid image reference (registry/repository:tag)")
+# a SageMaker step's image: a full URI (registry/repository...), or framework:version, which render looks up
+SAGEMAKER_IMAGE = Str("^(?=[^/]*/|[^:]*:)" + _IMAGE, "a full image URI (registry/repository:tag) or "
+                      "framework:version such as xgboost:1.7-1")
 TEXT = Str(expr=True)  # free user text: commands, SQL, arguments; may hold water expressions
 PLAIN = Str()  # free text that must not hold expressions
 
@@ -152,9 +167,12 @@ class Duration(Type):
         if m:
             d, h, mi, s = (int(g or 0) for g in m.groups())
             seconds = d * 86400 + h * 3600 + mi * 60 + s
-        if not seconds:
-            return ctx.problem(mark, path, f"'{value}' is not a duration", "e.g. 90s, 30m, 2h, 1h30m, 1d")
-        return seconds
+        if m or (isinstance(value, int) and not isinstance(value, bool)):
+            if not seconds:
+                return ctx.problem(mark, path, f"'{value}' is no time at all: a duration must be positive",
+                                   "e.g. 90s, 30m, 2h, 1h30m, 1d")
+            return seconds
+        return ctx.problem(mark, path, f"'{value}' is not a duration", "e.g. 90s, 30m, 2h, 1h30m, 1d")
 
     def schema(self, defs):
         return {"anyOf": [{"type": "string", "pattern": _DURATION.pattern}, {"type": "integer", "minimum": 1}]}
@@ -298,6 +316,25 @@ class Cron(Type):
         return {"type": "string"}
 
 
+# abbreviations people write for a zone; an IANA zone (not the fixed-offset `JST` alias) follows its DST rules
+_ABBREVIATIONS = {"JST": "Asia/Tokyo", "KST": "Asia/Seoul", "IST": "Asia/Kolkata", "CET": "Europe/Paris",
+                  "CEST": "Europe/Paris", "BST": "Europe/London", "GMT": "UTC", "PST": "America/Los_Angeles",
+                  "PDT": "America/Los_Angeles", "MST": "America/Denver", "MDT": "America/Denver",
+                  "CST": "America/Chicago", "CDT": "America/Chicago", "EST": "America/New_York",
+                  "EDT": "America/New_York", "AEST": "Australia/Sydney", "SGT": "Asia/Singapore",
+                  "HKT": "Asia/Hong_Kong"}
+
+
+def _zone_hint(value: str, zones) -> str:
+    """The zone an abbreviation stands for, else the closest name by spelling: a 3-letter abbreviation matched by
+    spelling names another place (`JST` is not `MST`)."""
+    if value.upper() in _ABBREVIATIONS:
+        return f"did you mean '{_ABBREVIATIONS[value.upper()]}'?"
+    if len(value) <= 4 and value.isalpha():
+        return "an IANA name such as Asia/Tokyo or UTC"
+    return did_you_mean(value, zones) or "an IANA name such as Asia/Tokyo or UTC"
+
+
 class TimeZone(Type):
     """An IANA time zone name such as Asia/Tokyo."""
 
@@ -311,7 +348,7 @@ class TimeZone(Type):
                 raise ValueError(value)
             zoneinfo.ZoneInfo(value)
         except (ValueError, zoneinfo.ZoneInfoNotFoundError):
-            hint = did_you_mean(value, zoneinfo.available_timezones()) or "an IANA name such as Asia/Tokyo or UTC"
+            hint = _zone_hint(value, zoneinfo.available_timezones())
             return ctx.problem(mark, path, f"'{value}' is not a known time zone", hint)
         return value
 

@@ -6,6 +6,7 @@ key must not turn into True), `1:30` is not sexagesimal, dates stay strings,
 """
 from __future__ import annotations
 
+import copy
 import re
 
 import yaml
@@ -58,17 +59,94 @@ for _tag, _regex, _first in _CORE:
     _CoreResolver.add_implicit_resolver(_tag, re.compile(_regex), list(_first))
 
 
-class _Loader(_Parser, yaml.constructor.SafeConstructor, _CoreResolver):
+class _AliasMarkingParser(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer):
+    """PyYAML's own parser, for specs with aliases: an alias becomes a copy of its anchor's node that stands where
+    the alias does (libyaml's composer hands back the anchor's node itself), so a problem with what an alias
+    brings in is located at the alias. Children stay shared: what the anchor holds is located in the anchor."""
+
+    def __init__(self, stream):
+        yaml.reader.Reader.__init__(self, stream)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+        yaml.composer.Composer.__init__(self)
+
+    def compose_node(self, parent, index):
+        alias = self.peek_event() if self.check_event(yaml.events.AliasEvent) else None
+        node = super().compose_node(parent, index)
+        if alias is None:
+            return node
+        placed = copy.copy(node)
+        placed.start_mark, placed.end_mark = alias.start_mark, alias.end_mark
+        return placed
+
+
+class _Constructor(yaml.constructor.SafeConstructor, _CoreResolver):
+    """Plain data with marks from the nodes of PARSER (the subclass's other base)."""
+
+    PARSER: type
+
     def __init__(self, text: str, file: str):
-        _Parser.__init__(self, text)
+        self.PARSER.__init__(self, text)
         yaml.constructor.SafeConstructor.__init__(self)
         _CoreResolver.__init__(self)
         self.file = file
         self.lines = text.splitlines()
         self.problems: list[Problem] = []
 
+    def construct_object(self, node, deep=False):
+        """A node as YAML 1.2's core schema reads it; an explicit tag water does not read (`!!timestamp`), or
+        that the node cannot be (`!!int x`, `!!seq x`), is a problem at the node, not a traceback."""
+        why = _tag_problem(node)
+        if why is None:
+            try:
+                return super().construct_object(node, deep)
+            except (ValueError, KeyError, TypeError) as exc:
+                self.recursive_objects.pop(node, None)
+                why = _value_problem(node, exc)
+        self.problems.append(Problem(self.file, *_mark(node), "", why))
+        return None
 
-def _construct_map(loader: _Loader, node: MappingNode):
+
+_TAG = "tag:yaml.org,2002:"
+_SCALAR_TAGS = {_TAG + t for t in ("str", "int", "float", "bool", "null", "merge")}
+_KINDS = {_TAG + "map": MappingNode, _TAG + "seq": SequenceNode}
+CORE_TAGS = "!!str, !!int, !!float, !!bool, !!null, !!seq, !!map"
+
+
+def _tag_problem(node) -> str | None:
+    """Why a node's tag cannot be read, or None. Tags other than the core schema's go to PyYAML's own error."""
+    tag = node.tag
+    if not tag.startswith(_TAG):
+        return None
+    short = "!!" + tag[len(_TAG):]
+    if tag in _KINDS and not isinstance(node, _KINDS[tag]):
+        return f"{short} on a {'scalar' if isinstance(node, ScalarNode) else 'collection'}: it needs a " \
+               f"{'mapping' if tag.endswith('map') else 'sequence'}"
+    if tag in _SCALAR_TAGS and not isinstance(node, ScalarNode):
+        return f"{short} on a {'mapping' if isinstance(node, MappingNode) else 'sequence'}: it needs a scalar"
+    if tag not in _SCALAR_TAGS and tag not in _KINDS:
+        return f"the tag {short} is not read here (YAML 1.2 core: {CORE_TAGS})"
+    return None
+
+
+def _value_problem(node, exc: Exception) -> str:
+    text = str(node.value)
+    short = "!!" + node.tag[len(_TAG):] if node.tag.startswith(_TAG) else node.tag
+    if "digits" in str(exc) and text.lstrip("+-").isdigit():  # past Python's int_max_str_digits
+        return f"an integer of {len(text.lstrip('+-')):,} digits is too long to read (at most 4,300)"
+    shown = text if len(text) <= 40 else text[:37] + "..."
+    return f"'{shown}' is not a valid {short} value"
+
+
+class _Loader(_Constructor, _Parser):
+    PARSER = _Parser
+
+
+class _AliasLoader(_Constructor, _AliasMarkingParser):
+    PARSER = _AliasMarkingParser
+
+
+def _construct_map(loader: _Constructor, node: MappingNode):
     data = MarkedMap(_mark(node))
     yield data
     loader.flatten_mapping(node)
@@ -87,7 +165,7 @@ def _construct_map(loader: _Loader, node: MappingNode):
         data.value_marks[key] = _mark(value_node, loader.lines)
 
 
-def _construct_list(loader: _Loader, node: SequenceNode):
+def _construct_list(loader: _Constructor, node: SequenceNode):
     data = MarkedList(_mark(node))
     yield data
     for item in node.value:
@@ -96,12 +174,19 @@ def _construct_list(loader: _Loader, node: SequenceNode):
 
 
 def _construct_int(loader, node):
-    return int(loader.construct_scalar(node), 10)
+    """YAML 1.2 core integers: decimal (`010` is ten), `0o17`, `0x1F`."""
+    text = loader.construct_scalar(node)
+    sign, digits = (text[0], text[1:]) if text[:1] in "+-" else ("", text)
+    base = {"0o": 8, "0x": 16}.get(digits[:2], 10)
+    value = int(digits[2:] if base != 10 else digits, base)  # int() alone takes `_` and ` 1 `: YAML does not
+    if not digits or not digits[2 if base != 10 else 0:].isalnum():
+        raise ValueError(text)
+    return -value if sign == "-" else value
 
 
-_Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)
-_Loader.add_constructor("tag:yaml.org,2002:seq", _construct_list)
-_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+_Constructor.add_constructor("tag:yaml.org,2002:map", _construct_map)
+_Constructor.add_constructor("tag:yaml.org,2002:seq", _construct_list)
+_Constructor.add_constructor("tag:yaml.org,2002:int", _construct_int)
 
 
 def _count_expanded(root, file: str) -> int:
@@ -134,7 +219,7 @@ def _code(character) -> int:
 
 def load(text: str, file: str):
     """Parse one YAML document; raise SpecError with located problems."""
-    loader = _Loader(text, file)
+    loader = (_AliasLoader if fastyaml.may_have_anchors(text) else _Loader)(text, file)
     try:
         node = loader.get_single_node()
         if node is not None and fastyaml.may_have_anchors(text):

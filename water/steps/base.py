@@ -23,6 +23,10 @@ class Prepared:
 def read_project_file(project_dir: str, rel: str, on_error) -> dict:
     """{rel: text} of a file the spec names; on_error(why) reports it when it cannot be read or is not UTF-8.
     What is read is also what a deploy's revision keeps, so `water edit` can re-check the spec later."""
+    root = os.path.realpath(project_dir)
+    if os.path.commonpath([root, os.path.realpath(os.path.join(root, rel))]) != root:
+        on_error("it is outside the project folder (a revision keeps only the project's files)")
+        return {}
     try:
         return {rel: read_text(os.path.join(project_dir, rel))}
     except OSError as exc:

@@ -8,14 +8,15 @@ import os
 
 from water.spec.fields import Map, Model, SpecModel, as_data, field
 from water.spec.model import IAM_ROLE, Instance
-from water.spec.types import IMAGE, Bool, Duration, S3Uri, Scalar, Str
+from water.spec.types import SAGEMAKER_IMAGE, Bool, Duration, S3Uri, Scalar, Str
 from water.steps.base import Kind, named_script
 
 
 class TrainSpec(SpecModel):
     """Run a SageMaker training job."""
 
-    image: str = field(IMAGE, "Training image: a full image URI, or `framework:version` (e.g. xgboost:1.7-1), "
+    image: str = field(SAGEMAKER_IMAGE, "Training image: a full image URI, or `framework:version` (e.g. "
+                       "xgboost:1.7-1), "
                        "looked up at render time for spec.aws.region through the sagemaker SDK (water[sagemaker]).",
                        required=True)
     entry: str = field(Str(r"^[\w./-]+\.py$", "a Python file in the project"), "Script-mode entry point, "

@@ -7,7 +7,7 @@ import os
 from water import expressions
 from water.spec.fields import Model, SpecModel, as_data, field
 from water.spec.model import IAM_ROLE, Instance
-from water.spec.types import IMAGE, TEXT, Enum, S3Uri, Str
+from water.spec.types import SAGEMAKER_IMAGE, TEXT, Enum, S3Uri, Str
 from water.steps.base import Kind
 
 
@@ -16,7 +16,7 @@ class TransformSpec(SpecModel):
 
     model: str = field(TEXT, "Model artifact: `{{steps.TRAIN.model}}` or an s3:// URI of a model.tar.gz.",
                        required=True)
-    image: str = field(IMAGE, "Inference image (default: the image of the train step named in `model`).")
+    image: str = field(SAGEMAKER_IMAGE, "Inference image (default: the image of the train step named in `model`).")
     input: str = field(S3Uri(), "Prefix of the files to transform.", required=True)
     output: str = field(S3Uri(), "Where the predictions go (one file per input file).", required=True)
     instance: Instance = field(Model(Instance), "Transform instances.", required=True)
