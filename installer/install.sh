@@ -2,7 +2,7 @@
 # Install water into a virtual environment with pip, from this checkout's setup.cfg.
 #   installer/install.sh            water itself, in ./.venv
 #   installer/install.sh --demo     plus what the demo pipeline's code needs (scikit-learn, pandas)
-#   installer/install.sh --test     plus what the test suite needs (and Graphviz, via apt-get as root)
+#   installer/install.sh --test     plus what the test suite needs (and Graphviz, kubectl, openssl via apt-get as root)
 #   WATER_VENV=/opt/water installer/install.sh    another place for the environment
 set -euo pipefail
 
@@ -28,12 +28,19 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/python" -m pip install --quiet --upgrade pip
 "$venv/bin/python" -m pip install --quiet "$root$extras"
-if [ "$extras" = "[test]" ] && ! command -v dot >/dev/null 2>&1; then
-  # `water graph --format svg` runs Graphviz's dot; the tests draw with the real program.
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null
-  else
-    echo "install.sh: Graphviz's dot is not installed; the svg test will be skipped (apt-get install graphviz)" >&2
+if [ "$extras" = "[test]" ]; then
+  # The tests draw with Graphviz's real `dot`, read rendered YAML back with a real Go YAML reader (kubectl, Debian's
+  # kubernetes-client, offline), and make a throwaway TLS certificate with openssl.
+  missing=""
+  command -v dot >/dev/null 2>&1 || missing="$missing graphviz"
+  command -v kubectl >/dev/null 2>&1 || missing="$missing kubernetes-client"
+  command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
+  if [ -n "$missing" ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+    else
+      echo "install.sh: the tests need these Debian packages:$missing (apt-get install$missing)" >&2
+    fi
   fi
 fi
 echo "water $("$venv/bin/water" --version | awk '{print $NF}') installed in $venv (try: $venv/bin/water --help)"

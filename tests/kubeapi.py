@@ -106,6 +106,8 @@ class ApiServer(kmock.KubernetesScaffold):
 
     async def _handle(self, request):
         fault = self._take_fault(request)
+        if fault and fault.message.startswith("<"):  # a web page, as an SSO proxy or another port answers
+            return aiohttp.web.Response(status=fault.code, text=fault.message, content_type="text/html")
         if fault:
             return status(fault.code, aiohttp.web.Response(status=fault.code).reason, fault.message)
         namespace_object = NAMESPACE_PATH.match(request.url.path)  # kmock reads it as a namespace prefix

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import threading
 import time
@@ -430,4 +431,124 @@ def test_a_param_override_that_argo_would_evaluate_is_refused_like_the_same_text
     water("deploy", path)
     out = water("run", "babyweight", "--param", evaluated, code=2)
     assert "--param limit: expressions" in out
-    assert not [k for k in live(apiserver) if k[0].endswith("workflows") and "templates" not in k[0]]
+    assert not [k for k in live(apiserver) if k[0] == "argoproj.io/v1alpha1/workflows"]
+
+
+def test_a_deploy_racing_another_takes_the_next_revision_instead_of_overwriting_it(water, apiserver, project):
+    """Two deploys planned against revision 1: the other records revision 2 between this one's plan and its
+    record (injected through the server, as it happens on a real cluster)."""
+    path = project("babyweight")
+    water("deploy", path)
+    other = dict(apiserver.api.objects[("v1/configmaps", "ml", "babyweight-water-rev-1")])
+
+    def other_deploy_recorded_first(request):
+        if request.method == "POST" and ("v1/configmaps", "ml", "babyweight-water-rev-2") not in apiserver.api.objects:
+            taken = json.loads(json.dumps(other))
+            taken["metadata"].update(name="babyweight-water-rev-2", labels={**taken["metadata"]["labels"],
+                                                                           "water/revision": "2"})
+            for key in ("uid", "resourceVersion", "creationTimestamp"):
+                taken["metadata"].pop(key, None)
+            apiserver.api.objects[("v1/configmaps", "ml", "babyweight-water-rev-2")] = {
+                **taken, "metadata": {**taken["metadata"], "resourceVersion": "999999"}}
+        return False
+
+    apiserver.api.inject(500, path="configmaps", when=other_deploy_recorded_first, times=-1)
+    spec = path / "water.yaml"
+    spec.write_text(spec.read_text().replace('limit: "100000"', 'limit: "7"'))
+    out = water("deploy", path)
+    assert "revision 3 recorded" in out
+    assert revisions(apiserver) == [1, 2, 3]
+    rev3 = apiserver.api.objects[("v1/configmaps", "ml", "babyweight-water-rev-3")]
+    assert 'limit: "7"' in rev3["data"]["water.yaml"]  # this deploy's spec, the other's revision intact
+    assert 'limit: "7"' not in apiserver.api.objects[("v1/configmaps", "ml", "babyweight-water-rev-2")]["data"][
+        "water.yaml"]
+
+
+def test_a_failed_revision_write_says_what_was_applied_and_how_to_go_back(water, apiserver, project):
+    path = project("babyweight")
+    water("deploy", path)
+    apiserver.api.inject(403, method="POST", path="configmaps", message='configmaps is forbidden: User "dev" '
+                         'cannot create resource "configmaps"')
+    spec = path / "water.yaml"
+    spec.write_text(spec.read_text().replace('limit: "100000"', 'limit: "7"'))
+    out = water("deploy", path, code=1)
+    assert "recording the revision failed: forbidden: configmaps is forbidden" in out
+    assert "applied: workflowtemplate.argoproj.io/babyweight (configured)" in out
+    assert "to go back: water rollback babyweight --to 1 -n ml" in out
+    assert revisions(apiserver) == [1]
+
+
+def test_a_failed_prune_is_worded_as_a_prune(water, apiserver, project):
+    path = project("babyweight")
+    water("deploy", path)
+    apiserver.api.inject(403, method="DELETE", path="cronworkflows", when=lambda r: "dryRun" not in r.params,
+                         message="cronworkflows is forbidden")
+    spec = path / "water.yaml"
+    spec.write_text(re.sub(r"(?ms)^  schedule:.*?(?=^  params:)", "", spec.read_text()))
+    out = water("deploy", path, code=1)
+    assert "pruning cronworkflow.argoproj.io/babyweight failed: forbidden" in out
+
+
+@pytest.mark.namespaces("default", "ml", "team-a")
+def test_cluster_commands_named_in_a_project_folder_use_the_specs_namespace(water, apiserver, project,
+                                                                            monkeypatch):
+    path = project("babyweight", lambda t: t.replace("  namespace: ml", "  namespace: team-a"))
+    monkeypatch.chdir(path)
+    out = water("deploy")
+    assert "namespace team-a" in out
+    assert water("run", "babyweight").startswith("workflow/babyweight-")
+    assert [k[1] for k in live(apiserver) if k[0] == "argoproj.io/v1alpha1/workflows"] == ["team-a"]
+    assert "0 3 * * *" in water("status", "babyweight") and "deploy" in water("history", "babyweight")
+
+
+def test_a_server_that_answers_html_is_one_line_without_the_page(water, apiserver, monkeypatch):
+    monkeypatch.setattr("water.kube.BACKOFF", 0.01)
+    apiserver.api.inject(502, times=-1, message="<html><body>Sign in to Corp SSO" + " x" * 500 + "</body></html>")
+    out = water("status", code=1)
+    assert len(out.strip().splitlines()) == 1 and "Sign in" not in out
+    assert "a login proxy, or the wrong port?" in out and "context 'test'" in out
+
+
+def test_insecure_skip_tls_verify_is_honoured_without_a_warning_per_request(tmp_path, water_bin):
+    """A kubeconfig that says insecure-skip-tls-verify chose it: urllib3's InsecureRequestWarning on every request
+    is noise on the user's terminal."""
+    import ssl
+    import subprocess
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-days",
+                    "1", "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")],
+                   check=True, capture_output=True)
+
+    class Api(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = {"resources": [{"name": "workflowtemplates"}, {"name": "cronworkflows"}]} \
+                if self.path.rstrip("/").endswith("v1alpha1") else {"kind": "List", "items": []}
+            data = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Api)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        (tmp_path / "kubeconfig").write_text(yaml.safe_dump({
+            "apiVersion": "v1", "kind": "Config", "current-context": "tls",
+            "clusters": [{"name": "c", "cluster": {"server": f"https://127.0.0.1:{server.server_port}",
+                                                  "insecure-skip-tls-verify": True}}],
+            "users": [{"name": "u", "user": {"token": "t"}}],
+            "contexts": [{"name": "tls", "context": {"cluster": "c", "user": "u", "namespace": "ml"}}]}))
+        done = subprocess.run([water_bin, "status", "--kubeconfig", str(tmp_path / "kubeconfig")],
+                              capture_output=True, text=True, timeout=60)
+    finally:
+        server.shutdown()
+    assert done.returncode == 0, done.stderr
+    assert "InsecureRequestWarning" not in done.stderr and "Warning" not in done.stderr

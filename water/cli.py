@@ -142,9 +142,15 @@ def _cluster_options(fn):
     return fn
 
 
-def _connect(context, namespace, kubeconfig):
+def _connect(context, namespace, kubeconfig, name=None, here=False):
+    """`name` (or `here`): a command about a pipeline takes the namespace of the spec in this folder when that spec
+    is the pipeline, as `water deploy` does, unless -n says otherwise."""
     from water.kube import Cluster, Target
 
+    if namespace is None and (name or here):
+        from water.pipeline import namespace_here
+
+        namespace = namespace_here(name)
     return Cluster(Target(kubeconfig, context, namespace))
 
 
@@ -191,7 +197,7 @@ def run_command(target, local, pairs, from_step, only, jobs, date, wait, follow,
         raise click.UsageError("name the deployed pipeline to run (or --local PATH)")
     from water import runs
 
-    cluster = _connect(context, namespace, kubeconfig)
+    cluster = _connect(context, namespace, kubeconfig, target)
     run = runs.start(cluster, target, _params(pairs), date and f"{date:%Y-%m-%d}")
     click.echo(f"{run['kind'].lower()}/{run['metadata']['name']} created")
     if wait or follow:
@@ -258,7 +264,7 @@ def edit(name, context, namespace, kubeconfig):
     """Edit the live spec in $EDITOR, then deploy it."""
     from water.edit import edit as edit_live
 
-    cluster = _connect(context, namespace, kubeconfig)
+    cluster = _connect(context, namespace, kubeconfig, name)
     edit_live(cluster, name, cluster.namespace, echo=click.echo, show_diff=_print_diff)
 
 
@@ -270,7 +276,7 @@ def history(name, fmt, context, namespace, kubeconfig):
     """List the pipeline's revisions (the last 10 are kept)."""
     from water import deploy as d
 
-    cluster = _connect(context, namespace, kubeconfig)
+    cluster = _connect(context, namespace, kubeconfig, name)
     found = [{k: v for k, v in r.items() if k not in ("spec", "manifests", "files")}
              for r in d.revisions(cluster, name, cluster.namespace)]
     if not found:
@@ -288,7 +294,7 @@ def rollback(name, number, yes, context, namespace, kubeconfig):
     """Re-apply an earlier revision as a new one."""
     from water import deploy as d
 
-    cluster = _connect(context, namespace, kubeconfig)
+    cluster = _connect(context, namespace, kubeconfig, name)
     bundle = d.rollback_bundle(cluster, name, cluster.namespace, number)
     d.deploy(cluster, bundle, namespace, confirm=_confirm(yes), echo=click.echo, show_diff=_print_diff)
 
@@ -301,7 +307,7 @@ def status(name, fmt, context, namespace, kubeconfig):
     """Pipelines here, or one pipeline's runs and steps."""
     from water import runs
 
-    cluster = _connect(context, namespace, kubeconfig)
+    cluster = _connect(context, namespace, kubeconfig, name, here=True)
     if name is None:
         rows = runs.summaries(cluster)
         _print_data(rows, fmt, [("NAME", "name"), ("SCHEDULE", "schedule"), ("TIMEZONE", "timezone"),
@@ -332,7 +338,7 @@ def logs(name, run, step, follow, context, namespace, kubeconfig):
     """Step logs of a run (default: the latest one)."""
     from water import runs
 
-    cluster = _connect(context, namespace, kubeconfig)
+    cluster = _connect(context, namespace, kubeconfig, name)
     found = runs.get_run(cluster, name, run)
     if follow:
         runs.wait(cluster, found, follow=True, step=step, echo=click.echo, progress=lambda line: None)
@@ -350,7 +356,7 @@ def _schedule_switch(command: str, suspended: bool, done: str, help_text: str) -
     def switch(name, context, namespace, kubeconfig):
         from water import runs
 
-        kind = runs.set_suspended(_connect(context, namespace, kubeconfig), name, suspended)
+        kind = runs.set_suspended(_connect(context, namespace, kubeconfig, name), name, suspended)
         click.echo(f"{kind.lower()}/{name} {done}")
 
 
@@ -366,7 +372,7 @@ def delete(name, yes, context, namespace, kubeconfig):
     """Remove a pipeline: its definition, schedule, runs and revisions."""
     from water import deploy as d
 
-    cluster = _connect(context, namespace, kubeconfig)
+    cluster = _connect(context, namespace, kubeconfig, name)
     if not yes:
         if not sys.stdin.isatty():
             raise click.UsageError("deleting needs --yes when there is no terminal to ask on")

@@ -77,6 +77,7 @@ def deploy(cluster: Cluster, bundle: Bundle, namespace_flag: str | None, *, dry_
     """Plan (manifests and Datadog monitors), show the diff, confirm (when asked to), then execute: manifests
     first, monitors after them. Returns the new revision's number."""
     p = plan(cluster, bundle, namespace_for(cluster, bundle, namespace_flag))
+    echo(f"pipeline {bundle.name} in namespace {p.namespace} ({cluster.where})")
     datadog, monitor_changes = monitor_plan(bundle, p.latest)
     review(p.pending + [c for c in monitor_changes if c.action != "unchanged"], p.namespace, "deploy",
            dry_run=dry_run, confirm=confirm, show_diff=show_diff)
@@ -218,7 +219,13 @@ def execute(cluster: Cluster, p: Plan, *, dry_run: bool = False, force: bool = F
         then()
     if not p.new_revision:
         return None
-    number = record_revision(cluster, p.bundle, p.namespace, p.latest)
+    try:
+        number = record_revision(cluster, p.bundle, p.namespace, p.latest)
+    except ClusterError as exc:
+        raise DeployError("\n".join([
+            f"recording the revision failed: {exc}",
+            f"applied: {_refs([c for c in p.changes if c.action != 'unchanged']) or 'nothing'}; no revision "
+            f"records it, so `water history` does not show it (deploy again to record it)", _undo(p)])) from None
     echo(f"revision {number} recorded")
     return number
 
@@ -250,8 +257,9 @@ def apply_changes(cluster: Cluster, changes: list, *, dry_run: bool, force: bool
         try:
             _write(cluster, change, dry_run=False, force=force)
         except ClusterError as exc:
+            doing = "pruning" if change.action == "pruned" else "applying"
             raise DeployError("\n".join([
-                f"applying {change.ref} failed: {_explain(exc) if isinstance(exc, ApiError) else exc}",
+                f"{doing} {change.ref} failed: {_explain(exc) if isinstance(exc, ApiError) else exc}",
                 f"applied: {_refs(done) or 'nothing'}",
                 f"not applied: {', '.join(c.ref for c in pending[len(done) - len(applied):])}", undo])) from None
         done.append(change)
@@ -291,8 +299,30 @@ def revision_name(name: str, number: int) -> str:
     return f"{name}-water-rev-{number}"
 
 
+RECORD_ATTEMPTS = 5
+
+
 def record_revision(cluster: Cluster, bundle: Bundle, namespace: str, latest: dict | None) -> int:
+    """Create the next revision's ConfigMap; never overwrite one: a deploy that ran at the same time and took the
+    number first (409 AlreadyExists) leaves this one the next number."""
     number = (latest["number"] if latest else 0) + 1
+    for _ in range(RECORD_ATTEMPTS):
+        try:
+            cluster.create(_revision_configmap(bundle, namespace, number))
+            break
+        except ApiError as exc:
+            if exc.status != 409:
+                raise
+            number = max(number, *(r["number"] for r in revisions(cluster, bundle.name, namespace))) + 1
+    else:
+        raise DeployError(f"revision numbers up to {number} were all taken by deploys running at the same time; "
+                          f"no revision was recorded for this one (deploy again)")
+    for old in revisions(cluster, bundle.name, namespace)[KEEP_REVISIONS:]:
+        cluster.delete("ConfigMap", old["configmap"], namespace=namespace)
+    return number
+
+
+def _revision_configmap(bundle: Bundle, namespace: str, number: int) -> dict:
     payload = {"water.yaml": bundle.spec, "manifests.yaml": bundle.manifests,
                "files.json": json.dumps(bundle.files, sort_keys=True),
                "monitors.json": json.dumps(bundle.monitors, sort_keys=True)}
@@ -301,13 +331,10 @@ def record_revision(cluster: Cluster, bundle: Bundle, namespace: str, latest: di
                             for k, v in payload.items()}} if large else {"data": payload})
     info = {"hash": bundle.hash, "user": getpass.getuser(), "time": _now(), "note": bundle.note,
             "params": json.dumps(bundle.params, sort_keys=True), **{f"git-{k}": str(v) for k, v in bundle.git.items()}}
-    cluster.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
         "name": revision_name(bundle.name, number), "namespace": namespace,
         "labels": {**MANAGED_BY, PIPELINE_LABEL: bundle.name, REVISION_LABEL: str(number)},
-        "annotations": {f"water/{k}": v for k, v in info.items()}}, **data})
-    for old in revisions(cluster, bundle.name, namespace)[KEEP_REVISIONS:]:
-        cluster.delete("ConfigMap", old["configmap"], namespace=namespace)
-    return number
+        "annotations": {f"water/{k}": v for k, v in info.items()}}, **data}
 
 
 def revisions(cluster: Cluster, name: str, namespace: str) -> list:

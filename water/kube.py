@@ -82,6 +82,10 @@ class Cluster:
             self.context = "in-cluster"
             default_namespace = _incluster_namespace()
         cfg.retries = 0  # water retries itself, knowing which calls are safe to repeat
+        if not cfg.verify_ssl:  # the kubeconfig's insecure-skip-tls-verify: chosen, so not warned about per request
+            import urllib3
+
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         self.server = cfg.host
         self.namespace = target.namespace or default_namespace
         self._api = client.ApiClient(cfg)
@@ -130,11 +134,14 @@ class Cluster:
 
     def _error(self, method, path, response) -> ApiError:
         data = response.read()
+        status, where = response.status, self.where
         try:
             message = json.loads(data).get("message") or ""
-        except ValueError:
-            message = data.decode("utf-8", "replace").strip()
-        status, where = response.status, self.where
+        except (ValueError, AttributeError):
+            if data.lstrip()[:1] == b"<" or "html" in (response.getheader("Content-Type") or ""):
+                return ApiError(status, "NotKubernetes", f"{self.server} answered {method} {path} with a web page "
+                                f"(HTTP {status}), not the Kubernetes API: a login proxy, or the wrong port? ({where})")
+            message = " ".join(data.decode("utf-8", "replace").split())[:300]
         if status == 401:
             return ApiError(401, "Unauthorized", f"the cluster refused the credentials of {where}: Unauthorized")
         if status == 403:
@@ -142,6 +149,8 @@ class Cluster:
         if status in RETRIABLE:
             return ApiError(status, "ServerError", f"the API server failed {method} {path} with {status}"
                             f"{': ' + message if message else ''} ({where}; tried {ATTEMPTS} times)")
+        if status == 404:
+            return ApiError(404, "NotFound", f"{message or f'{method} {path}: not found'} ({where})")
         return ApiError(status, response.reason or "", message or f"{method} {path}: HTTP {status}")
 
     # --- verbs on objects --------------------------------------------------------------------------------

@@ -106,6 +106,21 @@ def spec_path(path: str | None) -> str:
     return os.path.join(path, SPEC_FILE) if os.path.isdir(path) else path
 
 
+def namespace_here(name: str | None = None, folder: str = ".") -> str | None:
+    """The namespace the spec in `folder` names, when it is the pipeline `name` (or any, without a name): what
+    `water run/status/logs/history NAME` use there unless -n says otherwise, as `water deploy` does."""
+    try:
+        with open(os.path.join(folder, "water.yaml"), encoding="utf-8") as f:
+            data = fastyaml.load(f.read())
+    except (OSError, UnicodeDecodeError):
+        return None
+    metadata = data.get("metadata") if isinstance(data, dict) else None
+    if not isinstance(metadata, dict) or (name is not None and metadata.get("name") != name):
+        return None
+    namespace = metadata.get("namespace")
+    return namespace if isinstance(namespace, str) and namespace else None
+
+
 class BadParameter(WaterError):
     """A --param that cannot be taken (bad input: exit 2, like an invalid spec)."""
 
