@@ -3,6 +3,8 @@
 - process start to the first AWS request of `water-job athena` (goal <= 0.5 s), median of N;
 - peak RSS of `water-job athena`, `glue` and `size` (goal <= 80 MB);
 - describe calls per job-minute after the first minute, from the real poller on a virtual clock (goal <= 6);
+- how late a step sees its job end, same poller and clock, 2,000 jobs of random length under 10 minutes (goal:
+  mean <= 10 s) and 2,000 of 10 minutes to 6 hours (goal: mean <= 5% of the job's length);
 - `size` over 100,000 objects: objects/s, beside a plain single-threaded boto3 list loop in the same run.
 
     python bench/runtime.py [--runs 7] [--objects 100000]
@@ -58,23 +60,41 @@ def run(argv: list, env: dict) -> tuple[float, float]:
         return wall, int(f.read()) / 1024
 
 
-def describe_calls_per_minute(minutes: int = 30) -> float:
+def _wait_for(end: float, timeout: float = 10 ** 7) -> tuple[float, list]:
+    """(when the real poller, on a virtual clock, saw a job that ends at `end` seconds; its describe times)."""
     from water.runtime import poll
 
     now, calls = [0.0], []
 
     def check():
         calls.append(now[0])
-        return None
+        return "ended" if now[0] >= end else None
 
     def sleep(seconds):
         now[0] += seconds
 
     try:
-        poll.wait(check, timeout=minutes * 60, clock=lambda: now[0], sleep=sleep)
+        poll.wait(check, timeout=timeout, interval=poll.job_interval, clock=lambda: now[0], sleep=sleep)
     except poll.Timeout:
         pass
+    return now[0], calls
+
+
+def describe_calls_per_minute(minutes: int = 30) -> float:
+    _, calls = _wait_for(float("inf"), timeout=minutes * 60)
     return sum(1 for t in calls if t >= 60) / (minutes - 1)
+
+
+def detection_delays(jobs: int = 2000) -> dict:
+    """How late a step sees its job end: jobs of random lengths (seeded), under and over 10 minutes."""
+    import random
+
+    rnd = random.Random(14)
+    short = [_wait_for(end)[0] - end for end in (rnd.uniform(1, 600) for _ in range(jobs))]
+    long = [(seen - end) / end for end, seen in ((end, _wait_for(end)[0]) for end in
+                                                 (rnd.uniform(600, 6 * 3600) for _ in range(jobs)))]
+    return {"short_mean": statistics.mean(short), "short_p95": statistics.quantiles(short, n=20)[-1],
+            "long_mean_share": statistics.mean(long), "long_p95_share": statistics.quantiles(long, n=20)[-1]}
 
 
 def main():
@@ -143,6 +163,11 @@ def main():
     for kind, values in rss.items():
         print(f"| peak RSS, {kind} (median) | {statistics.median(values):.0f} MiB | <= 80 MiB |")
     print(f"| describe calls per job-minute after the first | {describe_calls_per_minute():.1f} | <= 6 |")
+    delays = detection_delays()
+    print(f"| job end seen late, jobs under 10 min: mean / p95 | {delays['short_mean']:.1f} s / "
+          f"{delays['short_p95']:.1f} s | mean <= 10 s |")
+    print(f"| job end seen late, jobs of 10 min to 6 h: mean / p95, share of the job's length | "
+          f"{delays['long_mean_share']:.1%} / {delays['long_p95_share']:.1%} | mean <= 5% |")
     print(f"| size over {args.objects:,} objects | {args.objects / wall_size:,.0f} objects/s ({wall_size:.1f} s, "
           f"whole process) | |")
     print(f"| plain boto3 list loop, same objects | {listed / wall_plain:,.0f} objects/s ({wall_plain:.1f} s) | |")

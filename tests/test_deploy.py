@@ -552,3 +552,25 @@ def test_insecure_skip_tls_verify_is_honoured_without_a_warning_per_request(tmp_
         server.shutdown()
     assert done.returncode == 0, done.stderr
     assert "InsecureRequestWarning" not in done.stderr and "Warning" not in done.stderr
+
+
+def test_one_bad_object_breaks_neither_status_nor_history_for_the_others(water, apiserver, project):
+    """A CronWorkflow whose cron never fires (deployed by hand, or by a water before the check) and a revision
+    ConfigMap cut short: each shows what is wrong in its own row."""
+    path = project("babyweight")
+    water("deploy", path)
+    other = project("demo")
+    water("deploy", other)
+    key = ("argoproj.io/v1alpha1/cronworkflows", "ml", "babyweight")
+    apiserver.api.objects[key]["spec"]["schedules"] = ["0 3 30 2 *"]
+    table = water("status")
+    rows = {line.split()[0]: line for line in table.splitlines()[1:]}
+    assert "never (" in rows["babyweight"] and "never" not in rows["demo"]
+    revision = apiserver.api.objects[("v1/configmaps", "ml", "babyweight-water-rev-1")]
+    revision["binaryData"] = {"water.yaml.gz": "bm90IGd6aXA="}  # not gzip
+    spec = path / "water.yaml"
+    spec.write_text(spec.read_text().replace('limit: "100000"', 'limit: "7"'))
+    water("deploy", path)
+    history = water("history", "babyweight")
+    assert "unreadable (BadGzipFile)" in history and "deploy" in history.splitlines()[1]
+    assert "cannot be read" in water("rollback", "babyweight", "--to", "1", "-y", code=1)

@@ -277,7 +277,7 @@ def history(name, fmt, context, namespace, kubeconfig):
     from water import deploy as d
 
     cluster = _connect(context, namespace, kubeconfig, name)
-    found = [{k: v for k, v in r.items() if k not in ("spec", "manifests", "files")}
+    found = [{k: v for k, v in r.items() if k not in ("spec", "manifests", "files", "unreadable")}
              for r in d.revisions(cluster, name, cluster.namespace)]
     if not found:
         raise click.ClickException(f"pipeline '{name}' has no revisions in namespace '{cluster.namespace}'")

@@ -339,9 +339,22 @@ def _revision_configmap(bundle: Bundle, namespace: str, number: int) -> dict:
 
 def revisions(cluster: Cluster, name: str, namespace: str) -> list:
     """Revision records, newest first."""
-    found = [_read_revision(cm) for cm in cluster.list("ConfigMap", f"{_selector(name)},{REVISION_LABEL}",
-                                                       namespace)]
+    found = [_read_or_say_why(cm) for cm in cluster.list("ConfigMap", f"{_selector(name)},{REVISION_LABEL}",
+                                                          namespace)]
     return sorted(found, key=lambda r: r["number"], reverse=True)
+
+
+def _read_or_say_why(cm: dict) -> dict:
+    """A revision, or, for a ConfigMap that cannot be read as one (edited by hand, cut short), a record saying why:
+    one bad object must not hide the others from `history` and `rollback`."""
+    try:
+        return _read_revision(cm)
+    except (KeyError, ValueError, TypeError, AttributeError, OSError, EOFError) as exc:  # gzip, base64, json
+        meta = cm.get("metadata") or {}
+        label = str((meta.get("labels") or {}).get(REVISION_LABEL, ""))
+        return {"number": int(label) if label.isdigit() else -1, "configmap": meta.get("name", "?"), "spec": "",
+                "manifests": "", "files": {}, "monitors": [], "params": {}, "hash": "",
+                "unreadable": f"{type(exc).__name__}: {exc}", "note": f"unreadable ({type(exc).__name__})"}
 
 
 def latest_revision(cluster: Cluster, name: str, namespace: str) -> dict | None:
@@ -367,12 +380,13 @@ def rollback_bundle(cluster: Cluster, name: str, namespace: str, number: int | N
 def _pick(found: list, name: str, namespace: str, number: int | None) -> dict:
     if not found:
         raise WaterError(f"pipeline '{name}' has no revisions in namespace '{namespace}' (deploy it first)")
-    if number is None:
-        return found[0]
-    match = [r for r in found if r["number"] == number]
+    match = [r for r in found if r["number"] == number] if number is not None else found[:1]
     if not match:
         raise WaterError(f"pipeline '{name}' has no revision {number} (kept: "
                          f"{', '.join(str(r['number']) for r in found)})")
+    if "unreadable" in match[0]:
+        raise WaterError(f"revision {match[0]['number']} of '{name}' cannot be read ({match[0]['configmap']}: "
+                         f"{match[0]['unreadable']})")
     return match[0]
 
 
