@@ -574,3 +574,19 @@ def test_one_bad_object_breaks_neither_status_nor_history_for_the_others(water, 
     history = water("history", "babyweight")
     assert "unreadable (BadGzipFile)" in history and "deploy" in history.splitlines()[1]
     assert "cannot be read" in water("rollback", "babyweight", "--to", "1", "-y", code=1)
+
+
+def test_a_run_started_by_hand_carries_the_time_it_stands_for_as_the_cron_controller_does(water, apiserver,
+                                                                                       project):
+    """workflows.argoproj.io/scheduled-time (argo-workflows workflow/common/common.go), RFC 3339: {{run.date}} of
+    the run is its day in schedule.timezone."""
+    from datetime import datetime, timezone
+
+    water("deploy", project("babyweight"))
+    water("run", "babyweight", "--date", "2026-06-01")
+    water("run", "babyweight")
+    runs_made = sorted((o for k, o in live(apiserver).items() if k[0] == "argoproj.io/v1alpha1/workflows"),
+                       key=lambda o: int(o["metadata"]["resourceVersion"]))
+    stamps = [o["metadata"]["annotations"]["workflows.argoproj.io/scheduled-time"] for o in runs_made]
+    assert stamps[0] == "2026-06-01T00:00:00+09:00"  # babyweight's schedule is Asia/Tokyo
+    assert abs((datetime.fromisoformat(stamps[1]) - datetime.now(timezone.utc)).total_seconds()) < 60

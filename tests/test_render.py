@@ -564,3 +564,15 @@ def test_an_image_tag_docker_takes_becomes_a_label_value_the_api_server_takes(ta
         for labels in (obj["metadata"]["labels"], obj["spec"].get("podMetadata", {}).get("labels", {})):
             for key, value in labels.items():
                 assert label.fullmatch(value) and len(value) <= 63, (key, value)
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_every_step_pod_has_the_grace_period_a_bounded_stop_needs(name):
+    from water import contract
+
+    for obj in render_objects(example_path(name)):
+        if obj["kind"] == "WorkflowTemplate":  # Argo applies the workflow's podSpecPatch to every pod
+            assert json.loads(obj["spec"]["podSpecPatch"]) == {"terminationGracePeriodSeconds": contract.GRACE_PERIOD}
+        if obj["kind"] == "CronJob" and obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0][
+                "command"] == ["water-job"]:
+            assert obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 45

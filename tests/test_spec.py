@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 
 import pytest
 
-from conftest import EXAMPLES, example_path
+from conftest import EXAMPLES, ROOT, example_path
 from water import expressions
 from water import pipeline as pipeline_mod
 from water.errors import SpecError
@@ -325,3 +327,23 @@ def test_cron_expressions_are_checked_as_the_clusters_controllers_read_them(cron
     from water.spec.types import cron_is_valid
 
     assert cron_is_valid(cron) is valid
+
+
+@pytest.mark.parametrize("field, line", [
+    ("name: babyweight", 'name: "babyweight\\n"'),
+    ("namespace: ml ", 'namespace: "ml\\n" '),
+    ("serviceAccount: water-runner", 'serviceAccount: "water-runner\\n"'),
+    ("    - name: extract", '    - name: "extract\\n"'),
+    ("database: lake", 'database: "lake\\n"'),
+    ("job: babyweight-features", 'job: "babyweight-features\\n"'),
+    ('params: {limit: "100000"}', 'params: {"limit\\n": "100000"}'),
+    ("labels: {team: ml}", 'labels: {"team\\n": ml}'),
+])
+def test_a_name_with_a_trailing_newline_is_refused_on_one_line(field, line, tmp_path):
+    text = open(os.path.join(ROOT, "pipelines", "babyweight", "water.yaml")).read()
+    assert field in text
+    shutil.copytree(os.path.join(ROOT, "pipelines", "babyweight"), tmp_path / "p")
+    (tmp_path / "p" / "water.yaml").write_text(text.replace(field, line, 1))
+    with pytest.raises(SpecError) as err:
+        pipeline_mod.load(str(tmp_path / "p"))
+    assert all("\n" not in str(p) for p in err.value.problems) and "\\n" in str(err.value)

@@ -77,8 +77,8 @@ def deploy(cluster: Cluster, bundle: Bundle, namespace_flag: str | None, *, dry_
     """Plan (manifests and Datadog monitors), show the diff, confirm (when asked to), then execute: manifests
     first, monitors after them. Returns the new revision's number."""
     p = plan(cluster, bundle, namespace_for(cluster, bundle, namespace_flag))
-    echo(f"pipeline {bundle.name} in namespace {p.namespace} ({cluster.where})")
     datadog, monitor_changes = monitor_plan(bundle, p.latest)
+    echo(f"pipeline {bundle.name} in namespace {p.namespace} ({cluster.where})")
     review(p.pending + [c for c in monitor_changes if c.action != "unchanged"], p.namespace, "deploy",
            dry_run=dry_run, confirm=confirm, show_diff=show_diff)
     def sync_monitors():
@@ -281,9 +281,9 @@ def _write(cluster: Cluster, change: Change, *, dry_run: bool, force: bool) -> N
 def _explain(exc: ApiError) -> str:
     if exc.status == 409 and "conflict" in str(exc).lower():
         return f"{exc} (another field manager changed it; --force-conflicts takes the fields back for water)"
-    missing = MISSING_NAMESPACE.search(str(exc)) if exc.status == 404 else None
+    missing = MISSING_NAMESPACE.search(exc.detail) if exc.status == 404 else None
     if missing:
-        return f"{exc} (water install -n {missing[1]} creates it with the service accounts water's pods run as)"
+        return f"{exc.detail} (water install -n {missing[1]} creates it with the service accounts water's pods run as)"
     return str(exc)
 
 

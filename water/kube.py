@@ -40,9 +40,11 @@ class ClusterError(WaterError):
 
 
 class ApiError(ClusterError):
-    def __init__(self, status: int, reason: str, message: str):
+    """`detail`: the server's own message, without where it came from."""
+
+    def __init__(self, status: int, reason: str, message: str, detail: str | None = None):
         super().__init__(message)
-        self.status, self.reason = status, reason
+        self.status, self.reason, self.detail = status, reason, message if detail is None else detail
 
 
 @dataclass(frozen=True)
@@ -150,7 +152,8 @@ class Cluster:
             return ApiError(status, "ServerError", f"the API server failed {method} {path} with {status}"
                             f"{': ' + message if message else ''} ({where}; tried {ATTEMPTS} times)")
         if status == 404:
-            return ApiError(404, "NotFound", f"{message or f'{method} {path}: not found'} ({where})")
+            detail = message or f"{method} {path}: not found"
+            return ApiError(404, "NotFound", f"{detail} ({where})", detail)
         return ApiError(status, response.reason or "", message or f"{method} {path}: HTTP {status}")
 
     # --- verbs on objects --------------------------------------------------------------------------------

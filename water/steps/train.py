@@ -103,6 +103,7 @@ class Train(Kind):
 
     @staticmethod
     def _create(job, name: str, output: str) -> None:
+        """The training job (one call, no botocore retries: see attach_or_create), then its marker."""
         from water.runtime.job import Marker
 
         s3 = job.client("s3")
@@ -114,9 +115,11 @@ class Train(Kind):
         return stop_if_running(job, "training")
 
 
-# per SageMaker job type: its describe and stop calls, its name and status keys
-JOB_TYPES = {"training": ("describe_training_job", "stop_training_job", "TrainingJobName", "TrainingJobStatus"),
-             "transform": ("describe_transform_job", "stop_transform_job", "TransformJobName", "TransformJobStatus")}
+# per SageMaker job type: its describe and stop calls, its name and status keys, its listing's key
+JOB_TYPES = {"training": ("describe_training_job", "stop_training_job", "TrainingJobName", "TrainingJobStatus",
+                          "TrainingJobSummaries"),
+             "transform": ("describe_transform_job", "stop_transform_job", "TransformJobName", "TransformJobStatus",
+                           "TransformJobSummaries")}
 MAX_ATTEMPTS = 100  # what cleanup looks through: a step's retries are far fewer
 
 
@@ -124,10 +127,10 @@ def attach_or_create(job, sagemaker, job_type: str, create) -> str:
     """The name of the job this step waits for: the newest of its attempts' jobs while it is in progress or once
     it completed (or this attempt's own, whatever its state), else a new one for this attempt made by
     create(name), exactly once (water.runtime.job.Job.create)."""
-    describe, _, name_key, status_key = JOB_TYPES[job_type]
+    describe, _, name_key, status_key, _ = JOB_TYPES[job_type]
     found = job.reattach(lambda attempt: describe_or_none(getattr(sagemaker, describe), **{
                              name_key: job_name(job.pipeline, job.step, job.run_id, attempt)}),
-                         lambda described: described[status_key] in ("InProgress", "Stopping", "Completed"))
+                         lambda described: described[status_key] in ("InProgress", "Completed"))
     if found is not None:
         return found[name_key]
     name = job_name(job.pipeline, job.step, job.run_id, job.attempt)
@@ -139,11 +142,10 @@ def attach_or_create(job, sagemaker, job_type: str, create) -> str:
 def stop_if_running(job, job_type: str):
     """Stop the run's SageMaker jobs of this step (any attempt) that are still in progress; what, or None.
     One listing of the jobs whose names start as this step's do, matched against its attempts' names."""
-    describe, stop, name_key, status_key = JOB_TYPES[job_type]
+    describe, stop, name_key, status_key, summaries = JOB_TYPES[job_type]
     sagemaker = job.client("sagemaker")
     names = {job_name(job.pipeline, job.step, job.run_id, attempt) for attempt in range(MAX_ATTEMPTS)}
     prefix = job_name(job.pipeline, job.step, job.run_id).rsplit("-", 1)[0]
-    summaries = "TrainingJobSummaries" if job_type == "training" else "TransformJobSummaries"
     listed = {s[name_key] for page in sagemaker.get_paginator(f"list_{job_type}_jobs").paginate(NameContains=prefix)
               for s in page[summaries]}
     running = sorted(name for name in listed & names  # each job's own answer, not the list's
