@@ -109,7 +109,9 @@ def job_template(pipeline, kind: str, inputs: list, outputs: tuple, resources: d
     if retries:
         template["retryStrategy"] = {"limit": retries, "retryPolicy": "Always", "backoff": dict(RETRY_BACKOFF),
                                      "expression": RETRY_UNLESS_BAD_INPUT}
-        attempt = [{"name": contract.ATTEMPT_ENV, "value": "{{retries}}"}]  # a retry starts a new AWS job
+        # the attempt's number, N of the node `step(N)` (argo-workflows workflow/controller/operator.go, "Inject
+        # the retryAttempt number"); in scope only with a retryStrategy (workflow/validate/validate.go)
+        attempt = [{"name": contract.ATTEMPT_ENV, "value": "{{retries}}"}]
     template["activeDeadlineSeconds"] = timeout
     if patch:
         template["podSpecPatch"] = "{{inputs.parameters.pod-patch}}"
