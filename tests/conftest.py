@@ -153,3 +153,38 @@ def kube(apiserver):
     client = config.new_client_from_config(config_file=os.environ["KUBECONFIG"])
     yield client
     client.close()
+
+
+RUN_ID = "demo-abc12"
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """moto's server on 127.0.0.1, for AWS code spoken to over HTTP with plain boto3."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws_env(moto_endpoint, monkeypatch, tmp_path):
+    """A reset moto with a bucket `lake-results`, and a step pod's environment pointing at it."""
+    import urllib.request
+
+    from water.runtime import aws
+
+    urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")).read()
+    env = {"AWS_ENDPOINT_URL": moto_endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+           "AWS_DEFAULT_REGION": "us-east-1", "WATER_RUN_ID": RUN_ID, "WATER_PARAM_limit": "10",
+           "WATER_PARAM_who": "O'Brien", "WATER_OUTPUTS_DIR": str(tmp_path / "outputs")}
+    for name in ("DD_AGENT_HOST", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    aws.client("s3").create_bucket(Bucket="lake-results")
+    monkeypatch.setattr(aws, "HOOKS", [])
+    return env

@@ -18,33 +18,7 @@ import pytest
 from water.runtime import aws
 from water.runtime.main import main
 
-RUN_ID = "demo-abc12"
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint():
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def aws_env(moto_endpoint, monkeypatch, tmp_path):
-    urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")).read()
-    env = {"AWS_ENDPOINT_URL": moto_endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-           "AWS_DEFAULT_REGION": "us-east-1", "WATER_RUN_ID": RUN_ID, "WATER_PARAM_limit": "10",
-           "WATER_PARAM_who": "O'Brien", "WATER_OUTPUTS_DIR": str(tmp_path / "outputs")}
-    for name in ("DD_AGENT_HOST", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    aws.client("s3").create_bucket(Bucket="lake-results")
-    monkeypatch.setattr(aws, "HOOKS", [])
-    return env
+from conftest import RUN_ID  # noqa: E402 - the run the aws_env fixture's steps belong to
 
 
 def _config(**spec) -> str:
@@ -393,7 +367,8 @@ def test_a_failing_command_fails_the_step_with_its_exit_code(aws_env, capsys):
 
 def test_a_kind_water_job_cannot_run_is_bad_input(aws_env, capsys):
     assert main(["spark", "--config", _job_config("spark", spec={})]) == 2
-    assert capsys.readouterr().err.strip() == "water-job: water-job cannot run 'spark' steps"
+    assert capsys.readouterr().err.strip() == ("water-job: no step kind 'spark' (known: athena, cleanup, container, "
+                                               "glue, notify, size, train, transform)")
 
 
 def test_a_config_missing_a_field_is_bad_input_not_a_traceback(aws_env, capsys):

@@ -153,13 +153,18 @@ def test_run_date_is_never_left_to_argo():
 
 @pytest.mark.parametrize("text, offset, message", [
     ("x {{workflow.name}}", 2, "unknown expression '{{workflow.name}}'"),
-    ("{{steps.a.weights}}", 0, "'weights' is not a step output"),
+    ("{{steps.a.Weights}}", 0, "unknown expression '{{steps.a.Weights}}'"),
     ("abc {{ run.id", 4, "'{{' is not closed"),
 ])
 def test_bad_expressions_say_where_and_why(text, offset, message):
     with pytest.raises(expressions.ExpressionError) as err:
         expressions.parse(text)
     assert err.value.offset == offset and message in str(err.value)
+
+
+def test_which_outputs_a_step_has_is_its_kinds_to_say():
+    """The expression language takes any output name; the pipeline checks it against the step's kind."""
+    assert expressions.refs("{{steps.a.weights}}") == [expressions.Ref("steps", "a", "weights")]
 
 
 def test_substitute_resolves_references_at_run_time():

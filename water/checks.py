@@ -114,7 +114,7 @@ def check_sizing(step, kind, path, upstream, doc, ctx):
     sizing, spath = step.sizing, f"{path}.sizing"
     if not kind.sizes:
         ctx.problem(mark_of(step, "sizing"), spath, f"{kind.name} steps cannot be sized",
-                    "sizing applies to container, train and transform steps")
+                    f"sizing applies to {_kinds_that(lambda k: k.sizes)} steps")
         return
     source = sizing.from_
     names = [s.name for s in doc.spec.steps]
@@ -124,7 +124,7 @@ def check_sizing(step, kind, path, upstream, doc, ctx):
         ctx.problem(mark_of(sizing, "from_"), f"{spath}.from", f"'{source}' {why}", hint)
     else:
         src = next(s for s in doc.spec.steps if s.name == source)
-        if "output" not in KINDS[src.kind].step_outputs(src.config):
+        if KINDS[src.kind].measured_output(src.config) is None:
             ctx.problem(mark_of(sizing, "from_"), f"{spath}.from", f"step '{source}' has no output to measure")
     previous = None
     for j, tier in enumerate(sizing.tiers):
@@ -147,31 +147,16 @@ def _check_tier(tier, kind, tpath, ctx):
             ctx.problem(mark_of(tier), f"{tpath}.instance", f"a tier of a {kind.name} step sets instance")
     else:
         if is_set(tier, "instance"):
-            ctx.problem(mark_of(tier, "instance"), tpath, "only train and transform steps are sized by instance")
+            ctx.problem(mark_of(tier, "instance"), tpath,
+                        f"only {_kinds_that(lambda k: k.sizes == 'instance')} steps are sized by instance")
         if not any(is_set(tier, a) for a in pod):
             ctx.problem(mark_of(tier), tpath, "a tier sets resources, parallelism or nodeSelector")
 
 
-def check_timeouts(step, kind, timeout, path, ctx):
-    config = step.config
-    if kind.name != "train":
-        return
-    cpath = f"{path}.train"
-    if config.max_runtime is None:
-        config.max_runtime = timeout
-    longest = config.max_wait or config.max_runtime
-    if config.max_wait and not config.spot:
-        ctx.problem(mark_of(config, "max_wait"), f"{cpath}.maxWait", "maxWait applies to spot training only")
-    if config.max_wait and config.max_wait < config.max_runtime:
-        ctx.problem(mark_of(config, "max_wait"), f"{cpath}.maxWait", "maxWait must be at least maxRuntime")
-    if longest > timeout:
-        ctx.problem(mark_of(config, "max_wait" if config.max_wait else "max_runtime"), cpath,
-                    f"the job may run {_hours(longest)} but the step times out after {_hours(timeout)}",
-                    "raise the step's timeout")
-
-
-def _hours(seconds: int) -> str:
-    return f"{seconds / 3600:g}h"
+def _kinds_that(test) -> str:
+    """The names of the kinds that pass `test`, for a message: `a, b and c`."""
+    names = [name for name, kind in KINDS.items() if test(kind)]
+    return ", ".join(names[:-1]) + (" and " if len(names) > 1 else "") + names[-1] if names else "no"
 
 
 def check_runner(doc, ctx):
@@ -180,9 +165,9 @@ def check_runner(doc, ctx):
         return
     at = (mark_of(spec, "runner"), "spec.runner")
     steps = spec.steps
-    if len(steps) != 1 or steps[0].kind != "container" or steps[0].sizing:
-        ctx.problem(*at, "runner cronjob takes exactly one container step without sizing",
-                    "use runner: argo for more steps")
+    if len(steps) != 1 or not KINDS[steps[0].kind].plain_cronjob or steps[0].sizing:
+        ctx.problem(*at, f"runner cronjob takes exactly one {_kinds_that(lambda k: k.plain_cronjob)} step "
+                    "without sizing", "use runner: argo for more steps")
     if not spec.schedule:
         ctx.problem(*at, "runner cronjob needs spec.schedule")
     elif is_set(spec.schedule, "via"):

@@ -7,7 +7,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 
-from water import checks, expressions
+from water import checks
 from water.errors import Problem, SpecError, WaterError
 from water.spec import fastyaml
 from water.spec.fields import Ctx, as_data, did_you_mean, mark_of, model_of, parse
@@ -244,7 +244,7 @@ def _check_step(doc, step, i, upstream, project_dir, ctx) -> PipelineStep:
     outputs = kind.step_outputs(step.config)
     if step.sizing:
         checks.check_sizing(step, kind, path, upstream, doc, ctx)
-    checks.check_timeouts(step, kind, timeout, path, ctx)
+    kind.check_limits(step.config, timeout, cpath, ctx)
     return PipelineStep(step.name, kind, step.config, tuple(step.after), retries, timeout, resources, env,
                         secret_env, step.sizing, outputs, prepared, tuple(found), path)
 
@@ -259,17 +259,7 @@ def _check_references(doc, steps, upstream, ctx):
                             did_you_mean(ref.name, params) or "declare it under spec.params")
             elif ref.root == "steps":
                 _check_step_ref(step, ref, mark, path, by_name, upstream, ctx)
-        if step.kind.name == "transform" and not step.config.image:
-            try:
-                model_refs = expressions.refs(step.config.model)
-            except expressions.ExpressionError:
-                continue  # the text checks said what is wrong with it, at its line
-            trained = [r.name for r in model_refs if r.root == "steps" and r.attr == "model"]
-            if not trained:
-                ctx.problem(mark_of(step.config, "model"), f"{step.path}.transform.image",
-                            "image is required when model is not a train step's model")
-            elif trained[0] in by_name:
-                step.config.image = by_name[trained[0]].config.image  # serve with the image that trained it
+        step.kind.take_from(step.config, by_name, f"{step.path}.{step.kind.name}", ctx)
 
 
 def _check_step_ref(step, ref, mark, path, by_name, upstream, ctx):

@@ -5,6 +5,7 @@ import json
 
 from water.spec.fields import json_schema
 from water.spec.model import PipelineDoc
+from water.steps import KINDS  # noqa: F401 - registers the kinds, whose fields the schema describes
 
 
 def water_schema() -> dict:

@@ -38,7 +38,7 @@ class SizeTask:
         from water.runtime.job import BadInput
 
         config = job.config
-        source = job.refs.get(f"steps.{config['from']}.output", "")
+        source = job.refs.get(f"steps.{config['from']}.{config.get('measure', 'output')}", "")
         if not source.startswith("s3://"):
             raise BadInput(f"the output of {config['from']} is not an S3 URI: {source!r}")
         size, objects = aws.measure_prefix(job.client("s3"), source)

@@ -53,6 +53,12 @@ def own_config(step) -> dict:
     return own
 
 
+def measured_output(pipeline, step) -> str:
+    """The output of `sizing.from` that the size task measures (its kind says which)."""
+    source = pipeline.step(step.sizing.from_)
+    return source.kind.measured_output(source.config)
+
+
 def size_config(pipeline, step) -> dict:
     return {
         "pipeline": pipeline.name,
@@ -60,6 +66,7 @@ def size_config(pipeline, step) -> dict:
         "kind": "size",
         "sizes": step.kind.sizes,
         "from": step.sizing.from_,
+        "measure": measured_output(pipeline, step),
         "resources": step.resources,
         "tiers": [as_data(t) for t in step.sizing.tiers],
         "aws": pipeline.aws,
@@ -159,7 +166,7 @@ class _Templates:
 
 def _size_task(pipeline, step, templates: _Templates) -> dict:
     """The task that measures `sizing.from`'s output and picks the tier, just before the step runs."""
-    source = expressions.Ref("steps", step.sizing.from_, "output")
+    source = expressions.Ref("steps", step.sizing.from_, measured_output(pipeline, step))
     template = templates.add("size", job_template(
         pipeline, "size", ["config", "refs"], SIZE_OUTPUTS, pipeline.default_resources, retries=step.retries,
         timeout=SIZE_TIMEOUT))
@@ -214,7 +221,7 @@ def _exit_handler(pipeline, templates: _Templates) -> list:
     SIGTERM while the run goes on, for the retry that re-attaches; once the run is over, nothing will). No
     steps, no handler."""
     steps = _notify_steps(pipeline, templates) if pipeline.spec.alerts.slack else []
-    stoppable = [step for step in pipeline.steps if hasattr(step.kind, "stop_run")]
+    stoppable = [step for step in pipeline.steps if step.kind.stops_aws_job]
     if stoppable:
         steps.append(_cleanup_step(pipeline, stoppable, templates))
     return [{"name": "exit-handler", "steps": [steps]}] if steps else []

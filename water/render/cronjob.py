@@ -64,7 +64,7 @@ def plain_cronjob(pipeline, git_commit: str | None = None) -> dict:
     env = [{"name": "WATER_RUN_ID", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['job-name']"}}}]
     env += [{"name": f"WATER_PARAM_{k}", "value": v} for k, v in sorted(pipeline.spec.params.items())]
     env += pods.datadog_env(pipeline) + pods.secret_env(step)
-    args = ["container", "--config", pods.encode(step_config(pipeline, step))]
+    args = [step.kind.name, "--config", pods.encode(step_config(pipeline, step))]
     pod = {
         "serviceAccountName": pipeline.spec.service_account,
         "automountServiceAccountToken": False,

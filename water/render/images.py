@@ -10,14 +10,11 @@ import os
 from water.errors import Problem, SpecError
 from water.spec.fields import is_set, mark_of
 
-SCOPES = {"train": "training", "transform": "inference"}  # a framework's inference image may differ
-
-
 def resolved(pipeline, strict: bool = False) -> tuple:
     """(the pipeline with framework images resolved, warnings). Without spec.aws.region or without the SDK the
     images stay as written with a warning (`water render`), or, when `strict` (deploy), that is an error at
     each image's line. An unknown framework or version is a spec error at its line."""
-    wanted = [s for s in pipeline.steps if s.kind.name in SCOPES and s.config.image and "/" not in s.config.image]
+    wanted = [s for s in pipeline.steps if s.kind.image_scope and s.config.image and "/" not in s.config.image]
     if not wanted:
         return pipeline, []
     region = pipeline.spec.aws.region
@@ -60,7 +57,7 @@ def _retrieve():
 def _lookup(retrieve, step, region: str) -> str:
     framework, _, version = step.config.image.partition(":")
     return retrieve(framework, region, version or None, instance_type=step.config.instance.type,
-                    image_scope=SCOPES[step.kind.name])
+                    image_scope=step.kind.image_scope)  # a framework's inference image may differ
 
 
 def _with_image(step, uri: str):

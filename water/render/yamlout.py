@@ -152,8 +152,6 @@ def plain_is_string(text: str, _cache: dict = {}) -> bool:  # noqa: B006 - a cac
         return True
     known = _cache.get(text)
     if known is None:
-        import yaml
-
         known = _cache[text] = _resolved_tag(text) == "tag:yaml.org,2002:str"
     return known
 

@@ -52,9 +52,10 @@ def _run(args, started: float, sleep) -> int:
     try:
         job = Job.from_arguments(args.config, args.refs, dict(os.environ), args.shard, args.shared, sleep)
         job.extra = {"status": args.status, "failures": args.failures, "duration": args.duration}
-        kind = _kinds().get(args.kind)
-        if kind is None or not hasattr(kind, "run_cluster"):
-            raise BadInput(f"water-job cannot run '{args.kind}' steps")
+        kinds = _kinds()
+        kind = kinds.get(args.kind)
+        if kind is None:
+            raise BadInput(f"no step kind '{args.kind}' (known: {', '.join(sorted(kinds))})")
         outputs = kind.run_cluster(job)
         job.write_outputs(outputs)
         if "bytes" in outputs:

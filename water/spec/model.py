@@ -55,14 +55,11 @@ class Sizing(SpecModel):
     tiers: list = field(List(Model(Tier), min_items=1), "Size classes, smallest first.", required=True)
 
 
-def _kinds():
-    from water.steps import KINDS
-
-    return {name: kind.spec for name, kind in KINDS.items()}
+STEP_KINDS: dict = {}  # kind name → the spec model under its key; filled by water.steps.register, above this
 
 
 class Step(SpecModel):
-    """One step of the pipeline: common settings plus exactly one kind (container, athena, glue, train, transform)."""
+    """One step of the pipeline: common settings plus exactly one kind (the key naming it)."""
 
     name: str = field(STEP_NAME, "Step name, unique in the pipeline (DNS-1123 label, at most 40 characters).",
                       required=True)
@@ -78,7 +75,7 @@ class Step(SpecModel):
     config: object = None  # set by the parser: that kind's spec
 
 
-STEP = Model(Step, variants=_kinds)
+STEP = Model(Step, variants=lambda: STEP_KINDS)
 
 
 class Schedule(SpecModel):

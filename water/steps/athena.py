@@ -10,7 +10,7 @@ from water import expressions
 from water.spec.fields import Ctx, SpecModel, as_data, field, mark_of
 from water.spec.types import PLAIN, TEXT, S3Uri, Str
 from water.spec.marked import file_mark, text_mark
-from water.steps.base import Kind, Prepared, read_project_file
+from water.steps.base import NUMBER, PREFIX, Kind, Prepared, read_project_file
 
 
 class AthenaSpec(SpecModel):
@@ -77,10 +77,8 @@ def is_sql_file(query: str) -> bool:
 class Athena(Kind):
     name = "athena"
     spec = AthenaSpec
+    outputs = {"output": PREFIX, "bytes": NUMBER}
     stop_keys = ("output", "workgroup")  # what the exit handler needs to find the run's query
-
-    def step_outputs(self, config):
-        return ("output", "bytes")
 
     def prepare(self, config, project_dir, path, ctx):
         prepared = self._read(config, project_dir, path, ctx)

@@ -1,12 +1,12 @@
-"""What every step kind provides. A kind is one module: its spec model, its checks,
-the config its `water-job` runtime receives, and (later) its runtime and local backend."""
+"""What every step kind provides. A kind is one module: its spec model, its outputs, sizing, stop keys and
+checks, the config its `water-job` runtime receives, its runtime and its local backend."""
 from __future__ import annotations
 
 import errno
 import os
 from dataclasses import dataclass, field
 
-from water.spec.fields import mark_of
+from water.spec.fields import as_data, mark_of
 from water.textfile import NotUtf8, read_text
 
 MISSING = os.strerror(errno.ENOENT)
@@ -46,24 +46,64 @@ def named_script(config, key: str, what: str, project_dir: str, path: str, ctx) 
         else f"cannot read {what} '{rel}': {why}")))
 
 
+# what an output is (Kind.outputs): what later steps and water's own tasks may do with it
+PREFIX = "an S3 prefix"  # `output`: measured by sizing and by `bytes`
+MODEL = "a model artifact"
+NUMBER = "a number"
+DOCUMENT = "a JSON document"
+
+
 class Kind:
+    """Everything about one step kind, with the defaults a kind that says nothing gets. A kind is one module: a
+    subclass of this, its spec model, and `water.steps.register(KIND)`; nothing else names it."""
+
     name: str = ""
-    spec: type = type
-    outputs: tuple = ("output",)  # what `{{steps.NAME.<output>}}` may name
-    sizes: str = ""  # what a sizing tier sets for this kind: "pod", "instance" or "" (no sizing)
+    spec: type = type  # the spec model of the fields under the kind's key
+    outputs: dict = {"output": PREFIX}  # what `{{steps.NAME.<output>}}` may name, and what each is
+    sizes: str = ""  # what a sizing tier sets for this kind: "pod", "instance" or "" (cannot be sized)
+    image_scope: str = ""  # SageMaker's scope for a framework:version image: "training", "inference", or none
+    stop_keys: tuple | None = None  # the spec keys cleanup needs to find the run's AWS job; None: no AWS job
+    plain_cronjob: bool = False  # whether a one-step pipeline of this kind may run as a plain CronJob
+
+    @property
+    def stops_aws_job(self) -> bool:
+        """Whether a failed run's exit handler must look for this kind's AWS job (water-job cleanup)."""
+        return self.stop_keys is not None
 
     def step_outputs(self, config) -> tuple:
         """The outputs a step of this kind produces, given its config."""
-        return self.outputs
+        return tuple(self.outputs)
+
+    def measured_output(self, config) -> str | None:
+        """The output a later step's sizing measures: the step's first S3 prefix, if it has one."""
+        return next((name for name in self.step_outputs(config) if self.outputs.get(name) == PREFIX), None)
 
     def prepare(self, config, project_dir: str, path: str, ctx) -> Prepared:
         """Read the project files the step names; report problems in ctx (`path`: the kind's field path)."""
         return Prepared()
 
+    def check_limits(self, config, timeout: int, path: str, ctx) -> None:
+        """Check the step's own limits against its timeout (`path`: the kind's field path)."""
+
+    def take_from(self, config, by_name: dict, path: str, ctx) -> None:
+        """Settings a step takes from the steps it references (`by_name`: every step of the pipeline by name)."""
+
     def job_config(self, config, prepared: Prepared) -> dict:
         """The config `water-job <kind>` receives (user texts with their expressions intact)."""
-        raise NotImplementedError
+        return as_data(config)
 
     def run_local(self, sr) -> dict:
         """Run the step on this machine (`sr`: a water.local.context.StepRun); return its outputs by name."""
-        raise NotImplementedError
+        from water.local.context import StepFailed
+
+        raise StepFailed(f"{self.name} steps do not run locally")
+
+    def run_cluster(self, job) -> dict:
+        """Run the step in its pod (`job`: a water.runtime.job.Job); return its outputs by name."""
+        from water.runtime.job import BadInput
+
+        raise BadInput(f"{self.name} steps do not run in a pod")
+
+    def stop_run(self, job) -> str | None:
+        """Stop this step's AWS job of the run if it still runs (the exit handler's cleanup); what, or None."""
+        return None

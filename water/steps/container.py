@@ -2,9 +2,9 @@
 (which resolves expressions, reports to Datadog and writes outputs)."""
 from __future__ import annotations
 
-from water.spec.fields import List, SpecModel, as_data, field
+from water.spec.fields import List, SpecModel, field
 from water.spec.types import TEXT, S3Uri
-from water.steps.base import Kind
+from water.steps.base import NUMBER, PREFIX, Kind
 
 
 class ContainerSpec(SpecModel):
@@ -18,13 +18,12 @@ class ContainerSpec(SpecModel):
 class Container(Kind):
     name = "container"
     spec = ContainerSpec
+    outputs = {"output": PREFIX, "bytes": NUMBER}
     sizes = "pod"
+    plain_cronjob = True
 
     def step_outputs(self, config):
-        return ("output", "bytes") if config.output else ()
-
-    def job_config(self, config, prepared):
-        return as_data(config)
+        return tuple(self.outputs) if config.output else ()
 
     def run_local(self, sr):
         outputs = {}

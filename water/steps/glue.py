@@ -7,7 +7,7 @@ import re
 
 from water.spec.fields import Map, Model, SpecModel, as_data, field
 from water.spec.types import TEXT, Enum, Int, S3Uri, Str
-from water.steps.base import Kind, named_script
+from water.steps.base import NUMBER, PREFIX, Kind, named_script
 
 
 class GlueWorkers(SpecModel):
@@ -32,10 +32,11 @@ class GlueSpec(SpecModel):
 class Glue(Kind):
     name = "glue"
     spec = GlueSpec
+    outputs = {"output": PREFIX, "bytes": NUMBER}
     stop_keys = ("job",)
 
     def step_outputs(self, config):
-        return ("output", "bytes") if config.output or "--output" in config.arguments else ()
+        return tuple(self.outputs) if config.output or "--output" in config.arguments else ()
 
     def prepare(self, config, project_dir, path, ctx):
         return named_script(config, "script", "script", project_dir, path, ctx)

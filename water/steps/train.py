@@ -6,10 +6,10 @@ import hashlib
 import json
 import os
 
-from water.spec.fields import Map, Model, SpecModel, as_data, field
+from water.spec.fields import Map, Model, SpecModel, field, mark_of
 from water.spec.model import IAM_ROLE, Instance
 from water.spec.types import SAGEMAKER_IMAGE, Bool, Duration, S3Uri, Scalar, Str
-from water.steps.base import Kind, named_script
+from water.steps.base import MODEL, PREFIX, Kind, named_script
 
 
 class TrainSpec(SpecModel):
@@ -37,15 +37,28 @@ class TrainSpec(SpecModel):
 class Train(Kind):
     name = "train"
     spec = TrainSpec
-    outputs = ("output", "model")
+    outputs = {"output": PREFIX, "model": MODEL}
     sizes = "instance"
+    image_scope = "training"
     stop_keys = ()  # the job's name follows from pipeline, step and run
 
     def prepare(self, config, project_dir, path, ctx):
         return named_script(config, "entry", "entry script", project_dir, path, ctx)
 
-    def job_config(self, config, prepared):
-        return as_data(config)
+    def check_limits(self, config, timeout, path, ctx):
+        """maxRuntime defaults to the step's timeout; maxWait is for spot training, at least maxRuntime; neither
+        may outlast the step."""
+        if config.max_runtime is None:
+            config.max_runtime = timeout
+        longest = config.max_wait or config.max_runtime
+        if config.max_wait and not config.spot:
+            ctx.problem(mark_of(config, "max_wait"), f"{path}.maxWait", "maxWait applies to spot training only")
+        if config.max_wait and config.max_wait < config.max_runtime:
+            ctx.problem(mark_of(config, "max_wait"), f"{path}.maxWait", "maxWait must be at least maxRuntime")
+        if longest > timeout:
+            ctx.problem(mark_of(config, "max_wait" if config.max_wait else "max_runtime"), path,
+                        f"the job may run {longest / 3600:g}h but the step times out after {timeout / 3600:g}h",
+                        "raise the step's timeout")
 
 
     def run_local(self, sr):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 
 from water import expressions
-from water.spec.fields import Model, SpecModel, as_data, field
+from water.spec.fields import Model, SpecModel, field, mark_of
 from water.spec.model import IAM_ROLE, Instance
 from water.spec.types import SAGEMAKER_IMAGE, TEXT, Enum, S3Uri, Str
-from water.steps.base import Kind
+from water.steps.base import MODEL, NUMBER, PREFIX, Kind
 
 
 class TransformSpec(SpecModel):
@@ -31,14 +31,26 @@ class TransformSpec(SpecModel):
 class Transform(Kind):
     name = "transform"
     spec = TransformSpec
+    outputs = {"output": PREFIX, "bytes": NUMBER}
     sizes = "instance"
+    image_scope = "inference"
     stop_keys = ()  # the job's name follows from pipeline, step and run
 
-    def step_outputs(self, config):
-        return ("output", "bytes")
-
-    def job_config(self, config, prepared):
-        return as_data(config)
+    def take_from(self, config, by_name, path, ctx):
+        """Without `image`, serve with the image of the step whose model this is."""
+        if config.image:
+            return
+        try:
+            refs = expressions.refs(config.model)
+        except expressions.ExpressionError:
+            return  # the text checks said what is wrong with it, at its line
+        models = [r for r in refs if r.root == "steps" and (
+            r.name not in by_name or by_name[r.name].kind.outputs.get(r.attr) == MODEL)]
+        if not models:
+            ctx.problem(mark_of(config, "model"), f"{path}.image",
+                        "image is required when model is not a train step's model")
+        elif models[0].name in by_name:
+            config.image = by_name[models[0].name].config.image  # serve with the image that trained it
 
 
     def run_local(self, sr):

@@ -1,0 +1,48 @@
+"""The architecture as CI holds it: import contracts (setup.cfg's [importlinter], checked by import-linter's
+own engine), and step kinds named only in their own modules."""
+from __future__ import annotations
+
+import ast
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+from water.steps import KINDS
+
+
+def test_the_import_contracts_hold():
+    lint = shutil.which("lint-imports", path=os.path.dirname(sys.executable))
+    assert lint, "import-linter is not installed: run installer/install.sh --test"
+    done = subprocess.run([lint], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "Contracts: 5 kept, 0 broken." in done.stdout
+
+
+def test_a_contract_that_is_broken_fails(tmp_path):
+    """The same engine on a contract the code breaks: the check above can fail."""
+    lint = shutil.which("lint-imports", path=os.path.dirname(sys.executable))
+    (tmp_path / "contracts.ini").write_text(
+        "[importlinter]\nroot_package = water\n\n[importlinter:contract:broken]\nname = pipeline without kinds\n"
+        "type = forbidden\nsource_modules =\n    water.pipeline\nforbidden_modules =\n    water.steps\n")
+    done = subprocess.run([lint, "--config", str(tmp_path / "contracts.ini")], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode != 0 and "water.pipeline -> water.steps" in done.stdout
+
+
+# modules that used to name kinds: they ask the kind now (render/argo.py writes Argo's own `container` field)
+ASKING = ["water/checks.py", "water/pipeline.py", "water/expressions.py", "water/render/images.py",
+          "water/render/cronjob.py", "water/runtime/main.py", "water/runtime/cleanup.py", "water/local/runner.py",
+          "water/sizing.py", "water/spec/model.py"]
+
+
+@pytest.mark.parametrize("path", ASKING)
+def test_no_kind_is_named_outside_its_module(path):
+    with open(os.path.join(ROOT, path), encoding="utf-8") as f:
+        tree = ast.parse(f.read())
+    named = [(node.lineno, node.value) for node in ast.walk(tree)
+             if isinstance(node, ast.Constant) and node.value in KINDS]
+    assert named == []
