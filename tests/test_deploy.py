@@ -590,3 +590,14 @@ def test_a_run_started_by_hand_carries_the_time_it_stands_for_as_the_cron_contro
     stamps = [o["metadata"]["annotations"]["workflows.argoproj.io/scheduled-time"] for o in runs_made]
     assert stamps[0] == "2026-06-01T00:00:00+09:00"  # babyweight's schedule is Asia/Tokyo
     assert abs((datetime.fromisoformat(stamps[1]) - datetime.now(timezone.utc)).total_seconds()) < 60
+
+
+def test_a_pod_whose_log_cannot_be_read_does_not_hide_the_others(water, apiserver, kube, project):
+    water("deploy", project("babyweight"))
+    water("run", "babyweight")
+    _finish(apiserver, kube, "Failed", [("extract", "rows 10\n"), ("train", "loss 0.1\n")])
+    apiserver.api.inject(400, method="GET", path=r"pods/.*-extract/log", times=-1,
+                         message='container "main" in pod is waiting to start: ContainerCreating')
+    out = water("logs", "babyweight")
+    assert "[extract] (no log: container \"main\" in pod is waiting to start: ContainerCreating)" in out
+    assert "[train] loss 0.1" in out

@@ -9,7 +9,7 @@ import time
 from datetime import datetime, timezone
 
 from water.errors import WaterError
-from water.kube import Cluster
+from water.kube import ApiError, Cluster
 from water.pipeline import check_overrides
 from water.render.argo import ARGO_API
 from water.render.pods import MANAGED_BY, PIPELINE_LABEL
@@ -183,7 +183,11 @@ def print_logs(cluster: Cluster, run: dict, step: str | None, echo=print) -> int
             continue
         if pod.get("status", {}).get("phase") == "Pending":
             continue
-        for line in cluster.pod_log(pod["metadata"]["name"]).splitlines():
+        try:
+            text = cluster.pod_log(pod["metadata"]["name"])
+        except ApiError as exc:  # a pod gone or not started: the others' logs are still worth showing
+            text = f"(no log: {exc.detail})"
+        for line in text.splitlines():
             echo(f"[{name}] {line}")
         shown += 1
     return shown
