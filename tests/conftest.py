@@ -115,13 +115,25 @@ def apiserver(request, tmp_path, monkeypatch):
         yield server
 
 
+def no_pauses() -> dict:
+    """What the CLI takes in through click's `obj`: its retry policies, with every pause zero (the tries as many)."""
+    import dataclasses
+
+    from water import backoff, kube, monitors
+
+    return {"kube_retries": dataclasses.replace(kube.RETRIES, first=0.0, cap=0.0),
+            "datadog_retries": dataclasses.replace(monitors.RETRIES, first=0.0, cap=0.0),
+            "run_poll": backoff.Policy(first=0.05, cap=0.05, jitter=False)}
+
+
 @pytest.fixture
 def water(runner, apiserver):
-    """The CLI in-process against the emulator: water(*args, code=0, input=None) → its output."""
+    """The CLI in-process against the emulator, its retries without pauses: water(*args, code=0, input=None) → its
+    output."""
     from water.cli import cli
 
     def invoke(*args, code=0, input=None):
-        result = runner.invoke(cli, [str(a) for a in args], input=input)
+        result = runner.invoke(cli, [str(a) for a in args], input=input, obj=no_pauses())
         if result.exception and not isinstance(result.exception, SystemExit):
             raise result.exception
         assert result.exit_code == code, result.output

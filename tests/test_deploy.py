@@ -108,8 +108,7 @@ def test_a_rejected_dry_run_applies_nothing(water, apiserver, project):
     assert live(apiserver) == {}
 
 
-def test_a_half_failed_deploy_says_what_was_applied_and_how_to_go_back(water, apiserver, project, monkeypatch):
-    monkeypatch.setattr("water.kube.BACKOFF", 0.01)
+def test_a_half_failed_deploy_says_what_was_applied_and_how_to_go_back(water, apiserver, project):
     path = project("babyweight")
     water("deploy", path)
     apiserver.api.inject(500, method="PATCH", path="cronworkflows", when=lambda r: "dryRun" not in r.params,
@@ -126,8 +125,7 @@ def test_a_half_failed_deploy_says_what_was_applied_and_how_to_go_back(water, ap
     assert revisions(apiserver) == [1]
 
 
-def test_injected_500s_are_retried(water, apiserver, project, monkeypatch):
-    monkeypatch.setattr("water.kube.BACKOFF", 0.01)
+def test_injected_500s_are_retried(water, apiserver, project):
     apiserver.api.inject(503, method="PATCH", times=2)
     apiserver.api.inject(500, method="GET", path="workflowtemplates/babyweight", times=1)
     assert "revision 1 recorded" in water("deploy", project("babyweight"))
@@ -270,8 +268,7 @@ def _finish(apiserver, kube, phase, pods=()):
 
 
 @pytest.mark.parametrize("phase,code", [("Succeeded", 0), ("Failed", 1)])
-def test_run_wait_exits_with_the_run_outcome(water, apiserver, kube, project, monkeypatch, phase, code):
-    monkeypatch.setattr(runs, "POLL_SECONDS", 0.05)
+def test_run_wait_exits_with_the_run_outcome(water, apiserver, kube, project, phase, code):
     water("deploy", project("babyweight"))
     threading.Thread(target=_finish, args=(apiserver, kube, phase, [("train", "loss 0.1\n")])).start()
     out = water("run", "babyweight", "--param", "limit=9", "--wait", code=code)
@@ -282,8 +279,7 @@ def test_run_wait_exits_with_the_run_outcome(water, apiserver, kube, project, mo
     assert wf["metadata"]["labels"]["water/pipeline"] == "babyweight"
 
 
-def test_run_follow_streams_step_logs_and_logs_shows_them(water, apiserver, kube, project, monkeypatch):
-    monkeypatch.setattr(runs, "POLL_SECONDS", 0.05)
+def test_run_follow_streams_step_logs_and_logs_shows_them(water, apiserver, kube, project):
     water("deploy", project("babyweight"))
     threading.Thread(target=_finish, args=(apiserver, kube, "Succeeded", [("extract", "rows 10\n"),
                                                                           ("train", "loss 0.1\nloss 0.05\n")])).start()
@@ -333,8 +329,7 @@ def test_suspend_and_resume(water, apiserver, project):
     assert "unchanged" in water("deploy", path)  # water does not own `suspend`
 
 
-def test_delete_leaves_nothing_labelled(water, apiserver, kube, project, monkeypatch):
-    monkeypatch.setattr(runs, "POLL_SECONDS", 0.05)
+def test_delete_leaves_nothing_labelled(water, apiserver, kube, project):
     path = project("babyweight")
     water("deploy", path)
     water("deploy", path, "--param", "limit=1")
@@ -501,8 +496,7 @@ def test_cluster_commands_named_in_a_project_folder_use_the_specs_namespace(wate
     assert "0 3 * * *" in water("status", "babyweight") and "deploy" in water("history", "babyweight")
 
 
-def test_a_server_that_answers_html_is_one_line_without_the_page(water, apiserver, monkeypatch):
-    monkeypatch.setattr("water.kube.BACKOFF", 0.01)
+def test_a_server_that_answers_html_is_one_line_without_the_page(water, apiserver):
     apiserver.api.inject(502, times=-1, message="<html><body>Sign in to Corp SSO" + " x" * 500 + "</body></html>")
     out = water("status", code=1)
     assert len(out.strip().splitlines()) == 1 and "Sign in" not in out

@@ -161,8 +161,7 @@ def test_turning_monitors_off_keeps_them_named_until_they_are_really_deleted(wat
     assert kinds(datadog) == []
 
 
-def test_server_errors_and_rate_limits_are_retried(water, apiserver, datadog, project, monkeypatch):
-    monkeypatch.setattr(monitors.time, "sleep", lambda s: None)
+def test_server_errors_and_rate_limits_are_retried(water, apiserver, datadog, project):
     datadog.inject(503, "GET", {"errors": ["unavailable"]})
     datadog.inject(429, "POST", {"errors": ["Rate limit of 3000 requests in 3600 seconds reached"]})
     water("deploy", project("babyweight"))
@@ -171,7 +170,6 @@ def test_server_errors_and_rate_limits_are_retried(water, apiserver, datadog, pr
 
 def test_a_datadog_that_never_answers_fails_within_the_timeout(water, apiserver, datadog, project, monkeypatch):
     monkeypatch.setattr(monitors, "TIMEOUT", 0.2)
-    monkeypatch.setattr(monitors.time, "sleep", lambda s: None)
     datadog.hang = True
     out = water("deploy", project("babyweight"), code=1)
     assert out.strip().endswith("refused to list the monitors: no answer (timed out)")

@@ -74,7 +74,7 @@ def test_athena_failure_exits_1_with_the_service_reason(aws_env, capsys):
     assert err.endswith("FAILED: TABLE_NOT_FOUND: line 1:15: Table 'lake.t' does not exist")
 
 
-def test_athena_stops_waiting_at_the_step_timeout(aws_env, capsys, monkeypatch):
+def test_athena_stops_waiting_at_the_step_timeout(aws_env, capsys):
     aws.HOOKS.append(_set_state("RUNNING"))
     assert main(["athena", "--config", _edited(_config(), lambda c: c.update(timeout=1))]) == 1
     assert "failed: still running after 1s" in capsys.readouterr().err
@@ -423,12 +423,9 @@ def test_every_glue_end_but_succeeded_is_a_failure_with_the_runs_message(glue_jo
     assert capsys.readouterr().err.strip().endswith(f"{state}: AnalysisException: Path does not exist")
 
 
-def test_glue_waits_out_concurrent_runs_exceeded(glue_job, monkeypatch):
+def test_glue_waits_out_concurrent_runs_exceeded(glue_job):
     from botocore.awsrequest import AWSResponse
 
-    from water.runtime import poll
-
-    monkeypatch.setattr(poll.time, "sleep", lambda s: None)  # the backoff itself is tested with the poller
     calls = []
 
     def busy(request, **_):
@@ -439,7 +436,9 @@ def test_glue_waits_out_concurrent_runs_exceeded(glue_job, monkeypatch):
         return None
 
     aws.HOOKS.append(("before-send.glue.StartJobRun", busy))
-    assert main(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 0
+    slept = []
+    assert main(["glue", "--config", _glue_config(), "--refs", GLUE_REFS], sleep=slept.append) == 0
+    assert len(slept) >= 2  # the backoff itself is tested with the poller
     assert len(calls) == 3 and len(glue_job.get_job_runs(JobName="features-job")["JobRuns"]) == 1
 
 
@@ -490,6 +489,7 @@ def test_no_credentials_is_one_line_and_left_to_the_retry(aws_env, capsys, monke
 # --- the poller ---------------------------------------------------------------------------------------------------
 
 def test_the_poller_backs_off_with_full_jitter_up_to_the_cap_and_stops_at_the_deadline():
+    from water import backoff
     from water.runtime import poll
 
     now, sleeps = [0.0], []
@@ -499,7 +499,7 @@ def test_the_poller_backs_off_with_full_jitter_up_to_the_cap_and_stops_at_the_de
         now[0] += seconds
 
     with pytest.raises(poll.Timeout):
-        poll.wait(lambda: None, timeout=600, interval=poll.backoff(2, 60), clock=lambda: now[0], sleep=sleep,
+        poll.wait(lambda: None, timeout=600, interval=backoff.Policy(first=2, cap=60), clock=lambda: now[0], sleep=sleep,
                   rand=lambda: 1.0)
     assert sleeps[:7] == [2, 4, 8, 16, 32, 60, 60]  # the upper bounds of the jitter
     assert abs(now[0] - 600) < 1e-9  # never past the deadline

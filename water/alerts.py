@@ -4,6 +4,7 @@ Slack outage never hangs a workflow. A message that cannot be posted is logged a
 (water.notify.failures), and does not turn the run's outcome into a failure."""
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import json
 import re
@@ -12,9 +13,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from water import backoff
 from water.contract import SETTINGS_KEYS, settings_env
 
-ATTEMPTS = 5
+RETRIES = backoff.Policy(first=1.0, cap=8.0, attempts=5, jitter=False)  # and never past the handler's deadline
 DEADLINE = 60.0
 REASON_CHARS, LOG_CHARS = 500, 2400  # a Slack section holds 3,000 characters
 
@@ -136,11 +138,17 @@ def message(config: dict, run_id: str, namespace: str, status: str, failures: st
     return body
 
 
-def post(url: str, body: dict, deadline: float = DEADLINE, attempts: int = ATTEMPTS, sleep=time.sleep,
+class _NotPosted(Exception):
+    def __init__(self, why: str, again: bool):
+        super().__init__(why)
+        self.why, self.again = why, again  # again: a 429, a 5xx or no answer, which a later try may get past
+
+
+def post(url: str, body: dict, deadline: float = DEADLINE, retries: backoff.Policy = RETRIES, sleep=time.sleep,
          clock=time.monotonic) -> str:
-    """POST the message; retry 429/5xx and network errors with backoff, never past the deadline.
+    """POST the message; retry 429/5xx and network errors as `retries` says, never past the deadline.
     Returns "" when posted, else why not (without the URL, which is a secret)."""
-    end = clock() + deadline
+    started = clock()
     data = json.dumps(body).encode()
     malformed = "the webhook URL in the Secret is not a valid http(s) URL (not shown: it holds a token)"
     try:
@@ -148,26 +156,31 @@ def post(url: str, body: dict, deadline: float = DEADLINE, attempts: int = ATTEM
             return malformed
     except ValueError:
         return malformed
-    why = "no attempt made"
-    for attempt in range(attempts):
-        left = end - clock()
-        if left <= 0:
-            return f"gave up after {deadline:.0f}s: {why}"
+    tries = []
+
+    def once() -> str:
+        tries.append(1)
         try:
             request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+            left = max(0.1, started + deadline - clock())
             with urllib.request.urlopen(request, timeout=min(10.0, left)) as response:
                 response.read()
                 return ""
         except urllib.error.HTTPError as exc:
-            why = f"Slack answered {exc.code}"
-            if exc.code != 429 and exc.code < 500:
-                return why + " (not retried)"
+            raise _NotPosted(f"Slack answered {exc.code}", exc.code == 429 or exc.code >= 500) from None
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            why = f"no answer ({getattr(exc, 'reason', exc)})"
+            raise _NotPosted(f"no answer ({getattr(exc, 'reason', exc)})", True) from None
         except (ValueError, http.client.HTTPException):  # urllib's messages quote the URL, and with it its token
-            return malformed
-        sleep(min(2 ** attempt, max(0.0, end - clock())))
-    return f"gave up after {attempts} attempts: {why}"
+            raise _NotPosted(malformed, False) from None
+
+    try:
+        return backoff.retry(once, dataclasses.replace(retries, deadline=deadline),
+                             retryable=lambda exc: isinstance(exc, _NotPosted) and exc.again, sleep=sleep,
+                             clock=clock)
+    except _NotPosted as exc:
+        if not exc.again:
+            return exc.why if exc.why == malformed else exc.why + " (not retried)"
+        return f"gave up after {len(tries)} attempts in {clock() - started:.0f}s: {exc.why}"
 
 
 class NotifyTask:

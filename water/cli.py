@@ -142,16 +142,32 @@ def _cluster_options(fn):
     return fn
 
 
+def _given(key: str, default):
+    """What a program calling the CLI passes in through click's context object (`obj`): the retry policies
+    (`kube_retries`, `datadog_retries`), so that tests run without pauses. The command line passes nothing."""
+    ctx = click.get_current_context(silent=True)
+    return ((ctx and ctx.obj) or {}).get(key, default)
+
+
 def _connect(context, namespace, kubeconfig, name=None, here=False):
     """`name` (or `here`): a command about a pipeline takes the namespace of the spec in this folder when that spec
     is the pipeline, as `water deploy` does, unless -n says otherwise."""
-    from water.kube import Cluster, Target
+    from water.kube import RETRIES, Cluster, Target
 
     if namespace is None and (name or here):
         from water.pipeline import namespace_here
 
         namespace = namespace_here(name)
-    return Cluster(Target(kubeconfig, context, namespace))
+    return Cluster(Target(kubeconfig, context, namespace), retries=_given("kube_retries", RETRIES))
+
+
+def _datadog():
+    """How deploy, diff and delete connect to Datadog (when a pipeline keeps monitors)."""
+    import functools
+
+    from water import monitors
+
+    return functools.partial(monitors.Datadog, retries=_given("datadog_retries", monitors.RETRIES))
 
 
 OUTPUT = click.option("-o", "--output", "fmt", type=click.Choice(["table", "yaml", "json"]), default="table",
@@ -201,8 +217,8 @@ def run_command(target, local, pairs, from_step, only, jobs, date, wait, follow,
     run = runs.start(cluster, target, _params(pairs), date and f"{date:%Y-%m-%d}")
     click.echo(f"{run['kind'].lower()}/{run['metadata']['name']} created")
     if wait or follow:
-        ended = runs.wait(cluster, run, follow=follow, echo=click.echo, progress=lambda line: click.echo(line,
-                                                                                                        err=True))
+        ended = runs.wait(cluster, run, follow=follow, echo=click.echo, progress=lambda line: click.echo(line, err=True),
+                          every=_given("run_poll", runs.POLL))
         sys.exit(0 if ended == "Succeeded" else 1)
 
 
@@ -235,7 +251,7 @@ def deploy(path, pairs, dry_run, yes, force_conflicts, context, namespace, kubec
 
     bundle = d.bundle_from_path(path, _params(pairs))
     d.deploy(_connect(context, namespace, kubeconfig), bundle, namespace, dry_run=dry_run, force=force_conflicts,
-             confirm=_confirm(yes), echo=click.echo, show_diff=_print_diff)
+             confirm=_confirm(yes), echo=click.echo, show_diff=_print_diff, datadog=_datadog())
 
 
 @cli.command()
@@ -249,7 +265,7 @@ def diff(path, pairs, context, namespace, kubeconfig):
     bundle = d.bundle_from_path(path, _params(pairs))
     cluster = _connect(context, namespace, kubeconfig)
     plan = d.plan(cluster, bundle, d.namespace_for(cluster, bundle, namespace))
-    _, monitor_changes = d.monitor_plan(bundle, plan.latest)
+    _, monitor_changes = d.monitor_plan(bundle, plan.latest, _datadog())
     for change in plan.changes:
         _print_diff(change.diff) if change.diff else click.echo(f"{change.ref} {change.action}")
     for change in monitor_changes:
@@ -265,7 +281,7 @@ def edit(name, context, namespace, kubeconfig):
     from water.edit import edit as edit_live
 
     cluster = _connect(context, namespace, kubeconfig, name)
-    edit_live(cluster, name, cluster.namespace, echo=click.echo, show_diff=_print_diff)
+    edit_live(cluster, name, cluster.namespace, echo=click.echo, show_diff=_print_diff, datadog=_datadog())
 
 
 @cli.command()
@@ -296,7 +312,8 @@ def rollback(name, number, yes, context, namespace, kubeconfig):
 
     cluster = _connect(context, namespace, kubeconfig, name)
     bundle = d.rollback_bundle(cluster, name, cluster.namespace, number)
-    d.deploy(cluster, bundle, namespace, confirm=_confirm(yes), echo=click.echo, show_diff=_print_diff)
+    d.deploy(cluster, bundle, namespace, confirm=_confirm(yes), echo=click.echo, show_diff=_print_diff,
+             datadog=_datadog())
 
 
 @cli.command()
@@ -378,7 +395,7 @@ def delete(name, yes, context, namespace, kubeconfig):
             raise click.UsageError("deleting needs --yes when there is no terminal to ask on")
         click.confirm(f"Delete pipeline '{name}' and its runs and revisions from namespace "
                       f"'{cluster.namespace}'?", abort=True)
-    d.delete(cluster, name, cluster.namespace, echo=click.echo)
+    d.delete(cluster, name, cluster.namespace, echo=click.echo, datadog=_datadog())
 
 
 @cli.command()

@@ -73,11 +73,11 @@ def bundle_from_pipeline(p, spec: str, params: dict, note: str) -> Bundle:
 
 
 def deploy(cluster: Cluster, bundle: Bundle, namespace_flag: str | None, *, dry_run: bool = False,
-           force: bool = False, confirm=None, echo=print, show_diff=print) -> int | None:
+           force: bool = False, confirm=None, echo=print, show_diff=print, datadog=monitors.Datadog) -> int | None:
     """Plan (manifests and Datadog monitors), show the diff, confirm (when asked to), then execute: manifests
     first, monitors after them. Returns the new revision's number."""
     p = plan(cluster, bundle, namespace_for(cluster, bundle, namespace_flag))
-    datadog, monitor_changes = monitor_plan(bundle, p.latest)
+    datadog, monitor_changes = monitor_plan(bundle, p.latest, datadog)
     echo(f"pipeline {bundle.name} in namespace {p.namespace} ({cluster.where})")
     review(p.pending + [c for c in monitor_changes if c.action != "unchanged"], p.namespace, "deploy",
            dry_run=dry_run, confirm=confirm, show_diff=show_diff)
@@ -105,13 +105,13 @@ def review(pending: list, namespace: str, what: str, *, dry_run: bool, confirm, 
         raise WaterError(f"{what} cancelled; nothing was applied")
 
 
-def monitor_plan(bundle: Bundle, latest: dict | None) -> tuple:
-    """(Datadog, monitor changes); Datadog is asked only when this bundle or the latest revision has monitors,
-    so pipelines without them never need Datadog keys."""
+def monitor_plan(bundle: Bundle, latest: dict | None, datadog=monitors.Datadog) -> tuple:
+    """(Datadog, monitor changes); Datadog (`datadog()` connects) is asked only when this bundle or the latest
+    revision has monitors, so pipelines without them never need Datadog keys."""
     if not (bundle.monitors or (latest and latest["monitors"])):
         return None, []
-    datadog = monitors.Datadog()
-    return datadog, monitors.plan(datadog, bundle.name, bundle.monitors)
+    api = datadog()
+    return api, monitors.plan(api, bundle.name, bundle.monitors)
 
 
 @dataclass
@@ -421,11 +421,11 @@ def labelled(cluster: Cluster, name: str, namespace: str) -> list:
     return [obj | {"kind": kind} for kind in kinds for obj in cluster.list(kind, _selector(name), namespace)]
 
 
-def delete(cluster: Cluster, name: str, namespace: str, echo=print) -> int:
+def delete(cluster: Cluster, name: str, namespace: str, echo=print, datadog=monitors.Datadog) -> int:
     """The pipeline's Datadog monitors (when its latest revision has them: keys are checked before anything
     goes), then every object water made for it."""
     latest = latest_revision(cluster, name, namespace)
-    datadog = monitors.Datadog() if latest and latest["monitors"] else None
+    datadog = datadog() if latest and latest["monitors"] else None
     objects = labelled(cluster, name, namespace)
     if not objects:
         raise WaterError(f"nothing labelled {_selector(name)} in namespace '{namespace}'")

@@ -18,7 +18,7 @@ def editor_command() -> list:
     return shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
 
 
-def edit(cluster, name: str, namespace: str, *, echo=print, show_diff=print) -> int | None:
+def edit(cluster, name: str, namespace: str, *, echo=print, show_diff=print, datadog=None) -> int | None:
     revision = deploy.get_revision(cluster, name, namespace)
     with tempfile.TemporaryDirectory(prefix=f"water-edit-{name}-") as folder:
         for path, text in revision["files"].items():
@@ -48,7 +48,8 @@ def edit(cluster, name: str, namespace: str, *, echo=print, show_diff=print) -> 
                 continue
             bundle = deploy.bundle_from_pipeline(p, saved, revision["params"], f"edit of revision "
                                                  f"{revision['number']}")
-            return deploy.deploy(cluster, bundle, namespace, echo=echo, show_diff=show_diff)
+            return deploy.deploy(cluster, bundle, namespace, echo=echo, show_diff=show_diff,
+                                 **({"datadog": datadog} if datadog else {}))
 
 
 def _header(exc: SpecError) -> str:

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import json
 import os
-import random
-import time
 from dataclasses import dataclass
 
+from water import backoff
 from water.errors import WaterError
 
 KINDS = {  # kind → (group/version, plural)
@@ -30,13 +29,22 @@ KINDS = {  # kind → (group/version, plural)
 CLUSTER_SCOPED = {"Namespace"}
 FIELD_MANAGER = "water"
 RETRIABLE = {429, 500, 502, 503, 504}
-ATTEMPTS = 4
-BACKOFF = 0.25  # seconds before the first retry; doubles, with full jitter, capped by Retry-After ≤ 5 s
+# idempotent calls: 4 tries, 0.25 s doubling with full jitter; a server's Retry-After is taken up to 5 s
+RETRIES = backoff.Policy(first=0.25, cap=5.0, attempts=4)
+ONCE = backoff.Policy(attempts=1)  # a POST whose answer was lost may have created what it asked for
 TIMEOUT = (5, 30)  # connect, read seconds per request
 
 
 class ClusterError(WaterError):
     """One line: what failed, on which context and server."""
+
+
+class Unreachable(ClusterError):
+    """No answer from the server; `connection`: the connection itself failed (a later try may get through)."""
+
+    def __init__(self, message: str, connection: bool):
+        super().__init__(message)
+        self.connection = connection
 
 
 class ApiError(ClusterError):
@@ -45,6 +53,7 @@ class ApiError(ClusterError):
     def __init__(self, status: int, reason: str, message: str, detail: str | None = None):
         super().__init__(message)
         self.status, self.reason, self.detail = status, reason, message if detail is None else detail
+        self.retry_after: int | None = None  # the server's Retry-After, in seconds
 
 
 @dataclass(frozen=True)
@@ -57,7 +66,7 @@ class Target:
 
 
 class Cluster:
-    def __init__(self, target: Target):
+    def __init__(self, target: Target, retries: backoff.Policy = RETRIES):
         import yaml
         from kubernetes import client, config
         from kubernetes.config.config_exception import ConfigException
@@ -84,6 +93,7 @@ class Cluster:
             self.context = "in-cluster"
             default_namespace = _incluster_namespace()
         cfg.retries = 0  # water retries itself, knowing which calls are safe to repeat
+        self.retries = retries
         if not cfg.verify_ssl:  # the kubeconfig's insecure-skip-tls-verify: chosen, so not warned about per request
             import urllib3
 
@@ -108,7 +118,8 @@ class Cluster:
         headers = {"Accept": "application/json" if answer == "json" else "*/*"}
         if body is not None:
             headers["Content-Type"] = content_type
-        for attempt in range(ATTEMPTS if retry else 1):
+
+        def once():
             _, url, sent_headers, sent_body, _ = self._api.param_serialize(
                 method, path, query_params=[(k, v) for k, v in query if v is not None], header_params=headers,
                 body=body, auth_settings=["BearerToken"])
@@ -116,11 +127,8 @@ class Cluster:
                 response = self._api.rest_client.request(method, url, headers=sent_headers, body=sent_body,
                                                          _request_timeout=None if stream else TIMEOUT)
             except Exception as exc:  # urllib3's connection errors have no common base worth naming
-                if not _is_connection_error(exc) or attempt == ATTEMPTS - 1 or not retry:
-                    raise ClusterError(f"cannot reach the cluster at {self.server} (context '{self.context}'): "
-                                       f"{_connection_reason(exc)}") from None
-                _sleep(attempt, None)
-                continue
+                raise Unreachable(f"cannot reach the cluster at {self.server} (context '{self.context}'): "
+                                  f"{_connection_reason(exc)}", _is_connection_error(exc)) from None
             if 200 <= response.status < 300:
                 if stream:
                     return response.response
@@ -128,11 +136,10 @@ class Cluster:
                 if answer == "text":
                     return data.decode("utf-8", "replace")
                 return json.loads(data) if data else {}
-            error = self._error(method, path, response)
-            if response.status not in RETRIABLE or not retry or attempt == ATTEMPTS - 1:
-                raise error
-            _sleep(attempt, response.getheader("Retry-After"))
-        raise AssertionError("unreachable")
+            raise self._error(method, path, response)
+
+        return backoff.retry(once, self.retries if retry else ONCE, retryable=_retryable,
+                             retry_after=lambda exc: getattr(exc, "retry_after", None))
 
     def _error(self, method, path, response) -> ApiError:
         data = response.read()
@@ -149,8 +156,11 @@ class Cluster:
         if status == 403:
             return ApiError(403, "Forbidden", f"forbidden: {message} ({where})")
         if status in RETRIABLE:
-            return ApiError(status, "ServerError", f"the API server failed {method} {path} with {status}"
-                            f"{': ' + message if message else ''} ({where}; tried {ATTEMPTS} times)")
+            error = ApiError(status, "ServerError", f"the API server failed {method} {path} with {status}"
+                             f"{': ' + message if message else ''} ({where}; tried {self.retries.attempts} times)")
+            hint = response.getheader("Retry-After") or ""
+            error.retry_after = int(hint) if hint.isdigit() else None
+            return error
         if status == 404:
             detail = message or f"{method} {path}: not found"
             return ApiError(404, "NotFound", f"{detail} ({where})", detail)
@@ -238,11 +248,10 @@ def _api_path(group_version: str) -> str:
     return f"/apis/{group_version}" if "/" in group_version else f"/api/{group_version}"
 
 
-def _sleep(attempt: int, retry_after: str | None) -> None:
-    if retry_after and retry_after.isdigit():
-        time.sleep(min(int(retry_after), 5))
-    else:
-        time.sleep(random.uniform(0, BACKOFF * 2 ** attempt))
+def _retryable(exc: Exception) -> bool:
+    """A lost connection, 429 or a 5xx: a later try of an idempotent call may get past it."""
+    return (isinstance(exc, Unreachable) and exc.connection) or (
+        isinstance(exc, ApiError) and exc.status in RETRIABLE)
 
 
 def _is_connection_error(exc: Exception) -> bool:

@@ -6,22 +6,23 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from dataclasses import dataclass
 
-from water import drift
+from water import backoff, drift
 from water.errors import WaterError
 
 OWNER_TAG = "managed-by:water"
 KIND_TAG = "water-monitor"
 MAX_WINDOW = 30 * 86400  # metric monitors evaluate at most a month back
 DURATION_INCREASE = 50  # percent, day against the same day a week before
-ATTEMPTS = 3
+RETRIES = backoff.Policy(first=0.5, cap=2.0, attempts=3, jitter=False)  # rate limits, 5xx, silence
 TIMEOUT = 10  # seconds per request
 
 
 class DatadogError(WaterError):
-    pass
+    def __init__(self, message: str, transient: bool = False):
+        super().__init__(message)
+        self.transient = transient  # a rate limit, a 5xx or no answer: a later call may get through
 
 
 # --- definitions -------------------------------------------------------------------------------------------
@@ -91,12 +92,13 @@ class Datadog:
     """The `datadog` package's API, configured from the environment: DD_API_KEY and DD_APP_KEY (or the files
     DD_API_KEY_FILE and DD_APP_KEY_FILE), DD_SITE (default datadoghq.com) or DATADOG_HOST (a full URL)."""
 
-    def __init__(self, environ=os.environ):
+    def __init__(self, environ=os.environ, retries: backoff.Policy = RETRIES):
         api_key, app_key = _key(environ, "API"), _key(environ, "APP")
         if not (api_key and app_key):
             raise DatadogError("alerts.datadog.monitors needs Datadog keys: set DD_API_KEY and DD_APP_KEY (or "
                                "DD_API_KEY_FILE and DD_APP_KEY_FILE); nothing was changed")
         self.host = environ.get("DATADOG_HOST") or f"https://api.{environ.get('DD_SITE') or 'datadoghq.com'}"
+        self.retries = retries
         import datadog
 
         # host_name given: the package would otherwise look for this machine's name (even in cloud metadata)
@@ -126,7 +128,7 @@ class Datadog:
         unreachable) or raises on 5xx and timeouts; rate limits and outages are retried, briefly."""
         from datadog.api.exceptions import DatadogException
 
-        for attempt in range(ATTEMPTS):
+        def once():
             try:
                 result = method(*args, **kwargs)
             except DatadogException as exc:
@@ -138,10 +140,9 @@ class Datadog:
             if gone_ok and "not found" in text.lower():
                 return None
             transient = result.get("transient") or isinstance(errors, str) or "rate limit" in text.lower()
-            if not transient or attempt == ATTEMPTS - 1:
-                raise DatadogError(f"Datadog ({self.host}) refused to {what}: {text}")
-            time.sleep(0.5 * 2 ** attempt)
-        raise AssertionError("unreachable")
+            raise DatadogError(f"Datadog ({self.host}) refused to {what}: {text}", transient)
+
+        return backoff.retry(once, self.retries, retryable=lambda exc: isinstance(exc, DatadogError) and exc.transient)
 
 
 def _unreachable(text: str) -> str:

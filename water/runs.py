@@ -8,13 +8,14 @@ import threading
 import time
 from datetime import datetime, timezone
 
+from water import backoff
 from water.errors import WaterError
 from water.kube import ApiError, Cluster
 from water.pipeline import check_overrides
 from water.render.argo import ARGO_API
 from water.render.pods import MANAGED_BY, PIPELINE_LABEL
 
-POLL_SECONDS = 2.0
+POLL = backoff.Policy(first=2.0, cap=2.0, jitter=False)  # how often `water run --wait` asks about the run
 ENDED = {"Succeeded", "Failed", "Error"}
 WORKFLOW_LABEL = "workflows.argoproj.io/workflow"
 NODE_NAME = "workflows.argoproj.io/node-name"
@@ -136,10 +137,11 @@ def get_run(cluster: Cluster, name: str, run_name: str | None) -> dict:
 
 
 def wait(cluster: Cluster, run: dict, *, follow: bool = False, step: str | None = None, echo=print,
-         progress=print) -> str:
-    """Poll until the run ends, saying each change of phase and step count; stream step logs if `follow`."""
+         progress=print, every: backoff.Policy = POLL, sleep=time.sleep) -> str:
+    """Poll until the run ends, `every` as the policy says, saying each change of phase and step count; stream
+    step logs if `follow`."""
     logs = _Follower(cluster, echo, step) if follow else None
-    said = None
+    said, n = None, 0
     while True:
         current = phase(run)
         done = steps(run)
@@ -153,7 +155,8 @@ def wait(cluster: Cluster, run: dict, *, follow: bool = False, step: str | None 
             if logs:
                 logs.finish()
             return current
-        time.sleep(POLL_SECONDS)
+        sleep(every.pause(n))
+        n += 1
         run = cluster.get(run["kind"], run["metadata"]["name"]) | {"kind": run["kind"]}
 
 

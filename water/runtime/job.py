@@ -9,7 +9,7 @@ import os
 import time
 from datetime import datetime, timezone
 
-from water import expressions
+from water import backoff, expressions
 from water.contract import ATTEMPT_ENV, CREATED_TIME_ENV, OUTPUTS_DIR, SCHEDULED_TIME_ENV
 from water.runtime import aws
 from water.runtime.metrics import Metrics
@@ -213,18 +213,13 @@ def stop_within(stop, budget: float, clock=time.monotonic, sleep=time.sleep) -> 
     """Call stop() (whose client makes one quick attempt per call) until it succeeds, AWS refuses it as such,
     or `budget` seconds pass: the kubelet kills the pod at its grace period, mid-call or not. Returns "" when
     stopped, else why not."""
-    deadline, pause = clock() + budget, 1.0
-    while True:
-        try:
-            stop()
-            return ""
-        except Exception as exc:  # noqa: BLE001 - any failure to stop is reported, never raised past SIGTERM
-            said = aws.refusal(exc)
-            why = said[0] if said else f"{type(exc).__name__}: {exc}"
-            if said is None or not said[1] or clock() + pause >= deadline:
-                return why
-        sleep(pause)
-        pause = min(pause * 2, 5.0)
+    try:
+        backoff.retry(stop, backoff.Policy(first=1.0, cap=5.0, deadline=budget, jitter=False),
+                      retryable=aws.transient, sleep=sleep, clock=clock)
+        return ""
+    except Exception as exc:  # noqa: BLE001 - any failure to stop is reported, never raised past SIGTERM
+        said = aws.refusal(exc)
+        return said[0] if said else f"{type(exc).__name__}: {exc}"
 
 
 class Marker:

@@ -1,9 +1,12 @@
-"""One waiting loop for every AWS job: an interval policy, jitter, a deadline, transient errors waited out."""
+"""The waiting loop of every AWS job: an interval policy (water.backoff's, or job_interval), a deadline,
+transient errors waited out."""
 from __future__ import annotations
 
 import random
 import threading
 import time
+
+from water import backoff
 
 
 class Timeout(Exception):
@@ -16,13 +19,6 @@ class Terminated(BaseException):
 
 
 STOP = threading.Event()  # set by water-job's SIGTERM handler
-
-
-def backoff(first: float = 2.0, cap: float = 60.0):
-    """Interval n random in [first/2, min(cap, first * 2**n)] (full jitter): for retrying a refused request."""
-    def interval(age: float, n: int, rand) -> float:
-        return max(first / 2, rand() * min(cap, first * 2 ** n))
-    return interval
 
 
 QUICK, SHORT_JOB, SHORT_INTERVAL, LONG_SHARE, LONG_CAP = 20.0, 600.0, 16.5, 1 / 12, 300.0
@@ -42,16 +38,17 @@ def job_interval(age: float, n: int, rand) -> float:
     return base * (1 + 0.2 * rand())
 
 
-TRANSIENT_CAP = 300.0
+RETRY = backoff.Policy(first=2.0, cap=60.0)  # retrying a refused request (a create, a busy Glue job)
+TRANSIENT = backoff.Policy(first=5.0, cap=300.0, jitter=False)  # after throttling or a 5xx while polling
 
 
 def wait(check, *, timeout: float, interval=None, transient=None, clock=time.monotonic, sleep=None,
          rand=random.random, stop: threading.Event = STOP, log=print):
     """Call check() until it returns something other than None, `interval(age, n, rand)` seconds apart (default:
-    backoff()), never past the deadline. An error `transient(exc)` calls passing (throttling, a 5xx) is logged
+    RETRY), never past the deadline. An error `transient(exc)` calls passing (throttling, a 5xx) is logged
     and waited out, the wait doubling with each one in a row up to 5 minutes: it is never the step's failure.
     A stop request ends the wait at once with Terminated."""
-    interval, sleep = interval or backoff(), sleep or stop.wait
+    interval, sleep = interval or RETRY, sleep or stop.wait
     started = clock()
     deadline, n, troubles = started + timeout, 0, 0
     while True:
@@ -73,7 +70,7 @@ def wait(check, *, timeout: float, interval=None, transient=None, clock=time.mon
             raise Timeout(f"still running after {timeout:.0f}s")
         pause = interval(clock() - started, n, rand)
         if troubles:
-            pause = max(pause, min(TRANSIENT_CAP, 5.0 * 2 ** troubles))
+            pause = max(pause, TRANSIENT.pause(troubles))
         sleep(min(left, pause))
         n += 1
         if stop.is_set():

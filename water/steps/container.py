@@ -41,6 +41,7 @@ class Container(Kind):
         import os
         import subprocess
 
+        from water import backoff
         from water.runtime import aws, poll
         from water.runtime.job import JobFailed
 
@@ -54,7 +55,7 @@ class Container(Kind):
             raise JobFailed(f"cannot run {argv[0]}: {exc.strerror}") from None
         job.attached(f"command {argv[0]} (pid {process.pid})", lambda: _stop(process), aws_job=False)
         try:
-            code = job.wait(process.poll, interval=poll.backoff(0.2, 1.0))
+            code = job.wait(process.poll, interval=backoff.Policy(first=0.2, cap=1.0))
         except poll.Timeout:
             _stop(process)
             raise
