@@ -50,14 +50,24 @@ SERVER_SET = ("uid", "resourceVersion", "creationTimestamp", "generation", "mana
 
 
 class ApiError(Exception):
-    def __init__(self, code: int, reason: str, message: str):
+    def __init__(self, code: int, reason: str, message: str, details: dict | None = None):
         super().__init__(message)
-        self.code, self.reason, self.message = code, reason, message
+        self.code, self.reason, self.message, self.details = code, reason, message, details
 
 
-def status(code: int, reason: str, message: str) -> aiohttp.web.Response:
-    return aiohttp.web.json_response({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                                      "message": message, "reason": reason, "code": code}, status=code)
+def _details(key: str, name: str) -> dict:
+    """A Status's details as apimachinery's errors.NewNotFound / NewAlreadyExists / NewConflict fill them: the
+    resource's group, its plural as `kind`, and the name (k8s.io/apimachinery/pkg/api/errors/errors.go)."""
+    group = key.rsplit("/", 2)[0] if key.count("/") == 2 else ""
+    return {"name": name, "group": group, "kind": key.rsplit("/", 1)[1]}
+
+
+def status(code: int, reason: str, message: str, details: dict | None = None) -> aiohttp.web.Response:
+    body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
+            "reason": reason, "code": code}
+    if details:
+        body["details"] = details
+    return aiohttp.web.json_response(body, status=code)
 
 
 @attrs.define
@@ -128,7 +138,7 @@ class ApiServer(kmock.KubernetesScaffold):
         try:
             return await self._serve(request, key, ns, name)
         except ApiError as exc:
-            return status(exc.code, exc.reason, exc.message)
+            return status(exc.code, exc.reason, exc.message, exc.details)
 
     def _take_fault(self, request):
         with self._lock:
@@ -171,7 +181,7 @@ class ApiServer(kmock.KubernetesScaffold):
     def _get(self, key, ns, name):
         obj = self.objects.get((key, ns, name))
         if obj is None:
-            raise ApiError(404, "NotFound", f'{key.rsplit("/", 1)[1]} "{name}" not found')
+            raise ApiError(404, "NotFound", f'{key.rsplit("/", 1)[1]} "{name}" not found', _details(key, name))
         return self._out(key, obj)
 
     def _list(self, key, ns, selector):
@@ -241,7 +251,8 @@ class ApiServer(kmock.KubernetesScaffold):
         if not meta.get("name"):
             raise ApiError(422, "Invalid", "metadata.name: Required value: name or generateName is required")
         if (key, ns, meta["name"]) in self.objects:
-            raise ApiError(409, "AlreadyExists", f'{key.rsplit("/", 1)[1]} "{meta["name"]}" already exists')
+            raise ApiError(409, "AlreadyExists", f'{key.rsplit("/", 1)[1]} "{meta["name"]}" already exists',
+                           _details(key, meta["name"]))
         return self._commit(key, ns, None, body, {manager or "unknown": ("Update", set(leaf_paths(body)))},
                             dry_run)
 
@@ -304,7 +315,8 @@ class ApiServer(kmock.KubernetesScaffold):
         obj = copy.deepcopy(obj)
         kind, namespaced = self.kinds[key]
         if namespaced and current is None and ("v1/namespaces", None, ns) not in self.objects:
-            raise ApiError(404, "NotFound", f'namespaces "{ns}" not found')  # the NamespaceLifecycle admission
+            raise ApiError(404, "NotFound", f'namespaces "{ns}" not found',  # the NamespaceLifecycle admission
+                           _details("v1/namespaces", ns))
         obj["apiVersion"], obj["kind"] = _group_version(key), kind
         meta = obj.setdefault("metadata", {})
         if namespaced:

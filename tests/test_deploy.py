@@ -295,7 +295,9 @@ def test_run_follow_streams_step_logs_and_logs_shows_them(water, apiserver, kube
 
 def test_run_rejects_unknown_params_and_undeployed_pipelines(water, project):
     water("deploy", project("babyweight"))
-    assert "unknown parameter 'nope' (declared: limit)" in water("run", "babyweight", "--param", "nope=1", code=1)
+    # bad input: exit 2, as an invalid spec
+    assert "unknown parameter 'nope' (declared: limit)" in water("run", "babyweight", "--param", "nope=1", code=2)
+    assert water("run", "babyweight", "--param", "limit", code=2) == "--param 'limit': expected NAME=VALUE\n"
     assert "pipeline 'other' is not deployed in namespace 'ml'" in water("run", "other", code=1)
 
 
@@ -595,3 +597,30 @@ def test_a_pod_whose_log_cannot_be_read_does_not_hide_the_others(water, apiserve
     out = water("logs", "babyweight")
     assert "[extract] (no log: container \"main\" in pod is waiting to start: ContainerCreating)" in out
     assert "[train] loss 0.1" in out
+
+
+def test_cluster_errors_are_types_carrying_the_servers_status(apiserver):
+    """What water decides on is the Status's code, reason and details (apimachinery's), never its wording."""
+    import dataclasses
+
+    from water import errors
+    from water.kube import RETRIES, Cluster, Target
+
+    cluster = Cluster(Target(), retries=dataclasses.replace(RETRIES, first=0.0, cap=0.0))
+    with pytest.raises(errors.NotFound) as err:
+        cluster.request("GET", cluster.path("ConfigMap", "nope"))
+    assert err.value.details == {"name": "nope", "group": "", "kind": "configmaps"} and err.value.status == 404
+    made = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "once", "namespace": "ml"}}
+    cluster.create(made)
+    with pytest.raises(errors.AlreadyExists):
+        cluster.create(made)
+    with pytest.raises(errors.NotFound) as err:
+        cluster.create({**made, "metadata": {"name": "x", "namespace": "nowhere"}})
+    assert err.value.details["kind"] == "namespaces" and err.value.details["name"] == "nowhere"
+    apiserver.api.inject(403, message="configmaps is forbidden")
+    with pytest.raises(errors.Forbidden):
+        cluster.get("ConfigMap", "once")
+    apiserver.api.inject(503, times=4)
+    with pytest.raises(errors.ServerError) as err:
+        cluster.get("ConfigMap", "once")
+    assert "tried 4 times" in str(err.value) and err.value.exit_code == 1

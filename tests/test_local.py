@@ -230,10 +230,10 @@ def test_unknown_parameters_and_steps_are_refused_before_anything_runs(tmp_path)
       steps:
         - {name: s, container: {command: [sh, -c, "touch ran"]}}
     """)
-    result = _run(path, "--param", "b=2")
-    assert result.exit_code == 1 and result.stderr == "unknown parameter 'b' (declared: a)\n"
+    result = _run(path, "--param", "b=2")  # bad input: exit 2, as an invalid spec
+    assert result.exit_code == 2 and result.stderr == "unknown parameter 'b' (declared: a)\n"
     result = _run(path, "--only", "nope")
-    assert result.exit_code == 1 and result.stderr == "unknown step 'nope' (steps: s)\n"
+    assert result.exit_code == 2 and result.stderr == "unknown step 'nope' (steps: s)\n"
     assert not (path / "ran").exists()
 
 

@@ -8,7 +8,7 @@ import sys
 import click
 
 from water import __version__
-from water.errors import WaterError
+from water.errors import BadParameter, WaterError
 
 PATH_ARG = click.argument("path", required=False, metavar="[PATH]")
 
@@ -119,7 +119,7 @@ def _params(pairs) -> dict:
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name:
-            raise click.BadParameter(f"'{pair}' is not NAME=VALUE", param_hint="--param")
+            raise BadParameter(f"--param '{pair}': expected NAME=VALUE")
         params[name] = value
     return params
 
@@ -296,7 +296,7 @@ def history(name, fmt, context, namespace, kubeconfig):
     found = [{k: v for k, v in r.items() if k not in ("spec", "manifests", "files", "unreadable")}
              for r in d.revisions(cluster, name, cluster.namespace)]
     if not found:
-        raise click.ClickException(f"pipeline '{name}' has no revisions in namespace '{cluster.namespace}'")
+        raise WaterError(f"pipeline '{name}' has no revisions in namespace '{cluster.namespace}'")
     _print_data(found, fmt, [("REVISION", "number"), ("TIME", "time"), ("USER", "user"), ("GIT", "git-commit"),
                              ("DIRTY", "git-dirty"), ("HASH", "hash"), ("NOTE", "note")])
 
@@ -360,7 +360,7 @@ def logs(name, run, step, follow, context, namespace, kubeconfig):
     if follow:
         runs.wait(cluster, found, follow=True, step=step, echo=click.echo, progress=lambda line: None)
     elif not runs.print_logs(cluster, found, step, echo=click.echo):
-        raise click.ClickException(f"no started pods{' for step ' + step if step else ''} in run "
+        raise WaterError(f"no started pods{' for step ' + step if step else ''} in run "
                                    f"{found['metadata']['name']}")
 
 

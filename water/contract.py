@@ -1,8 +1,10 @@
 """What a rendered pod and water-job agree on: render writes it into manifests, the runtime reads it in the pod.
-A leaf module, so the runtime need not import rendering."""
+A leaf module (beside errors), so the runtime need not import rendering."""
+
+# water-job's exit code when retrying cannot help: Argo's retryStrategy and the CronJob's podFailurePolicy stop on it
+from water.errors import BAD_INPUT  # noqa: F401
 
 OUTPUTS_DIR = "/tmp/water/outputs"  # a file per declared output, read by Argo as the output parameter
-BAD_INPUT = 2  # water-job's exit code when retrying cannot help: Argo's retryStrategy and the CronJob stop on it
 
 # The namespace's install-time links (`water install --argo-url/--datadog-url`), which failure messages use
 # unless a spec's alerts.links says otherwise: the water-settings ConfigMap key of each link.

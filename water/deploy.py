@@ -8,13 +8,12 @@ import getpass
 import gzip
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from water import drift, monitors
-from water.errors import WaterError
-from water.kube import ApiError, Cluster, ClusterError
+from water.errors import AlreadyExists, ApiError, ClusterError, Conflict, DeployError, NotFound, WaterError
+from water.kube import Cluster
 from water.render import to_yaml
 from water.render.pods import MANAGED_BY, PIPELINE_LABEL
 
@@ -22,11 +21,6 @@ PRUNABLE = ("WorkflowTemplate", "CronWorkflow", "CronJob")  # what a revision ma
 REVISION_LABEL = "water/revision"
 KEEP_REVISIONS = 10
 COMPRESS_OVER = 256 * 1024  # a ConfigMap holds at most 1 MiB
-MISSING_NAMESPACE = re.compile(r'namespaces "([^"]+)" not found')  # the API server's NamespaceLifecycle
-
-
-class DeployError(ClusterError):
-    pass
 
 
 @dataclass
@@ -279,11 +273,11 @@ def _write(cluster: Cluster, change: Change, *, dry_run: bool, force: bool) -> N
 
 
 def _explain(exc: ApiError) -> str:
-    if exc.status == 409 and "conflict" in str(exc).lower():
+    if isinstance(exc, Conflict):
         return f"{exc} (another field manager changed it; --force-conflicts takes the fields back for water)"
-    missing = MISSING_NAMESPACE.search(exc.detail) if exc.status == 404 else None
-    if missing:
-        return f"{exc.detail} (water install -n {missing[1]} creates it with the service accounts water's pods run as)"
+    if isinstance(exc, NotFound) and exc.details.get("kind") == "namespaces":  # the NamespaceLifecycle admission
+        return (f"{exc.detail} (water install -n {exc.details.get('name')} creates it with the service accounts "
+                "water's pods run as)")
     return str(exc)
 
 
@@ -310,9 +304,7 @@ def record_revision(cluster: Cluster, bundle: Bundle, namespace: str, latest: di
         try:
             cluster.create(_revision_configmap(bundle, namespace, number))
             break
-        except ApiError as exc:
-            if exc.status != 409:
-                raise
+        except AlreadyExists:
             number = max(number, *(r["number"] for r in revisions(cluster, bundle.name, namespace))) + 1
     else:
         raise DeployError(f"revision numbers up to {number} were all taken by deploys running at the same time; "

@@ -1,13 +1,24 @@
-"""One error family; the message of each is exactly what the user reads."""
+"""One error family: every error water raises for a user to read is here, with its exit code. The message is
+exactly what the user reads; the CLI and `water-job` print it one way (one line, or one line per problem) and
+exit with the code: 1 failed, 2 bad input (retrying cannot help)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+FAILED, BAD_INPUT = 1, 2
+
 
 class WaterError(Exception):
-    """An error the CLI prints as is (no traceback) and exits non-zero on."""
+    """Something failed (exit 1): the message says what, on one line."""
 
-    exit_code = 1
+    exit_code = FAILED
+
+
+class BadInput(WaterError):
+    """What was given cannot be used (exit 2): a spec, a flag, a step's config. Retrying cannot help, so neither
+    Argo nor a CronJob retries a step that exits with it."""
+
+    exit_code = BAD_INPUT
 
 
 @dataclass(frozen=True, order=True)
@@ -37,11 +48,111 @@ def _one_line(text: str) -> str:
     return text.translate(_BREAKS)
 
 
-class SpecError(WaterError):
+class SpecError(BadInput):
     """The spec is invalid; carries every problem found, sorted by position."""
-
-    exit_code = 2
 
     def __init__(self, problems: list[Problem]):
         self.problems = sorted(set(problems))
         super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class UnreadableSpec(BadInput):
+    """The spec cannot be read: what was given cannot be checked."""
+
+
+class BadParameter(BadInput):
+    """A --param that cannot be taken."""
+
+
+class JobFailed(WaterError):
+    """A step's job or command failed (`water-job`); the message is the service's own reason, `log` the end of the
+    job's own log where there is one."""
+
+    def __init__(self, message: str, log: list = ()):
+        super().__init__(message)
+        self.log = list(log)
+
+
+class StepFailed(WaterError):
+    """A step of a local run failed; the message is the reason, `log` the path of its log."""
+
+    def __init__(self, message: str, log: str = ""):
+        super().__init__(message)
+        self.log = log
+
+
+# --- the cluster ------------------------------------------------------------------------------------------------
+
+class ClusterError(WaterError):
+    """One line: what failed, on which context and server."""
+
+
+class Unreachable(ClusterError):
+    """No answer from the server; `connection`: the connection itself failed (a later try may get through)."""
+
+    def __init__(self, message: str, connection: bool):
+        super().__init__(message)
+        self.connection = connection
+
+
+class ApiError(ClusterError):
+    """The API server's refusal, with its Status: `status` (HTTP), `reason`, `detail` (its message, without where
+    it came from), `details` (what it names: `name`, `kind` as the resource's plural, `group`), `retry_after`."""
+
+    def __init__(self, status: int, reason: str, message: str, detail: str | None = None, details: dict | None = None,
+                 retry_after: int | None = None):
+        super().__init__(message)
+        self.status, self.reason = status, reason
+        self.detail = message if detail is None else detail
+        self.details = details or {}
+        self.retry_after = retry_after
+
+
+class Unauthorized(ApiError):
+    pass
+
+
+class Forbidden(ApiError):
+    pass
+
+
+class NotFound(ApiError):
+    pass
+
+
+class AlreadyExists(ApiError):
+    pass
+
+
+class Conflict(ApiError):
+    """A resourceVersion precondition, or fields another field manager owns."""
+
+
+class ServerError(ApiError):
+    """429 or a 5xx: the server's trouble, retried for idempotent calls."""
+
+
+def api_error_type(status: int, reason: str) -> type:
+    """The ApiError subclass for a Status: by its reason where the code is shared (409)."""
+    if status == 409:
+        return AlreadyExists if reason == "AlreadyExists" else Conflict
+    return {401: Unauthorized, 403: Forbidden, 404: NotFound}.get(status) or (
+        ServerError if status == 429 or status >= 500 else ApiError)
+
+
+class NotDeployed(ClusterError):
+    """The pipeline named is not on the cluster."""
+
+
+class DeployError(ClusterError):
+    """A deploy stopped: what was applied, what not, and how to go back."""
+
+
+class InstallError(BadInput):
+    """`water install` was given what it cannot use."""
+
+
+class DatadogError(WaterError):
+    def __init__(self, message: str, transient: bool = False):
+        super().__init__(message)
+        self.transient = transient  # a rate limit, a 5xx or no answer: a later call may get through

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from water import deploy
 from water.contract import SETTINGS_CONFIGMAP, SETTINGS_KEYS
-from water.errors import WaterError
+from water.errors import InstallError
 from water.kube import CLUSTER_SCOPED, Cluster
 from water.render.pods import MANAGED_BY
 from water.spec.fields import Ctx
@@ -27,10 +27,6 @@ IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
 RUNNER = "water-runner"
 SLACK_KEY = "url"
 REDACTED = "<redacted>"  # not base64: a printed Secret cannot be applied by mistake with a wrong value
-
-
-class InstallError(WaterError):
-    exit_code = 2
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass
 
 from water import backoff
-from water.errors import WaterError
+from water.errors import ApiError, ClusterError, Unreachable, api_error_type
 
 KINDS = {  # kind → (group/version, plural)
     "WorkflowTemplate": ("argoproj.io/v1alpha1", "workflowtemplates"),
@@ -33,27 +33,6 @@ RETRIABLE = {429, 500, 502, 503, 504}
 RETRIES = backoff.Policy(first=0.25, cap=5.0, attempts=4)
 ONCE = backoff.Policy(attempts=1)  # a POST whose answer was lost may have created what it asked for
 TIMEOUT = (5, 30)  # connect, read seconds per request
-
-
-class ClusterError(WaterError):
-    """One line: what failed, on which context and server."""
-
-
-class Unreachable(ClusterError):
-    """No answer from the server; `connection`: the connection itself failed (a later try may get through)."""
-
-    def __init__(self, message: str, connection: bool):
-        super().__init__(message)
-        self.connection = connection
-
-
-class ApiError(ClusterError):
-    """`detail`: the server's own message, without where it came from."""
-
-    def __init__(self, status: int, reason: str, message: str, detail: str | None = None):
-        super().__init__(message)
-        self.status, self.reason, self.detail = status, reason, message if detail is None else detail
-        self.retry_after: int | None = None  # the server's Retry-After, in seconds
 
 
 @dataclass(frozen=True)
@@ -142,29 +121,32 @@ class Cluster:
                              retry_after=lambda exc: getattr(exc, "retry_after", None))
 
     def _error(self, method, path, response) -> ApiError:
+        """The server's refusal as the ApiError of its Status (its code, reason and details), on one line."""
         data = response.read()
         status, where = response.status, self.where
         try:
-            message = json.loads(data).get("message") or ""
+            answer = json.loads(data)
+            message, reason, details = answer.get("message") or "", answer.get("reason") or "", answer.get("details")
         except (ValueError, AttributeError):
             if data.lstrip()[:1] == b"<" or "html" in (response.getheader("Content-Type") or ""):
                 return ApiError(status, "NotKubernetes", f"{self.server} answered {method} {path} with a web page "
                                 f"(HTTP {status}), not the Kubernetes API: a login proxy, or the wrong port? ({where})")
-            message = " ".join(data.decode("utf-8", "replace").split())[:300]
+            message, reason, details = " ".join(data.decode("utf-8", "replace").split())[:300], "", None
+        kind = api_error_type(status, reason)
+        reason = reason or response.reason or ""
         if status == 401:
-            return ApiError(401, "Unauthorized", f"the cluster refused the credentials of {where}: Unauthorized")
+            return kind(401, reason, f"the cluster refused the credentials of {where}: Unauthorized", message)
         if status == 403:
-            return ApiError(403, "Forbidden", f"forbidden: {message} ({where})")
+            return kind(403, reason, f"forbidden: {message} ({where})", message, details)
         if status in RETRIABLE:
-            error = ApiError(status, "ServerError", f"the API server failed {method} {path} with {status}"
-                             f"{': ' + message if message else ''} ({where}; tried {self.retries.attempts} times)")
             hint = response.getheader("Retry-After") or ""
-            error.retry_after = int(hint) if hint.isdigit() else None
-            return error
+            return kind(status, reason, f"the API server failed {method} {path} with {status}"
+                        f"{': ' + message if message else ''} ({where}; tried {self.retries.attempts} times)", message,
+                        details, int(hint) if hint.isdigit() else None)
         if status == 404:
             detail = message or f"{method} {path}: not found"
-            return ApiError(404, "NotFound", f"{detail} ({where})", detail)
-        return ApiError(status, response.reason or "", message or f"{method} {path}: HTTP {status}")
+            return kind(404, reason, f"{detail} ({where})", detail, details)
+        return kind(status, reason, message or f"{method} {path}: HTTP {status}", None, details)
 
     # --- verbs on objects --------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass
 
 from water import backoff, drift
-from water.errors import WaterError
+from water.errors import DatadogError
 
 OWNER_TAG = "managed-by:water"
 KIND_TAG = "water-monitor"
@@ -17,12 +17,6 @@ MAX_WINDOW = 30 * 86400  # metric monitors evaluate at most a month back
 DURATION_INCREASE = 50  # percent, day against the same day a week before
 RETRIES = backoff.Policy(first=0.5, cap=2.0, attempts=3, jitter=False)  # rate limits, 5xx, silence
 TIMEOUT = 10  # seconds per request
-
-
-class DatadogError(WaterError):
-    def __init__(self, message: str, transient: bool = False):
-        super().__init__(message)
-        self.transient = transient  # a rate limit, a 5xx or no answer: a later call may get through
 
 
 # --- definitions -------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 
 from water import checks
-from water.errors import Problem, SpecError, WaterError
+from water.errors import BadParameter, Problem, SpecError, UnreadableSpec
 from water.spec import fastyaml
 from water.spec.fields import Ctx, as_data, did_you_mean, mark_of, model_of, parse
 from water.spec.types import EXPR_OPEN
@@ -85,7 +85,7 @@ class Pipeline:
         check_overrides(given)
         for name in given:
             if name not in declared:
-                raise WaterError(f"unknown parameter '{name}' (declared: {', '.join(sorted(declared)) or 'none'})")
+                raise BadParameter(f"unknown parameter '{name}' (declared: {', '.join(sorted(declared)) or 'none'})")
         return {**declared, **given}
 
     def sources(self) -> dict:
@@ -121,22 +121,12 @@ def namespace_here(name: str | None = None, folder: str = ".") -> str | None:
     return namespace if isinstance(namespace, str) and namespace else None
 
 
-class BadParameter(WaterError):
-    """A --param that cannot be taken (bad input: exit 2, like an invalid spec)."""
-
-    exit_code = 2
-
-
 def check_overrides(given: dict) -> None:
     """--param values are held to what `params` allows: no expressions, which Argo would evaluate."""
     for name, value in given.items():
         if EXPR_OPEN in value:
             raise BadParameter(f"--param {name}: expressions ({{{{...}}}}) are not allowed in a parameter value, "
                                "as in spec.params")
-
-
-class UnreadableSpec(WaterError):
-    exit_code = 2  # like an invalid spec: what was given cannot be checked, retrying will not help
 
 
 def load(path: str | None = None) -> Pipeline:

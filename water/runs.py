@@ -9,8 +9,8 @@ import time
 from datetime import datetime, timezone
 
 from water import backoff
-from water.errors import WaterError
-from water.kube import ApiError, Cluster
+from water.errors import ApiError, BadParameter, NotDeployed, WaterError
+from water.kube import Cluster
 from water.pipeline import check_overrides
 from water.render.argo import ARGO_API
 from water.render.pods import MANAGED_BY, PIPELINE_LABEL
@@ -19,10 +19,6 @@ POLL = backoff.Policy(first=2.0, cap=2.0, jitter=False)  # how often `water run 
 ENDED = {"Succeeded", "Failed", "Error"}
 WORKFLOW_LABEL = "workflows.argoproj.io/workflow"
 NODE_NAME = "workflows.argoproj.io/node-name"
-
-
-class NotDeployed(WaterError):
-    pass
 
 
 def definition(cluster: Cluster, name: str) -> dict:
@@ -43,7 +39,7 @@ def start(cluster: Cluster, name: str, params: dict, date: str | None = None) ->
     labels = {**MANAGED_BY, PIPELINE_LABEL: name}
     if found["kind"] == "CronJob":
         if params:
-            raise WaterError(f"pipeline '{name}' runs as a plain CronJob, which takes no --param")
+            raise BadParameter(f"pipeline '{name}' runs as a plain CronJob, which takes no --param")
         spec = found["spec"]["jobTemplate"]["spec"]
         if date:
             spec = json.loads(json.dumps(spec))
@@ -60,7 +56,7 @@ def start(cluster: Cluster, name: str, params: dict, date: str | None = None) ->
     declared = [p["name"] for p in found["spec"].get("arguments", {}).get("parameters", [])]
     for key in params:
         if key not in declared:
-            raise WaterError(f"unknown parameter '{key}' (declared: {', '.join(declared) or 'none'})")
+            raise BadParameter(f"unknown parameter '{key}' (declared: {', '.join(declared) or 'none'})")
     spec = {"workflowTemplateRef": {"name": name}}
     if params:
         spec["arguments"] = {"parameters": [{"name": k, "value": v} for k, v in sorted(params.items())]}

@@ -8,17 +8,9 @@ import sys
 from dataclasses import dataclass, field
 
 from water import expressions
-from water.errors import WaterError
+from water.errors import StepFailed  # noqa: F401 - where the kinds' local backends find it
 
 LOG_TAIL = 20
-
-
-class StepFailed(WaterError):
-    """A step failed; the message is the reason, `log` the path of its log."""
-
-    def __init__(self, message: str, log: str = ""):
-        super().__init__(message)
-        self.log = log
 
 
 @dataclass

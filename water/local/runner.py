@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from water import sizing
-from water.errors import WaterError
+from water.errors import BadInput, WaterError
 from water.local.context import LocalRun, StepFailed, StepRun, log_tail
 from water.schedule import in_zone
 from water.spec.fields import as_data
@@ -69,7 +69,7 @@ def _plan(pipeline, from_step, only) -> tuple[list, dict]:
     target = from_step or only
     names = [s.name for s in pipeline.steps]
     if target not in names:
-        raise WaterError(f"unknown step '{target}' (steps: {', '.join(names)})")
+        raise BadInput(f"unknown step '{target}' (steps: {', '.join(names)})")
     downstream = {s.name for s in pipeline.steps if target in pipeline.upstream[s.name]}
     again = {target} if only else {target} | downstream
     keep = pipeline.upstream[target] if only else [n for n in names if n not in again]

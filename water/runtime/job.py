@@ -10,6 +10,7 @@ import time
 from datetime import datetime, timezone
 
 from water import backoff, expressions
+from water.errors import BadInput, JobFailed  # noqa: F401 - the kinds' runtimes find them here
 from water.contract import ATTEMPT_ENV, CREATED_TIME_ENV, OUTPUTS_DIR, SCHEDULED_TIME_ENV
 from water.runtime import aws
 from water.runtime.metrics import Metrics
@@ -17,19 +18,6 @@ from water.schedule import in_zone
 
 
 STOP_BUDGET = 20.0  # seconds a SIGTERM'd step spends stopping its job; step pods get contract.GRACE_PERIOD
-
-
-class BadInput(Exception):
-    """The step cannot run as given (exit 2: retrying will not help)."""
-
-
-class JobFailed(Exception):
-    """The AWS job or the command failed; the message is the service's own reason (exit 1), `log` the end
-    of the job's own log where there is one."""
-
-    def __init__(self, message: str, log: list = ()):
-        super().__init__(message)
-        self.log = list(log)
 
 
 class Config(dict):

@@ -8,10 +8,10 @@ import signal
 import sys
 import time
 
-from water.contract import BAD_INPUT
+from water.errors import BAD_INPUT, BadInput, WaterError
 from water.runtime import aws
-from water.runtime.job import BadInput, Job, JobFailed
-from water.runtime.poll import STOP, Terminated, Timeout
+from water.runtime.job import Job
+from water.runtime.poll import STOP, Terminated
 
 TERMINATION_LOG = "/dev/termination-log"  # the kubelet's default terminationMessagePath
 TERMINATION_LIMIT = 4096  # bytes Kubernetes keeps of a termination message
@@ -61,12 +61,10 @@ def _run(args, started: float, sleep) -> int:
         if "bytes" in outputs:
             job.metrics.gauge("water.step.output_bytes", float(outputs["bytes"]))
         status, code = "success", 0
-    except BadInput as exc:
-        _report_failure("water-job: ", str(exc), [])
-        status, code = "failure", BAD_INPUT
-    except (JobFailed, Timeout) as exc:
-        _report_failure(_failed(job, args.kind), str(exc), getattr(exc, "log", ()))
-        status, code = "failure", 1
+    except WaterError as exc:  # bad input is about the config, so it names no step; a failure names its step
+        head = "water-job: " if exc.exit_code == BAD_INPUT else _failed(job, args.kind)
+        _report_failure(head, str(exc), getattr(exc, "log", ()))
+        status, code = "failure", exc.exit_code
     except Terminated:
         print(f"water-job: {job.on_terminate() if job else 'terminated'}", file=sys.stderr)
         status, code = "terminated", 128 + signal.SIGTERM

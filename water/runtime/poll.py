@@ -7,10 +7,11 @@ import threading
 import time
 
 from water import backoff
+from water.errors import JobFailed
 
 
-class Timeout(Exception):
-    pass
+class Timeout(JobFailed):
+    """The step's timeout ended the wait (exit 1)."""
 
 
 class Terminated(BaseException):
