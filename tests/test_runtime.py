@@ -313,6 +313,9 @@ def test_size_measures_the_prefix_across_pages_and_emits_the_tier(aws_env):
         "containers": [{"name": "main", "resources": {"requests": {"cpu": "4", "memory": "8Gi"},
                                                         "limits": {"cpu": "4", "memory": "8Gi"}}}],
         "nodeSelector": {"pool": "big"}}
+    from water import contract
+
+    assert sorted(out) == sorted(contract.SIZE_OUTPUTS)  # every output the size template declares, and no other
 
 
 def test_container_runs_its_command_with_resolved_expressions_and_shard(aws_env, tmp_path, capfd):

@@ -14,7 +14,7 @@ import urllib.parse
 import urllib.request
 
 from water import backoff
-from water.contract import SETTINGS_KEYS, settings_env
+from water.contract import NAMESPACE_ENV, SETTINGS_KEYS, settings_env
 
 RETRIES = backoff.Policy(first=1.0, cap=8.0, attempts=5, jitter=False)  # and never past the handler's deadline
 DEADLINE = 60.0
@@ -188,7 +188,7 @@ class NotifyTask:
         url = job.env.get("SLACK_WEBHOOK_URL", "")
         settings = {link: job.env[settings_env(link)] for link in SETTINGS_KEYS
                     if job.env.get(settings_env(link))}  # from the water-settings ConfigMap, when `water install` set them
-        body = message(job.config, job.run_id, job.env.get("WATER_NAMESPACE", "default"), job.extra.get("status", ""),
+        body = message(job.config, job.run_id, job.env.get(NAMESPACE_ENV, "default"), job.extra.get("status", ""),
                        job.extra.get("failures", ""), job.extra.get("duration", ""), settings)
         why = post(url, body, deadline=float(job.config.get("timeout", DEADLINE)) - 5) if url else "no webhook URL"
         if why:

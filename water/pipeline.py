@@ -7,7 +7,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 
-from water import checks
+from water import checks, contract
 from water.errors import BadParameter, Problem, SpecError, UnreadableSpec
 from water.spec import fastyaml
 from water.spec.fields import Ctx, as_data, did_you_mean, mark_of, model_of, parse
@@ -19,7 +19,7 @@ from water.textfile import NotUtf8, read_text
 
 SPEC_FILE = "water.yaml"
 _AWS_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
-_RESERVED_ENV = ("WATER_", "DD_", "DATADOG_")
+_RESERVED_ENV = contract.RESERVED_ENV_PREFIXES
 RESERVED_STEP_PREFIX = "water-"
 _RESOURCE_FIELDS = ("cpu", "memory", "gpu")
 

@@ -8,7 +8,7 @@ import threading
 import time
 from datetime import datetime, timezone
 
-from water import backoff
+from water import backoff, contract
 from water.errors import ApiError, BadParameter, NotDeployed, WaterError
 from water.kube import Cluster
 from water.pipeline import check_overrides
@@ -44,7 +44,7 @@ def start(cluster: Cluster, name: str, params: dict, date: str | None = None) ->
         if date:
             spec = json.loads(json.dumps(spec))
             container = spec["template"]["spec"]["containers"][0]
-            container["env"] = [*container.get("env", []), {"name": "WATER_RUN_DATE", "value": date}]
+            container["env"] = [*container.get("env", []), {"name": contract.RUN_DATE_ENV, "value": date}]
         job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {
             "generateName": f"{name}-manual-", "labels": labels,
             "annotations": {"cronjob.kubernetes.io/instantiate": "manual"},

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 
-from water import expressions
+from water import contract, expressions
 from water.errors import StepFailed  # noqa: F401 - where the kinds' local backends find it
 
 LOG_TAIL = 20
@@ -67,9 +67,9 @@ class StepRun:
         return uri, path
 
     def env(self, extra: dict | None = None) -> dict:
-        env = {**os.environ, "WATER_RUN_ID": self.run.run_id, "WATER_RUN_DATE": self.run.run_date,
-               "WATER_SHARD": self.shard, "PYTHONUNBUFFERED": "1"}
-        env.update({f"WATER_PARAM_{k}": v for k, v in self.run.params.items()})
+        env = {**os.environ, contract.RUN_ID_ENV: self.run.run_id, contract.RUN_DATE_ENV: self.run.run_date,
+               contract.SHARD_ENV: self.shard, "PYTHONUNBUFFERED": "1"}
+        env.update({contract.PARAM_ENV_PREFIX + k: v for k, v in self.run.params.items()})
         env.update({k: self.for_process(v) for k, v in self.step.env.items()})
         env.update(extra or {})
         return env

@@ -21,7 +21,6 @@ RETRY_UNLESS_BAD_INPUT = f'lastRetry.exitCode != "{contract.BAD_INPUT}"'
 SIZE_TIMEOUT = 600
 NOTIFY_TIMEOUT = 120
 CLEANUP_TIMEOUT = 600
-SIZE_OUTPUTS = ("pod-patch", "shards", "tier", "bytes", "objects", "instance-type", "instance-count")
 
 
 def size_task(step_name: str) -> str:
@@ -88,11 +87,11 @@ def runtime_env(pipeline) -> list:
     # workflows.argoproj.io/scheduled-time, which `water run` and `argo submit --scheduled-time` set too; Argo
     # leaves the variable as written where it is missing: util/variables/keys/runtime.go), else its creation
     env = [
-        {"name": "WATER_RUN_ID", "value": "{{workflow.name}}"},
+        {"name": contract.RUN_ID_ENV, "value": "{{workflow.name}}"},
         {"name": contract.SCHEDULED_TIME_ENV, "value": "{{workflow.scheduledTime}}"},
         {"name": contract.CREATED_TIME_ENV, "value": "{{workflow.creationTimestamp}}"},
     ]
-    env += [{"name": f"WATER_PARAM_{name}", "value": "{{workflow.parameters.%s}}" % name}
+    env += [{"name": contract.PARAM_ENV_PREFIX + name, "value": "{{workflow.parameters.%s}}" % name}
             for name in sorted(pipeline.spec.params)]
     return env + pods.datadog_env(pipeline)
 
@@ -168,7 +167,7 @@ def _size_task(pipeline, step, templates: _Templates) -> dict:
     """The task that measures `sizing.from`'s output and picks the tier, just before the step runs."""
     source = expressions.Ref("steps", step.sizing.from_, measured_output(pipeline, step))
     template = templates.add("size", job_template(
-        pipeline, "size", ["config", "refs"], SIZE_OUTPUTS, pipeline.default_resources, retries=step.retries,
+        pipeline, "size", ["config", "refs"], contract.SIZE_OUTPUTS, pipeline.default_resources, retries=step.retries,
         timeout=SIZE_TIMEOUT))
     return _task(size_task(step.name), template, list(step.after), [
         {"name": "config", "value": pods.encode(size_config(pipeline, step))},
@@ -187,7 +186,7 @@ def _step_tasks(pipeline, step, templates: _Templates) -> list:
         deps.append(tasks[0]["name"])
         size_output = "{{tasks.%s.outputs.parameters.%%s}}" % tasks[0]["name"]
         if step.kind.sizes == "instance":
-            extra_refs = {f"sizing.{o}": size_output % o for o in ("instance-type", "instance-count")}
+            extra_refs = {contract.sizing_ref(o): size_output % o for o in contract.SIZED_INSTANCE}
     refs = refs_param(step.refs, extra_refs)
     if refs != NO_REFS:
         args.append({"name": "refs", "value": refs})
@@ -232,7 +231,7 @@ def _notify_steps(pipeline, templates: _Templates) -> list:
     slack = pipeline.spec.alerts.slack
     secret = [{"name": "SLACK_WEBHOOK_URL",
                "valueFrom": {"secretKeyRef": {"name": slack.webhook_secret, "key": slack.webhook_key}}},
-              {"name": "WATER_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}]
+              {"name": contract.NAMESPACE_ENV, "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}]
     secret += [{"name": contract.settings_env(link), "valueFrom": {"configMapKeyRef": {
                    "name": contract.SETTINGS_CONFIGMAP, "key": key, "optional": True}}}
                for link, key in contract.SETTINGS_KEYS.items()]

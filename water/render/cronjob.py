@@ -61,10 +61,10 @@ def _container(image: str, args: list, env: list, resources: dict, command: list
 def plain_cronjob(pipeline, git_commit: str | None = None) -> dict:
     """`runner: cronjob`: the one container step as a CronJob; no Argo, no API access for the pod."""
     step = pipeline.steps[0]
-    env = [{"name": "WATER_RUN_ID", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['job-name']"}}}]
-    env += [{"name": f"WATER_PARAM_{k}", "value": v} for k, v in sorted(pipeline.spec.params.items())]
+    env = [{"name": contract.RUN_ID_ENV, "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['job-name']"}}}]
+    env += [{"name": contract.PARAM_ENV_PREFIX + k, "value": v} for k, v in sorted(pipeline.spec.params.items())]
     env += pods.datadog_env(pipeline) + pods.secret_env(step)
-    args = [step.kind.name, "--config", pods.encode(step_config(pipeline, step))]
+    args = [step.kind.name, contract.ARG_CONFIG, pods.encode(step_config(pipeline, step))]
     pod = {
         "serviceAccountName": pipeline.spec.service_account,
         "automountServiceAccountToken": False,

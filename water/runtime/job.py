@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 from water import backoff, expressions
 from water.errors import BadInput, JobFailed  # noqa: F401 - the kinds' runtimes find them here
-from water.contract import ATTEMPT_ENV, CREATED_TIME_ENV, OUTPUTS_DIR, SCHEDULED_TIME_ENV
+from water import contract
 from water.runtime import aws
 from water.runtime.metrics import Metrics
 from water.schedule import in_zone
@@ -34,7 +34,7 @@ def _decoded(config: str):
 class Job:
     def __init__(self, config: dict, refs: dict, env: dict, shard: str = "0/1", sleep=None):
         self.config, self.refs, self.env, self.shard, self.sleep = config, refs, env, shard, sleep
-        self.outputs_dir = env.get("WATER_OUTPUTS_DIR", OUTPUTS_DIR)
+        self.outputs_dir = env.get(contract.OUTPUTS_DIR_ENV, contract.OUTPUTS_DIR)
         self.running = None  # (description, stop, is an AWS job) of what the step waits for: see attached()
         self.job_started = 0.0
         self.extra: dict = {}  # notify's --status, --failures, --duration
@@ -64,16 +64,16 @@ class Job:
 
     @property
     def run_id(self) -> str:
-        return self.env.get("WATER_RUN_ID") or "manual"
+        return self.env.get(contract.RUN_ID_ENV) or "manual"
 
     def run_date(self) -> str:
         """{{run.date}}: the date, in the schedule's time zone, of the time the run stands for — its scheduled time
         (a CronWorkflow's, or what `water run --date` set), else its creation, else now; WATER_RUN_DATE as given
         (local runs, manifests rendered before)."""
-        if self.env.get("WATER_RUN_DATE"):
-            return self.env["WATER_RUN_DATE"]
+        if self.env.get(contract.RUN_DATE_ENV):
+            return self.env[contract.RUN_DATE_ENV]
         instant = datetime.now(timezone.utc)
-        for name in (SCHEDULED_TIME_ENV, CREATED_TIME_ENV):
+        for name in (contract.SCHEDULED_TIME_ENV, contract.CREATED_TIME_ENV):
             text = self.env.get(name, "")
             if text and not text.startswith("{{"):  # Argo leaves a variable it has no value for as written
                 try:
@@ -85,8 +85,8 @@ class Job:
 
     def values(self) -> dict:
         values = {"run.id": self.run_id, "run.date": self.run_date()}
-        values.update({f"params.{k[len('WATER_PARAM_'):]}": v for k, v in self.env.items()
-                       if k.startswith("WATER_PARAM_")})
+        prefix = contract.PARAM_ENV_PREFIX
+        values.update({f"params.{k[len(prefix):]}": v for k, v in self.env.items() if k.startswith(prefix)})
         values.update(self.refs)
         return values
 
@@ -101,7 +101,7 @@ class Job:
     @property
     def attempt(self) -> int:
         """Which attempt of the step this pod is: Argo's {{retries}} (0 the first), as WATER_ATTEMPT."""
-        value = self.env.get(ATTEMPT_ENV, "0")
+        value = self.env.get(contract.ATTEMPT_ENV, "0")
         return int(value) if value.isdigit() else 0
 
     def token(self, size: int = 64, attempt: int | None = None) -> str:
@@ -170,7 +170,7 @@ class Job:
         ended, why = self._run_ended() if aws_job else (True, "")
         if not ended:
             return f"terminated{why}: left {description} running, to be re-attached by the next attempt"
-        budget = float(self.env.get("WATER_STOP_BUDGET") or STOP_BUDGET)
+        budget = float(self.env.get(contract.STOP_BUDGET_ENV) or STOP_BUDGET)
         failed = stop_within(stop, budget)
         if failed:
             return (f"terminated{why}: could not stop {description} within {budget:.0f}s ({failed}); the run's "
@@ -179,7 +179,7 @@ class Job:
 
     def _run_ended(self) -> tuple[bool, str]:
         """(whether the run is over, why, as a clause for the log line)."""
-        choice = self.env.get("WATER_ON_TERM", "")
+        choice = self.env.get(contract.ON_TERM_ENV, "")
         if choice in ("stop", "leave"):
             return choice == "stop", ""
         from water.runtime import workflow

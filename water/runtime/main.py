@@ -8,6 +8,7 @@ import signal
 import sys
 import time
 
+from water import contract
 from water.errors import BAD_INPUT, BadInput, WaterError
 from water.runtime import aws
 from water.runtime.job import Job
@@ -30,12 +31,12 @@ def main(argv: list | None = None, *, sleep=None) -> int:
     """`sleep`: what the step's waits sleep with (default: a wait that SIGTERM ends at once)."""
     parser = argparse.ArgumentParser(prog="water-job")
     parser.add_argument("kind")
-    parser.add_argument("--config", required=True)
-    parser.add_argument("--shared", default="")  # what the template gives all its steps (older manifests: none)
-    parser.add_argument("--refs", default="{}")
-    parser.add_argument("--shard", default="0/1")
-    parser.add_argument("--pod-patch", default="")  # read by Kubernetes through podSpecPatch, not here
-    for name in ("--status", "--failures", "--duration"):  # notify: what the exit handler knows of the run
+    parser.add_argument(contract.ARG_CONFIG, dest="config", required=True)
+    parser.add_argument(contract.ARG_SHARED, dest="shared", default="")  # older manifests: none
+    parser.add_argument(contract.ARG_REFS, dest="refs", default="{}")
+    parser.add_argument(contract.ARG_SHARD, dest="shard", default="0/1")
+    parser.add_argument(contract.ARG_POD_PATCH, dest="pod_patch", default="")
+    for name in contract.NOTIFY_ARGS:
         parser.add_argument(name, default="")
     args = parser.parse_args(argv)
     started = time.monotonic()
@@ -94,7 +95,7 @@ def _report_failure(head: str, reason: str, log) -> None:
     makes that the failed node's message, so the exit handler's {{workflow.failures}} carries it to Slack."""
     lines = [f"  | {line}" for line in log]
     print("\n".join([head + reason, *lines]), file=sys.stderr)
-    path = os.environ.get("WATER_TERMINATION_LOG", TERMINATION_LOG)
+    path = os.environ.get(contract.TERMINATION_LOG_ENV, TERMINATION_LOG)
     if not os.path.exists(path):
         return  # not in a pod
     try:

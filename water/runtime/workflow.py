@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import os
 
+from water import contract
+
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 TIMEOUT = 5.0  # seconds; the pod has its termination grace period (30 s by default) for all of this
 WORKFLOWS = "/apis/argoproj.io/v1alpha1/namespaces/{namespace}/workflows/{name}"
@@ -19,7 +21,7 @@ class Unknown(Exception):
 
 def ended_on_purpose(run_id: str, env: dict) -> str:
     """'stopped', 'terminated' or 'deleted' when the run was ended by someone, '' when it goes on."""
-    account = env.get("WATER_SERVICE_ACCOUNT_DIR", SERVICE_ACCOUNT_DIR)
+    account = env.get(contract.SERVICE_ACCOUNT_DIR_ENV, SERVICE_ACCOUNT_DIR)
     host, port = env.get("KUBERNETES_SERVICE_HOST"), env.get("KUBERNETES_SERVICE_PORT", "443")
     if not host or not os.path.exists(os.path.join(account, "token")):
         raise Unknown("no in-cluster API access (service-account token or KUBERNETES_SERVICE_HOST missing)")

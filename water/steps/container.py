@@ -41,14 +41,14 @@ class Container(Kind):
         import os
         import subprocess
 
-        from water import backoff
+        from water import backoff, contract
         from water.runtime import aws, poll
         from water.runtime.job import JobFailed
 
         spec = job.spec
         argv = [job.resolve(arg) for arg in spec["command"]]
         env = {**os.environ, **{k: job.resolve(v) for k, v in job.config.get("env", {}).items()},
-               "WATER_SHARD": job.shard}
+               contract.SHARD_ENV: job.shard}
         try:
             process = subprocess.Popen(argv, env=env)
         except OSError as exc:

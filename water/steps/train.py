@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 
+from water import contract
 from water.spec.fields import Map, Model, SpecModel, field, mark_of
 from water.spec.model import IAM_ROLE, Instance
 from water.spec.types import SAGEMAKER_IMAGE, Bool, Duration, S3Uri, Scalar, Str
@@ -206,11 +207,11 @@ def _training_request(job, name: str, output: str, s3) -> dict:
 
 
 def execution_role(job) -> str:
-    """The role a SageMaker job assumes: the step's, the pipeline's, or the pod's WATER_SAGEMAKER_ROLE."""
+    """The role a SageMaker job assumes: the step's, the pipeline's, or the pod's (contract.SAGEMAKER_ROLE_ENV)."""
     from water.runtime.job import BadInput
 
     role = job.spec.get("role") or (job.config.get("aws") or {}).get("sagemakerRole") or \
-        job.env.get("WATER_SAGEMAKER_ROLE")
+        job.env.get(contract.SAGEMAKER_ROLE_ENV)
     if not role:
         raise BadInput(f"no SageMaker execution role: set {job.kind}.role or spec.aws.sagemakerRole")
     return role
@@ -219,8 +220,8 @@ def execution_role(job) -> str:
 def instances(job) -> tuple[str, int]:
     """(type, count) of a SageMaker job's instances: the size task's choice for a sized step, else the spec's."""
     instance = job.spec["instance"]
-    return (job.refs.get("sizing.instance-type") or instance["type"],
-            int(job.refs.get("sizing.instance-count") or instance.get("count", 1)))
+    kind, count = (job.refs.get(contract.sizing_ref(o)) for o in contract.SIZED_INSTANCE)
+    return kind or instance["type"], int(count or instance.get("count", 1))
 
 
 def _upload_source(job, entry: str, prefix: str, s3) -> dict:
