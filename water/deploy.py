@@ -8,6 +8,7 @@ import getpass
 import gzip
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -225,7 +226,7 @@ def execute(cluster: Cluster, p: Plan, *, dry_run: bool = False, force: bool = F
 
 
 def apply_changes(cluster: Cluster, changes: list, *, dry_run: bool, force: bool, echo, undo: str,
-                  applied: list = ()) -> None:
+                  applied: Sequence = ()) -> None:
     """A server-side dry run of every pending change; then, unless `dry_run`, each write in order. A rejected
     dry run writes nothing; a failed write says what was applied (`applied`: by an earlier call), what was not,
     and `undo`."""
@@ -397,7 +398,7 @@ def _read_revision(cm: dict) -> dict:
 def bundle_from_revision(revision: dict, name: str, namespace: str, note: str) -> Bundle:
     import yaml
 
-    first = next((o for o in yaml.safe_load_all(revision["manifests"]) if o), {})
+    first: dict = next((o for o in yaml.safe_load_all(revision["manifests"]) if o), {})
     git = {k.removeprefix("git-"): v for k, v in revision.items() if k.startswith("git-")}
     return Bundle(name, revision["spec"], revision["files"], revision["manifests"],
                   first.get("metadata", {}).get("namespace") or namespace, revision["params"], git, note,

@@ -3,6 +3,7 @@ exactly what the user reads; the CLI and `water-job` print it one way (one line,
 exit with the code: 1 failed, 2 bad input (retrying cannot help)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 FAILED, BAD_INPUT = 1, 2
@@ -68,7 +69,7 @@ class JobFailed(WaterError):
     """A step's job or command failed (`water-job`); the message is the service's own reason, `log` the end of the
     job's own log where there is one."""
 
-    def __init__(self, message: str, log: list = ()):
+    def __init__(self, message: str, log: Sequence[str] = ()):
         super().__init__(message)
         self.log = list(log)
 

@@ -69,7 +69,7 @@ def render(settings: Settings) -> list:
         if template and CHECKSUM_ANNOTATION in template["metadata"].get("annotations", {}):
             template["metadata"]["annotations"][CHECKSUM_ANNOTATION] = config_checksum(config)
     if settings.slack_webhook is not None:
-        objects.append(_slack_secret(settings))
+        objects.append(_slack_secret(settings, settings.slack_webhook))
     return objects
 
 
@@ -107,8 +107,8 @@ def config_checksum(config_map: dict) -> str:
     return hashlib.sha256(json.dumps(config_map["data"], sort_keys=True).encode()).hexdigest()
 
 
-def _slack_secret(settings: Settings) -> dict:
-    url = settings.slack_webhook.strip()
+def _slack_secret(settings: Settings, webhook: str) -> dict:
+    url = webhook.strip()
     if not url.startswith("https://") or any(c.isspace() for c in url):
         raise InstallError("--slack-webhook-file: the file does not hold one https:// URL (its content is not "
                            "shown: it is a secret)")

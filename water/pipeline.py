@@ -2,6 +2,8 @@
 (graph, effective settings per step, project files, references)."""
 from __future__ import annotations
 
+from typing import Any
+
 import functools
 import hashlib
 import os
@@ -30,14 +32,14 @@ class PipelineStep:
 
     name: str
     kind: Kind
-    config: object
+    config: Any  # the kind's spec model
     after: tuple
     retries: int
     timeout: int
     resources: dict
     env: dict  # name → text (may hold expressions)
     secret_env: dict  # name → SecretRef
-    sizing: object
+    sizing: Any  # water.spec.model.Sizing, or None
     outputs: tuple
     prepared: Prepared
     refs: tuple  # (Ref, mark, field path) of every reference the step's texts use, in first-use order

@@ -153,7 +153,10 @@ def wait(cluster: Cluster, run: dict, *, follow: bool = False, step: str | None 
             return current
         sleep(every.pause(n))
         n += 1
-        run = cluster.get(run["kind"], run["metadata"]["name"]) | {"kind": run["kind"]}
+        found = cluster.get(run["kind"], run["metadata"]["name"])
+        if found is None:
+            raise WaterError(f"run '{run['metadata']['name']}' was deleted while water waited for it")
+        run = found | {"kind": run["kind"]}
 
 
 def pods(cluster: Cluster, run: dict) -> list:

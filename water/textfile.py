@@ -20,5 +20,6 @@ def read_text(path: str) -> str:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         before = data[:exc.start].decode("utf-8")  # what is valid: columns count its characters, as all do
-        raise NotUtf8(*file_mark(before, len(before)), data[exc.start]) from None
+        line, col = file_mark(before, len(before))
+        raise NotUtf8(line, col, data[exc.start]) from None
     return text.replace("\r\n", "\n").replace("\r", "\n")

@@ -2,6 +2,8 @@
 folder, and processes whose output goes to the step's log."""
 from __future__ import annotations
 
+from typing import Any
+
 import os
 import subprocess
 import sys
@@ -17,7 +19,7 @@ LOG_TAIL = 20
 class LocalRun:
     """One local run of a pipeline: where its data and records live, and the values known so far."""
 
-    pipeline: object
+    pipeline: Any  # water.pipeline.Pipeline: the local backend knows it only through its attributes
     run_id: str
     run_date: str
     params: dict
@@ -39,7 +41,7 @@ class LocalRun:
 @dataclass
 class StepRun:
     run: LocalRun
-    step: object  # PipelineStep
+    step: Any  # water.pipeline.PipelineStep
     log_path: str
     shard: str = "0/1"
     notes: list = field(default_factory=list)  # lines worth showing the user, e.g. a model's metrics

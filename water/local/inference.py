@@ -18,6 +18,8 @@ import sys
 
 def _load(script: str):
     spec = importlib.util.spec_from_file_location("inference_entry", script)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"{script} cannot be loaded as a Python module")
     module = importlib.util.module_from_spec(spec)
     sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
     spec.loader.exec_module(module)
@@ -49,8 +51,8 @@ def main(argv: list) -> None:
         target = os.path.join(output_dir, rel + ".out")
         os.makedirs(os.path.dirname(target), exist_ok=True)
         result = write(prediction, content_type)
-        with open(target, "wb") as f:
-            f.write(result.encode() if isinstance(result, str) else result)
+        with open(target, "wb") as out:
+            out.write(result.encode() if isinstance(result, str) else result)
         print(f"{rel}: {len(prediction)} predictions")
 
 

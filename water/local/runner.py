@@ -183,7 +183,7 @@ def _execute(local: LocalRun, step, jobs: int) -> StepResult:
 
 def _size(local: LocalRun, step) -> sizing.Decision:
     upstream = local.pipeline.step(step.sizing.from_)
-    source = local.values.get(f"steps.{upstream.name}.{upstream.kind.measured_output(upstream.config)}")
+    source = local.values[f"steps.{upstream.name}.{upstream.kind.measured_output(upstream.config)}"]
     size, objects = sizing.measure_folder(local.local_path(source))
     return sizing.choose([as_data(t) for t in step.sizing.tiers], size, objects)
 

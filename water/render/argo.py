@@ -7,6 +7,8 @@ parameter. A spec of 5,000 steps renders to a handful of templates.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from typing import Any
 
 from water import contract, expressions
 from water.pipeline import RESERVED_STEP_PREFIX
@@ -97,7 +99,7 @@ def runtime_env(pipeline) -> list:
 
 
 def job_template(pipeline, kind: str, inputs: list, outputs: tuple, resources: dict, *, retries: int,
-                 timeout: int, extra_env: list = (), patch: bool = False, optional: dict | None = None,
+                 timeout: int, extra_env: Sequence[dict] = (), patch: bool = False, optional: dict | None = None,
                  shared: dict | None = None) -> dict:
     """A hardened template that runs `water-job <kind>` with its inputs as `--name value` arguments.
     `optional`: inputs with a default value (refs: none). `shared`: the config its tasks have in common."""
@@ -105,7 +107,7 @@ def job_template(pipeline, kind: str, inputs: list, outputs: tuple, resources: d
     args = [kind] + (["--shared", pods.encode(shared)] if shared else [])
     for name in inputs:
         args += [f"--{name}", "{{inputs.parameters.%s}}" % name]
-    template = {
+    template: dict[str, Any] = {
         "inputs": {"parameters": [{"name": n, "value": optional[n]} if n in optional else {"name": n} for n in inputs]},
     }
     if outputs:
@@ -207,7 +209,7 @@ def _step_tasks(pipeline, step, templates: _Templates) -> list:
 
 
 def _task(name: str, template: str, deps: list, args: list) -> dict:
-    task = {"name": name, "template": template}
+    task: dict[str, Any] = {"name": name, "template": template}
     if deps:
         task["dependencies"] = deps
     task["arguments"] = {"parameters": args}
@@ -274,7 +276,7 @@ def metadata(pipeline, git_commit, name=None) -> dict:
     if pipeline.doc.metadata.namespace:
         meta["namespace"] = pipeline.doc.metadata.namespace
     meta["labels"] = pods.labels(pipeline)
-    meta["annotations"] = pods.annotations(pipeline, git_commit)
+    meta["annotations"] = pods.object_annotations(pipeline, git_commit)
     return meta
 
 

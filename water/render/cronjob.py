@@ -2,6 +2,8 @@
 (`runner: cronjob`), or one that submits the WorkflowTemplate (`schedule.via: cronjob`)."""
 from __future__ import annotations
 
+from typing import Any
+
 from water import contract
 from water.render import pods
 from water.render.argo import metadata, step_config
@@ -49,7 +51,7 @@ def _job_spec(pipeline, *, backoff: int, deadline: int, pod: dict) -> dict:
 
 
 def _container(image: str, args: list, env: list, resources: dict, command: list | None = None) -> dict:
-    container = {"name": "main", "image": image, "imagePullPolicy": pods.pull_policy(image)}
+    container: dict[str, Any] = {"name": "main", "image": image, "imagePullPolicy": pods.pull_policy(image)}
     if command:
         container["command"] = command
     container.update({"args": args, "env": env, "resources": pods.resources(resources),

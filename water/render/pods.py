@@ -41,7 +41,7 @@ def labels(pipeline) -> dict:
     return {**pipeline.doc.metadata.labels, **MANAGED_BY, PIPELINE_LABEL: pipeline.name}
 
 
-def annotations(pipeline, git_commit: str | None) -> dict:
+def object_annotations(pipeline, git_commit: str | None) -> dict:
     out = {"water/spec-hash": pipeline.source_hash, "water/version": __version__}
     if git_commit:
         out["water/git-commit"] = git_commit

@@ -23,7 +23,7 @@ class CleanupTask:
                 continue
             except Exception as exc:  # noqa: BLE001 - botocore's errors; one step's trouble must not hide others
                 if aws.not_found(exc):  # no such job, bucket or query: nothing of this run is running there
-                    print(f"{entry['step']}: nothing running ({aws.refusal(exc)[0]})", flush=True)
+                    print(f"{entry['step']}: nothing running ({(aws.refusal(exc) or (str(exc),))[0]})", flush=True)
                     continue
                 problems.append(f"{entry['step']}: {str(exc).splitlines()[0]}")
                 continue

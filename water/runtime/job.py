@@ -35,7 +35,7 @@ class Job:
     def __init__(self, config: dict, refs: dict, env: dict, shard: str = "0/1", sleep=None):
         self.config, self.refs, self.env, self.shard, self.sleep = config, refs, env, shard, sleep
         self.outputs_dir = env.get(contract.OUTPUTS_DIR_ENV, contract.OUTPUTS_DIR)
-        self.running = None  # (description, stop, is an AWS job) of what the step waits for: see attached()
+        self.running: tuple | None = None  # (description, stop, is an AWS job) of what the step waits for: attached()
         self.job_started = 0.0
         self.extra: dict = {}  # notify's --status, --failures, --duration
         self.metrics = Metrics([f"pipeline:{self.pipeline}", f"step:{self.step}", f"kind:{self.kind}"])

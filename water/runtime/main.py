@@ -107,7 +107,7 @@ def _report_failure(head: str, reason: str, log) -> None:
 
 def termination_message(reason: str, lines: list) -> str:
     """The reason, then as much of the log's end as fits Kubernetes' 4 KiB."""
-    message, kept = reason[:1024], []
+    message, kept = reason[:1024], list[str]()
     for line in reversed(lines):
         if len("\n".join([message, line, *kept]).encode()) > TERMINATION_LIMIT:
             break

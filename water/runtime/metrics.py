@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 
 class Metrics:
@@ -28,11 +29,11 @@ class Metrics:
         except Exception:  # noqa: BLE001
             pass
 
-    def histogram(self, name: str, value: float, tags: list = ()) -> None:
+    def histogram(self, name: str, value: float, tags: Sequence[str] = ()) -> None:
         self._send("histogram", name, value, list(tags))
 
-    def increment(self, name: str, tags: list = ()) -> None:
+    def increment(self, name: str, tags: Sequence[str] = ()) -> None:
         self._send("increment", name, 1, list(tags))
 
-    def gauge(self, name: str, value: float, tags: list = ()) -> None:
+    def gauge(self, name: str, value: float, tags: Sequence[str] = ()) -> None:
         self._send("gauge", name, value, list(tags))

@@ -94,18 +94,19 @@ def _count_expanded(tree, none: int) -> int:
         elif tree.is_val_ref(node):
             refs.append(node)
             target[node] = latest.get(bytes(tree.val_ref(node)))  # None: undefined, which resolve reports
-    counted = {}
+    counted: dict[int, int | None] = {}
 
     def count(node: int) -> int:
         if node in counted:
             if counted[node] is None:
                 raise _Unusual("an alias inside its own anchor")
-            return counted[node]
+            return counted[node] or 0
         counted[node] = None
         end = _subtree_end(tree, node, none, size)
         total = end - node
         for ref in refs[bisect_left(refs, node):bisect_left(refs, end)]:
-            total += count(target[ref]) - 1 if target[ref] is not None else 0
+            upstream = target[ref]
+            total += count(upstream) - 1 if upstream is not None else 0
             if total > MAX_VALUES:
                 raise _Unusual("aliases expand past MAX_VALUES")
         counted[node] = total

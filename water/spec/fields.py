@@ -114,7 +114,10 @@ class SpecModel:
 def mark_of(obj: Any, attr: str | None = None) -> Mark:
     """Where a parsed model (or one of its fields) was written; (1, 1) if not from a file."""
     marks = getattr(obj, "_marks", {})
-    return marks.get(attr) or getattr(obj, "_mark", (1, 1))
+    found = marks.get(attr) if attr is not None else None
+    if found is None:
+        found = getattr(obj, "_mark", None) or (1, 1)
+    return found
 
 
 def is_set(obj: Any, attr: str) -> bool:
@@ -128,8 +131,9 @@ class Model(Type):
     def __init__(self, cls, variants: Callable[[], dict] | None = None):
         self.cls = cls
         self._variants = variants
-        self._known = None  # variants, and the fields sorted by what parse does when they are missing
-        self._required = self._defaulted = None
+        self._known: dict | None = None  # variants, and the fields sorted by what parse does when missing
+        self._required: tuple = ()
+        self._defaulted: tuple = ()
 
     def variants(self) -> dict:
         """The variant models by key, looked up once (the step kinds register late)."""
@@ -137,7 +141,8 @@ class Model(Type):
             fields = self.cls.__spec_fields__
             self._required = tuple(f for f in fields if f.required)
             self._defaulted = tuple(f for f in fields if not f.required and f.default is not None)
-            self._known = self._variants() if self._variants else {}
+            self._known = known = self._variants() if self._variants else {}
+            return known
         return self._known
 
     def parse(self, value, mark, path, ctx):
@@ -355,8 +360,9 @@ def as_data(value: Any) -> Any:
             sub = getattr(value, f.attr)
             if sub is not None:
                 out[f.key] = as_data(sub)
-        if getattr(value, "config", None) is not None and getattr(value, "kind", None):
-            out[value.kind] = as_data(value.config)
+        kind, config = getattr(value, "kind", None), getattr(value, "config", None)
+        if config is not None and kind:
+            out[kind] = as_data(config)
         return out
     if isinstance(value, dict):
         return {k: as_data(v) for k, v in value.items()}

@@ -2,7 +2,7 @@
 parser here, so the fast path (valid specs) never loads one."""
 from __future__ import annotations
 
-Mark = tuple  # (line, col), both 1-based
+Mark = tuple[int, int]  # (line, col), both 1-based
 
 
 class MarkedMap(dict):
@@ -51,6 +51,6 @@ def text_mark(mark, text, offset):
     return (mark[0] + line, mark[1] + offset - text.rindex("\n", 0, offset) - 1)
 
 
-def file_mark(text, offset):
+def file_mark(text: str, offset: int) -> Mark:
     line = text.count("\n", 0, offset)
     return (line + 1, offset - (text.rindex("\n", 0, offset) if line else -1))

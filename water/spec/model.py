@@ -2,6 +2,8 @@
 shows up, with its doc, in `water schema` and docs/spec.md."""
 from __future__ import annotations
 
+from typing import Any
+
 from water.spec.fields import List, Map, Model, SpecModel, Union, field
 from water.spec.types import (
     DNS_SUBDOMAIN, ENV_NAME, IDENTIFIER, IMAGE, LABEL_KEY, LABEL_VALUE, PLAIN, TEXT, Bool, Cron, Duration, Enum, Int,
@@ -71,8 +73,8 @@ class Step(SpecModel):
         Map(ENV_NAME, Union((str, TEXT), (dict, Model(SecretRef)), what="a string or {secret, key}")),
         "Environment variables: a string (may hold expressions) or a Secret reference {secret, key}.", default={})
     sizing: Sizing = field(Model(Sizing), "Size this step to the output volume of an upstream step.")
-    kind: str = None  # set by the parser: the kind key present
-    config: object = None  # set by the parser: that kind's spec
+    kind: str | None = None  # set by the parser: the kind key present
+    config: Any = None  # set by the parser: that kind's spec
 
 
 STEP = Model(Step, variants=lambda: STEP_KINDS)

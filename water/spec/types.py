@@ -241,7 +241,8 @@ _MONTHS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct n
 _DAYS = {d: i for i, d in enumerate("sun mon tue wed thu fri sat".split())}
 # minute, hour, day of month, month, day of week: the bounds of robfig/cron's standard parser, which Argo's
 # CronWorkflow controller and Kubernetes' CronJob controller both use (so 7 is not Sunday, and L, W, # are out)
-_CRON_FIELDS = ((0, 59, {}), (0, 23, {}), (1, 31, {}), (1, 12, _MONTHS), (0, 6, _DAYS))
+_NO_NAMES: dict[str, int] = {}
+_CRON_FIELDS = ((0, 59, _NO_NAMES), (0, 23, _NO_NAMES), (1, 31, _NO_NAMES), (1, 12, _MONTHS), (0, 6, _DAYS))
 
 
 def cron_is_valid(expression: str) -> bool:
@@ -277,15 +278,23 @@ def cron_never_fires(expression: str) -> bool:
     return not any(day <= _MONTH_DAYS[month - 1] for day in day_set for month in month_set)
 
 
-def _cron_set(field: str, low: int, high: int, names: dict) -> set:
-    values = set()
+def _cron_set(field: str, low: int, high: int, names: dict) -> set[int]:
+    """The values a field of a valid expression names (cron_is_valid held every part to its bounds)."""
+    values: set[int] = set()
     for part in field.split(","):
         span, _, step = part.partition("/")
         first, dash, last = span.partition("-")
-        start = low if span in ("*", "?") else _cron_value(first, names)
-        end = high if span in ("*", "?") or (step and not dash) else _cron_value(last, names) if dash else start
+        every = span in ("*", "?")
+        start = low if every else _known(_cron_value(first, names))
+        end = high if every or (step and not dash) else _known(_cron_value(last, names)) if dash else start
         values.update(range(start, end + 1, int(step or 1)))
     return values
+
+
+def _known(value: int | None) -> int:
+    if value is None:
+        raise ValueError("not a valid cron expression")  # cron_is_valid said it was: a bug
+    return value
 
 
 def _cron_value(text: str, names: dict) -> int | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import re
+from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
@@ -21,7 +22,8 @@ try:
     from yaml._yaml import CParser as _Parser  # libyaml: ~10x faster on large specs
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
 
-    class _Parser(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer):
+    class _Parser(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser,  # type: ignore[no-redef]
+                  yaml.composer.Composer):
         def __init__(self, stream):
             yaml.reader.Reader.__init__(self, stream)
             yaml.scanner.Scanner.__init__(self)
@@ -86,7 +88,8 @@ class _Constructor(yaml.constructor.SafeConstructor, _CoreResolver):
     PARSER: type
 
     def __init__(self, text: str, file: str):
-        self.PARSER.__init__(self, text)
+        parser: Any = self.PARSER  # the parser base of this very class (its __init__ takes the text)
+        parser.__init__(self, text)
         yaml.constructor.SafeConstructor.__init__(self)
         _CoreResolver.__init__(self)
         self.file = file
@@ -146,7 +149,7 @@ class _AliasLoader(_Constructor, _AliasMarkingParser):
     PARSER = _AliasMarkingParser
 
 
-def _construct_map(loader: _Constructor, node: MappingNode):
+def _construct_map(loader: Any, node: MappingNode):
     data = MarkedMap(_mark(node))
     yield data
     loader.flatten_mapping(node)
@@ -165,7 +168,7 @@ def _construct_map(loader: _Constructor, node: MappingNode):
         data.value_marks[key] = _mark(value_node, loader.lines)
 
 
-def _construct_list(loader: _Constructor, node: SequenceNode):
+def _construct_list(loader: Any, node: SequenceNode):
     data = MarkedList(_mark(node))
     yield data
     for item in node.value:
@@ -192,7 +195,7 @@ _Constructor.add_constructor("tag:yaml.org,2002:int", _construct_int)
 def _count_expanded(root, file: str) -> int:
     """The values of the document once aliases are followed (the loader shares them, but every later stage walks
     them as a tree); past fastyaml.MAX_VALUES the deepest node that passes it is the problem."""
-    counted = {}
+    counted: dict[int, int] = {}
 
     def count(node) -> int:
         if id(node) in counted:
@@ -233,9 +236,9 @@ def load(text: str, file: str):
         reason = exc.problem or exc.context or "invalid YAML"
         raise SpecError([Problem(file, line, col, "", f"YAML syntax error: {reason}")]) from None
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow, e.g. a NUL
-        raise SpecError([Problem(file, *file_mark(text, exc.position), "",
-                                 f"YAML error: unacceptable character U+{_code(exc.character):04X}: {exc.reason}")]
-                        ) from None
+        line, col = file_mark(text, exc.position)
+        raise SpecError([Problem(file, line, col, "", f"YAML error: unacceptable character "
+                                 f"U+{_code(exc.character):04X}: {exc.reason}")]) from None
     finally:
         loader.dispose()
     if loader.problems:

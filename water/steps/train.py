@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from typing import Any
 
 from water import contract
 from water.spec.fields import Map, Model, SpecModel, field, mark_of
@@ -180,13 +181,13 @@ def image_uri(image: str) -> str:
     return image
 
 
-def _training_request(job, name: str, output: str, s3) -> dict:
+def _training_request(job, name: str, output: str, s3) -> dict[str, Any]:
     spec = job.spec
     instance_type, instance_count = instances(job)
     hyperparameters = {k: job.resolve(v) for k, v in spec.get("hyperparameters", {}).items()}
     if spec.get("entry"):
         hyperparameters.update(_upload_source(job, spec["entry"], f"{output.rstrip('/')}/{name}/source/", s3))
-    request = {
+    request: dict[str, Any] = {
         "TrainingJobName": name,
         "AlgorithmSpecification": {"TrainingImage": image_uri(spec["image"]), "TrainingInputMode": "File"},
         "RoleArn": execution_role(job),
