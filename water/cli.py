@@ -290,11 +290,10 @@ def edit(name, context, namespace, kubeconfig):
 @_cluster_options
 def history(name, fmt, context, namespace, kubeconfig):
     """List the pipeline's revisions (the last 10 are kept)."""
-    from water import deploy as d
+    from water.revisions import ConfigMapStore
 
     cluster = _connect(context, namespace, kubeconfig, name)
-    found = [{k: v for k, v in r.items() if k not in ("spec", "manifests", "files", "unreadable")}
-             for r in d.revisions(cluster, name, cluster.namespace)]
+    found = [r.summary() for r in ConfigMapStore(cluster, cluster.namespace).list(name)]
     if not found:
         raise WaterError(f"pipeline '{name}' has no revisions in namespace '{cluster.namespace}'")
     _print_data(found, fmt, [("REVISION", "number"), ("TIME", "time"), ("USER", "user"), ("GIT", "git-commit"),
@@ -309,9 +308,10 @@ def history(name, fmt, context, namespace, kubeconfig):
 def rollback(name, number, yes, context, namespace, kubeconfig):
     """Re-apply an earlier revision as a new one."""
     from water import deploy as d
+    from water.revisions import ConfigMapStore
 
     cluster = _connect(context, namespace, kubeconfig, name)
-    bundle = d.rollback_bundle(cluster, name, cluster.namespace, number)
+    bundle = d.rollback_bundle(ConfigMapStore(cluster, cluster.namespace), name, cluster.namespace, number)
     d.deploy(cluster, bundle, namespace, confirm=_confirm(yes), echo=click.echo, show_diff=_print_diff,
              datadog=_datadog())
 

@@ -3,25 +3,21 @@ first real write, server-side apply as field manager `water`, pruning by label, 
 cluster (one labelled ConfigMap each, the last 10) so history, rollback and edit need nothing else."""
 from __future__ import annotations
 
-import base64
 import getpass
-import gzip
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 from water import drift, monitors
-from water.errors import AlreadyExists, ApiError, ClusterError, Conflict, DeployError, NotFound, WaterError
+from water.errors import ApiError, ClusterError, Conflict, DeployError, NotFound, WaterError
 from water.kube import Cluster
 from water.render import to_yaml
-from water.render.pods import MANAGED_BY, PIPELINE_LABEL
+from water.render.pods import PIPELINE_LABEL
+from water.revisions import ConfigMapStore, Revision, pick
 
 PRUNABLE = ("WorkflowTemplate", "CronWorkflow", "CronJob")  # what a revision may stop having
-REVISION_LABEL = "water/revision"
-KEEP_REVISIONS = 10
-COMPRESS_OVER = 256 * 1024  # a ConfigMap holds at most 1 MiB
 
 
 @dataclass
@@ -68,10 +64,11 @@ def bundle_from_pipeline(p, spec: str, params: dict, note: str) -> Bundle:
 
 
 def deploy(cluster: Cluster, bundle: Bundle, namespace_flag: str | None, *, dry_run: bool = False,
-           force: bool = False, confirm=None, echo=print, show_diff=print, datadog=monitors.Datadog) -> int | None:
+           force: bool = False, confirm=None, echo=print, show_diff=print, datadog=monitors.Datadog,
+           store=None) -> int | None:
     """Plan (manifests and Datadog monitors), show the diff, confirm (when asked to), then execute: manifests
     first, monitors after them. Returns the new revision's number."""
-    p = plan(cluster, bundle, namespace_for(cluster, bundle, namespace_flag))
+    p = plan(cluster, bundle, namespace_for(cluster, bundle, namespace_flag), store)
     datadog, monitor_changes = monitor_plan(bundle, p.latest, datadog)
     echo(f"pipeline {bundle.name} in namespace {p.namespace} ({cluster.where})")
     review(p.pending + [c for c in monitor_changes if c.action != "unchanged"], p.namespace, "deploy",
@@ -100,10 +97,10 @@ def review(pending: list, namespace: str, what: str, *, dry_run: bool, confirm, 
         raise WaterError(f"{what} cancelled; nothing was applied")
 
 
-def monitor_plan(bundle: Bundle, latest: dict | None, datadog=monitors.Datadog) -> tuple:
+def monitor_plan(bundle: Bundle, latest: Revision | None, datadog=monitors.Datadog) -> tuple:
     """(Datadog, monitor changes); Datadog (`datadog()` connects) is asked only when this bundle or the latest
     revision has monitors, so pipelines without them never need Datadog keys."""
-    if not (bundle.monitors or (latest and latest["monitors"])):
+    if not (bundle.monitors or (latest and latest.monitors)):
         return None, []
     api = datadog()
     return api, monitors.plan(api, bundle.name, bundle.monitors)
@@ -126,7 +123,8 @@ class Plan:
     bundle: Bundle
     namespace: str
     changes: list
-    latest: dict | None  # the latest revision's record, if any
+    store: Any  # where the pipeline's revisions are kept (water.revisions)
+    latest: Revision | None  # the latest revision, if any
 
     @property
     def pending(self) -> list:
@@ -135,7 +133,7 @@ class Plan:
     @property
     def new_revision(self) -> bool:
         latest = self.latest
-        return bool(self.pending) or latest is None or (latest["spec"], latest["files"], latest["hash"]) != (
+        return bool(self.pending) or latest is None or (latest.spec, latest.files, latest.hash) != (
             self.bundle.spec, self.bundle.files, self.bundle.hash)
 
 
@@ -145,7 +143,9 @@ def namespace_for(cluster: Cluster, bundle: Bundle, flag: str | None) -> str:
     return bundle.namespace or cluster.namespace
 
 
-def plan(cluster: Cluster, bundle: Bundle, namespace: str) -> Plan:
+def plan(cluster: Cluster, bundle: Bundle, namespace: str, store=None) -> Plan:
+    """What deploying the bundle would change; `store`: where its revisions are (default: the cluster's)."""
+    store = store or ConfigMapStore(cluster, namespace)
     objects = bundle.objects
     cluster.require("CronJob" if {o["kind"] for o in objects} <= {"CronJob"} else "WorkflowTemplate")
     for obj in objects:
@@ -155,7 +155,8 @@ def plan(cluster: Cluster, bundle: Bundle, namespace: str) -> Plan:
     prunes = [Change(live | {"kind": kind}, "pruned") for kind in _served(cluster)
               for live in cluster.list(kind, _selector(bundle.name), namespace)
               if (kind, live["metadata"]["name"]) not in keep]
-    return Plan(bundle, namespace, wanted + prunes, latest_revision(cluster, bundle.name, namespace))
+    found = store.list(bundle.name)
+    return Plan(bundle, namespace, wanted + prunes, store, found[0] if found else None)
 
 
 def _served(cluster: Cluster) -> list:
@@ -215,7 +216,7 @@ def execute(cluster: Cluster, p: Plan, *, dry_run: bool = False, force: bool = F
     if not p.new_revision:
         return None
     try:
-        number = record_revision(cluster, p.bundle, p.namespace, p.latest)
+        number = p.store.add(p.bundle.name, revision_of(p.bundle), p.latest.number if p.latest else 0)
     except ClusterError as exc:
         raise DeployError("\n".join([
             f"recording the revision failed: {exc}",
@@ -284,125 +285,37 @@ def _explain(exc: ApiError) -> str:
 
 def _undo(p: Plan) -> str:
     if p.latest:
-        return f"to go back: water rollback {p.bundle.name} --to {p.latest['number']} -n {p.namespace}"
+        return f"to go back: water rollback {p.bundle.name} --to {p.latest.number} -n {p.namespace}"
     return f"to remove what was applied: water delete {p.bundle.name} -n {p.namespace}"
 
 
-# --- revisions ---------------------------------------------------------------------------------------------
+# --- revisions (kept by water.revisions' stores) --------------------------------------------------------------
 
-def revision_name(name: str, number: int) -> str:
-    return f"{name}-water-rev-{number}"
-
-
-RECORD_ATTEMPTS = 5
-
-
-def record_revision(cluster: Cluster, bundle: Bundle, namespace: str, latest: dict | None) -> int:
-    """Create the next revision's ConfigMap; never overwrite one: a deploy that ran at the same time and took the
-    number first (409 AlreadyExists) leaves this one the next number."""
-    number = (latest["number"] if latest else 0) + 1
-    for _ in range(RECORD_ATTEMPTS):
-        try:
-            cluster.create(_revision_configmap(bundle, namespace, number))
-            break
-        except AlreadyExists:
-            number = max(number, *(r["number"] for r in revisions(cluster, bundle.name, namespace))) + 1
-    else:
-        raise DeployError(f"revision numbers up to {number} were all taken by deploys running at the same time; "
-                          f"no revision was recorded for this one (deploy again)")
-    for old in revisions(cluster, bundle.name, namespace)[KEEP_REVISIONS:]:
-        cluster.delete("ConfigMap", old["configmap"], namespace=namespace)
-    return number
-
-
-def _revision_configmap(bundle: Bundle, namespace: str, number: int) -> dict:
-    payload = {"water.yaml": bundle.spec, "manifests.yaml": bundle.manifests,
-               "files.json": json.dumps(bundle.files, sort_keys=True),
-               "monitors.json": json.dumps(bundle.monitors, sort_keys=True)}
-    large = sum(len(v) for v in payload.values()) > COMPRESS_OVER
-    data = ({"binaryData": {k + ".gz": base64.b64encode(gzip.compress(v.encode(), mtime=0)).decode()
-                            for k, v in payload.items()}} if large else {"data": payload})
+def revision_of(bundle: Bundle) -> Revision:
+    """What a deploy of the bundle records: the bundle, and who deployed it when, from which commit."""
     info = {"hash": bundle.hash, "user": getpass.getuser(), "time": _now(), "note": bundle.note,
-            "params": json.dumps(bundle.params, sort_keys=True), **{f"git-{k}": str(v) for k, v in bundle.git.items()}}
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
-        "name": revision_name(bundle.name, number), "namespace": namespace,
-        "labels": {**MANAGED_BY, PIPELINE_LABEL: bundle.name, REVISION_LABEL: str(number)},
-        "annotations": {f"water/{k}": v for k, v in info.items()}}, **data}
+            **{f"git-{k}": str(v) for k, v in bundle.git.items()}}
+    return Revision(0, bundle.spec, bundle.manifests, bundle.files, bundle.monitors, bundle.params, info)
 
 
-def revisions(cluster: Cluster, name: str, namespace: str) -> list:
-    """Revision records, newest first."""
-    found = [_read_or_say_why(cm) for cm in cluster.list("ConfigMap", f"{_selector(name)},{REVISION_LABEL}",
-                                                          namespace)]
-    return sorted(found, key=lambda r: r["number"], reverse=True)
-
-
-def _read_or_say_why(cm: dict) -> dict:
-    """A revision, or, for a ConfigMap that cannot be read as one (edited by hand, cut short), a record saying why:
-    one bad object must not hide the others from `history` and `rollback`."""
-    try:
-        return _read_revision(cm)
-    except (KeyError, ValueError, TypeError, AttributeError, OSError, EOFError) as exc:  # gzip, base64, json
-        meta = cm.get("metadata") or {}
-        label = str((meta.get("labels") or {}).get(REVISION_LABEL, ""))
-        return {"number": int(label) if label.isdigit() else -1, "configmap": meta.get("name", "?"), "spec": "",
-                "manifests": "", "files": {}, "monitors": [], "params": {}, "hash": "",
-                "unreadable": f"{type(exc).__name__}: {exc}", "note": f"unreadable ({type(exc).__name__})"}
-
-
-def latest_revision(cluster: Cluster, name: str, namespace: str) -> dict | None:
-    found = revisions(cluster, name, namespace)
-    return found[0] if found else None
-
-
-def get_revision(cluster: Cluster, name: str, namespace: str, number: int | None = None) -> dict:
-    return _pick(revisions(cluster, name, namespace), name, namespace, number)
-
-
-def rollback_bundle(cluster: Cluster, name: str, namespace: str, number: int | None = None) -> Bundle:
+def rollback_bundle(store, name: str, namespace: str, number: int | None = None) -> Bundle:
     """Revision `number` (default: the one before the latest) as a bundle to deploy again."""
-    found = revisions(cluster, name, namespace)
+    found = store.list(name)
     if number is None:
         if len(found) < 2:
             raise WaterError(f"pipeline '{name}' has no earlier revision to roll back to")
-        number = found[1]["number"]
-    return bundle_from_revision(_pick(found, name, namespace, number), name, namespace,
+        number = found[1].number
+    return bundle_from_revision(pick(found, name, namespace, number), name, namespace,
                                 f"rollback to revision {number}")
 
 
-def _pick(found: list, name: str, namespace: str, number: int | None) -> dict:
-    if not found:
-        raise WaterError(f"pipeline '{name}' has no revisions in namespace '{namespace}' (deploy it first)")
-    match = [r for r in found if r["number"] == number] if number is not None else found[:1]
-    if not match:
-        raise WaterError(f"pipeline '{name}' has no revision {number} (kept: "
-                         f"{', '.join(str(r['number']) for r in found)})")
-    if "unreadable" in match[0]:
-        raise WaterError(f"revision {match[0]['number']} of '{name}' cannot be read ({match[0]['configmap']}: "
-                         f"{match[0]['unreadable']})")
-    return match[0]
-
-
-def _read_revision(cm: dict) -> dict:
-    meta = cm["metadata"]
-    payload = dict(cm.get("data") or {})
-    for key, value in (cm.get("binaryData") or {}).items():
-        payload[key.removesuffix(".gz")] = gzip.decompress(base64.b64decode(value)).decode()
-    info = {k.removeprefix("water/"): v for k, v in (meta.get("annotations") or {}).items()}
-    return {"number": int(meta["labels"][REVISION_LABEL]), "configmap": meta["name"], "spec": payload.get(
-        "water.yaml", ""), "manifests": payload.get("manifests.yaml", ""), "files": json.loads(payload.get(
-            "files.json", "{}")), "monitors": json.loads(payload.get("monitors.json", "[]")),
-            "params": json.loads(info.pop("params", "{}")), **info}
-
-
-def bundle_from_revision(revision: dict, name: str, namespace: str, note: str) -> Bundle:
+def bundle_from_revision(revision: Revision, name: str, namespace: str, note: str) -> Bundle:
     import yaml
 
-    first: dict = next((o for o in yaml.safe_load_all(revision["manifests"]) if o), {})
-    git = {k.removeprefix("git-"): v for k, v in revision.items() if k.startswith("git-")}
-    return Bundle(name, revision["spec"], revision["files"], revision["manifests"],
-                  first.get("metadata", {}).get("namespace") or namespace, revision["params"], git, note,
-                  revision["monitors"])
+    first: dict = next((o for o in yaml.safe_load_all(revision.manifests) if o), {})
+    return Bundle(name, revision.spec, revision.files, revision.manifests,
+                  first.get("metadata", {}).get("namespace") or namespace, revision.params, revision.git, note,
+                  revision.monitors)
 
 
 # --- delete ------------------------------------------------------------------------------------------------
@@ -417,8 +330,8 @@ def labelled(cluster: Cluster, name: str, namespace: str) -> list:
 def delete(cluster: Cluster, name: str, namespace: str, echo=print, datadog=monitors.Datadog) -> int:
     """The pipeline's Datadog monitors (when its latest revision has them: keys are checked before anything
     goes), then every object water made for it."""
-    latest = latest_revision(cluster, name, namespace)
-    datadog = datadog() if latest and latest["monitors"] else None
+    found = ConfigMapStore(cluster, namespace).list(name)
+    datadog = datadog() if found and found[0].monitors else None
     objects = labelled(cluster, name, namespace)
     if not objects:
         raise WaterError(f"nothing labelled {_selector(name)} in namespace '{namespace}'")

@@ -19,14 +19,17 @@ def editor_command() -> list:
 
 
 def edit(cluster, name: str, namespace: str, *, echo=print, show_diff=print, datadog=None) -> int | None:
-    revision = deploy.get_revision(cluster, name, namespace)
+    from water.revisions import ConfigMapStore, pick
+
+    store = ConfigMapStore(cluster, namespace)
+    revision = pick(store.list(name), name, namespace, None)
     with tempfile.TemporaryDirectory(prefix=f"water-edit-{name}-") as folder:
-        for path, text in revision["files"].items():
+        for path, text in revision.files.items():
             if os.path.isabs(path) or os.path.normpath(path).startswith(".."):
-                raise WaterError(f"revision {revision['number']} names a file outside its project: {path}")
+                raise WaterError(f"revision {revision.number} names a file outside its project: {path}")
             _write(os.path.join(folder, path), text)
         file = os.path.join(folder, pipeline.SPEC_FILE)
-        text, header, last_invalid = revision["spec"], "", None
+        text, header, last_invalid = revision.spec, "", None
         while True:
             _write(file, header + text)
             done = subprocess.run(editor_command() + [file], check=False)
@@ -35,7 +38,7 @@ def edit(cluster, name: str, namespace: str, *, echo=print, show_diff=print, dat
             saved = _strip_header(pipeline.read_spec(file))
             if not saved.strip():
                 raise WaterError("Edit cancelled, saved file was empty.")
-            if saved == revision["spec"]:
+            if saved == revision.spec:
                 echo("Edit cancelled, no changes made.")
                 return None
             if saved == last_invalid:
@@ -46,9 +49,8 @@ def edit(cluster, name: str, namespace: str, *, echo=print, show_diff=print, dat
                 text, last_invalid = saved, saved
                 header = _header(exc)
                 continue
-            bundle = deploy.bundle_from_pipeline(p, saved, revision["params"], f"edit of revision "
-                                                 f"{revision['number']}")
-            return deploy.deploy(cluster, bundle, namespace, echo=echo, show_diff=show_diff,
+            bundle = deploy.bundle_from_pipeline(p, saved, revision.params, f"edit of revision {revision.number}")
+            return deploy.deploy(cluster, bundle, namespace, echo=echo, show_diff=show_diff, store=store,
                                  **({"datadog": datadog} if datadog else {}))
 
 
