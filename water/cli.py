@@ -387,7 +387,7 @@ _schedule_switch("resume", False, "resumed", "Let the pipeline's schedule start 
 @_cluster_options
 def delete(name, yes, context, namespace, kubeconfig):
     """Remove a pipeline: its definition, schedule, runs and revisions."""
-    from water import deploy as d
+    from water.delete import delete as delete_pipeline
 
     cluster = _connect(context, namespace, kubeconfig, name)
     if not yes:
@@ -395,7 +395,7 @@ def delete(name, yes, context, namespace, kubeconfig):
             raise click.UsageError("deleting needs --yes when there is no terminal to ask on")
         click.confirm(f"Delete pipeline '{name}' and its runs and revisions from namespace "
                       f"'{cluster.namespace}'?", abort=True)
-    d.delete(cluster, name, cluster.namespace, echo=click.echo, datadog=_datadog())
+    delete_pipeline(cluster, name, cluster.namespace, echo=click.echo, datadog=_datadog())
 
 
 @cli.command()

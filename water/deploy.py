@@ -1,6 +1,6 @@
 """Rendered objects → the cluster: diff against what is live, a server-side dry run of every change before the
-first real write, server-side apply as field manager `water`, pruning by label, and revisions kept in the
-cluster (one labelled ConfigMap each, the last 10) so history, rollback and edit need nothing else."""
+first real write, server-side apply as field manager `water`, pruning by label; then the revision is recorded in
+the pipeline's revision store (water.revisions: in the cluster, so history, rollback and edit need nothing else)."""
 from __future__ import annotations
 
 import getpass
@@ -152,14 +152,14 @@ def plan(cluster: Cluster, bundle: Bundle, namespace: str, store=None) -> Plan:
         obj["metadata"]["namespace"] = namespace
     wanted = changes_for(cluster, objects)
     keep = {(c.obj["kind"], c.obj["metadata"]["name"]) for c in wanted}
-    prunes = [Change(live | {"kind": kind}, "pruned") for kind in _served(cluster)
-              for live in cluster.list(kind, _selector(bundle.name), namespace)
+    prunes = [Change(live | {"kind": kind}, "pruned") for kind in served_kinds(cluster)
+              for live in cluster.list(kind, selector(bundle.name), namespace)
               if (kind, live["metadata"]["name"]) not in keep]
     found = store.list(bundle.name)
     return Plan(bundle, namespace, wanted + prunes, store, found[0] if found else None)
 
 
-def _served(cluster: Cluster) -> list:
+def served_kinds(cluster: Cluster) -> list:
     """Prunable kinds the cluster serves (a CronJob-only cluster may have no Argo)."""
     return [kind for kind in PRUNABLE if cluster.serves(kind)]
 
@@ -199,7 +199,7 @@ def _diff(obj: dict, before: str, after: str) -> str:
     return drift.unified_diff(f"{obj['kind'].lower()}/{obj['metadata']['name']}", before, after, source="live")
 
 
-def _selector(name: str) -> str:
+def selector(name: str) -> str:
     return f"{PIPELINE_LABEL}={name}"
 
 
@@ -316,31 +316,6 @@ def bundle_from_revision(revision: Revision, name: str, namespace: str, note: st
     return Bundle(name, revision.spec, revision.files, revision.manifests,
                   first.get("metadata", {}).get("namespace") or namespace, revision.params, revision.git, note,
                   revision.monitors)
-
-
-# --- delete ------------------------------------------------------------------------------------------------
-
-def labelled(cluster: Cluster, name: str, namespace: str) -> list:
-    """Every object water made for the pipeline: its definition, runs and revisions."""
-    served = _served(cluster)
-    kinds = served + (["Workflow"] if "WorkflowTemplate" in served else []) + ["Job", "ConfigMap"]
-    return [obj | {"kind": kind} for kind in kinds for obj in cluster.list(kind, _selector(name), namespace)]
-
-
-def delete(cluster: Cluster, name: str, namespace: str, echo=print, datadog=monitors.Datadog) -> int:
-    """The pipeline's Datadog monitors (when its latest revision has them: keys are checked before anything
-    goes), then every object water made for it."""
-    found = ConfigMapStore(cluster, namespace).list(name)
-    datadog = datadog() if found and found[0].monitors else None
-    objects = labelled(cluster, name, namespace)
-    if not objects:
-        raise WaterError(f"nothing labelled {_selector(name)} in namespace '{namespace}'")
-    if datadog:
-        monitors.delete_all(datadog, name, echo)
-    for obj in objects:
-        if cluster.delete(obj["kind"], obj["metadata"]["name"], namespace=namespace):
-            echo(f"{Change(obj, 'deleted').ref} deleted")
-    return len(objects)
 
 
 def _now() -> str:

@@ -1,0 +1,32 @@
+"""`water delete NAME`: the pipeline's Datadog monitors, then every object water made for it in the namespace (its
+definition, schedule, runs and revisions), found by the label `water/pipeline=NAME`."""
+from __future__ import annotations
+
+from water import monitors
+from water.deploy import Change, served_kinds, selector
+from water.errors import WaterError
+from water.kube import Cluster
+from water.revisions import ConfigMapStore
+
+
+def labelled(cluster: Cluster, name: str, namespace: str) -> list:
+    """Every object water made for the pipeline: its definition, runs and revisions."""
+    served = served_kinds(cluster)
+    kinds = served + (["Workflow"] if "WorkflowTemplate" in served else []) + ["Job", "ConfigMap"]
+    return [obj | {"kind": kind} for kind in kinds for obj in cluster.list(kind, selector(name), namespace)]
+
+
+def delete(cluster: Cluster, name: str, namespace: str, echo=print, datadog=monitors.Datadog) -> int:
+    """The pipeline's Datadog monitors (when its latest revision has them: keys are checked before anything
+    goes), then every object water made for it."""
+    found = ConfigMapStore(cluster, namespace).list(name)
+    api = datadog() if found and found[0].monitors else None
+    objects = labelled(cluster, name, namespace)
+    if not objects:
+        raise WaterError(f"nothing labelled {selector(name)} in namespace '{namespace}'")
+    if api:
+        monitors.delete_all(api, name, echo)
+    for obj in objects:
+        if cluster.delete(obj["kind"], obj["metadata"]["name"], namespace=namespace):
+            echo(f"{Change(obj, 'deleted').ref} deleted")
+    return len(objects)
