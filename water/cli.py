@@ -182,10 +182,15 @@ def _print_diff(text: str, err: bool = False) -> None:
                    click.style(line, bold=True), err=err)
 
 
-def _confirm(yes: bool):
-    if yes or not sys.stdin.isatty():
-        return None
-    return lambda count, namespace: click.confirm(f"Apply {count} change(s) to namespace '{namespace}'?")
+def _console(yes: bool, err: bool = False):
+    """Progress and diffs on stdout (stderr when stdout carries the objects), in colour; a question before
+    applying only on a terminal and without --yes."""
+    from water.console import Console
+
+    ask = None if yes or not sys.stdin.isatty() else (
+        lambda count, namespace: click.confirm(f"Apply {count} change(s) to namespace '{namespace}'?", err=err))
+    return Console(echo=lambda line: click.echo(line, err=err), show_diff=lambda text: _print_diff(text, err=err),
+                   confirm=ask)
 
 
 @cli.command("run")
@@ -251,7 +256,7 @@ def deploy(path, pairs, dry_run, yes, force_conflicts, context, namespace, kubec
 
     bundle = d.bundle_from_path(path, _params(pairs))
     d.deploy(_connect(context, namespace, kubeconfig), bundle, namespace, dry_run=dry_run, force=force_conflicts,
-             confirm=_confirm(yes), echo=click.echo, show_diff=_print_diff, datadog=_datadog())
+             console=_console(yes), datadog=_datadog())
 
 
 @cli.command()
@@ -281,7 +286,7 @@ def edit(name, context, namespace, kubeconfig):
     from water.edit import edit as edit_live
 
     cluster = _connect(context, namespace, kubeconfig, name)
-    edit_live(cluster, name, cluster.namespace, echo=click.echo, show_diff=_print_diff, datadog=_datadog())
+    edit_live(cluster, name, cluster.namespace, console=_console(yes=True), datadog=_datadog())
 
 
 @cli.command()
@@ -312,8 +317,7 @@ def rollback(name, number, yes, context, namespace, kubeconfig):
 
     cluster = _connect(context, namespace, kubeconfig, name)
     bundle = d.rollback_bundle(ConfigMapStore(cluster, cluster.namespace), name, cluster.namespace, number)
-    d.deploy(cluster, bundle, namespace, confirm=_confirm(yes), echo=click.echo, show_diff=_print_diff,
-             datadog=_datadog())
+    d.deploy(cluster, bundle, namespace, console=_console(yes), datadog=_datadog())
 
 
 @cli.command()
@@ -428,10 +432,8 @@ def install(namespace, slack_secret, slack_webhook_file, aws_role_arn, argo_url,
         objects = i.render(settings)
     else:
         # with -o yaml, stdout is the objects alone: progress and diffs go to stderr
-        echo = (lambda line: click.echo(line, err=True)) if fmt else click.echo
-        show_diff = (lambda text: _print_diff(text, err=True)) if fmt else _print_diff
         objects = i.install(_connect(context, namespace, kubeconfig), settings, dry_run=dry_run,
-                            force=force_conflicts, confirm=_confirm(yes), echo=echo, show_diff=show_diff)
+                            force=force_conflicts, console=_console(yes, err=bool(fmt)))
     if fmt:
         click.echo(to_yaml(i.redacted(objects)), nl=False)
         if settings.slack_webhook is not None:

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from water import drift, monitors
+from water.console import Console
 from water.errors import ApiError, ClusterError, Conflict, DeployError, NotFound, WaterError
 from water.kube import Cluster
 from water.render import to_yaml
@@ -64,15 +65,15 @@ def bundle_from_pipeline(p, spec: str, params: dict, note: str) -> Bundle:
 
 
 def deploy(cluster: Cluster, bundle: Bundle, namespace_flag: str | None, *, dry_run: bool = False,
-           force: bool = False, confirm=None, echo=print, show_diff=print, datadog=monitors.Datadog,
-           store=None) -> int | None:
-    """Plan (manifests and Datadog monitors), show the diff, confirm (when asked to), then execute: manifests
-    first, monitors after them. Returns the new revision's number."""
+           force: bool = False, console: Console = Console(), datadog=monitors.Datadog, store=None) -> int | None:
+    """Plan (manifests and Datadog monitors), show the diff, confirm (when the console asks), then execute:
+    manifests first, monitors after them. Returns the new revision's number."""
+    echo = console.echo
     p = plan(cluster, bundle, namespace_for(cluster, bundle, namespace_flag), store)
     datadog, monitor_changes = monitor_plan(bundle, p.latest, datadog)
     echo(f"pipeline {bundle.name} in namespace {p.namespace} ({cluster.where})")
     review(p.pending + [c for c in monitor_changes if c.action != "unchanged"], p.namespace, "deploy",
-           dry_run=dry_run, confirm=confirm, show_diff=show_diff)
+           dry_run=dry_run, console=console)
     def sync_monitors():
         try:
             monitors.apply(datadog, monitor_changes, echo)
@@ -88,12 +89,12 @@ def deploy(cluster: Cluster, bundle: Bundle, namespace_flag: str | None, *, dry_
     return number
 
 
-def review(pending: list, namespace: str, what: str, *, dry_run: bool, confirm, show_diff) -> None:
-    """Show each pending change's diff, then ask (when `confirm` is given and this is no dry run)."""
+def review(pending: list, namespace: str, what: str, *, dry_run: bool, console: Console) -> None:
+    """Show each pending change's diff, then ask (when the console asks and this is no dry run)."""
     for change in pending:
         if change.diff:
-            show_diff(change.diff)
-    if pending and confirm and not dry_run and not confirm(len(pending), namespace):
+            console.show_diff(change.diff)
+    if pending and console.confirm and not dry_run and not console.confirm(len(pending), namespace):
         raise WaterError(f"{what} cancelled; nothing was applied")
 
 

@@ -9,6 +9,7 @@ import tempfile
 from dataclasses import replace
 
 from water import deploy, pipeline
+from water.console import Console
 from water.errors import SpecError, WaterError
 
 HEADER = "# water: "  # the lines water adds on top; removed before validating
@@ -18,7 +19,7 @@ def editor_command() -> list:
     return shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
 
 
-def edit(cluster, name: str, namespace: str, *, echo=print, show_diff=print, datadog=None) -> int | None:
+def edit(cluster, name: str, namespace: str, *, console: Console = Console(), datadog=None) -> int | None:
     from water.revisions import ConfigMapStore, pick
 
     store = ConfigMapStore(cluster, namespace)
@@ -39,7 +40,7 @@ def edit(cluster, name: str, namespace: str, *, echo=print, show_diff=print, dat
             if not saved.strip():
                 raise WaterError("Edit cancelled, saved file was empty.")
             if saved == revision.spec:
-                echo("Edit cancelled, no changes made.")
+                console.echo("Edit cancelled, no changes made.")
                 return None
             if saved == last_invalid:
                 raise WaterError("Edit cancelled: the spec still has the errors shown; nothing deployed")
@@ -50,7 +51,7 @@ def edit(cluster, name: str, namespace: str, *, echo=print, show_diff=print, dat
                 header = _header(exc)
                 continue
             bundle = deploy.bundle_from_pipeline(p, saved, revision.params, f"edit of revision {revision.number}")
-            return deploy.deploy(cluster, bundle, namespace, echo=echo, show_diff=show_diff, store=store,
+            return deploy.deploy(cluster, bundle, namespace, console=console, store=store,
                                  **({"datadog": datadog} if datadog else {}))
 
 

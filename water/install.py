@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass
 
 from water import deploy
+from water.console import Console
 from water.contract import SETTINGS_CONFIGMAP, SETTINGS_KEYS
 from water.errors import InstallError
 from water.kube import CLUSTER_SCOPED, Cluster
@@ -130,14 +131,15 @@ def redacted(objects: list) -> list:
     return [dict(o, data={k: REDACTED for k in o["data"]}) if o["kind"] == "Secret" else o for o in objects]
 
 
-def install(cluster: Cluster, settings: Settings, *, dry_run: bool = False, force: bool = False, confirm=None,
-            echo=print, show_diff=print) -> list:
+def install(cluster: Cluster, settings: Settings, *, dry_run: bool = False, force: bool = False,
+            console: Console = Console()) -> list:
     """Diff, then deploy's dry-run-then-apply; returns the objects. A namespace that does not exist yet is created
     first: the server checks nothing inside a namespace it does not have."""
+    echo = console.echo
     objects = render(settings)
     changes = deploy.changes_for(cluster, objects)
     deploy.review([c for c in changes if c.action != "unchanged"], settings.namespace, "install", dry_run=dry_run,
-                  confirm=confirm, show_diff=show_diff)
+                  console=console)
     first = [c for c in changes if c.obj["kind"] in CLUSTER_SCOPED and c.action == "created"]
     rest = [c for c in changes if c not in first]
     undo = "run the same `water install` again: it applies only what is missing"
