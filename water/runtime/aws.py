@@ -48,31 +48,31 @@ def transient(exc: Exception) -> bool:
     return bool(said and said[1])
 
 
-def error_code(exc: Exception) -> str:
-    return (getattr(exc, "response", None) or {}).get("Error", {}).get("Code", "")
+def _said(exc: Exception) -> tuple[str, str]:
+    """(code, message in lower case) of an AWS error answer; empty for anything else."""
+    error = (getattr(exc, "response", None) or {}).get("Error", {})
+    return error.get("Code", ""), str(error.get("Message", "")).lower()
 
 
 NOT_FOUND = frozenset({"EntityNotFoundException", "ResourceNotFound", "ResourceNotFoundException", "NoSuchBucket",
-                       "NoSuchKey", "InvalidRequestException"})
+                       "NoSuchKey"})
 
 
 def not_found(exc: Exception) -> bool:
     """AWS says the thing asked about does not exist (SageMaker says so in a ValidationException: "not found",
     or moto's "could not find"; Athena in an InvalidRequestException about an unknown query id)."""
-    code = error_code(exc)
-    message = str((getattr(exc, "response", None) or {}).get("Error", {}).get("Message", "")).lower()
+    code, message = _said(exc)
     if code == "ValidationException":
         return "not found" in message or "could not find" in message
     if code == "InvalidRequestException":
-        return "was not found" in message or "not found" in message
+        return "not found" in message
     return code in NOT_FOUND
 
 
 def already_exists(exc: Exception) -> bool:
     """AWS refused a create because the name is taken: SageMaker's ValidationException "... a training job with
     this name already exists" (and "Cannot create already existing model"), or a ResourceInUse."""
-    code = error_code(exc)
-    message = str((getattr(exc, "response", None) or {}).get("Error", {}).get("Message", "")).lower()
+    code, message = _said(exc)
     return code in ("ValidationException", "ResourceInUse", "ResourceInUseException") and "already exist" in message
 
 

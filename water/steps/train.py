@@ -248,13 +248,13 @@ def _upload_source(job, entry: str, prefix: str, s3) -> dict:
 
 def describe_or_none(describe, **name):
     """A SageMaker describe call's answer, or None where the resource does not exist."""
+    from water.runtime import aws
+
     try:
         return describe(**name)
-    except Exception as exc:  # botocore's ClientError; a missing resource is a ValidationException
-        error = getattr(exc, "response", {}).get("Error", {})
-        message = error.get("Message", "").lower()
-        if error.get("Code") == "ValidationException" and ("not found" in message or "could not find" in message):
-            return None  # AWS says "not found", moto "could not find"
+    except Exception as exc:  # botocore's ClientError; SageMaker says "not found" in a ValidationException
+        if aws.not_found(exc):
+            return None
         raise
 
 
