@@ -106,9 +106,8 @@ class Job:
 
     def token(self, size: int = 64, attempt: int | None = None) -> str:
         """An idempotency token: the same for every call within one attempt of this step in this run, another
-        for each retry (attempt 0 keeps the form manifests before attempts had)."""
-        attempt = self.attempt if attempt is None else attempt
-        key = f"{self.pipeline}/{self.step}/{self.run_id}" + (f"#{attempt}" if attempt else "")
+        for each retry."""
+        key = attempt_key(self.pipeline, self.step, self.run_id, self.attempt if attempt is None else attempt)
         return hashlib.sha256(key.encode()).hexdigest()[:size]
 
     def client(self, service: str, **options):
@@ -195,6 +194,15 @@ class Job:
         for name, value in outputs.items():
             with open(os.path.join(self.outputs_dir, name), "w", encoding="utf-8") as f:
                 f.write(str(value))
+
+
+MAX_ATTEMPTS = 100  # the attempts cleanup looks through for a step's jobs: a step's retries are far fewer
+
+
+def attempt_key(pipeline: str, step: str, run_id: str, attempt: int = 0) -> str:
+    """What names one attempt of a step in a run (its AWS job's name, token or tag are made from it); attempt 0
+    keeps the form manifests rendered before attempts had, so their jobs are found."""
+    return f"{pipeline}/{step}/{run_id}" + (f"#{attempt}" if attempt else "")
 
 
 def stop_within(stop, budget: float, clock=time.monotonic, sleep=time.sleep) -> str:

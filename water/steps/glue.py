@@ -117,6 +117,7 @@ class Glue(Kind):
     def stop_run(self, job):
         """The run's Glue job runs (found by their --water-run-id) that have not ended, stopped; what, or None."""
         from water.runtime import aws
+        from water.runtime.job import MAX_ATTEMPTS
 
         glue, name = job.client("glue"), job.spec["job"]
         try:
@@ -136,7 +137,6 @@ class Glue(Kind):
 RUN_TAG = "--water-run-id"  # the argument that ties a Glue run to the step, run and attempt that started it
 ENDED_BADLY = ("FAILED", "ERROR", "TIMEOUT", "STOPPED", "EXPIRED")
 TERMINAL = ("SUCCEEDED", *ENDED_BADLY)
-MAX_ATTEMPTS = 100  # what cleanup looks through: a step's retries are far fewer
 
 
 def _tagged_runs(glue, name: str) -> dict:

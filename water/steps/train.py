@@ -135,7 +135,6 @@ JOB_TYPES = {"training": ("describe_training_job", "stop_training_job", "Trainin
                           "TrainingJobSummaries"),
              "transform": ("describe_transform_job", "stop_transform_job", "TransformJobName", "TransformJobStatus",
                            "TransformJobSummaries")}
-MAX_ATTEMPTS = 100  # what cleanup looks through: a step's retries are far fewer
 
 
 def attach_or_create(job, sagemaker, job_type: str, create) -> str:
@@ -158,6 +157,8 @@ def stop_if_running(job, job_type: str):
     """Stop the run's SageMaker jobs of this step (any attempt) that are still in progress; what, or None.
     One listing of the jobs whose names start as this step's do, matched against its attempts' names."""
     describe, stop, name_key, status_key, summaries = JOB_TYPES[job_type]
+    from water.runtime.job import MAX_ATTEMPTS
+
     sagemaker = job.client("sagemaker")
     names = {job_name(job.pipeline, job.step, job.run_id, attempt) for attempt in range(MAX_ATTEMPTS)}
     prefix = job_name(job.pipeline, job.step, job.run_id).rsplit("-", 1)[0]
@@ -278,8 +279,9 @@ def _metrics(output_data: str) -> list:
 def job_name(pipeline: str, step: str, run_id: str, attempt: int = 0) -> str:
     """The SageMaker job name of a step in a run's attempt: the same for every call of that attempt, another
     for each retry (attempt 0 keeps the form names had before attempts), <= 63 chars."""
-    key = f"{pipeline}/{step}/{run_id}" + (f"#{attempt}" if attempt else "")
-    digest = hashlib.sha256(key.encode()).hexdigest()[:10]
+    from water.runtime.job import attempt_key
+
+    digest = hashlib.sha256(attempt_key(pipeline, step, run_id, attempt).encode()).hexdigest()[:10]
     return f"{pipeline[:26]}-{step[:26]}-{digest}".replace("_", "-")
 
 
