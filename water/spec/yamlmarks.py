@@ -18,17 +18,21 @@ from water.spec import fastyaml
 from water.spec.marked import Mark, MarkedList, MarkedMap, file_mark
 
 
+class _PyParser(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer):
+    """PyYAML's own parser and composer, in Python."""
+
+    def __init__(self, stream):
+        yaml.reader.Reader.__init__(self, stream)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+        yaml.composer.Composer.__init__(self)
+
+
+_Parser: type
 try:
     from yaml._yaml import CParser as _Parser  # libyaml: ~10x faster on large specs
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
-
-    class _Parser(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser,  # type: ignore[no-redef]
-                  yaml.composer.Composer):
-        def __init__(self, stream):
-            yaml.reader.Reader.__init__(self, stream)
-            yaml.scanner.Scanner.__init__(self)
-            yaml.parser.Parser.__init__(self)
-            yaml.composer.Composer.__init__(self)
+    _Parser = _PyParser
 
 
 def _mark(node, lines: list | None = None) -> Mark:
@@ -61,16 +65,10 @@ for _tag, _regex, _first in _CORE:
     _CoreResolver.add_implicit_resolver(_tag, re.compile(_regex), list(_first))
 
 
-class _AliasMarkingParser(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer):
+class _AliasMarkingParser(_PyParser):
     """PyYAML's own parser, for specs with aliases: an alias becomes a copy of its anchor's node that stands where
     the alias does (libyaml's composer hands back the anchor's node itself), so a problem with what an alias
     brings in is located at the alias. Children stay shared: what the anchor holds is located in the anchor."""
-
-    def __init__(self, stream):
-        yaml.reader.Reader.__init__(self, stream)
-        yaml.scanner.Scanner.__init__(self)
-        yaml.parser.Parser.__init__(self)
-        yaml.composer.Composer.__init__(self)
 
     def compose_node(self, parent, index):
         alias = self.peek_event() if self.check_event(yaml.events.AliasEvent) else None
