@@ -49,6 +49,11 @@ class PipelineStep:
         return self.kind.job_config(self.config, self.prepared)
 
     @property
+    def measured_output(self) -> str | None:
+        """The output a later step's sizing measures (its kind says which)."""
+        return self.kind.measured_output(self.config)
+
+    @property
     def fans_out(self) -> bool:
         return bool(self.sizing and any(t.parallelism and t.parallelism > 1 for t in self.sizing.tiers))
 
@@ -70,6 +75,12 @@ class Pipeline:
     @property
     def spec(self):
         return self.doc.spec
+
+    @property
+    def run_zone(self) -> str | None:
+        """The time zone {{run.date}} is the date in: the schedule's (UTC without one)."""
+        schedule = self.spec.schedule
+        return schedule.timezone if schedule and schedule.timezone else None
 
     @functools.cached_property
     def aws(self) -> dict:

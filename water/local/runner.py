@@ -91,8 +91,7 @@ def run(pipeline, *, params: dict | None = None, jobs: int | None = None, from_s
     """Run the pipeline here; `report` gets a StepResult as each step starts and ends (water.local.progress).
     {{run.date}} is `date`, else today in the schedule's time zone (UTC without one), as on the cluster."""
     now = now or datetime.now().astimezone()
-    schedule = pipeline.spec.schedule
-    date = date or in_zone(now, schedule.timezone if schedule else None).strftime("%Y-%m-%d")
+    date = date or in_zone(now, pipeline.run_zone).strftime("%Y-%m-%d")
     values = pipeline.param_values(params or {})
     to_run, reused = _plan(pipeline, from_step, only)
     run_id = _new_run_id(pipeline, now)
@@ -183,7 +182,7 @@ def _execute(local: LocalRun, step, jobs: int) -> StepResult:
 
 def _size(local: LocalRun, step) -> sizing.Decision:
     upstream = local.pipeline.step(step.sizing.from_)
-    source = local.values[f"steps.{upstream.name}.{upstream.kind.measured_output(upstream.config)}"]
+    source = local.values[f"steps.{upstream.name}.{upstream.measured_output}"]
     size, objects = sizing.measure_folder(local.local_path(source))
     return sizing.choose([as_data(t) for t in step.sizing.tiers], size, objects)
 

@@ -36,14 +36,10 @@ def step_config(pipeline, step) -> dict:
 
 def shared_config(pipeline, step) -> dict:
     """The part of a step's config that every step of its template has: the template carries it once."""
-    return {"pipeline": pipeline.name, "kind": step.kind.name, "timeout": step.timeout, "aws": pipeline.aws,
-            **run_zone(pipeline)}
-
-
-def run_zone(pipeline) -> dict:
-    """The time zone {{run.date}} is the date in: the schedule's."""
-    schedule = pipeline.spec.schedule
-    return {"timezone": schedule.timezone} if schedule and schedule.timezone else {}
+    shared = {"pipeline": pipeline.name, "kind": step.kind.name, "timeout": step.timeout, "aws": pipeline.aws}
+    if pipeline.run_zone:
+        shared["timezone"] = pipeline.run_zone
+    return shared
 
 
 def own_config(step) -> dict:
@@ -54,12 +50,6 @@ def own_config(step) -> dict:
     return own
 
 
-def measured_output(pipeline, step) -> str:
-    """The output of `sizing.from` that the size task measures (its kind says which)."""
-    source = pipeline.step(step.sizing.from_)
-    return source.kind.measured_output(source.config)
-
-
 def size_config(pipeline, step) -> dict:
     return {
         "pipeline": pipeline.name,
@@ -67,7 +57,7 @@ def size_config(pipeline, step) -> dict:
         "kind": "size",
         "sizes": step.kind.sizes,
         "from": step.sizing.from_,
-        "measure": measured_output(pipeline, step),
+        "measure": pipeline.step(step.sizing.from_).measured_output,
         "resources": step.resources,
         "tiers": [as_data(t) for t in step.sizing.tiers],
         "aws": pipeline.aws,
@@ -167,7 +157,7 @@ class _Templates:
 
 def _size_task(pipeline, step, templates: _Templates) -> dict:
     """The task that measures `sizing.from`'s output and picks the tier, just before the step runs."""
-    source = expressions.Ref("steps", step.sizing.from_, measured_output(pipeline, step))
+    source = expressions.Ref("steps", step.sizing.from_, pipeline.step(step.sizing.from_).measured_output)
     template = templates.add("size", job_template(
         pipeline, "size", ["config", "refs"], contract.SIZE_OUTPUTS, pipeline.default_resources, retries=step.retries,
         timeout=SIZE_TIMEOUT))
