@@ -7,9 +7,10 @@ import os
 import re
 
 from water import expressions
+from water.errors import JobFailed, StepFailed
 from water.spec.fields import Ctx, SpecModel, as_data, field, mark_of
-from water.spec.types import PLAIN, TEXT, S3Uri, Str
 from water.spec.marked import file_mark, text_mark
+from water.spec.types import PLAIN, TEXT, S3Uri, Str
 from water.steps.base import NUMBER, PREFIX, Kind, Prepared, read_project_file
 
 
@@ -113,8 +114,6 @@ class Athena(Kind):
         import duckdb
         import sqlglot
 
-        from water.local.context import StepFailed
-
         config = sr.step.config
         text = sr.step.prepared.files["query"][1] if "query" in sr.step.prepared.files else config.query
         sql, refs, _ = query_parameters(text)
@@ -147,7 +146,7 @@ class Athena(Kind):
     def run_cluster(self, job):
         """Start the query (or find the one this step already started), wait, return where the result is."""
         from water.runtime import aws, poll
-        from water.runtime.job import JobFailed, Marker
+        from water.runtime.job import Marker
 
         spec = job.spec
         sql, refs, _ = query_parameters(spec["query"])
@@ -155,7 +154,7 @@ class Athena(Kind):
         athena, s3 = job.client("athena"), job.client("s3")
         marker = Marker(job, s3, output)
         query_id = job.reattach(lambda attempt: marker.read(attempt),
-                                lambda query: _state(athena, query) in ("QUEUED", "RUNNING", "SUCCEEDED"))
+                                lambda query: _status(athena, query)["State"] in ("QUEUED", "RUNNING", "SUCCEEDED"))
         if query_id is None:
             request = {"QueryString": sql, "ClientRequestToken": job.token(),
                        "QueryExecutionContext": {"Database": spec["database"]},
@@ -178,9 +177,8 @@ class Athena(Kind):
 
     def stop_run(self, job):
         """The run's query (from its marker), stopped if still queued or running; what was stopped, or None."""
-        from water.runtime.job import Marker
-
         from water.runtime import aws
+        from water.runtime.job import Marker
 
         athena = job.client("athena")
         try:
@@ -197,10 +195,6 @@ class Athena(Kind):
 
 def _status(athena, query_id: str) -> dict:
     return athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]["Status"]
-
-
-def _state(athena, query_id: str) -> str:
-    return _status(athena, query_id)["State"]
 
 
 def _finished(athena, query_id: str):
@@ -227,8 +221,6 @@ def _create_tables(db, tables: dict, project_dir: str, database: str) -> None:
         suffix = os.path.splitext(files[0])[1].lower() if files else ""
         reader = _READERS.get(suffix)
         if reader is None:
-            from water.local.context import StepFailed
-
             raise StepFailed(f"spec.local.tables.{name}: {location} holds no CSV, Parquet or JSON file")
         schema = name.split(".")[0] if "." in name else database
         schemas = [schema, "main"] if schema == database else [schema]  # unqualified names: the step's database

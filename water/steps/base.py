@@ -6,6 +6,7 @@ import errno
 import os
 from dataclasses import dataclass, field
 
+from water.errors import BadInput, StepFailed
 from water.spec.fields import as_data, mark_of
 from water.textfile import NotUtf8, read_text
 
@@ -94,14 +95,10 @@ class Kind:
 
     def run_local(self, sr) -> dict:
         """Run the step on this machine (`sr`: a water.local.context.StepRun); return its outputs by name."""
-        from water.local.context import StepFailed
-
         raise StepFailed(f"{self.name} steps do not run locally")
 
     def run_cluster(self, job) -> dict:
         """Run the step in its pod (`job`: a water.runtime.job.Job); return its outputs by name."""
-        from water.runtime.job import BadInput
-
         raise BadInput(f"{self.name} steps do not run in a pod")
 
     def stop_run(self, job) -> str | None:

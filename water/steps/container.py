@@ -2,6 +2,7 @@
 (which resolves expressions, reports to Datadog and writes outputs)."""
 from __future__ import annotations
 
+from water.errors import JobFailed
 from water.spec.fields import List, SpecModel, field
 from water.spec.types import TEXT, S3Uri
 from water.steps.base import NUMBER, PREFIX, Kind
@@ -43,7 +44,6 @@ class Container(Kind):
 
         from water import backoff, contract
         from water.runtime import aws, poll
-        from water.runtime.job import JobFailed
 
         spec = job.spec
         argv = [job.resolve(arg) for arg in spec["command"]]

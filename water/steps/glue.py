@@ -5,6 +5,7 @@ import importlib.util
 import os
 import re
 
+from water.errors import JobFailed, StepFailed
 from water.spec.fields import Map, Model, SpecModel, as_data, field
 from water.spec.types import TEXT, Enum, Int, S3Uri, Str
 from water.steps.base import NUMBER, PREFIX, Kind, named_script
@@ -48,8 +49,6 @@ class Glue(Kind):
         return data
 
     def run_local(self, sr):
-        from water.local.context import StepFailed
-
         config = sr.step.config
         if not config.script:
             raise StepFailed("set glue.script to the job's script to run this step locally")
@@ -71,7 +70,7 @@ class Glue(Kind):
         else the run tagged with --water-run-id) while it runs or once it succeeded; wait; every terminal state
         but SUCCEEDED fails with the run's ErrorMessage."""
         from water.runtime import aws, poll
-        from water.runtime.job import JobFailed, Marker
+        from water.runtime.job import Marker
 
         spec = job.spec
         glue = job.client("glue")
@@ -161,8 +160,6 @@ def _start(glue, request: dict):
 
 def _stop(glue, name: str, run_id: str) -> None:
     """BatchStopJobRun answers a refusal in its Errors list, not as an error: raise it as one."""
-    from water.runtime.job import JobFailed
-
     errors = glue.batch_stop_job_run(JobName=name, JobRunIds=[run_id]).get("Errors") or []
     if errors:
         detail = errors[0].get("ErrorDetail") or {}

@@ -8,6 +8,7 @@ import os
 from typing import Any
 
 from water import contract
+from water.errors import BadInput, JobFailed, StepFailed
 from water.spec.fields import Map, Model, SpecModel, field, mark_of
 from water.spec.model import IAM_ROLE, Instance
 from water.spec.types import SAGEMAKER_IMAGE, Bool, Duration, S3Uri, Scalar, Str
@@ -67,8 +68,6 @@ class Train(Kind):
         """The entry script in a subprocess with SageMaker's conventions: SM_CHANNEL_<NAME> folders,
         SM_MODEL_DIR, SM_OUTPUT_DATA_DIR, SM_HPS and `--name value` hyperparameters; the model folder is
         packed as <output>/<job>/output/model.tar.gz, as SageMaker does."""
-        from water.local.context import StepFailed
-
         config, name = sr.step.config, sr.step.name
         if not config.entry:
             raise StepFailed("set train.entry to the training script to run this step locally")
@@ -97,8 +96,6 @@ class Train(Kind):
         """A SageMaker training job named after pipeline, step and run: described first and attached to if it
         exists (a restart), else created; Failed and Stopped both fail the step with SageMaker's reason."""
         from water.runtime import aws, poll
-        from water.runtime.job import JobFailed
-
         spec = job.spec
         sagemaker = job.client("sagemaker")
         output = job.resolve(spec["output"])
@@ -174,8 +171,6 @@ def stop_if_running(job, job_type: str):
 def image_uri(image: str) -> str:
     """A full image URI as SageMaker takes it. `framework:version` is resolved where water renders (with
     spec.aws.region and water[sagemaker]); one that reaches a pod was left unresolved there."""
-    from water.runtime.job import BadInput
-
     if "/" not in image:
         raise BadInput(f"image '{image}' was not resolved to an image URI when rendered: set spec.aws.region and "
                        "install water[sagemaker] where you deploy, or give the full URI")
@@ -210,8 +205,6 @@ def _training_request(job, name: str, output: str, s3) -> dict[str, Any]:
 
 def execution_role(job) -> str:
     """The role a SageMaker job assumes: the step's, the pipeline's, or the pod's (contract.SAGEMAKER_ROLE_ENV)."""
-    from water.runtime.job import BadInput
-
     role = job.spec.get("role") or (job.config.get("aws") or {}).get("sagemakerRole") or \
         job.env.get(contract.SAGEMAKER_ROLE_ENV)
     if not role:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from water import expressions
+from water.errors import JobFailed, StepFailed
 from water.spec.fields import Model, SpecModel, field, mark_of
 from water.spec.model import IAM_ROLE, Instance
 from water.spec.types import SAGEMAKER_IMAGE, TEXT, Enum, S3Uri, Str
@@ -58,8 +59,6 @@ class Transform(Kind):
         entry script of the train step that made it) over every input file, one output file per input."""
         import tarfile
 
-        from water.local.context import StepFailed
-
         config = sr.step.config
         trained = [r.name for r in expressions.refs(config.model) if r.root == "steps" and r.attr == "model"]
         entry = trained and sr.run.pipeline.step(trained[0]).config.entry
@@ -81,7 +80,6 @@ class Transform(Kind):
         """A SageMaker model (created if needed) and a batch transform job, both named after pipeline, step
         and run, described before created; Failed and Stopped fail the step with SageMaker's reason."""
         from water.runtime import aws, poll
-        from water.runtime.job import JobFailed
         from water.steps.train import attach_or_create, ended
 
         sagemaker, s3 = job.client("sagemaker"), job.client("s3")
