@@ -1072,7 +1072,10 @@ def test_a_sagemaker_create_whose_answer_was_lost_attaches_to_the_job_it_made(aw
 
 
 def test_already_exists_for_the_steps_own_name_means_attach(aws_env):
-    """What AWS answers a second CreateTrainingJob of a name (moto accepts it): a ValidationException."""
+    """What AWS answers a second CreateTrainingJob of a name (moto accepts it): ResourceInUse, "Training job names
+    must be unique ... already exists (arn:...)" — as AWS answered it in aws/amazon-sagemaker-examples#3108's CI log
+    and SuperCowPowers/workbench#384. (CreateModel says "Cannot create already existing model" in a
+    ValidationException instead.)"""
     from botocore.awsrequest import AWSResponse
 
     seen = {"describes": 0}
@@ -1087,7 +1090,7 @@ def test_already_exists_for_the_steps_own_name_means_attach(aws_env):
     def taken(request, **_):
         urllib.request.urlopen(urllib.request.Request(request.url, data=request.body, headers=dict(request.headers),
                                                       method=request.method)).read()
-        body = json.dumps({"__type": "ValidationException", "message": "Training job names must be unique within an "
+        body = json.dumps({"__type": "ResourceInUse", "message": "Training job names must be unique within an "
                            "AWS account and region, and a training job with this name already exists (arn:aws:x)"})
         return AWSResponse(request.url, 400, {}, _Raw(body.encode()))
 

@@ -70,8 +70,9 @@ def not_found(exc: Exception) -> bool:
 
 
 def already_exists(exc: Exception) -> bool:
-    """AWS refused a create because the name is taken: SageMaker's ValidationException "... a training job with
-    this name already exists" (and "Cannot create already existing model"), or a ResourceInUse."""
+    """AWS refused a create because the name is taken: SageMaker answers CreateTrainingJob (and the other job
+    creates) with ResourceInUse "... a training job with this name already exists", CreateModel with a
+    ValidationException "Cannot create already existing model"."""
     code, message = _said(exc)
     return code in ("ValidationException", "ResourceInUse", "ResourceInUseException") and "already exist" in message
 
