@@ -200,3 +200,29 @@ def aws_env(moto_endpoint, monkeypatch, tmp_path):
     aws.client("s3").create_bucket(Bucket="lake-results")
     monkeypatch.setattr(aws, "HOOKS", [])
     return env
+
+
+@pytest.fixture
+def memory_cluster():
+    """An in-memory cluster (water.cluster.MemoryCluster) with namespaces 'default' and 'ml', 'ml' the context's."""
+    from water.cluster import MemoryCluster
+
+    return MemoryCluster(namespaces=("default", "ml"), namespace="ml")
+
+
+@pytest.fixture
+def water_memory(runner, memory_cluster):
+    """The CLI in-process on the in-memory cluster (passed in as `obj["cluster"]`): water_memory(*args, code=0,
+    input=None) → its output."""
+    from water.cli import cli
+
+    obj = {**no_pauses(), "cluster": lambda target: memory_cluster.at(target.namespace)}
+
+    def invoke(*args, code=0, input=None):
+        result = runner.invoke(cli, [str(a) for a in args], input=input, obj=obj)
+        if result.exception and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        assert result.exit_code == code, result.output
+        return result.output
+
+    return invoke

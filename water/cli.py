@@ -144,7 +144,8 @@ def _cluster_options(fn):
 
 def _given(key: str, default):
     """What a program calling the CLI passes in through click's context object (`obj`): the retry policies
-    (`kube_retries`, `datadog_retries`), so that tests run without pauses. The command line passes nothing."""
+    (`kube_retries`, `datadog_retries`, `run_poll`), so that tests run without pauses, and `cluster`, a
+    Target → water.cluster.Cluster factory (e.g. a MemoryCluster's). The command line passes nothing."""
     ctx = click.get_current_context(silent=True)
     return ((ctx and ctx.obj) or {}).get(key, default)
 
@@ -152,13 +153,15 @@ def _given(key: str, default):
 def _connect(context, namespace, kubeconfig, name=None, here=False):
     """`name` (or `here`): a command about a pipeline takes the namespace of the spec in this folder when that spec
     is the pipeline, as `water deploy` does, unless -n says otherwise."""
-    from water.kube import RETRIES, Cluster, Target
+    from water.kube import RETRIES, KubeCluster, Target
 
     if namespace is None and (name or here):
         from water.pipeline import namespace_here
 
         namespace = namespace_here(name)
-    return Cluster(Target(kubeconfig, context, namespace), retries=_given("kube_retries", RETRIES))
+    target = Target(kubeconfig, context, namespace)
+    made = _given("cluster", None)
+    return made(target) if made else KubeCluster(target, retries=_given("kube_retries", RETRIES))
 
 
 def _datadog():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from water import monitors
 from water.deploy import Change, served_kinds, selector
 from water.errors import WaterError
-from water.kube import Cluster
+from water.cluster import Cluster
 from water.revisions import ConfigMapStore
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from water import drift, monitors
 from water.console import Console
 from water.errors import ApiError, ClusterError, Conflict, DeployError, NotFound, WaterError
-from water.kube import Cluster
+from water.cluster import Cluster
 from water.render import to_yaml
 from water.render.pods import PIPELINE_LABEL
 from water.revisions import ConfigMapStore, Revision, pick

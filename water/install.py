@@ -14,7 +14,7 @@ from water import deploy
 from water.console import Console
 from water.contract import SETTINGS_CONFIGMAP, SETTINGS_KEYS
 from water.errors import InstallError
-from water.kube import CLUSTER_SCOPED, Cluster
+from water.cluster import CLUSTER_SCOPED, Cluster
 from water.render.pods import MANAGED_BY
 from water.spec.fields import Ctx
 from water.spec.model import IAM_ROLE, URL

@@ -9,25 +9,9 @@ import os
 from dataclasses import dataclass
 
 from water import backoff
+from water.cluster import CLUSTER_SCOPED, FIELD_MANAGER, KINDS, Cluster
 from water.errors import ApiError, ClusterError, Unreachable, api_error_type
 
-KINDS = {  # kind → (group/version, plural)
-    "WorkflowTemplate": ("argoproj.io/v1alpha1", "workflowtemplates"),
-    "CronWorkflow": ("argoproj.io/v1alpha1", "cronworkflows"),
-    "Workflow": ("argoproj.io/v1alpha1", "workflows"),
-    "CronJob": ("batch/v1", "cronjobs"),
-    "Job": ("batch/v1", "jobs"),
-    "ConfigMap": ("v1", "configmaps"),
-    "Pod": ("v1", "pods"),
-    "ServiceAccount": ("v1", "serviceaccounts"),
-    "Secret": ("v1", "secrets"),
-    "Namespace": ("v1", "namespaces"),
-    "Deployment": ("apps/v1", "deployments"),
-    "Role": ("rbac.authorization.k8s.io/v1", "roles"),
-    "RoleBinding": ("rbac.authorization.k8s.io/v1", "rolebindings"),
-}
-CLUSTER_SCOPED = {"Namespace"}
-FIELD_MANAGER = "water"
 RETRIABLE = {429, 500, 502, 503, 504}
 # idempotent calls: 4 tries, 0.25 s doubling with full jitter; a server's Retry-After is taken up to 5 s
 RETRIES = backoff.Policy(first=0.25, cap=5.0, attempts=4)
@@ -44,7 +28,9 @@ class Target:
     namespace: str | None = None
 
 
-class Cluster:
+class KubeCluster(Cluster):
+    """The cluster through the official client (water.cluster.Cluster's verbs over HTTP)."""
+
     def __init__(self, target: Target, retries: backoff.Policy = RETRIES):
         import yaml
         from kubernetes import client, config
@@ -209,20 +195,11 @@ class Cluster:
             self._served[group_version] = {r.get("name") for r in found.get("resources", [])}
         return plural in self._served[group_version]
 
-    def require(self, kind: str) -> None:
-        """A one-line error when the cluster does not serve `kind` (e.g. Argo's CRDs are not installed)."""
-        if not self.serves(kind):
-            group_version, plural = KINDS[kind]
-            product = "Argo Workflows" if group_version.startswith("argoproj.io/") else group_version
-            raise ClusterError(f"the cluster has no {kind} API ({group_version}/{plural}): is {product} installed? "
-                               f"({self.where})")
-
     def pod_log(self, name: str, *, follow: bool = False):
-        """The `main` container's log: text, or a stream of byte lines when following."""
         return self.request("GET", self.path("Pod", name) + "/log", answer="stream" if follow else "text",
                             query=[("container", "main"), ("follow", "true" if follow else None)])
 
-    def close(self):
+    def close(self) -> None:
         self._api.close()
 
 

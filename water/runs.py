@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 from water import backoff, contract
 from water.errors import ApiError, BadParameter, NotDeployed, WaterError
-from water.kube import Cluster
+from water.cluster import Cluster
 from water.pipeline import check_overrides
 from water.render.argo import ARGO_API
 from water.render.pods import MANAGED_BY, PIPELINE_LABEL
