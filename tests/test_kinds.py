@@ -12,11 +12,11 @@ import pytest
 from water import pipeline as pipeline_mod
 from water import render as render_mod
 from water.runtime import aws
-from water.runtime.main import main
 from water.spec.fields import SpecModel, field
 from water.spec.types import S3Uri
 from water.steps import register, unregister
 from water.steps.base import NUMBER, PREFIX, Kind
+from conftest import water_job
 
 ASKED_TO_STOP: list = []  # what cleanup asked the kind to stop
 
@@ -150,7 +150,7 @@ def test_its_water_job_runs_against_moto_and_cleanup_asks_it_to_stop(copying, aw
     for name in ("a.csv", "b.csv"):
         s3.put_object(Bucket="lake-results", Key=f"in/{name}", Body=b"x\n")
     (template,) = render_mod.render(copying).objects
-    assert main(_rendered_args(template, "gather")) == 0
+    assert water_job(_rendered_args(template, "gather")) == 0
     outputs = {n: open(os.path.join(aws_env["WATER_OUTPUTS_DIR"], n)).read() for n in ("copied", "count")}
     assert outputs == {"copied": f"s3://lake-results/{aws_env['WATER_RUN_ID']}/gathered/", "count": "2"}
     copied = s3.list_objects_v2(Bucket="lake-results", Prefix=f"{aws_env['WATER_RUN_ID']}/gathered/")
@@ -159,6 +159,6 @@ def test_its_water_job_runs_against_moto_and_cleanup_asks_it_to_stop(copying, aw
     cleanup = next(s for s in handler["steps"][0] if s["name"] == "stop-aws-jobs")
     config = cleanup["arguments"]["parameters"][0]["value"]
     assert json.loads(base64.b64decode(config))["steps"][0]["spec"] == {"to": "s3://lake-results/{{run.id}}/gathered/"}
-    assert main(["cleanup", "--config", config]) == 0
+    assert water_job(["cleanup", "--config", config]) == 0
     assert ASKED_TO_STOP == [f"s3://lake-results/{aws_env['WATER_RUN_ID']}/gathered/",
                              f"s3://lake-results/{aws_env['WATER_RUN_ID']}/again/"]

@@ -8,8 +8,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from conftest import water_job
 
-from water.runtime.main import main
 
 
 
@@ -86,7 +86,7 @@ def _notify(monkeypatch, url, status="Failed", failures=FAILURES, timeout=60, on
     monkeypatch.setenv("WATER_RUN_ID", "babyweight-29123")
     monkeypatch.setenv("WATER_NAMESPACE", "ml")
     monkeypatch.delenv("DD_AGENT_HOST", raising=False)
-    return main(["notify", "--config", base64.b64encode(json.dumps(config).encode()).decode(),
+    return water_job(["notify", "--config", base64.b64encode(json.dumps(config).encode()).decode(),
                  "--status", status, "--failures", failures, "--duration", "3725.4"])
 
 
@@ -223,7 +223,7 @@ def test_install_time_links_are_used_when_the_spec_has_none(receiver, monkeypatc
     monkeypatch.setenv("WATER_RUN_ID", "babyweight-29123")
     monkeypatch.setenv("WATER_NAMESPACE", "ml")
     monkeypatch.setenv("WATER_ARGO_URL", "https://argo.internal/")  # from the water-settings ConfigMap
-    assert main(["notify", "--config", base64.b64encode(json.dumps(config).encode()).decode(),
+    assert water_job(["notify", "--config", base64.b64encode(json.dumps(config).encode()).decode(),
                  "--status", "Failed", "--failures", FAILURES, "--duration", "60"]) == 0
     links = slack.bodies[0]["blocks"][-1]
     assert links["elements"][0]["text"] == "<https://argo.internal/workflows/ml/babyweight-29123|Run in Argo>"

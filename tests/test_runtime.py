@@ -16,9 +16,8 @@ import urllib.request
 import pytest
 
 from water.runtime import aws
-from water.runtime.main import main
 
-from conftest import RUN_ID  # noqa: E402 - the run the aws_env fixture's steps belong to
+from conftest import JOB_HOOKS, RUN_ID, hooked_job_argv, water_job
 
 
 def _config(**spec) -> str:
@@ -58,7 +57,7 @@ def _set_state(state: str, reason: str = ""):
 
 
 def test_athena_runs_the_query_with_parameters_and_writes_its_outputs(aws_env):
-    assert main(["athena", "--config", _config()]) == 0
+    assert water_job(["athena", "--config", _config()]) == 0
     (execution,) = _executions()
     assert execution["Query"] == "SELECT * FROM t WHERE who = ? -- {{params.limit}}\nLIMIT ?"
     assert execution["ExecutionParameters"] == ["'O''Brien'", "10"]  # a value, quoted; never SQL text
@@ -67,24 +66,24 @@ def test_athena_runs_the_query_with_parameters_and_writes_its_outputs(aws_env):
 
 
 def test_athena_failure_exits_1_with_the_service_reason(aws_env, capsys):
-    aws.HOOKS.append(_set_state("FAILED", "TABLE_NOT_FOUND: line 1:15: Table 'lake.t' does not exist"))
-    assert main(["athena", "--config", _config()]) == 1
+    JOB_HOOKS.append(_set_state("FAILED", "TABLE_NOT_FOUND: line 1:15: Table 'lake.t' does not exist"))
+    assert water_job(["athena", "--config", _config()]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("water-job: extract failed: Athena query ")
     assert err.endswith("FAILED: TABLE_NOT_FOUND: line 1:15: Table 'lake.t' does not exist")
 
 
 def test_athena_stops_waiting_at_the_step_timeout(aws_env, capsys):
-    aws.HOOKS.append(_set_state("RUNNING"))
-    assert main(["athena", "--config", _edited(_config(), lambda c: c.update(timeout=1))]) == 1
+    JOB_HOOKS.append(_set_state("RUNNING"))
+    assert water_job(["athena", "--config", _edited(_config(), lambda c: c.update(timeout=1))]) == 1
     assert "failed: still running after 1s" in capsys.readouterr().err
 
 
 def test_a_restarted_step_attaches_to_its_query_instead_of_starting_another(aws_env):
-    aws.HOOKS.append(_set_state("RUNNING"))
-    assert main(["athena", "--config", _edited(_config(), lambda c: c.update(timeout=1))]) == 1
-    aws.HOOKS.clear()
-    assert main(["athena", "--config", _config()]) == 0
+    JOB_HOOKS.append(_set_state("RUNNING"))
+    assert water_job(["athena", "--config", _edited(_config(), lambda c: c.update(timeout=1))]) == 1
+    JOB_HOOKS.clear()
+    assert water_job(["athena", "--config", _config()]) == 0
     assert len(_executions()) == 1
 
 
@@ -109,14 +108,14 @@ def test_throttling_is_survived_with_a_bounded_number_of_calls(aws_env):
             return AWSResponse(request.url, 400, {"x-amzn-ErrorType": "ThrottlingException"}, _Raw(body))
         return None
 
-    aws.HOOKS.append(("before-send.athena.StartQueryExecution", throttle))
-    assert main(["athena", "--config", _config()]) == 0
+    JOB_HOOKS.append(("before-send.athena.StartQueryExecution", throttle))
+    assert water_job(["athena", "--config", _config()]) == 0
     assert calls == {"throttled": 3, "sent": 4}
     assert len(_executions()) == 1
 
 
 def test_a_config_that_cannot_be_read_exits_2(aws_env, capsys):
-    assert main(["athena", "--config", "not base64!"]) == 2
+    assert water_job(["athena", "--config", "not base64!"]) == 2
     assert capsys.readouterr().err.startswith("water-job: unreadable step config")
 
 
@@ -127,14 +126,13 @@ def test_a_config_that_cannot_be_read_exits_2(aws_env, capsys):
      "'s3://lake-results/{{run.id': '{{' is not closed by '}}' (write {{ '{{' }} for a literal)"),
 ])
 def test_a_config_the_step_cannot_use_exits_2_naming_why(aws_env, capsys, args, error):
-    assert main(["athena", *args]) == 2
+    assert water_job(["athena", *args]) == 2
     assert capsys.readouterr().err == f"water-job: {error}\n"
     assert _executions() == []
 
 
 HOOK_SITE = """
 import os
-from water.runtime import aws
 
 def _running(parsed, **_):  # moto finishes every job at once: keep it running until the test says so
     if os.path.exists(os.environ["WATER_TEST_FINISH"]):
@@ -150,7 +148,7 @@ def _running(parsed, **_):  # moto finishes every job at once: keep it running u
 
 for event in ("after-call.athena.GetQueryExecution", "after-call.glue.GetJobRun",
               "after-call.sagemaker.DescribeTrainingJob", "after-call.sagemaker.DescribeTransformJob"):
-    aws.HOOKS.append((event, _running))
+    HOOKS.append((event, _running))
 """
 
 
@@ -179,12 +177,10 @@ def _kind_argv(kind: str) -> list:
 
 @pytest.mark.parametrize("kind", ["athena", "glue", "train", "transform"])
 def test_killed_20_times_mid_wait_the_step_still_makes_exactly_one_job(aws_env, tmp_path, kind):
-    (tmp_path / "site").mkdir()
-    (tmp_path / "site" / "sitecustomize.py").write_text(HOOK_SITE)
+    (tmp_path / "hooks.py").write_text(HOOK_SITE)
     finish = tmp_path / "finish"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "site"), os.getcwd()]),
-           "WATER_TEST_FINISH": str(finish)}
-    argv = [sys.executable, "-m", "water.runtime.main", *_kind_argv(kind)]
+    env = {**os.environ, "WATER_TEST_FINISH": str(finish)}
+    argv = hooked_job_argv(tmp_path / "hooks.py", *_kind_argv(kind))
     for _ in range(20):
         process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         assert process.stdout.readline().split()[0] in (b"athena", b"glue", b"sagemaker")  # started or attached
@@ -217,7 +213,7 @@ def agent(statsd, monkeypatch):
 
 
 def test_metrics_reach_dogstatsd_with_the_step_tags(aws_env, agent):
-    assert main(["athena", "--config", _config()]) == 0
+    assert water_job(["athena", "--config", _config()]) == 0
     by_name = _received(agent, 4)
     tags = "#pipeline:demo,step:extract,kind:athena"
     assert by_name["water.step.runs"] == f"water.step.runs:1|c|{tags},status:success"
@@ -268,7 +264,7 @@ def test_the_rendered_datadog_env_tags_every_metric_and_sends_it_where_the_spec_
     pod = next(t for t in template["spec"]["templates"] if t.get("container"))
     for name, value in _pod_env(pod, template["spec"]["podMetadata"]["labels"]).items():
         monkeypatch.setenv(name, value)
-    assert main(["athena", "--config", _config()]) == 0
+    assert water_job(["athena", "--config", _config()]) == 0
     runs = _received(statsd, 4)["water.step.runs"]
     assert set(runs.split("|#")[1].split(",")) == {
         "pipeline:demo", "step:extract", "kind:athena", "status:success", "team:ml", "cost-center:42", "env:prod",
@@ -278,7 +274,7 @@ def test_the_rendered_datadog_env_tags_every_metric_and_sends_it_where_the_spec_
 def test_no_agent_means_no_metrics_and_no_failure(aws_env, monkeypatch):
     monkeypatch.setenv("DD_AGENT_HOST", "127.0.0.1")
     monkeypatch.setenv("DD_DOGSTATSD_PORT", "9")  # nothing listens: UDP sends go nowhere
-    assert main(["athena", "--config", _config()]) == 0
+    assert water_job(["athena", "--config", _config()]) == 0
 
 
 def test_athena_literals_quote_text_and_keep_numbers():
@@ -305,7 +301,7 @@ def test_size_measures_the_prefix_across_pages_and_emits_the_tier(aws_env):
     config = _job_config("size", step="publish", **{"from": "predict"}, tiers=tiers, sizes="pod",
                          resources={"cpu": "500m", "memory": "1Gi"})
     refs = json.dumps({"steps.predict.output": "s3://lake-results/preds/"})
-    assert main(["size", "--config", config, "--refs", refs]) == 0
+    assert water_job(["size", "--config", config, "--refs", refs]) == 0
     out = _outputs(aws_env)
     assert (out["bytes"], out["objects"], out["tier"]) == ("105000", "1050", "2")
     assert json.loads(out["shards"]) == ["0/4", "1/4", "2/4", "3/4"]
@@ -322,7 +318,7 @@ def test_container_runs_its_command_with_resolved_expressions_and_shard(aws_env,
     config = _job_config("container", env={"WHO": "{{params.who}}"},
                          spec={"command": ["sh", "-c", 'echo "$0 $WHO $WATER_SHARD"', "{{steps.predict.output}}"]})
     refs = json.dumps({"steps.predict.output": "s3://lake-results/preds/"})
-    assert main(["container", "--config", config, "--refs", refs, "--shard", "2/4"]) == 0
+    assert water_job(["container", "--config", config, "--refs", refs, "--shard", "2/4"]) == 0
     assert "s3://lake-results/preds/ O'Brien 2/4" in capfd.readouterr().out
 
 
@@ -354,28 +350,28 @@ def test_a_rendered_task_runs_with_its_own_config_and_what_its_template_shares(a
         "      container: {command: [sh, -c, 'echo \"$GREETING from $0\"', '{{run.id}}']}\n"
         "    - name: slow\n      after: [hello]\n      container: {command: [sleep, '30']}\n")
     calls = _as_argo_calls(tmp_path)
-    assert main(calls["hello"]) == 0
+    assert water_job(calls["hello"]) == 0
     assert f"hi O'Brien from {RUN_ID}" in capfd.readouterr().out
     started = time.monotonic()
-    assert main(calls["slow"]) == 1  # the 2s timeout reaches the step through its template
+    assert water_job(calls["slow"]) == 1  # the 2s timeout reaches the step through its template
     assert time.monotonic() - started < 15
     assert "water-job: slow failed: " in capfd.readouterr().err
 
 
 def test_a_failing_command_fails_the_step_with_its_exit_code(aws_env, capsys):
     config = _job_config("container", spec={"command": ["sh", "-c", "exit 7"]})
-    assert main(["container", "--config", config]) == 1
+    assert water_job(["container", "--config", config]) == 1
     assert capsys.readouterr().err.strip() == "water-job: publish failed: sh exited with code 7"
 
 
 def test_a_kind_water_job_cannot_run_is_bad_input(aws_env, capsys):
-    assert main(["spark", "--config", _job_config("spark", spec={})]) == 2
+    assert water_job(["spark", "--config", _job_config("spark", spec={})]) == 2
     assert capsys.readouterr().err.strip() == ("water-job: no step kind 'spark' (known: athena, cleanup, container, "
                                                "glue, notify, size, train, transform)")
 
 
 def test_a_config_missing_a_field_is_bad_input_not_a_traceback(aws_env, capsys):
-    assert main(["glue", "--config", _job_config("glue", spec={})]) == 2
+    assert water_job(["glue", "--config", _job_config("glue", spec={})]) == 2
     assert capsys.readouterr().err.strip() == "water-job: the step config has no 'job'"
 
 
@@ -407,7 +403,7 @@ def glue_job(aws_env):
 
 
 def test_glue_starts_the_run_with_resolved_arguments_and_workers(glue_job, aws_env):
-    assert main(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 0
+    assert water_job(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 0
     (run,) = glue_job.get_job_runs(JobName="features-job")["JobRuns"]
     args = run["Arguments"]
     assert args["--input"] == "s3://lake-results/x/extract/"
@@ -421,8 +417,8 @@ def test_glue_starts_the_run_with_resolved_arguments_and_workers(glue_job, aws_e
 def test_every_glue_end_but_succeeded_is_a_failure_with_the_runs_message(glue_job, capsys, state):
     def fail(parsed, **_):
         parsed["JobRun"].update(JobRunState=state, ErrorMessage="AnalysisException: Path does not exist")
-    aws.HOOKS.append(("after-call.glue.GetJobRun", fail))
-    assert main(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 1
+    JOB_HOOKS.append(("after-call.glue.GetJobRun", fail))
+    assert water_job(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 1
     assert capsys.readouterr().err.strip().endswith(f"{state}: AnalysisException: Path does not exist")
 
 
@@ -438,24 +434,24 @@ def test_glue_waits_out_concurrent_runs_exceeded(glue_job):
             return AWSResponse(request.url, 400, {}, _Raw(body.encode()))
         return None
 
-    aws.HOOKS.append(("before-send.glue.StartJobRun", busy))
+    JOB_HOOKS.append(("before-send.glue.StartJobRun", busy))
     slept = []
-    assert main(["glue", "--config", _glue_config(), "--refs", GLUE_REFS], sleep=slept.append) == 0
+    assert water_job(["glue", "--config", _glue_config(), "--refs", GLUE_REFS], sleep=slept.append) == 0
     assert len(slept) >= 2  # the backoff itself is tested with the poller
     assert len(calls) == 3 and len(glue_job.get_job_runs(JobName="features-job")["JobRuns"]) == 1
 
 
 def test_a_restarted_glue_step_finds_its_run_by_tag_even_without_a_marker(glue_job):
     config = _edited(_glue_config(), lambda c: c["spec"].pop("output"))
-    assert main(["glue", "--config", config, "--refs", GLUE_REFS]) == 0
-    assert main(["glue", "--config", config, "--refs", GLUE_REFS]) == 0
+    assert water_job(["glue", "--config", config, "--refs", GLUE_REFS]) == 0
+    assert water_job(["glue", "--config", config, "--refs", GLUE_REFS]) == 0
     assert len(glue_job.get_job_runs(JobName="features-job")["JobRuns"]) == 1
 
 
 def test_a_request_aws_refuses_is_one_line_and_not_retried(aws_env, capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("WATER_TERMINATION_LOG", str(tmp_path / "termination-log"))
     (tmp_path / "termination-log").write_text("")
-    assert main(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 2  # no such Glue job
+    assert water_job(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 2  # no such Glue job
     err = capsys.readouterr().err
     assert err == "water-job: features failed: GetJobRuns: EntityNotFoundException: Job features-job not found.\n"
     assert (tmp_path / "termination-log").read_text() == err[len("water-job: features failed: "):].strip()
@@ -463,7 +459,7 @@ def test_a_request_aws_refuses_is_one_line_and_not_retried(aws_env, capsys, tmp_
 
 def test_a_request_botocore_finds_malformed_is_bad_input(glue_job, capsys):
     config = _glue_config(workers={"type": "G.1X", "count": "four"})
-    assert main(["glue", "--config", config, "--refs", GLUE_REFS]) == 2
+    assert water_job(["glue", "--config", config, "--refs", GLUE_REFS]) == 2
     err = capsys.readouterr().err
     assert err.startswith("water-job: features failed: Parameter validation failed:; Invalid type for parameter "
                           "NumberOfWorkers") and len(err.splitlines()) == 1
@@ -471,7 +467,7 @@ def test_a_request_botocore_finds_malformed_is_bad_input(glue_job, capsys):
 
 
 def test_an_unexpected_error_shows_its_traceback_then_the_one_line_and_is_counted(aws_env, capsys, agent):
-    assert main(["athena", "--config", _config(query=5)]) == 1  # a number where render writes a text
+    assert water_job(["athena", "--config", _config(query=5)]) == 1  # a number where render writes a text
     err = capsys.readouterr().err.splitlines()
     assert err[0] == "Traceback (most recent call last):"
     assert err[-1] == "water-job: extract failed: TypeError: object of type 'int' has no len()"
@@ -485,7 +481,7 @@ def test_no_credentials_is_one_line_and_left_to_the_retry(aws_env, capsys, monke
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    assert main(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 1
+    assert water_job(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 1
     assert capsys.readouterr().err == "water-job: features failed: Unable to locate credentials\n"
 
 
@@ -539,8 +535,8 @@ def _training_jobs():
 
 
 def test_train_creates_one_named_job_and_writes_the_model(aws_env):
-    assert main(["train", "--config", _train_config(), "--refs", TRAIN_REFS]) == 0
-    assert main(["train", "--config", _train_config(), "--refs", TRAIN_REFS]) == 0  # a restart attaches
+    assert water_job(["train", "--config", _train_config(), "--refs", TRAIN_REFS]) == 0
+    assert water_job(["train", "--config", _train_config(), "--refs", TRAIN_REFS]) == 0  # a restart attaches
     (job,) = _training_jobs()
     assert job["TrainingJobName"].startswith("demo-train-") and len(job["TrainingJobName"]) <= 63
     assert job["HyperParameters"] == {"max_depth": "5", "run": RUN_ID}
@@ -552,7 +548,7 @@ def test_train_creates_one_named_job_and_writes_the_model(aws_env):
 
 def test_a_sized_train_step_takes_its_instance_from_the_size_task(aws_env):
     refs = json.dumps({**json.loads(TRAIN_REFS), "sizing.instance-type": "ml.m5.4xlarge", "sizing.instance-count": "2"})
-    assert main(["train", "--config", _train_config(spot=True, maxWait=7200), "--refs", refs]) == 0
+    assert water_job(["train", "--config", _train_config(spot=True, maxWait=7200), "--refs", refs]) == 0
     (job,) = _training_jobs()
     assert (job["ResourceConfig"]["InstanceType"], job["ResourceConfig"]["InstanceCount"]) == ("ml.m5.4xlarge", 2)
     assert job["EnableManagedSpotTraining"] is True
@@ -564,8 +560,8 @@ def test_a_sized_train_step_takes_its_instance_from_the_size_task(aws_env):
 def test_a_failed_or_stopped_training_job_fails_the_step_with_its_reason(aws_env, capsys, status):
     def end(parsed, **_):
         parsed.update(TrainingJobStatus=status, FailureReason="AlgorithmError: ExecuteUserScriptError: exit 1")
-    aws.HOOKS.append(("after-call.sagemaker.DescribeTrainingJob", end))
-    assert main(["train", "--config", _train_config(), "--refs", TRAIN_REFS]) == 1
+    JOB_HOOKS.append(("after-call.sagemaker.DescribeTrainingJob", end))
+    assert water_job(["train", "--config", _train_config(), "--refs", TRAIN_REFS]) == 1
     assert capsys.readouterr().err.strip().endswith(f"{status}: AlgorithmError: ExecuteUserScriptError: exit 1")
 
 
@@ -576,7 +572,7 @@ def test_script_mode_uploads_the_entry_folder(aws_env, tmp_path, monkeypatch):
     (tmp_path / "train" / "train.py").write_text("print('training')\n")
     (tmp_path / "train" / "util.py").write_text("X = 1\n")
     monkeypatch.chdir(tmp_path)
-    assert main(["train", "--config", _train_config(entry="train/train.py"), "--refs", TRAIN_REFS]) == 0
+    assert water_job(["train", "--config", _train_config(entry="train/train.py"), "--refs", TRAIN_REFS]) == 0
     (job,) = _training_jobs()
     hp = job["HyperParameters"]
     assert hp["sagemaker_program"] == "train.py"
@@ -593,7 +589,7 @@ def test_script_mode_uploads_the_entry_folder(aws_env, tmp_path, monkeypatch):
     (lambda c: c.update(aws={}), "no SageMaker execution role: set train.role or spec.aws.sagemakerRole"),
 ])
 def test_train_refuses_what_it_cannot_run(aws_env, capsys, change, message):
-    assert main(["train", "--config", _edited(_train_config(), change), "--refs", TRAIN_REFS]) == 2
+    assert water_job(["train", "--config", _edited(_train_config(), change), "--refs", TRAIN_REFS]) == 2
     assert message in capsys.readouterr().err
     assert _training_jobs() == []
 
@@ -611,8 +607,8 @@ TRANSFORM_REFS = json.dumps({"steps.train.model": "s3://lake-results/models/job/
 
 
 def test_transform_creates_the_model_and_one_job_and_writes_its_output(aws_env):
-    assert main(["transform", "--config", _transform_config(), "--refs", TRANSFORM_REFS]) == 0
-    assert main(["transform", "--config", _transform_config(), "--refs", TRANSFORM_REFS]) == 0  # restart
+    assert water_job(["transform", "--config", _transform_config(), "--refs", TRANSFORM_REFS]) == 0
+    assert water_job(["transform", "--config", _transform_config(), "--refs", TRANSFORM_REFS]) == 0  # restart
     sm = aws.client("sagemaker")
     (summary,) = sm.list_transform_jobs()["TransformJobSummaries"]
     job = sm.describe_transform_job(TransformJobName=summary["TransformJobName"])
@@ -626,8 +622,8 @@ def test_transform_creates_the_model_and_one_job_and_writes_its_output(aws_env):
 def test_a_failed_transform_fails_the_step_with_its_reason(aws_env, capsys):
     def end(parsed, **_):
         parsed.update(TransformJobStatus="Failed", FailureReason="ClientError: Model server did not respond")
-    aws.HOOKS.append(("after-call.sagemaker.DescribeTransformJob", end))
-    assert main(["transform", "--config", _transform_config(), "--refs", TRANSFORM_REFS]) == 1
+    JOB_HOOKS.append(("after-call.sagemaker.DescribeTransformJob", end))
+    assert water_job(["transform", "--config", _transform_config(), "--refs", TRANSFORM_REFS]) == 1
     assert capsys.readouterr().err.strip().endswith("Failed: ClientError: Model server did not respond")
 
 
@@ -654,19 +650,17 @@ def _stop_training(request, **_):  # moto answers StopTrainingJob with HTTP 500:
         f.write(json.loads(request.body)["TrainingJobName"] + "\\n")
     return AWSResponse(request.url, 200, {}, _Raw())
 
-aws.HOOKS.append(("before-send.sagemaker.StopTrainingJob", _stop_training))
+HOOKS.append(("before-send.sagemaker.StopTrainingJob", _stop_training))
 '''
 
 
 def _terminated(tmp_path, argv_tail, on_term=None, pod_env=None):
-    (tmp_path / "site").mkdir(exist_ok=True)
-    (tmp_path / "site" / "sitecustomize.py").write_text(SIGTERM_SITE)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "site"), os.getcwd()]),
-           "WATER_TEST_FINISH": str(tmp_path / "never"), "WATER_TEST_STOPS": str(tmp_path / "stops"),
+    (tmp_path / "hooks.py").write_text(SIGTERM_SITE)
+    env = {**os.environ, "WATER_TEST_FINISH": str(tmp_path / "never"), "WATER_TEST_STOPS": str(tmp_path / "stops"),
            **(pod_env or {})}
     if on_term:
         env["WATER_ON_TERM"] = on_term
-    process = subprocess.Popen([sys.executable, "-m", "water.runtime.main", *argv_tail], env=env,
+    process = subprocess.Popen(hooked_job_argv(tmp_path / "hooks.py", *argv_tail), env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     started = process.stdout.readline().decode().strip()
     process.send_signal(signal.SIGTERM)
@@ -765,12 +759,9 @@ def test_sigterm_leaves_the_job_when_the_run_cannot_be_read_and_says_why(aws_env
 
 def _start_and_kill(tmp_path, kind: str) -> None:
     """Start the step's AWS job in a process that is then killed mid-wait, as a stopped or timed-out pod."""
-    site = tmp_path / "site"
-    site.mkdir(exist_ok=True)
-    (site / "sitecustomize.py").write_text(HOOK_SITE)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.getcwd()]),
-           "WATER_TEST_FINISH": str(tmp_path / "never")}
-    process = subprocess.Popen([sys.executable, "-m", "water.runtime.main", *_kind_argv(kind)], env=env,
+    (tmp_path / "hooks.py").write_text(HOOK_SITE)
+    env = {**os.environ, "WATER_TEST_FINISH": str(tmp_path / "never")}
+    process = subprocess.Popen(hooked_job_argv(tmp_path / "hooks.py", *_kind_argv(kind)), env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert process.stdout.readline()  # the job started
     process.send_signal(signal.SIGKILL)
@@ -810,27 +801,27 @@ def test_cleanup_stops_the_jobs_a_failed_run_left_running_and_nothing_else(aws_e
 
     for event in ("after-call.athena.GetQueryExecution", "after-call.glue.GetJobRun",
                   "after-call.sagemaker.DescribeTrainingJob", "after-call.sagemaker.DescribeTransformJob"):
-        aws.HOOKS.append((event, still_running))
+        JOB_HOOKS.append((event, still_running))
     for event in ("before-send.glue.BatchStopJobRun", "before-send.sagemaker.StopTrainingJob",
                   "before-send.sagemaker.StopTransformJob"):
-        aws.HOOKS.append((event, record))
-    assert main(["cleanup", "--config", _cleanup_config(kinds)]) == 0
+        JOB_HOOKS.append((event, record))
+    assert water_job(["cleanup", "--config", _cleanup_config(kinds)]) == 0
     out = capsys.readouterr().out
     assert "extract: stopped athena query " in out and "features: stopped glue job features-job run " in out
     assert "train: stopped sagemaker training job demo-train-" in out
     assert "predict: stopped sagemaker transform job demo-predict-" in out
     assert stops == ["BatchStopJobRun", "StopTrainingJob", "StopTransformJob"]
-    aws.HOOKS[:] = [h for h in aws.HOOKS if h[0].startswith("before-send")]  # now everything has ended
+    JOB_HOOKS[:] = [h for h in JOB_HOOKS if h[0].startswith("before-send")]  # now everything has ended
     (execution,) = _executions()
     assert execution["Status"]["State"] == "CANCELLED"  # moto's own StopQueryExecution
-    assert main(["cleanup", "--config", _cleanup_config(kinds)]) == 0
+    assert water_job(["cleanup", "--config", _cleanup_config(kinds)]) == 0
     assert capsys.readouterr().out.count(": nothing running") == 4 and len(stops) == 3
 
 
 def test_cleanup_of_a_run_whose_steps_never_started_finds_nothing(aws_env, capsys):
     aws.client("glue").create_job(Name="features-job", Role="arn:aws:iam::123456789012:role/glue",
                                   Command={"Name": "glueetl", "ScriptLocation": "s3://lake-results/f.py"})
-    assert main(["cleanup", "--config", _cleanup_config(["athena", "glue", "train", "transform"])]) == 0
+    assert water_job(["cleanup", "--config", _cleanup_config(["athena", "glue", "train", "transform"])]) == 0
     assert capsys.readouterr().out.count(": nothing running") == 4
 
 
@@ -850,14 +841,14 @@ def _write_log(group: str, stream: str, lines: list):
 
 
 def test_a_failed_glue_run_shows_the_end_of_its_error_log(glue_job, capsys):
-    assert main(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 0  # learn the run id
+    assert water_job(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 0  # learn the run id
     (run,) = glue_job.get_job_runs(JobName="features-job")["JobRuns"]
     _write_log("/aws-glue/jobs/error", run["Id"], [f"line {i}" for i in range(250)] + ["Traceback: boom"])
 
     def fail(parsed, **_):
         parsed["JobRun"].update(JobRunState="FAILED", ErrorMessage="boom")
-    aws.HOOKS.append(("after-call.glue.GetJobRun", fail))
-    assert main(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 1  # re-attaches, sees the failure
+    JOB_HOOKS.append(("after-call.glue.GetJobRun", fail))
+    assert water_job(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 1  # re-attaches, sees the failure
     err = capsys.readouterr().err.strip().splitlines()
     assert err[0].endswith("FAILED: boom")
     assert err[1:] == [f"  | line {i}" for i in range(231, 250)] + ["  | Traceback: boom"]
@@ -867,13 +858,13 @@ def test_a_failure_leaves_its_reason_and_log_end_as_the_termination_message(glue
     message = tmp_path / "termination-log"  # the kubelet creates the file; water-job only writes it
     message.write_text("")
     monkeypatch.setenv("WATER_TERMINATION_LOG", str(message))
-    assert main(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 0
+    assert water_job(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 0
     assert message.read_text() == ""  # success leaves it alone
     (run,) = glue_job.get_job_runs(JobName="features-job")["JobRuns"]
     _write_log("/aws-glue/jobs/error", run["Id"], ["x" * 300 for _ in range(30)] + ["Traceback: boom"])
-    aws.HOOKS.append(("after-call.glue.GetJobRun", lambda parsed, **_: parsed["JobRun"].update(
+    JOB_HOOKS.append(("after-call.glue.GetJobRun", lambda parsed, **_: parsed["JobRun"].update(
         JobRunState="FAILED", ErrorMessage="boom")))
-    assert main(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 1
+    assert water_job(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 1
     text = message.read_text()
     assert len(text.encode()) <= 4096  # what Kubernetes keeps
     lines = text.splitlines()
@@ -889,8 +880,8 @@ def test_a_failed_training_job_shows_the_end_of_its_log(aws_env, capsys):
 
     def end(parsed, **_):
         parsed.update(TrainingJobStatus="Failed", FailureReason="AlgorithmError: see the log")
-    aws.HOOKS.append(("after-call.sagemaker.DescribeTrainingJob", end))
-    assert main(["train", "--config", _train_config(), "--refs", TRAIN_REFS]) == 1
+    JOB_HOOKS.append(("after-call.sagemaker.DescribeTrainingJob", end))
+    assert water_job(["train", "--config", _train_config(), "--refs", TRAIN_REFS]) == 1
     assert capsys.readouterr().err.strip().splitlines()[1:] == ["  | loading data", "  | ValueError: NaN in y"]
 
 
@@ -903,7 +894,7 @@ def _with_timeout(argv: list, seconds: int) -> list:
 
 def _in_process_running_hook():
     site = {}
-    exec(HOOK_SITE.replace("aws.HOOKS.append((event, _running))", "pass"), site)  # the same handler, here
+    exec(HOOK_SITE.replace("HOOKS.append((event, _running))", "pass"), site)  # the same handler, here
     return site["_running"]
 
 
@@ -912,8 +903,8 @@ def _in_process_running_hook():
     ("train", "after-call.sagemaker.DescribeTrainingJob"), ("transform", "after-call.sagemaker.DescribeTransformJob")])
 def test_every_kind_stops_waiting_at_its_timeout(aws_env, capsys, monkeypatch, tmp_path, kind, event):
     monkeypatch.setenv("WATER_TEST_FINISH", str(tmp_path / "never"))
-    aws.HOOKS.append((event, _in_process_running_hook()))
-    assert main(_with_timeout(_kind_argv(kind), 1)) == 1
+    JOB_HOOKS.append((event, _in_process_running_hook()))
+    assert water_job(_with_timeout(_kind_argv(kind), 1)) == 1
     assert "failed: still running after 1s" in capsys.readouterr().err
 
 
@@ -932,24 +923,22 @@ def test_every_kind_survives_throttling_with_a_bounded_number_of_calls(aws_env, 
             return AWSResponse(request.url, 400, {"x-amzn-ErrorType": "ThrottlingException"}, _Raw(body))
         return None
 
-    aws.HOOKS.append((event, throttle))
-    assert main(_kind_argv(kind)) == 0
+    JOB_HOOKS.append((event, throttle))
+    assert water_job(_kind_argv(kind)) == 0
     assert len(calls) == 4 and _count(kind) == 1
 
 
 def test_sigterm_during_an_aws_call_still_terminates(aws_env, tmp_path):
     # The signal lands while botocore is inside an HTTP send: its `except Exception` must not swallow it.
-    (tmp_path / "site").mkdir()
-    (tmp_path / "site" / "sitecustomize.py").write_text(HOOK_SITE + '''
+    (tmp_path / "hooks.py").write_text(HOOK_SITE + '''
 import time
 def _slow(request, **_):
     print("sending", flush=True)
     time.sleep(2)
-aws.HOOKS.append(("before-send.athena.GetQueryExecution", _slow))
+HOOKS.append(("before-send.athena.GetQueryExecution", _slow))
 ''')
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "site"), os.getcwd()]),
-           "WATER_TEST_FINISH": str(tmp_path / "never"), "WATER_ON_TERM": "leave"}
-    process = subprocess.Popen([sys.executable, "-m", "water.runtime.main", "athena", "--config", _config()],
+    env = {**os.environ, "WATER_TEST_FINISH": str(tmp_path / "never"), "WATER_ON_TERM": "leave"}
+    process = subprocess.Popen(hooked_job_argv(tmp_path / "hooks.py", "athena", "--config", _config()),
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert process.stdout.readline().startswith(b"athena query ")
     assert process.stdout.readline() == b"sending\n"
@@ -1026,48 +1015,48 @@ def _first_job_failed():
 
 
 def test_a_retry_after_a_failed_glue_run_starts_a_new_run_and_a_restart_within_it_does_not(glue_job, monkeypatch):
-    aws.HOOKS.extend(_first_job_failed())
-    assert main(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 1  # attempt 0 fails
+    JOB_HOOKS.extend(_first_job_failed())
+    assert water_job(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 1  # attempt 0 fails
     monkeypatch.setenv("WATER_ATTEMPT", "1")  # Argo's {{retries}} of the next attempt
-    assert main(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 0
-    assert main(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 0  # the same attempt, restarted
+    assert water_job(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 0
+    assert water_job(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 0  # the same attempt, restarted
     runs = glue_job.get_job_runs(JobName="features-job")["JobRuns"]
     assert len(runs) == 2 and len({r["Arguments"]["--water-run-id"] for r in runs}) == 2
 
 
 def test_a_retry_attaches_to_the_glue_run_an_earlier_attempt_left_running(glue_job, monkeypatch):
-    aws.HOOKS.append(_glue_state("RUNNING"))
+    JOB_HOOKS.append(_glue_state("RUNNING"))
     config = _edited(_glue_config(), lambda c: c.update(timeout=1))
-    assert main(["glue", "--config", config, "--refs", GLUE_REFS]) == 1  # attempt 0 ends before its run does
-    aws.HOOKS.clear()
+    assert water_job(["glue", "--config", config, "--refs", GLUE_REFS]) == 1  # attempt 0 ends before its run does
+    JOB_HOOKS.clear()
     monkeypatch.setenv("WATER_ATTEMPT", "1")
-    assert main(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 0
+    assert water_job(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 0
     assert len(glue_job.get_job_runs(JobName="features-job")["JobRuns"]) == 1
 
 
 def test_a_retry_after_a_failed_query_or_training_job_starts_another(aws_env, monkeypatch):
-    aws.HOOKS.extend(_first_job_failed())
-    assert main(["athena", "--config", _config()]) == 1
-    assert main(["train", "--config", _train_config(), "--refs", TRAIN_REFS]) == 1
+    JOB_HOOKS.extend(_first_job_failed())
+    assert water_job(["athena", "--config", _config()]) == 1
+    assert water_job(["train", "--config", _train_config(), "--refs", TRAIN_REFS]) == 1
     monkeypatch.setenv("WATER_ATTEMPT", "1")
-    assert main(["athena", "--config", _config()]) == 0
-    assert main(["train", "--config", _train_config(), "--refs", TRAIN_REFS]) == 0
+    assert water_job(["athena", "--config", _config()]) == 0
+    assert water_job(["train", "--config", _train_config(), "--refs", TRAIN_REFS]) == 0
     assert len(_executions()) == 2 and len(_training_jobs()) == 2
     assert len({job["TrainingJobName"] for job in _training_jobs()}) == 2
 
 
 def test_a_glue_start_whose_answer_was_lost_is_looked_for_not_started_again(glue_job, capsys):
     calls = []
-    aws.HOOKS.append(("before-send.glue.StartJobRun", _forward_then_lose(calls)))
-    assert main(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 0
+    JOB_HOOKS.append(("before-send.glue.StartJobRun", _forward_then_lose(calls)))
+    assert water_job(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 0
     assert len(glue_job.get_job_runs(JobName="features-job")["JobRuns"]) == 1 and len(calls) == 1
     assert "looking for the job it may have made" in capsys.readouterr().out
 
 
 def test_a_sagemaker_create_whose_answer_was_lost_attaches_to_the_job_it_made(aws_env):
     calls = []
-    aws.HOOKS.append(("before-send.sagemaker.CreateTrainingJob", _forward_then_lose(calls)))
-    assert main(["train", "--config", _train_config(), "--refs", TRAIN_REFS]) == 0
+    JOB_HOOKS.append(("before-send.sagemaker.CreateTrainingJob", _forward_then_lose(calls)))
+    assert water_job(["train", "--config", _train_config(), "--refs", TRAIN_REFS]) == 0
     assert len(_training_jobs()) == 1 and len(calls) == 1
 
 
@@ -1094,9 +1083,9 @@ def test_already_exists_for_the_steps_own_name_means_attach(aws_env):
                            "AWS account and region, and a training job with this name already exists (arn:aws:x)"})
         return AWSResponse(request.url, 400, {}, _Raw(body.encode()))
 
-    aws.HOOKS.append(("before-send.sagemaker.DescribeTrainingJob", first_describe_misses))
-    aws.HOOKS.append(("before-send.sagemaker.CreateTrainingJob", taken))
-    assert main(["train", "--config", _train_config(), "--refs", TRAIN_REFS]) == 0
+    JOB_HOOKS.append(("before-send.sagemaker.DescribeTrainingJob", first_describe_misses))
+    JOB_HOOKS.append(("before-send.sagemaker.CreateTrainingJob", taken))
+    assert water_job(["train", "--config", _train_config(), "--refs", TRAIN_REFS]) == 0
     assert len(_training_jobs()) == 1
 
 
@@ -1112,8 +1101,8 @@ def test_sustained_throttling_of_the_polls_is_waited_out_never_a_failure(glue_jo
             return AWSResponse(request.url, 400, {"x-amzn-ErrorType": "ThrottlingException"}, _Raw(body.encode()))
         return None
 
-    aws.HOOKS.append(("before-send.glue.GetJobRun", throttle))
-    assert main(["glue", "--config", _edited(_glue_config(), lambda c: c.update(timeout=6 * 3600)), "--refs",
+    JOB_HOOKS.append(("before-send.glue.GetJobRun", throttle))
+    assert water_job(["glue", "--config", _edited(_glue_config(), lambda c: c.update(timeout=6 * 3600)), "--refs",
                  GLUE_REFS], sleep=slept.append) == 0
     assert len(throttled) == 40 and len(glue_job.get_job_runs(JobName="features-job")["JobRuns"]) == 1
     assert sum(slept) > 3600 and max(slept) <= 300 * 1.2  # backing off, capped
@@ -1153,7 +1142,7 @@ def test_a_sigterm_stop_that_aws_keeps_refusing_ends_within_the_budget_and_says_
 
 
 def test_cleanup_with_nothing_to_stop_succeeds(aws_env, capsys):
-    assert main(["cleanup", "--config", _cleanup_config(["athena", "glue", "train", "transform"])]) == 0
+    assert water_job(["cleanup", "--config", _cleanup_config(["athena", "glue", "train", "transform"])]) == 0
     out = capsys.readouterr().out  # no Glue job, no marker, no SageMaker job: nothing of this run runs
     assert out.count("nothing running") == 4
 
@@ -1165,8 +1154,8 @@ def test_a_cleanup_failure_names_cleanup(aws_env, capsys):
         body = json.dumps({"__type": "AccessDeniedException", "message": "not allowed"})
         return AWSResponse(request.url, 400, {}, _Raw(body.encode()))
 
-    aws.HOOKS.append(("before-send.glue.GetJobRuns", refuse))
-    assert main(["cleanup", "--config", _cleanup_config(["glue"])]) == 1
+    JOB_HOOKS.append(("before-send.glue.GetJobRuns", refuse))
+    assert water_job(["cleanup", "--config", _cleanup_config(["glue"])]) == 1
     assert capsys.readouterr().err.startswith("water-job: cleanup failed: could not stop every AWS job")
 
 

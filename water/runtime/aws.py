@@ -1,9 +1,11 @@
-"""The one place boto3 clients are made: standard retries (adaptive on throttling), endpoints from
-the standard AWS_ENDPOINT_URL variables, and botocore event hooks that tests can add."""
+"""The one place boto3 clients are made (Clients, passed in to water-job): standard retries (adaptive on
+throttling), endpoints from the standard AWS_ENDPOINT_URL variables, and botocore event hooks the caller gives."""
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 MARKER = "_water-job.json"  # water's record of the AWS job a step started: kept beside its output, not data
-HOOKS: list = []  # (event name, handler): registered on every client made, e.g. ("before-send.athena", f)
 # 4xx answers a later attempt of the step can get past: throttling that outlasted botocore's own retries, and
 # web-identity credentials not yet usable (IRSA's token as a pod starts). Every 5xx is retryable too.
 RETRYABLE = frozenset({
@@ -13,18 +15,30 @@ RETRYABLE = frozenset({
 })
 
 
-def client(service: str, region: str | None = None, *, retries: bool = True, quick: bool = False):
-    """`retries=False`: one attempt per call, for creates (the caller looks for what a lost answer may have made
-    before it asks again) and stops; `quick`: short timeouts, for what must finish within a pod's grace period."""
-    import boto3
-    from botocore.config import Config
+class Clients:
+    """Makes the boto3 clients of a step. `hooks`: (botocore event, handler) pairs registered on every client made,
+    e.g. ("before-send.athena", f): how tests bridge what moto's server does not do (a job that keeps running, a
+    lost answer) without replacing the client."""
 
-    config = Config(retries={"mode": "adaptive", "max_attempts": 10} if retries else {"total_max_attempts": 1},
-                    connect_timeout=3 if quick else 10, read_timeout=10 if quick else 60)
-    made = boto3.session.Session(region_name=region).client(service, config=config)
-    for event, handler in HOOKS:
-        made.meta.events.register(event, handler)
-    return made
+    def __init__(self, hooks: Sequence[tuple[str, Callable[..., Any]]] = ()) -> None:
+        self.hooks = hooks
+
+    def __call__(self, service: str, region: str | None = None, *, retries: bool = True, quick: bool = False) -> Any:
+        """`retries=False`: one attempt per call, for creates (the caller looks for what a lost answer may have made
+        before it asks again) and stops; `quick`: short timeouts, for what must finish within a pod's grace
+        period."""
+        import boto3
+        from botocore.config import Config
+
+        config = Config(retries={"mode": "adaptive", "max_attempts": 10} if retries else {"total_max_attempts": 1},
+                        connect_timeout=3 if quick else 10, read_timeout=10 if quick else 60)
+        made = boto3.session.Session(region_name=region).client(service, config=config)
+        for event, handler in self.hooks:
+            made.meta.events.register(event, handler)
+        return made
+
+
+client = Clients()  # a pod's: no hooks
 
 
 def refusal(exc: Exception) -> tuple[str, bool] | None:

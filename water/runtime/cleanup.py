@@ -15,7 +15,7 @@ class CleanupTask:
         problems = []
         for entry in job.config["steps"]:
             step = Job({"pipeline": job.pipeline, "step": entry["step"], "kind": entry["kind"],
-                        "spec": entry["spec"], "aws": job.config.get("aws")}, {}, job.env)
+                        "spec": entry["spec"], "aws": job.config.get("aws")}, {}, job.env, clients=job.clients)
             try:
                 stopped = KINDS[entry["kind"]].stop_run(step)
             except BadInput as exc:  # an output that names an upstream output: its marker cannot be found here

@@ -32,8 +32,10 @@ def _decoded(config: str):
 
 
 class Job:
-    def __init__(self, config: dict, refs: dict, env: dict, shard: str = "0/1", sleep=None):
+    def __init__(self, config: dict, refs: dict, env: dict, shard: str = "0/1", sleep=None,
+                 clients: aws.Clients = aws.client) -> None:
         self.config, self.refs, self.env, self.shard, self.sleep = config, refs, env, shard, sleep
+        self.clients = clients
         self.outputs_dir = env.get(contract.OUTPUTS_DIR_ENV, contract.OUTPUTS_DIR)
         self.running: tuple | None = None  # (description, stop, is an AWS job) of what the step waits for: attached()
         self.job_started = 0.0
@@ -42,7 +44,7 @@ class Job:
 
     @classmethod
     def from_arguments(cls, config: str, refs: str, env: dict, shard: str = "0/1", shared: str = "",
-                       sleep=None) -> "Job":
+                       sleep=None, clients: aws.Clients = aws.client) -> "Job":
         """`config`: the step's own part (base64 JSON); `shared`: the part its template gives every step."""
         try:
             own, common = _decoded(config), _decoded(shared) if shared else {}
@@ -54,7 +56,7 @@ class Job:
         index, _, count = shard.partition("/")
         if not (index.isdigit() and count.isdigit() and int(index) < int(count)):
             raise BadInput(f"--shard {shard!r}: expected i/n with 0 <= i < n")
-        return cls(Config({**common, **own}), parsed_refs, env, shard, sleep)
+        return cls(Config({**common, **own}), parsed_refs, env, shard, sleep, clients)
 
     pipeline = property(lambda self: self.config.get("pipeline", ""))
     step = property(lambda self: self.config.get("step", ""))
@@ -111,7 +113,8 @@ class Job:
         return hashlib.sha256(key.encode()).hexdigest()[:size]
 
     def client(self, service: str, **options):
-        return aws.client(service, (self.config.get("aws") or {}).get("region"), **options)
+        """A client of `service` in the pipeline's region, from the factory the step was given."""
+        return self.clients(service, (self.config.get("aws") or {}).get("region"), **options)
 
     def reattach(self, find, usable):
         """What the step should wait for instead of starting a job: the newest job this step made in this run

@@ -27,8 +27,9 @@ def _kinds() -> dict:
     return {**KINDS, "size": SIZE_TASK, "notify": NOTIFY_TASK, "cleanup": CLEANUP_TASK}
 
 
-def main(argv: list | None = None, *, sleep=None) -> int:
-    """`sleep`: what the step's waits sleep with (default: a wait that SIGTERM ends at once)."""
+def main(argv: list | None = None, *, sleep=None, clients: aws.Clients = aws.client) -> int:
+    """`sleep`: what the step's waits sleep with (default: a wait that SIGTERM ends at once); `clients`: what
+    makes its AWS clients."""
     parser = argparse.ArgumentParser(prog="water-job")
     parser.add_argument("kind")
     parser.add_argument(contract.ARG_CONFIG, dest="config", required=True)
@@ -43,15 +44,15 @@ def main(argv: list | None = None, *, sleep=None) -> int:
     STOP.clear()
     previous = signal.signal(signal.SIGTERM, _request_stop)
     try:
-        return _run(args, started, sleep)
+        return _run(args, started, sleep, clients)
     finally:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _run(args, started: float, sleep) -> int:
+def _run(args, started: float, sleep, clients: aws.Clients) -> int:
     job = None
     try:
-        job = Job.from_arguments(args.config, args.refs, dict(os.environ), args.shard, args.shared, sleep)
+        job = Job.from_arguments(args.config, args.refs, dict(os.environ), args.shard, args.shared, sleep, clients)
         job.extra = {"status": args.status, "failures": args.failures, "duration": args.duration}
         kinds = _kinds()
         kind = kinds.get(args.kind)
