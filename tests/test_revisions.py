@@ -44,3 +44,27 @@ def test_an_unreadable_revision_is_listed_but_never_picked():
         pick(found, "p", "ml", 2)
     with pytest.raises(WaterError, match="no revisions in namespace 'ml'"):
         pick([], "p", "ml", None)
+
+
+def test_the_configmap_store_takes_the_next_free_number_and_gives_up_after_five_taken():
+    from water.cluster import MemoryCluster
+    from water.errors import DeployError
+    from water.revisions import ConfigMapStore
+
+    cluster = MemoryCluster(namespaces=("ml",), namespace="ml")
+    store = ConfigMapStore(cluster, "ml")
+    assert store.add("p", _revision("a"), 0) == 1
+
+    def another_deploy_takes_it_first(verb, kind, name):
+        """Each number this deploy asks for was just recorded by another deploy."""
+        if verb == "create" and ("ConfigMap", "ml", name) not in cluster.objects:
+            number = name.rsplit("-", 1)[1]
+            cluster.objects[("ConfigMap", "ml", name)] = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+                "name": name, "namespace": "ml", "labels": {"water/pipeline": "p", "water/revision": number}}}
+        return None
+
+    cluster.faults.append(another_deploy_takes_it_first)
+    with pytest.raises(DeployError, match="revision numbers up to 6 were all taken"):
+        store.add("p", _revision("b"), 1)
+    cluster.faults.clear()
+    assert store.add("p", _revision("b"), 1) == 7

@@ -9,13 +9,15 @@ import gzip
 import json
 from dataclasses import dataclass, field
 
+from water import backoff
 from water.errors import AlreadyExists, DeployError, WaterError
 from water.render.pods import MANAGED_BY, PIPELINE_LABEL
 
 KEEP = 10  # revisions kept per pipeline
 COMPRESS_OVER = 256 * 1024  # bytes of payload past which a ConfigMap holds it gzip'd in binaryData
 LABEL = "water/revision"
-ADD_ATTEMPTS = 5  # numbers tried when deploys running at the same time take them first
+# a number taken by a deploy running at the same time: the next one at once, five numbers in all
+NEXT_NUMBER = backoff.Policy(first=0.0, cap=0.0, attempts=5, jitter=False)
 
 
 @dataclass
@@ -92,15 +94,20 @@ class ConfigMapStore:
         """Create the revision after number `after`; never overwrite one: a deploy that ran at the same time and
         took the number first (409 AlreadyExists) leaves this one the next. Keeps the last KEEP."""
         number = after + 1
-        for _ in range(ADD_ATTEMPTS):
+
+        def create_next() -> None:
+            nonlocal number
             try:
                 self.cluster.create(_configmap(pipeline, revision, self.namespace, number))
-                break
             except AlreadyExists:
                 number = max([number, *(r.number for r in self.list(pipeline))]) + 1
-        else:
-            raise DeployError(f"revision numbers up to {number} were all taken by deploys running at the same "
-                              "time; no revision was recorded for this one (deploy again)")
+                raise
+
+        try:
+            backoff.retry(create_next, NEXT_NUMBER, retryable=lambda exc: isinstance(exc, AlreadyExists))
+        except AlreadyExists:
+            raise DeployError(f"revision numbers up to {number - 1} were all taken by deploys running at the same "
+                              "time; no revision was recorded for this one (deploy again)") from None
         for old in self.list(pipeline)[KEEP:]:
             self.cluster.delete("ConfigMap", old.stored_as, namespace=self.namespace)
         return number
