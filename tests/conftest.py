@@ -1,9 +1,11 @@
 """Shared fixtures: example pipelines, the strict Argo schema, Kubernetes' schemas, a CLI runner."""
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import os
+import re
 import shutil
 import sys
 
@@ -255,3 +257,68 @@ def water_memory(runner, memory_cluster):
         return result.output
 
     return invoke
+
+
+POD_PIPELINE = os.path.join(TESTS, "pod-pipeline", "water.yaml")
+ARGO_OUTPUT = re.compile(r"\{\{tasks\.([a-z0-9-]+)\.outputs\.parameters\.([A-Za-z0-9_-]+)\}\}")
+
+
+def task_argv(template: dict, task_name: str, upstream: dict | None = None, item: str | None = None) -> list:
+    """The argv `water-job` gets in the pod of a DAG task or an exit handler's step, substituted as Argo does it:
+    the task's arguments into its
+    template's `{{inputs.parameters.NAME}}` (else their defaults), then `{{tasks.T.outputs.parameters.P}}` by
+    upstream[T][P], the output task T wrote (a KeyError names one the test did not give), and `{{item}}` by the
+    `withParam` item this pod fans out over (a shard)."""
+    calls = [t for body in template["spec"]["templates"] for t in body.get("dag", {}).get("tasks", [])] + [
+        s for body in template["spec"]["templates"] for group in body.get("steps", []) for s in group]
+    task = next(t for t in calls if t["name"] == task_name)
+    body = next(t for t in template["spec"]["templates"] if t["name"] == task["template"])
+    given = {p["name"]: p["value"] for p in task.get("arguments", {}).get("parameters", [])}
+    defaults = {p["name"]: p.get("value") for p in body.get("inputs", {}).get("parameters", [])}
+    inputs = re.compile(r"^\{\{inputs\.parameters\.([A-Za-z0-9_-]+)\}\}$")
+
+    def substituted(arg: str) -> str:
+        found = inputs.match(arg)
+        value = (given[found[1]] if found[1] in given else defaults[found[1]]) if found else arg
+        value = value.replace("{{item}}", item) if item is not None else value
+        return ARGO_OUTPUT.sub(lambda m: (upstream or {})[m[1]][m[2]], value)
+
+    return [substituted(a) for a in body["container"]["args"]]
+
+
+def pod_argv(step: str, *, spec: dict | None = None, step_fields: dict | None = None, upstream: dict | None = None,
+             project=None, task: str | None = None, item: str | None = None,
+             pipeline_file: str = POD_PIPELINE) -> list:
+    """`water-job`'s argv in the pod of `step` (or of the `task` water adds for it, as its size task) of
+    tests/pod-pipeline (or `pipeline_file`), from `water render`: `spec` is merged into the step's kind fields first
+    (None removes a field), `step_fields` into the step (likewise); the pipeline renders from `project` (a folder the spec
+    is copied into) when the step names project files."""
+    import yaml
+
+    with open(pipeline_file, encoding="utf-8") as f:
+        doc = yaml.safe_load(f)
+    entry = next(s for s in doc["spec"]["steps"] if s["name"] == step)
+    kind = next(k for k in entry if k not in ("name", "after", "retries", "timeout", "resources", "env", "sizing"))
+    for key, value in (spec or {}).items():
+        if value is None:
+            entry[kind].pop(key, None)
+        else:
+            entry[kind][key] = value
+    for key, value in (step_fields or {}).items():
+        if value is None:
+            entry.pop(key, None)
+        else:
+            entry[key] = value
+    folder = str(project) if project else os.path.dirname(pipeline_file)
+    p = pipeline_mod.load_text(yaml.safe_dump(doc, sort_keys=False), os.path.join(folder, "water.yaml"), folder)
+    template = next(o for o in render_mod.render(p).objects if o["kind"] == "WorkflowTemplate")
+    return task_argv(template, task or step, upstream, item)
+
+
+def edited_config(argv: list, change) -> list:
+    """`argv` with its `--config` decoded, changed by change(config) and encoded again: for configs render would
+    never write (a version skew, a hand-made config)."""
+    i = argv.index("--config") + 1
+    config = json.loads(base64.b64decode(argv[i]))
+    change(config)
+    return [*argv[:i], base64.b64encode(json.dumps(config).encode()).decode(), *argv[i + 1:]]

@@ -16,7 +16,7 @@ from water.spec.fields import SpecModel, field
 from water.spec.types import S3Uri
 from water.steps import register, unregister
 from water.steps.base import NUMBER, PREFIX, Kind
-from conftest import water_job
+from conftest import task_argv, water_job
 
 ASKED_TO_STOP: list = []  # what cleanup asked the kind to stop
 
@@ -135,30 +135,19 @@ def test_it_runs_locally(copying, tmp_path):
         "a.csv", "b.csv"]
 
 
-def _rendered_args(template: dict, task_name: str) -> list:
-    """The argv `water-job` gets in the task's pod, as Argo would substitute the task's parameters."""
-    task = next(t for t in template["spec"]["templates"][0]["dag"]["tasks"] if t["name"] == task_name)
-    body = next(t for t in template["spec"]["templates"] if t["name"] == task["template"])
-    params = {p["name"]: p["value"] for p in task["arguments"]["parameters"]}
-    defaults = {p["name"]: p.get("value") for p in body["inputs"]["parameters"]}
-    return [params.get(a[len("{{inputs.parameters."):-2], defaults.get(a[len("{{inputs.parameters."):-2]))
-            if a.startswith("{{inputs.parameters.") else a for a in body["container"]["args"]]
-
-
 def test_its_water_job_runs_against_moto_and_cleanup_asks_it_to_stop(copying, aws_env):
     s3 = aws.client("s3")
     for name in ("a.csv", "b.csv"):
         s3.put_object(Bucket="lake-results", Key=f"in/{name}", Body=b"x\n")
     (template,) = render_mod.render(copying).objects
-    assert water_job(_rendered_args(template, "gather")) == 0
+    assert water_job(task_argv(template, "gather")) == 0
     outputs = {n: open(os.path.join(aws_env["WATER_OUTPUTS_DIR"], n)).read() for n in ("copied", "count")}
     assert outputs == {"copied": f"s3://lake-results/{aws_env['WATER_RUN_ID']}/gathered/", "count": "2"}
     copied = s3.list_objects_v2(Bucket="lake-results", Prefix=f"{aws_env['WATER_RUN_ID']}/gathered/")
     assert sorted(o["Key"].rsplit("/", 1)[1] for o in copied["Contents"]) == ["a.csv", "b.csv"]
-    handler = next(t for t in template["spec"]["templates"] if t["name"] == "exit-handler")
-    cleanup = next(s for s in handler["steps"][0] if s["name"] == "stop-aws-jobs")
-    config = cleanup["arguments"]["parameters"][0]["value"]
+    cleanup = task_argv(template, "stop-aws-jobs")
+    config = cleanup[cleanup.index("--config") + 1]
     assert json.loads(base64.b64decode(config))["steps"][0]["spec"] == {"to": "s3://lake-results/{{run.id}}/gathered/"}
-    assert water_job(["cleanup", "--config", config]) == 0
+    assert water_job(cleanup) == 0
     assert ASKED_TO_STOP == [f"s3://lake-results/{aws_env['WATER_RUN_ID']}/gathered/",
                              f"s3://lake-results/{aws_env['WATER_RUN_ID']}/again/"]

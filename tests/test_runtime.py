@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -17,22 +18,19 @@ import pytest
 
 from water.runtime import aws
 
-from conftest import JOB_HOOKS, RUN_ID, hooked_job_argv, water_job
+from conftest import JOB_HOOKS, POD_PIPELINE, RUN_ID, edited_config, hooked_job_argv, pod_argv, water_job
 
 
-def _config(**spec) -> str:
-    config = {"pipeline": "demo", "step": "extract", "kind": "athena", "timeout": 30, "outputs": ["output", "bytes"],
-              "spec": {"database": "lake", "workgroup": "primary", "output": "s3://lake-results/{{run.id}}/extract/",
-                       "query": "SELECT * FROM t WHERE who = {{params.who}} -- {{params.limit}}\nLIMIT {{params.limit}}",
-                       **spec}}
-    return base64.b64encode(json.dumps(config).encode()).decode()
+UPSTREAM = {"extract": {"output": "s3://lake-results/x/extract/"}, "features": {"output": "s3://lake-results/x/features/"},
+            "train": {"model": "s3://lake-results/models/job/output/model.tar.gz"}}  # what the upstream tasks wrote
+STEP_OF = {"athena": "extract", "glue": "features", "train": "train", "transform": "predict"}  # in tests/pod-pipeline
 
 
-def _edited(config: str, change) -> str:
-    """An encoded step config after change(decoded config) edited it."""
-    decoded = json.loads(base64.b64decode(config))
-    change(decoded)
-    return base64.b64encode(json.dumps(decoded).encode()).decode()
+def _pod(step: str, edit=None, upstream: dict = UPSTREAM, **options) -> list:
+    """water-job's argv in the pod of `step` of tests/pod-pipeline, as `water render` writes it and Argo substitutes
+    it (conftest.pod_argv's options); `edit(config)` changes the config after rendering (what render never writes)."""
+    argv = pod_argv(step, upstream=upstream, **options)
+    return edited_config(argv, edit) if edit else argv
 
 
 def _executions() -> list:
@@ -57,7 +55,7 @@ def _set_state(state: str, reason: str = ""):
 
 
 def test_athena_runs_the_query_with_parameters_and_writes_its_outputs(aws_env):
-    assert water_job(["athena", "--config", _config()]) == 0
+    assert water_job(_pod("extract")) == 0
     (execution,) = _executions()
     assert execution["Query"] == "SELECT * FROM t WHERE who = ? -- {{params.limit}}\nLIMIT ?"
     assert execution["ExecutionParameters"] == ["'O''Brien'", "10"]  # a value, quoted; never SQL text
@@ -67,7 +65,7 @@ def test_athena_runs_the_query_with_parameters_and_writes_its_outputs(aws_env):
 
 def test_athena_failure_exits_1_with_the_service_reason(aws_env, capsys):
     JOB_HOOKS.append(_set_state("FAILED", "TABLE_NOT_FOUND: line 1:15: Table 'lake.t' does not exist"))
-    assert water_job(["athena", "--config", _config()]) == 1
+    assert water_job(_pod("extract")) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("water-job: extract failed: Athena query ")
     assert err.endswith("FAILED: TABLE_NOT_FOUND: line 1:15: Table 'lake.t' does not exist")
@@ -75,15 +73,15 @@ def test_athena_failure_exits_1_with_the_service_reason(aws_env, capsys):
 
 def test_athena_stops_waiting_at_the_step_timeout(aws_env, capsys):
     JOB_HOOKS.append(_set_state("RUNNING"))
-    assert water_job(["athena", "--config", _edited(_config(), lambda c: c.update(timeout=1))]) == 1
+    assert water_job(_pod("extract", lambda c: c.update(timeout=1))) == 1
     assert "failed: still running after 1s" in capsys.readouterr().err
 
 
 def test_a_restarted_step_attaches_to_its_query_instead_of_starting_another(aws_env):
     JOB_HOOKS.append(_set_state("RUNNING"))
-    assert water_job(["athena", "--config", _edited(_config(), lambda c: c.update(timeout=1))]) == 1
+    assert water_job(_pod("extract", lambda c: c.update(timeout=1))) == 1
     JOB_HOOKS.clear()
-    assert water_job(["athena", "--config", _config()]) == 0
+    assert water_job(_pod("extract")) == 0
     assert len(_executions()) == 1
 
 
@@ -109,7 +107,7 @@ def test_throttling_is_survived_with_a_bounded_number_of_calls(aws_env):
         return None
 
     JOB_HOOKS.append(("before-send.athena.StartQueryExecution", throttle))
-    assert water_job(["athena", "--config", _config()]) == 0
+    assert water_job(_pod("extract")) == 0
     assert calls == {"throttled": 3, "sent": 4}
     assert len(_executions()) == 1
 
@@ -121,8 +119,8 @@ def test_a_config_that_cannot_be_read_exits_2(aws_env, capsys):
 
 @pytest.mark.parametrize("args, error", [
     (["--config", base64.b64encode(b"{}").decode()], "the step config has no 'query'"),  # e.g. a version skew
-    (["--config", _config(), "--shard", "3/2"], "--shard '3/2': expected i/n with 0 <= i < n"),
-    (["--config", _config(output="s3://lake-results/{{run.id")],
+    (_pod("extract")[1:] + ["--shard", "3/2"], "--shard '3/2': expected i/n with 0 <= i < n"),
+    (_pod("extract", lambda c: c["spec"].update(output="s3://lake-results/{{run.id"))[1:],
      "'s3://lake-results/{{run.id': '{{' is not closed by '}}' (write {{ '{{' }} for a literal)"),
 ])
 def test_a_config_the_step_cannot_use_exits_2_naming_why(aws_env, capsys, args, error):
@@ -164,15 +162,10 @@ def _count(kind: str) -> int:
 
 
 def _kind_argv(kind: str) -> list:
-    if kind == "athena":
-        return ["athena", "--config", _config()]
     if kind == "glue":
         aws.client("glue").create_job(Name="features-job", Role="arn:aws:iam::123456789012:role/glue",
                                       Command={"Name": "glueetl", "ScriptLocation": "s3://lake-results/f.py"})
-        return ["glue", "--config", _glue_config(), "--refs", GLUE_REFS]
-    if kind == "train":
-        return ["train", "--config", _train_config(), "--refs", TRAIN_REFS]
-    return ["transform", "--config", _transform_config(), "--refs", TRANSFORM_REFS]
+    return _pod(STEP_OF[kind])
 
 
 @pytest.mark.parametrize("kind", ["athena", "glue", "train", "transform"])
@@ -213,7 +206,7 @@ def agent(statsd, monkeypatch):
 
 
 def test_metrics_reach_dogstatsd_with_the_step_tags(aws_env, agent):
-    assert water_job(["athena", "--config", _config()]) == 0
+    assert water_job(_pod("extract")) == 0
     by_name = _received(agent, 4)
     tags = "#pipeline:demo,step:extract,kind:athena"
     assert by_name["water.step.runs"] == f"water.step.runs:1|c|{tags},status:success"
@@ -264,7 +257,7 @@ def test_the_rendered_datadog_env_tags_every_metric_and_sends_it_where_the_spec_
     pod = next(t for t in template["spec"]["templates"] if t.get("container"))
     for name, value in _pod_env(pod, template["spec"]["podMetadata"]["labels"]).items():
         monkeypatch.setenv(name, value)
-    assert water_job(["athena", "--config", _config()]) == 0
+    assert water_job(_pod("extract")) == 0
     runs = _received(statsd, 4)["water.step.runs"]
     assert set(runs.split("|#")[1].split(",")) == {
         "pipeline:demo", "step:extract", "kind:athena", "status:success", "team:ml", "cost-center:42", "env:prod",
@@ -274,7 +267,7 @@ def test_the_rendered_datadog_env_tags_every_metric_and_sends_it_where_the_spec_
 def test_no_agent_means_no_metrics_and_no_failure(aws_env, monkeypatch):
     monkeypatch.setenv("DD_AGENT_HOST", "127.0.0.1")
     monkeypatch.setenv("DD_DOGSTATSD_PORT", "9")  # nothing listens: UDP sends go nowhere
-    assert water_job(["athena", "--config", _config()]) == 0
+    assert water_job(_pod("extract")) == 0
 
 
 def test_athena_literals_quote_text_and_keep_numbers():
@@ -285,8 +278,12 @@ def test_athena_literals_quote_text_and_keep_numbers():
 
 
 def _job_config(kind: str, **config) -> str:
+    """A config render never writes (an unknown kind, a field missing: a version skew), made by hand for that."""
     base = {"pipeline": "demo", "step": "publish", "kind": kind, "timeout": 30}
     return base64.b64encode(json.dumps({**base, **config}).encode()).decode()
+
+
+PREDICTED = {**UPSTREAM, "predict": {"output": "s3://lake-results/preds/"}}
 
 
 def test_size_measures_the_prefix_across_pages_and_emits_the_tier(aws_env):
@@ -294,14 +291,7 @@ def test_size_measures_the_prefix_across_pages_and_emits_the_tier(aws_env):
     for i in range(1050):  # more than one page of ListObjectsV2
         s3.put_object(Bucket="lake-results", Key=f"preds/part-{i:04d}.csv", Body=b"x" * 100)
     s3.put_object(Bucket="lake-results", Key="preds/_water-job.json", Body=b"{}")  # water's marker: not data
-    tiers = [{"upTo": 50000, "resources": {"cpu": "1"}},
-             {"upTo": 10 ** 9, "resources": {"cpu": "4", "memory": "8Gi"}, "parallelism": 4,
-              "nodeSelector": {"pool": "big"}},
-             {"resources": {"cpu": "8"}, "parallelism": 16}]
-    config = _job_config("size", step="publish", **{"from": "predict"}, tiers=tiers, sizes="pod",
-                         resources={"cpu": "500m", "memory": "1Gi"})
-    refs = json.dumps({"steps.predict.output": "s3://lake-results/preds/"})
-    assert water_job(["size", "--config", config, "--refs", refs]) == 0
+    assert water_job(_pod("publish", task="water-size-publish", upstream=PREDICTED)) == 0
     out = _outputs(aws_env)
     assert (out["bytes"], out["objects"], out["tier"]) == ("105000", "1050", "2")
     assert json.loads(out["shards"]) == ["0/4", "1/4", "2/4", "3/4"]
@@ -315,31 +305,10 @@ def test_size_measures_the_prefix_across_pages_and_emits_the_tier(aws_env):
 
 
 def test_container_runs_its_command_with_resolved_expressions_and_shard(aws_env, tmp_path, capfd):
-    config = _job_config("container", env={"WHO": "{{params.who}}"},
-                         spec={"command": ["sh", "-c", 'echo "$0 $WHO $WATER_SHARD"', "{{steps.predict.output}}"]})
-    refs = json.dumps({"steps.predict.output": "s3://lake-results/preds/"})
-    assert water_job(["container", "--config", config, "--refs", refs, "--shard", "2/4"]) == 0
+    sized = {"shards": '["0/4", "1/4", "2/4", "3/4"]', "pod-patch": "{}"}
+    argv = _pod("publish", upstream={**PREDICTED, "water-size-publish": sized}, item="2/4")
+    assert water_job(argv) == 0
     assert "s3://lake-results/preds/ O'Brien 2/4" in capfd.readouterr().out
-
-
-def _as_argo_calls(spec_dir) -> dict:
-    """Each DAG task's `water-job` arguments as Argo passes them: every `{{inputs.parameters.X}}` of its
-    template's args replaced by the task's argument X, else by the input's default."""
-    import re
-
-    from water import pipeline, render
-
-    workflow_template = render.render(pipeline.load(str(spec_dir))).objects[0]
-    main_dag, *templates = workflow_template["spec"]["templates"]
-    by_name = {t["name"]: t for t in templates}
-    calls = {}
-    for task in main_dag["dag"]["tasks"]:
-        template = by_name[task["template"]]
-        given = {p["name"]: p["value"] for p in task["arguments"]["parameters"]}
-        values = {p["name"]: given.get(p["name"], p.get("value")) for p in template["inputs"]["parameters"]}
-        calls[task["name"]] = [re.sub(r"\{\{inputs\.parameters\.([\w-]+)\}\}", lambda m: values[m[1]], arg)
-                               for arg in template["container"]["args"]]
-    return calls
 
 
 def test_a_rendered_task_runs_with_its_own_config_and_what_its_template_shares(aws_env, tmp_path, capfd):
@@ -349,18 +318,17 @@ def test_a_rendered_task_runs_with_its_own_config_and_what_its_template_shares(a
         "    - name: hello\n      env: {GREETING: 'hi {{params.who}}'}\n"
         "      container: {command: [sh, -c, 'echo \"$GREETING from $0\"', '{{run.id}}']}\n"
         "    - name: slow\n      after: [hello]\n      container: {command: [sleep, '30']}\n")
-    calls = _as_argo_calls(tmp_path)
-    assert water_job(calls["hello"]) == 0
+    assert water_job(_pod("hello", pipeline_file=str(tmp_path / "water.yaml"))) == 0
     assert f"hi O'Brien from {RUN_ID}" in capfd.readouterr().out
     started = time.monotonic()
-    assert water_job(calls["slow"]) == 1  # the 2s timeout reaches the step through its template
+    assert water_job(_pod("slow", pipeline_file=str(tmp_path / "water.yaml"))) == 1  # the 2s timeout reaches the step through its template
     assert time.monotonic() - started < 15
     assert "water-job: slow failed: " in capfd.readouterr().err
 
 
 def test_a_failing_command_fails_the_step_with_its_exit_code(aws_env, capsys):
-    config = _job_config("container", spec={"command": ["sh", "-c", "exit 7"]})
-    assert water_job(["container", "--config", config]) == 1
+    argv = _pod("publish", spec={"command": ["sh", "-c", "exit 7"]}, step_fields={"sizing": None})
+    assert water_job(argv) == 1
     assert capsys.readouterr().err.strip() == "water-job: publish failed: sh exited with code 7"
 
 
@@ -384,16 +352,6 @@ def test_water_job_loads_no_cli_and_no_cluster_client():
 
 # --- glue ---------------------------------------------------------------------------------------------------------
 
-def _glue_config(**spec) -> str:
-    return _job_config("glue", step="features", spec={
-        "job": "features-job", "workers": {"type": "G.1X", "count": 4},
-        "arguments": {"--input": "{{steps.extract.output}}", "--output": "s3://lake-results/{{run.id}}/features/"},
-        "output": "s3://lake-results/{{run.id}}/features/", **spec})
-
-
-GLUE_REFS = json.dumps({"steps.extract.output": "s3://lake-results/x/extract/"})
-
-
 @pytest.fixture
 def glue_job(aws_env):
     glue = aws.client("glue")
@@ -403,7 +361,7 @@ def glue_job(aws_env):
 
 
 def test_glue_starts_the_run_with_resolved_arguments_and_workers(glue_job, aws_env):
-    assert water_job(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 0
+    assert water_job(_pod("features")) == 0
     (run,) = glue_job.get_job_runs(JobName="features-job")["JobRuns"]
     args = run["Arguments"]
     assert args["--input"] == "s3://lake-results/x/extract/"
@@ -418,7 +376,7 @@ def test_every_glue_end_but_succeeded_is_a_failure_with_the_runs_message(glue_jo
     def fail(parsed, **_):
         parsed["JobRun"].update(JobRunState=state, ErrorMessage="AnalysisException: Path does not exist")
     JOB_HOOKS.append(("after-call.glue.GetJobRun", fail))
-    assert water_job(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 1
+    assert water_job(_pod("features")) == 1
     assert capsys.readouterr().err.strip().endswith(f"{state}: AnalysisException: Path does not exist")
 
 
@@ -436,30 +394,29 @@ def test_glue_waits_out_concurrent_runs_exceeded(glue_job):
 
     JOB_HOOKS.append(("before-send.glue.StartJobRun", busy))
     slept = []
-    assert water_job(["glue", "--config", _glue_config(), "--refs", GLUE_REFS], sleep=slept.append) == 0
+    assert water_job(_pod("features"), sleep=slept.append) == 0
     assert len(slept) >= 2  # the backoff itself is tested with the poller
     assert len(calls) == 3 and len(glue_job.get_job_runs(JobName="features-job")["JobRuns"]) == 1
 
 
 def test_a_restarted_glue_step_finds_its_run_by_tag_even_without_a_marker(glue_job):
-    config = _edited(_glue_config(), lambda c: c["spec"].pop("output"))
-    assert water_job(["glue", "--config", config, "--refs", GLUE_REFS]) == 0
-    assert water_job(["glue", "--config", config, "--refs", GLUE_REFS]) == 0
+    argv = _pod("features", spec={"output": None})
+    assert water_job(argv) == 0
+    assert water_job(argv) == 0
     assert len(glue_job.get_job_runs(JobName="features-job")["JobRuns"]) == 1
 
 
 def test_a_request_aws_refuses_is_one_line_and_not_retried(aws_env, capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("WATER_TERMINATION_LOG", str(tmp_path / "termination-log"))
     (tmp_path / "termination-log").write_text("")
-    assert water_job(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 2  # no such Glue job
+    assert water_job(_pod("features")) == 2  # no such Glue job
     err = capsys.readouterr().err
     assert err == "water-job: features failed: GetJobRuns: EntityNotFoundException: Job features-job not found.\n"
     assert (tmp_path / "termination-log").read_text() == err[len("water-job: features failed: "):].strip()
 
 
 def test_a_request_botocore_finds_malformed_is_bad_input(glue_job, capsys):
-    config = _glue_config(workers={"type": "G.1X", "count": "four"})
-    assert water_job(["glue", "--config", config, "--refs", GLUE_REFS]) == 2
+    assert water_job(_pod("features", lambda c: c["spec"]["workers"].update(count="four"))) == 2
     err = capsys.readouterr().err
     assert err.startswith("water-job: features failed: Parameter validation failed:; Invalid type for parameter "
                           "NumberOfWorkers") and len(err.splitlines()) == 1
@@ -467,7 +424,7 @@ def test_a_request_botocore_finds_malformed_is_bad_input(glue_job, capsys):
 
 
 def test_an_unexpected_error_shows_its_traceback_then_the_one_line_and_is_counted(aws_env, capsys, agent):
-    assert water_job(["athena", "--config", _config(query=5)]) == 1  # a number where render writes a text
+    assert water_job(_pod("extract", lambda c: c["spec"].update(query=5))) == 1  # a number where render writes a text
     err = capsys.readouterr().err.splitlines()
     assert err[0] == "Traceback (most recent call last):"
     assert err[-1] == "water-job: extract failed: TypeError: object of type 'int' has no len()"
@@ -481,7 +438,7 @@ def test_no_credentials_is_one_line_and_left_to_the_retry(aws_env, capsys, monke
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    assert water_job(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 1
+    assert water_job(_pod("features")) == 1
     assert capsys.readouterr().err == "water-job: features failed: Unable to locate credentials\n"
 
 
@@ -517,17 +474,6 @@ def test_the_poller_returns_what_check_found():
 TRAIN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 
 
-def _train_config(**spec) -> str:
-    return _job_config("train", step="train", aws={"sagemakerRole": "arn:aws:iam::123456789012:role/sm"}, spec={
-        "image": TRAIN_IMAGE, "instance": {"type": "ml.m5.xlarge", "count": 1},
-        "hyperparameters": {"max_depth": "5", "run": "{{run.id}}"},
-        "inputs": {"train": "{{steps.features.output}}train/"}, "output": "s3://lake-results/models/",
-        "maxRuntime": 3600, **spec})
-
-
-TRAIN_REFS = json.dumps({"steps.features.output": "s3://lake-results/x/features/"})
-
-
 def _training_jobs():
     sm = aws.client("sagemaker")
     return [sm.describe_training_job(TrainingJobName=j["TrainingJobName"])
@@ -535,8 +481,8 @@ def _training_jobs():
 
 
 def test_train_creates_one_named_job_and_writes_the_model(aws_env):
-    assert water_job(["train", "--config", _train_config(), "--refs", TRAIN_REFS]) == 0
-    assert water_job(["train", "--config", _train_config(), "--refs", TRAIN_REFS]) == 0  # a restart attaches
+    assert water_job(_pod("train")) == 0
+    assert water_job(_pod("train")) == 0  # a restart attaches
     (job,) = _training_jobs()
     assert job["TrainingJobName"].startswith("demo-train-") and len(job["TrainingJobName"]) <= 63
     assert job["HyperParameters"] == {"max_depth": "5", "run": RUN_ID}
@@ -547,8 +493,14 @@ def test_train_creates_one_named_job_and_writes_the_model(aws_env):
 
 
 def test_a_sized_train_step_takes_its_instance_from_the_size_task(aws_env):
-    refs = json.dumps({**json.loads(TRAIN_REFS), "sizing.instance-type": "ml.m5.4xlarge", "sizing.instance-count": "2"})
-    assert water_job(["train", "--config", _train_config(spot=True, maxWait=7200), "--refs", refs]) == 0
+    """The size task's pod, then the train pod with what the size task wrote: both as rendered."""
+    aws.client("s3").put_object(Bucket="lake-results", Key="x/features/train/part-0.csv", Body=b"1,2\n")
+    options = {"spec": {"spot": True, "maxWait": "2h"}, "step_fields": {"sizing": {"from": "features", "tiers": [
+        {"upTo": "1Ki", "instance": {"type": "ml.m5.4xlarge", "count": 2}}, {"instance": {"type": "ml.m5.24xlarge"}}]}}}
+    assert water_job(_pod("train", task="water-size-train", **options)) == 0
+    sized = _outputs(aws_env)
+    assert (sized["instance-type"], sized["instance-count"], sized["bytes"]) == ("ml.m5.4xlarge", "2", "4")
+    assert water_job(_pod("train", upstream={**UPSTREAM, "water-size-train": sized}, **options)) == 0
     (job,) = _training_jobs()
     assert (job["ResourceConfig"]["InstanceType"], job["ResourceConfig"]["InstanceCount"]) == ("ml.m5.4xlarge", 2)
     assert job["EnableManagedSpotTraining"] is True
@@ -561,7 +513,7 @@ def test_a_failed_or_stopped_training_job_fails_the_step_with_its_reason(aws_env
     def end(parsed, **_):
         parsed.update(TrainingJobStatus=status, FailureReason="AlgorithmError: ExecuteUserScriptError: exit 1")
     JOB_HOOKS.append(("after-call.sagemaker.DescribeTrainingJob", end))
-    assert water_job(["train", "--config", _train_config(), "--refs", TRAIN_REFS]) == 1
+    assert water_job(_pod("train")) == 1
     assert capsys.readouterr().err.strip().endswith(f"{status}: AlgorithmError: ExecuteUserScriptError: exit 1")
 
 
@@ -572,7 +524,8 @@ def test_script_mode_uploads_the_entry_folder(aws_env, tmp_path, monkeypatch):
     (tmp_path / "train" / "train.py").write_text("print('training')\n")
     (tmp_path / "train" / "util.py").write_text("X = 1\n")
     monkeypatch.chdir(tmp_path)
-    assert water_job(["train", "--config", _train_config(entry="train/train.py"), "--refs", TRAIN_REFS]) == 0
+    shutil.copy(POD_PIPELINE, tmp_path)
+    assert water_job(_pod("train", spec={"entry": "train/train.py"}, project=tmp_path)) == 0
     (job,) = _training_jobs()
     hp = job["HyperParameters"]
     assert hp["sagemaker_program"] == "train.py"
@@ -589,26 +542,16 @@ def test_script_mode_uploads_the_entry_folder(aws_env, tmp_path, monkeypatch):
     (lambda c: c.update(aws={}), "no SageMaker execution role: set train.role or spec.aws.sagemakerRole"),
 ])
 def test_train_refuses_what_it_cannot_run(aws_env, capsys, change, message):
-    assert water_job(["train", "--config", _edited(_train_config(), change), "--refs", TRAIN_REFS]) == 2
+    assert water_job(_pod("train", change)) == 2
     assert message in capsys.readouterr().err
     assert _training_jobs() == []
 
 
 # --- transform ----------------------------------------------------------------------------------------------------
 
-def _transform_config(**spec) -> str:
-    return _job_config("transform", step="predict", aws={"sagemakerRole": "arn:aws:iam::123456789012:role/sm"}, spec={
-        "model": "{{steps.train.model}}", "image": TRAIN_IMAGE, "input": "s3://lake-results/x/score/",
-        "output": "s3://lake-results/{{run.id}}/predictions/", "instance": {"type": "ml.m5.large", "count": 1},
-        "contentType": "text/csv", "splitType": "Line", "strategy": "MultiRecord", **spec})
-
-
-TRANSFORM_REFS = json.dumps({"steps.train.model": "s3://lake-results/models/job/output/model.tar.gz"})
-
-
 def test_transform_creates_the_model_and_one_job_and_writes_its_output(aws_env):
-    assert water_job(["transform", "--config", _transform_config(), "--refs", TRANSFORM_REFS]) == 0
-    assert water_job(["transform", "--config", _transform_config(), "--refs", TRANSFORM_REFS]) == 0  # restart
+    assert water_job(_pod("predict")) == 0
+    assert water_job(_pod("predict")) == 0  # restart
     sm = aws.client("sagemaker")
     (summary,) = sm.list_transform_jobs()["TransformJobSummaries"]
     job = sm.describe_transform_job(TransformJobName=summary["TransformJobName"])
@@ -623,7 +566,7 @@ def test_a_failed_transform_fails_the_step_with_its_reason(aws_env, capsys):
     def end(parsed, **_):
         parsed.update(TransformJobStatus="Failed", FailureReason="ClientError: Model server did not respond")
     JOB_HOOKS.append(("after-call.sagemaker.DescribeTransformJob", end))
-    assert water_job(["transform", "--config", _transform_config(), "--refs", TRANSFORM_REFS]) == 1
+    assert water_job(_pod("predict")) == 1
     assert capsys.readouterr().err.strip().endswith("Failed: ClientError: Model server did not respond")
 
 
@@ -670,7 +613,7 @@ def _terminated(tmp_path, argv_tail, on_term=None, pod_env=None):
 
 @pytest.mark.parametrize("on_term, state", [("stop", "CANCELLED"), ("leave", "SUCCEEDED")])
 def test_sigterm_stops_the_query_or_leaves_it_to_be_reattached(aws_env, tmp_path, on_term, state):
-    code, started, err = _terminated(tmp_path, ["athena", "--config", _config()], on_term)
+    code, started, err = _terminated(tmp_path, _pod("extract"), on_term)
     assert code == 143 and started.startswith("athena query ")
     if on_term == "stop":
         assert err == f"water-job: terminated: stopped {started}"
@@ -681,7 +624,7 @@ def test_sigterm_stops_the_query_or_leaves_it_to_be_reattached(aws_env, tmp_path
 
 
 def test_sigterm_stops_a_training_job_when_the_run_was_stopped(aws_env, tmp_path):
-    code, started, err = _terminated(tmp_path, ["train", "--config", _train_config(), "--refs", TRAIN_REFS], "stop")
+    code, started, err = _terminated(tmp_path, _pod("train"), "stop")
     assert code == 143 and started.startswith("sagemaker training job demo-train-")
     assert (tmp_path / "stops").read_text().split() == [started.split()[-1]]
     assert err == f"water-job: terminated: stopped {started}"
@@ -727,7 +670,7 @@ def test_sigterm_stops_the_job_when_the_runs_workflow_says_it_was_ended(aws_env,
     api, pod_env = pod_account
     if workflow:
         api.objects[RUN_WORKFLOW] = workflow
-    code, started, err = _terminated(tmp_path, ["athena", "--config", _config()], pod_env=pod_env)
+    code, started, err = _terminated(tmp_path, _pod("extract"), pod_env=pod_env)
     assert code == 143 and err == f"water-job: terminated (the run was {ended}): stopped {started}"
     assert [e["Status"]["State"] for e in _executions()] == ["CANCELLED"]
 
@@ -735,7 +678,7 @@ def test_sigterm_stops_the_job_when_the_runs_workflow_says_it_was_ended(aws_env,
 def test_sigterm_of_a_run_that_goes_on_leaves_the_job_to_its_retry(aws_env, tmp_path, pod_account):
     api, pod_env = pod_account
     api.objects[RUN_WORKFLOW] = _workflow(entrypoint="main")  # an eviction or a node drain: the run goes on
-    code, started, err = _terminated(tmp_path, ["athena", "--config", _config()], pod_env=pod_env)
+    code, started, err = _terminated(tmp_path, _pod("extract"), pod_env=pod_env)
     assert err == f"water-job: terminated (the run goes on): left {started} running, to be re-attached by the next attempt"
     assert [e["Status"]["State"] for e in _executions()] == ["SUCCEEDED"]
 
@@ -750,7 +693,7 @@ def test_sigterm_leaves_the_job_when_the_run_cannot_be_read_and_says_why(aws_env
     api, pod_env = pod_account
     api.objects[RUN_WORKFLOW] = _workflow(shutdown="Terminate")
     change(tmp_path / "serviceaccount", pod_env)
-    code, started, err = _terminated(tmp_path, ["athena", "--config", _config()], pod_env=pod_env)
+    code, started, err = _terminated(tmp_path, _pod("extract"), pod_env=pod_env)
     assert code == 143 and err.startswith(f"water-job: terminated ({reason}")
     assert err.endswith(f"cannot tell whether the run was stopped): left {started} running, "
                         "to be re-attached by the next attempt")
@@ -768,13 +711,9 @@ def _start_and_kill(tmp_path, kind: str) -> None:
     process.wait(timeout=30)
 
 
-def _cleanup_config(kinds: list) -> str:
-    specs = {"athena": {"output": "s3://lake-results/{{run.id}}/extract/", "workgroup": "primary"},
-             "glue": {"job": "features-job"}, "train": {}, "transform": {}}
-    steps = {"athena": "extract", "glue": "features", "train": "train", "transform": "predict"}
-    config = {"pipeline": "demo", "kind": "cleanup", "timeout": 60,
-              "steps": [{"step": steps[k], "kind": k, "spec": specs[k]} for k in kinds]}
-    return base64.b64encode(json.dumps(config).encode()).decode()
+def _cleanup() -> list:
+    """The argv of the exit handler's cleanup step, as rendered for tests/pod-pipeline's four AWS steps."""
+    return _pod("extract", task="stop-aws-jobs")
 
 
 def test_cleanup_stops_the_jobs_a_failed_run_left_running_and_nothing_else(aws_env, tmp_path, capsys):
@@ -805,7 +744,7 @@ def test_cleanup_stops_the_jobs_a_failed_run_left_running_and_nothing_else(aws_e
     for event in ("before-send.glue.BatchStopJobRun", "before-send.sagemaker.StopTrainingJob",
                   "before-send.sagemaker.StopTransformJob"):
         JOB_HOOKS.append((event, record))
-    assert water_job(["cleanup", "--config", _cleanup_config(kinds)]) == 0
+    assert water_job(_cleanup()) == 0
     out = capsys.readouterr().out
     assert "extract: stopped athena query " in out and "features: stopped glue job features-job run " in out
     assert "train: stopped sagemaker training job demo-train-" in out
@@ -814,14 +753,14 @@ def test_cleanup_stops_the_jobs_a_failed_run_left_running_and_nothing_else(aws_e
     JOB_HOOKS[:] = [h for h in JOB_HOOKS if h[0].startswith("before-send")]  # now everything has ended
     (execution,) = _executions()
     assert execution["Status"]["State"] == "CANCELLED"  # moto's own StopQueryExecution
-    assert water_job(["cleanup", "--config", _cleanup_config(kinds)]) == 0
+    assert water_job(_cleanup()) == 0
     assert capsys.readouterr().out.count(": nothing running") == 4 and len(stops) == 3
 
 
 def test_cleanup_of_a_run_whose_steps_never_started_finds_nothing(aws_env, capsys):
     aws.client("glue").create_job(Name="features-job", Role="arn:aws:iam::123456789012:role/glue",
                                   Command={"Name": "glueetl", "ScriptLocation": "s3://lake-results/f.py"})
-    assert water_job(["cleanup", "--config", _cleanup_config(["athena", "glue", "train", "transform"])]) == 0
+    assert water_job(_cleanup()) == 0
     assert capsys.readouterr().out.count(": nothing running") == 4
 
 
@@ -841,14 +780,14 @@ def _write_log(group: str, stream: str, lines: list):
 
 
 def test_a_failed_glue_run_shows_the_end_of_its_error_log(glue_job, capsys):
-    assert water_job(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 0  # learn the run id
+    assert water_job(_pod("features")) == 0  # learn the run id
     (run,) = glue_job.get_job_runs(JobName="features-job")["JobRuns"]
     _write_log("/aws-glue/jobs/error", run["Id"], [f"line {i}" for i in range(250)] + ["Traceback: boom"])
 
     def fail(parsed, **_):
         parsed["JobRun"].update(JobRunState="FAILED", ErrorMessage="boom")
     JOB_HOOKS.append(("after-call.glue.GetJobRun", fail))
-    assert water_job(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 1  # re-attaches, sees the failure
+    assert water_job(_pod("features")) == 1  # re-attaches, sees the failure
     err = capsys.readouterr().err.strip().splitlines()
     assert err[0].endswith("FAILED: boom")
     assert err[1:] == [f"  | line {i}" for i in range(231, 250)] + ["  | Traceback: boom"]
@@ -858,13 +797,13 @@ def test_a_failure_leaves_its_reason_and_log_end_as_the_termination_message(glue
     message = tmp_path / "termination-log"  # the kubelet creates the file; water-job only writes it
     message.write_text("")
     monkeypatch.setenv("WATER_TERMINATION_LOG", str(message))
-    assert water_job(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 0
+    assert water_job(_pod("features")) == 0
     assert message.read_text() == ""  # success leaves it alone
     (run,) = glue_job.get_job_runs(JobName="features-job")["JobRuns"]
     _write_log("/aws-glue/jobs/error", run["Id"], ["x" * 300 for _ in range(30)] + ["Traceback: boom"])
     JOB_HOOKS.append(("after-call.glue.GetJobRun", lambda parsed, **_: parsed["JobRun"].update(
         JobRunState="FAILED", ErrorMessage="boom")))
-    assert water_job(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 1
+    assert water_job(_pod("features")) == 1
     text = message.read_text()
     assert len(text.encode()) <= 4096  # what Kubernetes keeps
     lines = text.splitlines()
@@ -881,16 +820,11 @@ def test_a_failed_training_job_shows_the_end_of_its_log(aws_env, capsys):
     def end(parsed, **_):
         parsed.update(TrainingJobStatus="Failed", FailureReason="AlgorithmError: see the log")
     JOB_HOOKS.append(("after-call.sagemaker.DescribeTrainingJob", end))
-    assert water_job(["train", "--config", _train_config(), "--refs", TRAIN_REFS]) == 1
+    assert water_job(_pod("train")) == 1
     assert capsys.readouterr().err.strip().splitlines()[1:] == ["  | loading data", "  | ValueError: NaN in y"]
 
 
 # --- every AWS kind: timeout and throttling -----------------------------------------------------------------------
-
-def _with_timeout(argv: list, seconds: int) -> list:
-    i = argv.index("--config") + 1
-    return argv[:i] + [_edited(argv[i], lambda c: c.update(timeout=seconds))] + argv[i + 1:]
-
 
 def _in_process_running_hook():
     site = {}
@@ -904,7 +838,7 @@ def _in_process_running_hook():
 def test_every_kind_stops_waiting_at_its_timeout(aws_env, capsys, monkeypatch, tmp_path, kind, event):
     monkeypatch.setenv("WATER_TEST_FINISH", str(tmp_path / "never"))
     JOB_HOOKS.append((event, _in_process_running_hook()))
-    assert water_job(_with_timeout(_kind_argv(kind), 1)) == 1
+    assert water_job(edited_config(_kind_argv(kind), lambda c: c.update(timeout=1))) == 1
     assert "failed: still running after 1s" in capsys.readouterr().err
 
 
@@ -938,7 +872,7 @@ def _slow(request, **_):
 HOOKS.append(("before-send.athena.GetQueryExecution", _slow))
 ''')
     env = {**os.environ, "WATER_TEST_FINISH": str(tmp_path / "never"), "WATER_ON_TERM": "leave"}
-    process = subprocess.Popen(hooked_job_argv(tmp_path / "hooks.py", "athena", "--config", _config()),
+    process = subprocess.Popen(hooked_job_argv(tmp_path / "hooks.py", *_pod("extract")),
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert process.stdout.readline().startswith(b"athena query ")
     assert process.stdout.readline() == b"sending\n"
@@ -949,9 +883,10 @@ HOOKS.append(("before-send.athena.GetQueryExecution", _slow))
 
 
 def test_sigterm_stops_a_container_steps_command(aws_env, tmp_path):
-    config = _job_config("container", spec={"command": ["sh", "-c", "trap 'echo got TERM > $0; exit 0' TERM; "
-                                                         "while true; do sleep 0.1; done", str(tmp_path / "term")]})
-    process = subprocess.Popen([sys.executable, "-m", "water.runtime.main", "container", "--config", config],
+    argv = _pod("publish", spec={"command": ["sh", "-c", "trap 'echo got TERM > $0; exit 0' TERM; "
+                                             "while true; do sleep 0.1; done", str(tmp_path / "term")]},
+                step_fields={"sizing": None})
+    process = subprocess.Popen([sys.executable, "-m", "water.runtime.main", *argv],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert process.stdout.readline().startswith(b"command sh (pid ")
     time.sleep(0.3)
@@ -1016,31 +951,30 @@ def _first_job_failed():
 
 def test_a_retry_after_a_failed_glue_run_starts_a_new_run_and_a_restart_within_it_does_not(glue_job, monkeypatch):
     JOB_HOOKS.extend(_first_job_failed())
-    assert water_job(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 1  # attempt 0 fails
+    assert water_job(_pod("features")) == 1  # attempt 0 fails
     monkeypatch.setenv("WATER_ATTEMPT", "1")  # Argo's {{retries}} of the next attempt
-    assert water_job(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 0
-    assert water_job(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 0  # the same attempt, restarted
+    assert water_job(_pod("features")) == 0
+    assert water_job(_pod("features")) == 0  # the same attempt, restarted
     runs = glue_job.get_job_runs(JobName="features-job")["JobRuns"]
     assert len(runs) == 2 and len({r["Arguments"]["--water-run-id"] for r in runs}) == 2
 
 
 def test_a_retry_attaches_to_the_glue_run_an_earlier_attempt_left_running(glue_job, monkeypatch):
     JOB_HOOKS.append(_glue_state("RUNNING"))
-    config = _edited(_glue_config(), lambda c: c.update(timeout=1))
-    assert water_job(["glue", "--config", config, "--refs", GLUE_REFS]) == 1  # attempt 0 ends before its run does
+    assert water_job(_pod("features", lambda c: c.update(timeout=1))) == 1  # attempt 0 ends before its run does
     JOB_HOOKS.clear()
     monkeypatch.setenv("WATER_ATTEMPT", "1")
-    assert water_job(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 0
+    assert water_job(_pod("features")) == 0
     assert len(glue_job.get_job_runs(JobName="features-job")["JobRuns"]) == 1
 
 
 def test_a_retry_after_a_failed_query_or_training_job_starts_another(aws_env, monkeypatch):
     JOB_HOOKS.extend(_first_job_failed())
-    assert water_job(["athena", "--config", _config()]) == 1
-    assert water_job(["train", "--config", _train_config(), "--refs", TRAIN_REFS]) == 1
+    assert water_job(_pod("extract")) == 1
+    assert water_job(_pod("train")) == 1
     monkeypatch.setenv("WATER_ATTEMPT", "1")
-    assert water_job(["athena", "--config", _config()]) == 0
-    assert water_job(["train", "--config", _train_config(), "--refs", TRAIN_REFS]) == 0
+    assert water_job(_pod("extract")) == 0
+    assert water_job(_pod("train")) == 0
     assert len(_executions()) == 2 and len(_training_jobs()) == 2
     assert len({job["TrainingJobName"] for job in _training_jobs()}) == 2
 
@@ -1048,7 +982,7 @@ def test_a_retry_after_a_failed_query_or_training_job_starts_another(aws_env, mo
 def test_a_glue_start_whose_answer_was_lost_is_looked_for_not_started_again(glue_job, capsys):
     calls = []
     JOB_HOOKS.append(("before-send.glue.StartJobRun", _forward_then_lose(calls)))
-    assert water_job(["glue", "--config", _glue_config(), "--refs", GLUE_REFS]) == 0
+    assert water_job(_pod("features")) == 0
     assert len(glue_job.get_job_runs(JobName="features-job")["JobRuns"]) == 1 and len(calls) == 1
     assert "looking for the job it may have made" in capsys.readouterr().out
 
@@ -1056,7 +990,7 @@ def test_a_glue_start_whose_answer_was_lost_is_looked_for_not_started_again(glue
 def test_a_sagemaker_create_whose_answer_was_lost_attaches_to_the_job_it_made(aws_env):
     calls = []
     JOB_HOOKS.append(("before-send.sagemaker.CreateTrainingJob", _forward_then_lose(calls)))
-    assert water_job(["train", "--config", _train_config(), "--refs", TRAIN_REFS]) == 0
+    assert water_job(_pod("train")) == 0
     assert len(_training_jobs()) == 1 and len(calls) == 1
 
 
@@ -1085,7 +1019,7 @@ def test_already_exists_for_the_steps_own_name_means_attach(aws_env):
 
     JOB_HOOKS.append(("before-send.sagemaker.DescribeTrainingJob", first_describe_misses))
     JOB_HOOKS.append(("before-send.sagemaker.CreateTrainingJob", taken))
-    assert water_job(["train", "--config", _train_config(), "--refs", TRAIN_REFS]) == 0
+    assert water_job(_pod("train")) == 0
     assert len(_training_jobs()) == 1
 
 
@@ -1102,8 +1036,7 @@ def test_sustained_throttling_of_the_polls_is_waited_out_never_a_failure(glue_jo
         return None
 
     JOB_HOOKS.append(("before-send.glue.GetJobRun", throttle))
-    assert water_job(["glue", "--config", _edited(_glue_config(), lambda c: c.update(timeout=6 * 3600)), "--refs",
-                 GLUE_REFS], sleep=slept.append) == 0
+    assert water_job(_pod("features", lambda c: c.update(timeout=6 * 3600)), sleep=slept.append) == 0
     assert len(throttled) == 40 and len(glue_job.get_job_runs(JobName="features-job")["JobRuns"]) == 1
     assert sum(slept) > 3600 and max(slept) <= 300 * 1.2  # backing off, capped
     assert "asking again later: An error occurred (ThrottlingException)" in capsys.readouterr().out
@@ -1133,7 +1066,7 @@ def test_a_step_sees_a_job_end_soon_and_asks_at_most_six_times_a_minute():
 
 def test_a_sigterm_stop_that_aws_keeps_refusing_ends_within_the_budget_and_says_so(glue_job, tmp_path):
     started = time.monotonic()
-    code, line, err = _terminated(tmp_path, ["glue", "--config", _glue_config(), "--refs", GLUE_REFS], on_term="stop",
+    code, line, err = _terminated(tmp_path, _pod("features"), on_term="stop",
                                   pod_env={"WATER_STOP_BUDGET": "3"})  # moto has no BatchStopJobRun: a 500 each time
     assert code == 143 and line.startswith("glue job features-job run ")
     assert time.monotonic() - started < 15
@@ -1142,7 +1075,7 @@ def test_a_sigterm_stop_that_aws_keeps_refusing_ends_within_the_budget_and_says_
 
 
 def test_cleanup_with_nothing_to_stop_succeeds(aws_env, capsys):
-    assert water_job(["cleanup", "--config", _cleanup_config(["athena", "glue", "train", "transform"])]) == 0
+    assert water_job(_cleanup()) == 0
     out = capsys.readouterr().out  # no Glue job, no marker, no SageMaker job: nothing of this run runs
     assert out.count("nothing running") == 4
 
@@ -1155,7 +1088,7 @@ def test_a_cleanup_failure_names_cleanup(aws_env, capsys):
         return AWSResponse(request.url, 400, {}, _Raw(body.encode()))
 
     JOB_HOOKS.append(("before-send.glue.GetJobRuns", refuse))
-    assert water_job(["cleanup", "--config", _cleanup_config(["glue"])]) == 1
+    assert water_job(_cleanup()) == 1
     assert capsys.readouterr().err.startswith("water-job: cleanup failed: could not stop every AWS job")
 
 
