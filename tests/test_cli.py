@@ -1,6 +1,7 @@
 """The `water` command line as a user runs it."""
 from __future__ import annotations
 
+import errno
 import json
 import os
 import subprocess
@@ -65,7 +66,7 @@ def test_validate_reads_water_yaml_in_the_current_folder(runner, monkeypatch):
 def test_a_missing_spec_is_one_clear_line(runner, tmp_path):
     result = runner.invoke(cli, ["validate", str(tmp_path)])
     assert result.exit_code == 2
-    assert result.stderr == f"{tmp_path}/water.yaml: cannot read the spec: No such file or directory\n"
+    assert result.stderr == f"{tmp_path}/water.yaml: cannot read the spec: {os.strerror(errno.ENOENT)}\n"
 
 
 def test_a_spec_saved_with_windows_line_endings_renders_the_same_bytes(runner, project):
@@ -82,7 +83,7 @@ def test_a_folder_render_cannot_write_to_is_one_line_naming_it(runner, tmp_path)
     blocker.write_text("")
     result = runner.invoke(cli, ["render", example_path("babyweight"), "--out", str(blocker / "manifests")])
     assert result.exit_code == 1
-    assert result.stderr == f"{blocker / 'manifests'}: Not a directory\n"
+    assert result.stderr == f"{blocker / 'manifests'}: {os.strerror(errno.ENOTDIR)}\n"
 
 
 def test_render_json_is_a_kubectl_style_list(runner):

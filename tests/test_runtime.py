@@ -411,15 +411,16 @@ def test_a_request_aws_refuses_is_one_line_and_not_retried(aws_env, capsys, tmp_
     (tmp_path / "termination-log").write_text("")
     assert water_job(_pod("features")) == 2  # no such Glue job
     err = capsys.readouterr().err
-    assert err == "water-job: features failed: GetJobRuns: EntityNotFoundException: Job features-job not found.\n"
+    assert err.startswith("water-job: features failed: GetJobRuns: EntityNotFoundException: ")  # AWS's error code
+    assert len(err.splitlines()) == 1
     assert (tmp_path / "termination-log").read_text() == err[len("water-job: features failed: "):].strip()
 
 
 def test_a_request_botocore_finds_malformed_is_bad_input(glue_job, capsys):
     assert water_job(_pod("features", lambda c: c["spec"]["workers"].update(count="four"))) == 2
     err = capsys.readouterr().err
-    assert err.startswith("water-job: features failed: Parameter validation failed:; Invalid type for parameter "
-                          "NumberOfWorkers") and len(err.splitlines()) == 1
+    assert err.startswith("water-job: features failed: ") and "NumberOfWorkers" in err  # the field botocore refused
+    assert len(err.splitlines()) == 1
     assert glue_job.get_job_runs(JobName="features-job")["JobRuns"] == []
 
 
@@ -427,7 +428,7 @@ def test_an_unexpected_error_shows_its_traceback_then_the_one_line_and_is_counte
     assert water_job(_pod("extract", lambda c: c["spec"].update(query=5))) == 1  # a number where render writes a text
     err = capsys.readouterr().err.splitlines()
     assert err[0] == "Traceback (most recent call last):"
-    assert err[-1] == "water-job: extract failed: TypeError: object of type 'int' has no len()"
+    assert err[-1].startswith("water-job: extract failed: TypeError: ")
     runs = _received(agent, 2)["water.step.runs"]
     assert runs.endswith(",status:failure")
 
@@ -439,7 +440,8 @@ def test_no_credentials_is_one_line_and_left_to_the_retry(aws_env, capsys, monke
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     assert water_job(_pod("features")) == 1
-    assert capsys.readouterr().err == "water-job: features failed: Unable to locate credentials\n"
+    err = capsys.readouterr().err
+    assert err.startswith("water-job: features failed: ") and len(err.splitlines()) == 1
 
 
 # --- the poller ---------------------------------------------------------------------------------------------------
@@ -1039,7 +1041,8 @@ def test_sustained_throttling_of_the_polls_is_waited_out_never_a_failure(glue_jo
     assert water_job(_pod("features", lambda c: c.update(timeout=6 * 3600)), sleep=slept.append) == 0
     assert len(throttled) == 40 and len(glue_job.get_job_runs(JobName="features-job")["JobRuns"]) == 1
     assert sum(slept) > 3600 and max(slept) <= 300 * 1.2  # backing off, capped
-    assert "asking again later: An error occurred (ThrottlingException)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "asking again later: " in out and "ThrottlingException" in out
 
 
 def test_a_step_sees_a_job_end_soon_and_asks_at_most_six_times_a_minute():
