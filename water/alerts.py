@@ -12,9 +12,15 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from water import backoff
 from water.contract import NAMESPACE_ENV, SETTINGS_KEYS, settings_env
+
+if TYPE_CHECKING:
+    from water.runtime.job import Job
+
 
 RETRIES = backoff.Policy(first=1.0, cap=8.0, attempts=5, jitter=False)  # and never past the handler's deadline
 DEADLINE = 60.0
@@ -139,13 +145,13 @@ def message(config: dict, run_id: str, namespace: str, status: str, failures: st
 
 
 class _NotPosted(Exception):
-    def __init__(self, why: str, again: bool):
+    def __init__(self, why: str, again: bool) -> None:
         super().__init__(why)
         self.why, self.again = why, again  # again: a 429, a 5xx or no answer, which a later try may get past
 
 
-def post(url: str, body: dict, deadline: float = DEADLINE, retries: backoff.Policy = RETRIES, sleep=time.sleep,
-         clock=time.monotonic) -> str:
+def post(url: str, body: dict, deadline: float = DEADLINE, retries: backoff.Policy = RETRIES,
+         sleep: Callable[[float], object] = time.sleep, clock: Callable[[], float] = time.monotonic) -> str:
     """POST the message; retry 429/5xx and network errors as `retries` says, never past the deadline.
     Returns "" when posted, else why not (without the URL, which is a secret)."""
     started = clock()
@@ -184,7 +190,7 @@ def post(url: str, body: dict, deadline: float = DEADLINE, retries: backoff.Poli
 
 
 class NotifyTask:
-    def run_cluster(self, job) -> dict:
+    def run_cluster(self, job: Job) -> dict:
         url = job.env.get("SLACK_WEBHOOK_URL", "")
         settings = {link: job.env[settings_env(link)] for link in SETTINGS_KEYS
                     if job.env.get(settings_env(link))}  # from the water-settings ConfigMap, when `water install` set them

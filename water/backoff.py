@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -17,12 +19,12 @@ class Policy:
     deadline: float = 0.0  # seconds from the first try after which nothing starts again; 0: none
     jitter: bool = True  # full jitter: a random pause in [first/2, the doubled one], so that clients spread out
 
-    def pause(self, n: int, rand=random.random) -> float:
+    def pause(self, n: int, rand: Callable[[], float] = random.random) -> float:
         """The pause after the n-th failed try (0 the first): doubling from `first` up to `cap`."""
         top = min(self.cap, self.first * 2 ** n)
         return max(self.first / 2, rand() * top) if self.jitter else top
 
-    def __call__(self, age: float, n: int, rand=random.random) -> float:
+    def __call__(self, age: float, n: int, rand: Callable[[], float] = random.random) -> float:
         """As the poller asks for its interval (water.runtime.poll): the pause after its n-th check."""
         return self.pause(n, rand)
 
@@ -30,8 +32,10 @@ class Policy:
 NO_WAIT = Policy(first=0.0, cap=0.0)  # for tests: every retry at once
 
 
-def retry(call, policy: Policy, *, retryable, retry_after=lambda exc: None, sleep=time.sleep,
-          clock=time.monotonic, rand=random.random):
+def retry(call: Callable[[], Any], policy: Policy, *, retryable: Callable[[Exception], bool],
+          retry_after: Callable[[Exception], float | None] = lambda exc: None,
+          sleep: Callable[[float], object] = time.sleep, clock: Callable[[], float] = time.monotonic,
+          rand: Callable[[], float] = random.random) -> Any:
     """call() until it returns. An exception `retryable(exc)` says a later try may get past is followed by the
     policy's pause (or the server's `retry_after(exc)` seconds, within the cap) and another try, until the policy's
     tries or deadline run out; then, as any other exception at once, it is raised as it came."""

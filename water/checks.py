@@ -3,11 +3,18 @@ sizing, timeouts and the runner. Each reports into a Ctx with the spec location.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING, Any
 
 from water import expressions
 from water.spec.fields import Ctx, did_you_mean, is_set, mark_of
 from water.spec.marked import file_mark, text_mark
 from water.steps import KINDS
+
+if TYPE_CHECKING:
+    from water.pipeline import PipelineStep
+    from water.spec.model import PipelineDoc
+    from water.steps.base import Prepared
+
 
 _AWS_KEY = re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")
 
@@ -16,7 +23,7 @@ def step_path(i: int) -> str:
     return f"spec.steps[{i}]"
 
 
-def check_graph(doc, ctx) -> dict:
+def check_graph(doc: PipelineDoc, ctx: Ctx) -> dict:
     """Unique names, known `after`, no cycles; returns each step's transitive upstream."""
     steps = doc.spec.steps
     first: dict = {}
@@ -46,7 +53,7 @@ def check_graph(doc, ctx) -> dict:
     return upstream
 
 
-def _unknown_dependency(s, i: int, j: int, first: dict, ctx):
+def _unknown_dependency(s, i: int, j: int, first: dict, ctx: Ctx) -> None:
     dep, at = s.after[j], (s.after.item_marks[j], f"{step_path(i)}.after[{j}]")
     if dep == s.name:
         ctx.problem(*at, f"step '{s.name}' cannot wait for itself")
@@ -85,7 +92,7 @@ def needs_check(text: str) -> bool:
     return "{{" in text or "AKIA" in text or "ASIA" in text
 
 
-def check_texts(texts, prepared, kind_path, ctx) -> list:
+def check_texts(texts: Any, prepared: Prepared, kind_path: str, ctx: Ctx) -> list:
     """Parse every expression; flag literal AWS keys. Returns the refs in first-use order (with marks)."""
     found: dict = {}
     for path, mark, text in texts:
@@ -99,9 +106,10 @@ def check_texts(texts, prepared, kind_path, ctx) -> list:
     return list(found.values())
 
 
-def _check_text(text, path, where, found, ctx):
-    if _AWS_KEY.search(text):
-        ctx.problem(where(_AWS_KEY.search(text).start()), path, "looks like a literal AWS access key",
+def _check_text(text: str, path: str, where, found, ctx: Ctx) -> None:
+    key = _AWS_KEY.search(text)
+    if key:
+        ctx.problem(where(key.start()), path, "looks like a literal AWS access key",
                     "never put credentials in the spec: use the service account's IAM role (IRSA)")
     try:
         for ref in expressions.refs(text):
@@ -110,7 +118,7 @@ def _check_text(text, path, where, found, ctx):
         ctx.problem(where(exc.offset), path, str(exc))
 
 
-def check_sizing(step, kind, path, upstream, doc, ctx):
+def check_sizing(step: PipelineStep, kind: Any, path: str, upstream: dict, doc: PipelineDoc, ctx: Ctx) -> None:
     sizing, spath = step.sizing, f"{path}.sizing"
     if not kind.sizes:
         ctx.problem(mark_of(step, "sizing"), spath, f"{kind.name} steps cannot be sized",
@@ -137,7 +145,7 @@ def check_sizing(step, kind, path, upstream, doc, ctx):
         _check_tier(tier, kind, tpath, ctx)
 
 
-def _check_tier(tier, kind, tpath, ctx):
+def _check_tier(tier, kind: Any, tpath, ctx: Ctx) -> None:
     pod = ("resources", "parallelism", "node_selector")
     if kind.sizes == "instance":
         for attr in pod:
@@ -159,7 +167,7 @@ def _kinds_that(test) -> str:
     return ", ".join(names[:-1]) + (" and " if len(names) > 1 else "") + names[-1] if names else "no"
 
 
-def check_runner(doc, ctx):
+def check_runner(doc: PipelineDoc, ctx: Ctx) -> None:
     spec = doc.spec
     if spec.runner != "cronjob":
         return

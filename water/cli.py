@@ -4,11 +4,15 @@ from __future__ import annotations
 import gc
 import os
 import sys
+from typing import TYPE_CHECKING, TextIO
 
 import click
 
 from water import __version__
 from water.errors import BadParameter, WaterError
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 PATH_ARG = click.argument("path", required=False, metavar="[PATH]")
 
@@ -32,14 +36,14 @@ class _Group(click.Group):
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="water")
-def cli():
+def cli() -> None:
     """water: one declarative file per ML pipeline; run it here or on Kubernetes.
 
     PATH is a water.yaml or the folder holding one (default: ./water.yaml).
     """
 
 
-def _load(path):
+def _load(path: str | None):
     from water import pipeline
 
     return pipeline.load(path)
@@ -47,7 +51,7 @@ def _load(path):
 
 @cli.command()
 @PATH_ARG
-def validate(path):
+def validate(path: str | None) -> None:
     """Check a spec: a summary, or every problem with its line."""
     from water.schedule import describe
 
@@ -61,7 +65,7 @@ def validate(path):
 @click.option("-o", "--output", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True,
               help="Output format.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Write one file per object to this folder.")
-def render(path, fmt, out_dir):
+def render(path: str | None, fmt: str, out_dir: str | None) -> None:
     """Print or write the Kubernetes manifests."""
     from water import gitinfo
     from water import render as r
@@ -85,7 +89,7 @@ def render(path, fmt, out_dir):
 @PATH_ARG
 @click.option("--format", "fmt", type=click.Choice(["mermaid", "dot", "svg"]), default="mermaid",
               show_default=True, help="svg needs Graphviz's dot program.")
-def graph(path, fmt):
+def graph(path: str | None, fmt: str) -> None:
     """Draw the steps and what they wait for."""
     from water.graph import FORMATS
 
@@ -95,7 +99,7 @@ def graph(path, fmt):
 @cli.command()
 @click.option("--format", "fmt", type=click.Choice(["json", "markdown"]), default="json", show_default=True,
               help="markdown: the field reference (docs/spec.md).")
-def schema(fmt):
+def schema(fmt: str) -> None:
     """Print the JSON Schema of water.yaml."""
     from water.schema import markdown_reference, water_schema_json
 
@@ -106,7 +110,7 @@ def schema(fmt):
 @click.argument("name")
 @click.option("--dir", "parent", default=".", show_default=True, type=click.Path(file_okay=False),
               help="Folder to create the project in.")
-def new(name, parent):
+def new(name: str, parent: str) -> None:
     """Create a new pipeline project that validates at once."""
     from water.scaffold import create
 
@@ -114,7 +118,7 @@ def new(name, parent):
     click.echo(f"Created {target}. Next: cd {target} && water run --local")
 
 
-def _params(pairs) -> dict:
+def _params(pairs: tuple[str, ...]) -> dict:
     params = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
@@ -150,7 +154,7 @@ def _given(key: str, default):
     return ((ctx and ctx.obj) or {}).get(key, default)
 
 
-def _connect(context, namespace, kubeconfig, name=None, here=False):
+def _connect(context: str | None, namespace: str | None, kubeconfig: str | None, name: str | None = None, here=False):
     """`name` (or `here`): a command about a pipeline takes the namespace of the spec in this folder when that spec
     is the pipeline, as `water deploy` does, unless -n says otherwise."""
     from water.kube import RETRIES, KubeCluster, Target
@@ -208,12 +212,15 @@ def _console(yes: bool, err: bool = False):
 @click.option("--wait", is_flag=True, help="Cluster: wait for the run to end; exit 0 if it succeeded, else 1.")
 @click.option("-f", "--follow", is_flag=True, help="Cluster: stream the steps' logs until the run ends.")
 @_cluster_options
-def run_command(target, local, pairs, from_step, only, jobs, date, wait, follow, context, namespace, kubeconfig):
+def run_command(target: str | None, local: bool, pairs: tuple[str, ...], from_step: str | None, only: str | None,
+                jobs: int | None, date: datetime | None, wait: bool, follow: bool, context: str | None,
+                namespace: str | None, kubeconfig: str | None) -> None:
     """Run a pipeline: --local PATH here, or NAME on the cluster."""
+    day = f"{date:%Y-%m-%d}" if date else None
     if local:
         if wait or follow:
             raise click.UsageError("--wait and --follow are for cluster runs, not --local")
-        _run_local(target, _params(pairs), from_step, only, jobs, date and f"{date:%Y-%m-%d}")
+        _run_local(target, _params(pairs), from_step, only, jobs, day)
         return
     if from_step or only or jobs:
         raise click.UsageError("--from, --only and --jobs need --local")
@@ -222,7 +229,7 @@ def run_command(target, local, pairs, from_step, only, jobs, date, wait, follow,
     from water import runs
 
     cluster = _connect(context, namespace, kubeconfig, target)
-    run = runs.start(cluster, target, _params(pairs), date and f"{date:%Y-%m-%d}")
+    run = runs.start(cluster, target, _params(pairs), day)
     click.echo(f"{run['kind'].lower()}/{run['metadata']['name']} created")
     if wait or follow:
         ended = runs.wait(cluster, run, follow=follow, echo=click.echo, progress=lambda line: click.echo(line, err=True),
@@ -230,7 +237,8 @@ def run_command(target, local, pairs, from_step, only, jobs, date, wait, follow,
         sys.exit(0 if ended == "Succeeded" else 1)
 
 
-def _run_local(path, params, from_step, only, jobs, date):
+def _run_local(path: str | None, params: dict, from_step: str | None, only: str | None, jobs: int | None,
+               date: str | None) -> None:
     from water.local import runner
     from water.local.progress import Progress
 
@@ -253,7 +261,8 @@ def _run_local(path, params, from_step, only, jobs, date):
 @YES_APPLY
 @FORCE_CONFLICTS
 @_cluster_options
-def deploy(path, pairs, dry_run, yes, force_conflicts, context, namespace, kubeconfig):
+def deploy(path: str | None, pairs: tuple[str, ...], dry_run: bool, yes: bool, force_conflicts: bool,
+           context: str | None, namespace: str | None, kubeconfig: str | None) -> None:
     """Diff and apply the pipeline to the cluster."""
     from water import deploy as d
 
@@ -266,7 +275,8 @@ def deploy(path, pairs, dry_run, yes, force_conflicts, context, namespace, kubec
 @PATH_ARG
 @PARAMS
 @_cluster_options
-def diff(path, pairs, context, namespace, kubeconfig):
+def diff(path: str | None, pairs: tuple[str, ...], context: str | None, namespace: str | None,
+         kubeconfig: str | None) -> None:
     """Show what deploy would change (exit 1 if anything)."""
     from water import deploy as d
 
@@ -284,7 +294,7 @@ def diff(path, pairs, context, namespace, kubeconfig):
 @cli.command()
 @click.argument("name")
 @_cluster_options
-def edit(name, context, namespace, kubeconfig):
+def edit(name: str, context: str | None, namespace: str | None, kubeconfig: str | None) -> None:
     """Edit the live spec in $EDITOR, then deploy it."""
     from water.edit import edit as edit_live
 
@@ -296,7 +306,7 @@ def edit(name, context, namespace, kubeconfig):
 @click.argument("name")
 @OUTPUT
 @_cluster_options
-def history(name, fmt, context, namespace, kubeconfig):
+def history(name: str, fmt: str, context: str | None, namespace: str | None, kubeconfig: str | None) -> None:
     """List the pipeline's revisions (the last 10 are kept)."""
     from water.revisions import ConfigMapStore
 
@@ -313,7 +323,8 @@ def history(name, fmt, context, namespace, kubeconfig):
 @click.option("--to", "number", type=int, help="Revision to go back to (default: the one before the latest).")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask before applying.")
 @_cluster_options
-def rollback(name, number, yes, context, namespace, kubeconfig):
+def rollback(name: str, number: int | None, yes: bool, context: str | None, namespace: str | None,
+             kubeconfig: str | None) -> None:
     """Re-apply an earlier revision as a new one."""
     from water import deploy as d
     from water.revisions import ConfigMapStore
@@ -327,7 +338,7 @@ def rollback(name, number, yes, context, namespace, kubeconfig):
 @click.argument("name", required=False)
 @OUTPUT
 @_cluster_options
-def status(name, fmt, context, namespace, kubeconfig):
+def status(name: str, fmt: str, context: str | None, namespace: str | None, kubeconfig: str | None) -> None:
     """Pipelines here, or one pipeline's runs and steps."""
     from water import runs
 
@@ -358,7 +369,8 @@ def status(name, fmt, context, namespace, kubeconfig):
 @click.option("--step", help="Only this step's log.")
 @click.option("-f", "--follow", is_flag=True, help="Keep streaming until the run ends.")
 @_cluster_options
-def logs(name, run, step, follow, context, namespace, kubeconfig):
+def logs(name: str, run: str | None, step: str | None, follow: bool, context: str | None, namespace: str | None,
+         kubeconfig: str | None) -> None:
     """Step logs of a run (default: the latest one)."""
     from water import runs
 
@@ -377,7 +389,7 @@ def _schedule_switch(command: str, suspended: bool, done: str, help_text: str) -
     @cli.command(command, help=help_text)
     @click.argument("name")
     @_cluster_options
-    def switch(name, context, namespace, kubeconfig):
+    def switch(name: str, context: str | None, namespace: str | None, kubeconfig: str | None) -> None:
         from water import runs
 
         kind = runs.set_suspended(_connect(context, namespace, kubeconfig, name), name, suspended)
@@ -392,7 +404,7 @@ _schedule_switch("resume", False, "resumed", "Let the pipeline's schedule start 
 @click.argument("name")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask (required without a terminal).")
 @_cluster_options
-def delete(name, yes, context, namespace, kubeconfig):
+def delete(name: str, yes: bool, context: str | None, namespace: str | None, kubeconfig: str | None) -> None:
     """Remove a pipeline: its definition, schedule, runs and revisions."""
     from water.delete import delete as delete_pipeline
 
@@ -423,8 +435,9 @@ def delete(name, yes, context, namespace, kubeconfig):
 @FORCE_CONFLICTS
 @CONTEXT
 @KUBECONFIG
-def install(namespace, slack_secret, slack_webhook_file, aws_role_arn, argo_url, datadog_url, dry_run, fmt, yes,
-            force_conflicts, context, kubeconfig):
+def install(namespace: str, slack_secret: str, slack_webhook_file: TextIO | None, aws_role_arn: str | None,
+            argo_url: str | None, datadog_url: str | None, dry_run: bool, fmt: str | None, yes: bool,
+            force_conflicts: bool, context: str | None, kubeconfig: str | None) -> None:
     """Set up the cluster add-ons: namespace, RBAC, kubewatch → Slack."""
     from water import install as i
     from water.render import to_yaml
@@ -472,7 +485,7 @@ def _cell(value) -> str:
 @cli.command("runs")
 @PATH_ARG
 @click.option("--local", "local", is_flag=True, required=True, help="Runs kept on this machine.")
-def runs_command(path, local):
+def runs_command(path: str | None, local: bool) -> None:
     """List the pipeline's runs (--local: kept under .water/runs)."""
     from water.local import runner
 
@@ -484,7 +497,7 @@ def runs_command(path, local):
                    f"{r['started']}")
 
 
-def main():
+def main() -> None:
     # A command allocates in bursts that reference counting frees (a 5,000-step spec is ~1M objects); at the
     # default thresholds the cyclic collector scans them ~300 times for nothing (up to a quarter of a render).
     # Young cycles are still collected, every 100,000 allocations.
@@ -493,4 +506,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

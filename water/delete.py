@@ -2,10 +2,13 @@
 definition, schedule, runs and revisions), found by the label `water/pipeline=NAME`."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from water import monitors
-from water.deploy import Change, served_kinds, selector
-from water.errors import WaterError
 from water.cluster import Cluster
+from water.deploy import Change, selector, served_kinds
+from water.errors import WaterError
 from water.revisions import ConfigMapStore
 
 
@@ -16,7 +19,8 @@ def labelled(cluster: Cluster, name: str, namespace: str) -> list:
     return [obj | {"kind": kind} for kind in kinds for obj in cluster.list(kind, selector(name), namespace)]
 
 
-def delete(cluster: Cluster, name: str, namespace: str, echo=print, datadog=monitors.Datadog) -> int:
+def delete(cluster: Cluster, name: str, namespace: str, echo: Callable[[str], object] = print,
+           datadog: Any = monitors.Datadog) -> int:
     """The pipeline's Datadog monitors (when its latest revision has them: keys are checked before anything
     goes), then every object water made for it."""
     found = ConfigMapStore(cluster, namespace).list(name)

@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import getpass
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from water import drift, monitors
+from water.cluster import Cluster
 from water.console import Console
 from water.errors import ApiError, ClusterError, Conflict, DeployError, NotFound, WaterError
-from water.cluster import Cluster
 from water.render import to_yaml
 from water.render.pods import PIPELINE_LABEL
 from water.revisions import ConfigMapStore, Revision, pick
+
+if TYPE_CHECKING:
+    from water.pipeline import Pipeline
+
 
 PRUNABLE = ("WorkflowTemplate", "CronWorkflow", "CronJob")  # what a revision may stop having
 
@@ -54,7 +58,7 @@ def bundle_from_path(path: str | None, params: dict, note: str = "deploy") -> Bu
         return bundle_from_pipeline(p, f.read(), params, note)
 
 
-def bundle_from_pipeline(p, spec: str, params: dict, note: str) -> Bundle:
+def bundle_from_pipeline(p: Pipeline, spec: str, params: dict, note: str) -> Bundle:
     """The same rendering as `water render`, with --param overrides as the template's argument defaults."""
     from water import gitinfo, render
 
@@ -64,8 +68,8 @@ def bundle_from_pipeline(p, spec: str, params: dict, note: str) -> Bundle:
                   p.doc.metadata.namespace, dict(params), git, note, monitors.definitions(p))
 
 
-def deploy(cluster: Cluster, bundle: Bundle, namespace_flag: str | None, *, dry_run: bool = False,
-           force: bool = False, console: Console = Console(), datadog=monitors.Datadog, store=None) -> int | None:
+def deploy(cluster: Cluster, bundle: Bundle, namespace_flag: str | None, *, dry_run: bool = False, force: bool = False,
+           console: Console = Console(), datadog: Any = monitors.Datadog, store: Any | None = None) -> int | None:
     """Plan (manifests and Datadog monitors), show the diff, confirm (when the console asks), then execute:
     manifests first, monitors after them. Returns the new revision's number."""
     echo = console.echo
@@ -98,7 +102,7 @@ def review(pending: list, namespace: str, what: str, *, dry_run: bool, console: 
         raise WaterError(f"{what} cancelled; nothing was applied")
 
 
-def monitor_plan(bundle: Bundle, latest: Revision | None, datadog=monitors.Datadog) -> tuple:
+def monitor_plan(bundle: Bundle, latest: Revision | None, datadog: Any = monitors.Datadog) -> tuple:
     """(Datadog, monitor changes); Datadog (`datadog()` connects) is asked only when this bundle or the latest
     revision has monitors, so pipelines without them never need Datadog keys."""
     if not (bundle.monitors or (latest and latest.monitors)):
@@ -144,7 +148,7 @@ def namespace_for(cluster: Cluster, bundle: Bundle, flag: str | None) -> str:
     return bundle.namespace or cluster.namespace
 
 
-def plan(cluster: Cluster, bundle: Bundle, namespace: str, store=None) -> Plan:
+def plan(cluster: Cluster, bundle: Bundle, namespace: str, store: Any | None = None) -> Plan:
     """What deploying the bundle would change; `store`: where its revisions are (default: the cluster's)."""
     store = store or ConfigMapStore(cluster, namespace)
     objects = bundle.objects
@@ -204,8 +208,8 @@ def selector(name: str) -> str:
     return f"{PIPELINE_LABEL}={name}"
 
 
-def execute(cluster: Cluster, p: Plan, *, dry_run: bool = False, force: bool = False, echo=print,
-            then=None) -> int | None:
+def execute(cluster: Cluster, p: Plan, *, dry_run: bool = False, force: bool = False,
+            echo: Callable[[str], object] = print, then: Callable[[], None] | None = None) -> int | None:
     """Dry-run every change, then apply, prune, run `then` (what must land before the revision says it did) and
     record the revision. Returns the new revision's number (None when nothing changed or on --dry-run). Raises
     DeployError saying what was and was not applied."""
@@ -227,8 +231,8 @@ def execute(cluster: Cluster, p: Plan, *, dry_run: bool = False, force: bool = F
     return number
 
 
-def apply_changes(cluster: Cluster, changes: list, *, dry_run: bool, force: bool, echo, undo: str,
-                  applied: Sequence = ()) -> None:
+def apply_changes(cluster: Cluster, changes: list, *, dry_run: bool, force: bool, echo: Callable[[str], object],
+                  undo: str, applied: Sequence = ()) -> None:
     """A server-side dry run of every pending change; then, unless `dry_run`, each write in order. A rejected
     dry run writes nothing; a failed write says what was applied (`applied`: by an earlier call), what was not,
     and `undo`."""
@@ -299,7 +303,7 @@ def revision_of(bundle: Bundle) -> Revision:
     return Revision(0, bundle.spec, bundle.manifests, bundle.files, bundle.monitors, bundle.params, info)
 
 
-def rollback_bundle(store, name: str, namespace: str, number: int | None = None) -> Bundle:
+def rollback_bundle(store: Any, name: str, namespace: str, number: int | None = None) -> Bundle:
     """Revision `number` (default: the one before the latest) as a bundle to deploy again."""
     found = store.list(name)
     if number is None:

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import difflib
+from typing import Any
 
 
-def project(live, wanted):
+def project(live: Any, wanted: Any) -> Any:
     """`live` cut to the fields `wanted` has: server defaults and status are not water's to diff."""
     if isinstance(live, dict) and isinstance(wanted, dict):
         return {k: project(live[k], v) for k, v in wanted.items() if k in live}

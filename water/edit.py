@@ -7,10 +7,15 @@ import shlex
 import subprocess
 import tempfile
 from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from water import deploy, pipeline
 from water.console import Console
 from water.errors import SpecError, WaterError
+
+if TYPE_CHECKING:
+    from water.cluster import Cluster
+
 
 HEADER = "# water: "  # the lines water adds on top; removed before validating
 
@@ -19,7 +24,8 @@ def editor_command() -> list:
     return shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
 
 
-def edit(cluster, name: str, namespace: str, *, console: Console = Console(), datadog=None) -> int | None:
+def edit(cluster: Cluster, name: str, namespace: str, *, console: Console = Console(),
+         datadog: Any | None = None) -> int | None:
     from water.revisions import ConfigMapStore, pick
 
     store = ConfigMapStore(cluster, namespace)

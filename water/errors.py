@@ -52,7 +52,7 @@ def _one_line(text: str) -> str:
 class SpecError(BadInput):
     """The spec is invalid; carries every problem found, sorted by position."""
 
-    def __init__(self, problems: list[Problem]):
+    def __init__(self, problems: list[Problem]) -> None:
         self.problems = sorted(set(problems))
         super().__init__("\n".join(str(p) for p in self.problems))
 
@@ -69,7 +69,7 @@ class JobFailed(WaterError):
     """A step's job or command failed (`water-job`); the message is the service's own reason, `log` the end of the
     job's own log where there is one."""
 
-    def __init__(self, message: str, log: Sequence[str] = ()):
+    def __init__(self, message: str, log: Sequence[str] = ()) -> None:
         super().__init__(message)
         self.log = list(log)
 
@@ -77,7 +77,7 @@ class JobFailed(WaterError):
 class StepFailed(WaterError):
     """A step of a local run failed; the message is the reason, `log` the path of its log."""
 
-    def __init__(self, message: str, log: str = ""):
+    def __init__(self, message: str, log: str = "") -> None:
         super().__init__(message)
         self.log = log
 
@@ -91,7 +91,7 @@ class ClusterError(WaterError):
 class Unreachable(ClusterError):
     """No answer from the server; `connection`: the connection itself failed (a later try may get through)."""
 
-    def __init__(self, message: str, connection: bool):
+    def __init__(self, message: str, connection: bool) -> None:
         super().__init__(message)
         self.connection = connection
 
@@ -101,7 +101,7 @@ class ApiError(ClusterError):
     it came from), `details` (what it names: `name`, `kind` as the resource's plural, `group`), `retry_after`."""
 
     def __init__(self, status: int, reason: str, message: str, detail: str | None = None, details: dict | None = None,
-                 retry_after: int | None = None):
+                 retry_after: int | None = None) -> None:
         super().__init__(message)
         self.status, self.reason = status, reason
         self.detail = message if detail is None else detail
@@ -154,6 +154,6 @@ class InstallError(BadInput):
 
 
 class DatadogError(WaterError):
-    def __init__(self, message: str, transient: bool = False):
+    def __init__(self, message: str, transient: bool = False) -> None:
         super().__init__(message)
         self.transient = transient  # a rate limit, a 5xx or no answer: a later call may get through

@@ -8,6 +8,7 @@ templating by accident.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 _TAG = re.compile(r"\{\{(.*?)\}\}", re.S)
@@ -30,7 +31,7 @@ class Ref:
 
 
 class ExpressionError(ValueError):
-    def __init__(self, offset: int, message: str):
+    def __init__(self, offset: int, message: str) -> None:
         super().__init__(message)
         self.offset = offset
 
@@ -75,7 +76,7 @@ def substitute(text: str, values: dict) -> str:
     return "".join(values[p.key] if isinstance(p, Ref) else p for p in parse(text))
 
 
-def to_argo(ref: Ref, task_of=lambda step: step) -> str:
+def to_argo(ref: Ref, task_of: Callable[[str], str] = lambda step: step) -> str:
     """The Argo variable a reference compiles to (`task_of` maps a step to the task that produces it)."""
     if ref.root == "run" and ref.name == "id":
         return "{{workflow.name}}"

@@ -3,11 +3,15 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from typing import TYPE_CHECKING
 
 from water.errors import WaterError
 
+if TYPE_CHECKING:
+    from water.pipeline import Pipeline, PipelineStep
 
-def _edges(pipeline):
+
+def _edges(pipeline: Pipeline):
     for step in pipeline.steps:
         for dep in step.after:
             yield dep, step.name, "after"
@@ -15,13 +19,13 @@ def _edges(pipeline):
             yield step.sizing.from_, step.name, "sizing"
 
 
-def _drawing(pipeline, node, edge) -> list:
+def _drawing(pipeline: Pipeline, node, edge) -> list:
     """One line per step (`node(step)`), then one per edge (`edge(src, dst, sized)`)."""
     return [node(step) for step in pipeline.steps] + [edge(src, dst, how == "sizing")
                                                       for src, dst, how in _edges(pipeline)]
 
 
-def _mermaid_node(step) -> str:
+def _mermaid_node(step: PipelineStep) -> str:
     sized = " · sized" if step.sizing else ""
     return f'  {_id(step.name)}["{step.name}<br/>{step.kind.name}{sized}"]'
 
@@ -31,11 +35,11 @@ def _mermaid_edge(src: str, dst: str, sized: bool) -> str:
     return f"  {_id(src)} {arrow} {_id(dst)}"
 
 
-def mermaid(pipeline) -> str:
+def mermaid(pipeline: Pipeline) -> str:
     return "\n".join(["flowchart TD", *_drawing(pipeline, _mermaid_node, _mermaid_edge)]) + "\n"
 
 
-def _dot_node(step) -> str:
+def _dot_node(step: PipelineStep) -> str:
     sized = ", sized" if step.sizing else ""
     return f'  "{step.name}" [label="{step.name}\\n({step.kind.name}{sized})"];'
 
@@ -45,12 +49,12 @@ def _dot_edge(src: str, dst: str, sized: bool) -> str:
     return f'  "{src}" -> "{dst}"{style};'
 
 
-def dot(pipeline) -> str:
+def dot(pipeline: Pipeline) -> str:
     head = [f'digraph "{pipeline.name}" {{', "  rankdir=TB;", '  node [shape=box, style=rounded, fontname="Helvetica"];']
     return "\n".join([*head, *_drawing(pipeline, _dot_node, _dot_edge)]) + "\n}\n"
 
 
-def svg(pipeline) -> str:
+def svg(pipeline: Pipeline) -> str:
     program = shutil.which("dot")
     if not program:
         raise WaterError("svg needs Graphviz's `dot` program (apt-get install graphviz); "

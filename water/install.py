@@ -9,12 +9,13 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from water import deploy
+from water.cluster import CLUSTER_SCOPED, Cluster
 from water.console import Console
 from water.contract import SETTINGS_CONFIGMAP, SETTINGS_KEYS
 from water.errors import InstallError
-from water.cluster import CLUSTER_SCOPED, Cluster
 from water.render.pods import MANAGED_BY
 from water.spec.fields import Ctx
 from water.spec.model import IAM_ROLE, URL
@@ -118,7 +119,7 @@ def _slack_secret(settings: Settings, webhook: str) -> dict:
             "data": {SLACK_KEY: base64.b64encode(url.encode()).decode()}}
 
 
-def _check(flag: str, value: str, kind) -> None:
+def _check(flag: str, value: str, kind: Any) -> None:
     ctx = Ctx(flag)
     kind.parse(value, (0, 0), flag, ctx)
     if ctx.problems:

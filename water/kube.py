@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from water import backoff
 from water.cluster import CLUSTER_SCOPED, FIELD_MANAGER, KINDS, Cluster
@@ -31,7 +33,7 @@ class Target:
 class KubeCluster(Cluster):
     """The cluster through the official client (water.cluster.Cluster's verbs over HTTP)."""
 
-    def __init__(self, target: Target, retries: backoff.Policy = RETRIES):
+    def __init__(self, target: Target, retries: backoff.Policy = RETRIES) -> None:
         import yaml
         from kubernetes import client, config
         from kubernetes.config.config_exception import ConfigException
@@ -74,8 +76,8 @@ class KubeCluster(Cluster):
 
     # --- requests ----------------------------------------------------------------------------------------
 
-    def request(self, method: str, path: str, *, query=(), body=None, content_type="application/json",
-                retry: bool = True, answer: str = "json"):
+    def request(self, method: str, path: str, *, query: Sequence[tuple[str, Any]] = (), body: Any | None = None,
+                content_type: str = "application/json", retry: bool = True, answer: str = "json") -> Any:
         """One API call; the answer as JSON, text, or a stream. Retries 429/5xx and lost connections when
         `retry` (the call is idempotent); raises ApiError with the server's message, ClusterError when
         unreachable."""
@@ -106,7 +108,7 @@ class KubeCluster(Cluster):
         return backoff.retry(once, self.retries if retry else ONCE, retryable=_retryable,
                              retry_after=lambda exc: getattr(exc, "retry_after", None))
 
-    def _error(self, method, path, response) -> ApiError:
+    def _error(self, method, path: str, response) -> ApiError:
         """The server's refusal as the ApiError of its Status (its code, reason and details), on one line."""
         data = response.read()
         status, where = response.status, self.where
@@ -195,7 +197,7 @@ class KubeCluster(Cluster):
             self._served[group_version] = {r.get("name") for r in found.get("resources", [])}
         return plural in self._served[group_version]
 
-    def pod_log(self, name: str, *, follow: bool = False):
+    def pod_log(self, name: str, *, follow: bool = False) -> Any:
         return self.request("GET", self.path("Pod", name) + "/log", answer="stream" if follow else "text",
                             query=[("container", "main"), ("follow", "true" if follow else None)])
 

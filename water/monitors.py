@@ -6,10 +6,16 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from water import backoff, drift
 from water.errors import DatadogError
+
+if TYPE_CHECKING:
+    from water.pipeline import Pipeline
+
 
 OWNER_TAG = "managed-by:water"
 KIND_TAG = "water-monitor"
@@ -21,7 +27,7 @@ TIMEOUT = 10  # seconds per request
 
 # --- definitions -------------------------------------------------------------------------------------------
 
-def definitions(p) -> list:
+def definitions(p: Pipeline) -> list:
     """The monitors the pipeline wants (empty unless alerts.datadog.monitors), in a fixed order."""
     dd = p.spec.alerts.datadog
     if not (dd and dd.monitors):
@@ -46,7 +52,7 @@ def definitions(p) -> list:
     return found
 
 
-def _monitor(p, kind: str, name: str, query: str, message: str, options: dict) -> dict:
+def _monitor(p: Pipeline, kind: str, name: str, query: str, message: str, options: dict) -> dict:
     dd = p.spec.alerts.datadog
     lines = [message]
     if dd.notify:
@@ -57,7 +63,7 @@ def _monitor(p, kind: str, name: str, query: str, message: str, options: dict) -
             "tags": tags, "options": {"require_full_window": False, **options}}  # runs report sparsely
 
 
-def _missed_run_window(p, grace: int) -> int | None:
+def _missed_run_window(p: Pipeline, grace: int) -> int | None:
     """Longest gap between scheduled runs plus grace; None without a schedule or beyond what Datadog evaluates."""
     from water.schedule import longest_gap
 
@@ -86,7 +92,7 @@ class Datadog:
     """The `datadog` package's API, configured from the environment: DD_API_KEY and DD_APP_KEY (or the files
     DD_API_KEY_FILE and DD_APP_KEY_FILE), DD_SITE (default datadoghq.com) or DATADOG_HOST (a full URL)."""
 
-    def __init__(self, environ=os.environ, retries: backoff.Policy = RETRIES):
+    def __init__(self, environ: Mapping[str, str] = os.environ, retries: backoff.Policy = RETRIES) -> None:
         api_key, app_key = _key(environ, "API"), _key(environ, "APP")
         if not (api_key and app_key):
             raise DatadogError("alerts.datadog.monitors needs Datadog keys: set DD_API_KEY and DD_APP_KEY (or "
@@ -117,7 +123,7 @@ class Datadog:
     def delete(self, monitor_id: int) -> None:
         self._call(f"delete monitor {monitor_id}", self._monitors.delete, monitor_id, gone_ok=True)
 
-    def _call(self, what: str, method, *args, gone_ok: bool = False, **kwargs):
+    def _call(self, what: str, method, *args, gone_ok: bool = False, **kwargs: Any):
         """One API call. The package answers errors as {"errors": ...} (a list from the API, a string when
         unreachable) or raises on 5xx and timeouts; rate limits and outages are retried, briefly."""
         from datadog.api.exceptions import DatadogException
@@ -146,7 +152,7 @@ def _unreachable(text: str) -> str:
     return text
 
 
-def _key(environ, which: str) -> str:
+def _key(environ: Mapping[str, str], which: str) -> str:
     value = environ.get(f"DD_{which}_KEY") or environ.get(f"DATADOG_{which}_KEY")
     path = environ.get(f"DD_{which}_KEY_FILE")
     if not value and path:
@@ -189,13 +195,13 @@ def plan(dd: Datadog, pipeline: str, wanted: list) -> list:
 
 
 def _diff(name: str, before: dict, after: dict) -> str:
-    def text(body):
+    def text(body: Any):
         return json.dumps(body, indent=2, sort_keys=True) if body else ""
 
     return drift.unified_diff(name, text(before), text(after), source="datadog")
 
 
-def apply(dd: Datadog, changes: list, echo=print) -> None:
+def apply(dd: Datadog, changes: list, echo: Callable[[str], object] = print) -> None:
     for change in changes:
         if change.action == "created":
             dd.create(change.body)
@@ -206,7 +212,7 @@ def apply(dd: Datadog, changes: list, echo=print) -> None:
         echo(str(change))
 
 
-def delete_all(dd: Datadog, pipeline: str, echo=print) -> int:
+def delete_all(dd: Datadog, pipeline: str, echo: Callable[[str], object] = print) -> int:
     found = dd.owned(pipeline)
     apply(dd, [MonitorChange("deleted", m, m["id"]) for m in found], echo)
     return len(found)

@@ -2,19 +2,18 @@
 (graph, effective settings per step, project files, references)."""
 from __future__ import annotations
 
-from typing import Any
-
 import functools
 import hashlib
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from water import checks, contract
 from water.errors import BadParameter, Problem, SpecError, UnreadableSpec
 from water.spec import fastyaml
 from water.spec.fields import Ctx, as_data, did_you_mean, mark_of, model_of, parse
+from water.spec.model import BUILTIN_RESOURCES, PipelineDoc, PipelineSpec, SecretRef
 from water.spec.types import EXPR_OPEN
-from water.spec.model import BUILTIN_RESOURCES, PipelineDoc, SecretRef
 from water.steps import KINDS
 from water.steps.base import Kind, Prepared
 from water.textfile import NotUtf8, read_text
@@ -73,7 +72,7 @@ class Pipeline:
         return self.doc.metadata.name
 
     @property
-    def spec(self):
+    def spec(self) -> PipelineSpec:
         return self.doc.spec
 
     @property
@@ -201,7 +200,7 @@ def _check(data, text: str, file: str, project_dir: str) -> Pipeline:
     return Pipeline(doc, file, project_dir, steps, upstream, digest.hexdigest(), text)
 
 
-def merge_resources(*sources) -> dict:
+def merge_resources(*sources: Any) -> dict:
     """Built-in resources overridden, field by field, by each source in turn."""
     resources = dict(BUILTIN_RESOURCES)
     for source in sources:
@@ -252,7 +251,7 @@ def _check_step(doc, step, i, upstream, project_dir, ctx) -> PipelineStep:
                         secret_env, step.sizing, outputs, prepared, tuple(found), path)
 
 
-def _check_references(doc, steps, upstream, ctx):
+def _check_references(doc, steps, upstream, ctx) -> None:
     by_name = {s.name: s for s in steps}
     params = doc.spec.params
     for step in steps:
@@ -265,7 +264,7 @@ def _check_references(doc, steps, upstream, ctx):
         step.kind.take_from(step.config, by_name, f"{step.path}.{step.kind.name}", ctx)
 
 
-def _check_step_ref(step, ref, mark, path, by_name, upstream, ctx):
+def _check_step_ref(step, ref, mark, path, by_name, upstream, ctx) -> None:
     target = by_name.get(ref.name)
     if target is None:
         ctx.problem(mark, path, f"unknown step '{ref.name}'", did_you_mean(ref.name, by_name))

@@ -8,10 +8,15 @@ import base64
 import gzip
 import json
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from water import backoff
 from water.errors import AlreadyExists, DeployError, WaterError
 from water.render.pods import MANAGED_BY, PIPELINE_LABEL
+
+if TYPE_CHECKING:
+    from water.cluster import Cluster
+
 
 KEEP = 10  # revisions kept per pipeline
 COMPRESS_OVER = 256 * 1024  # bytes of payload past which a ConfigMap holds it gzip'd in binaryData
@@ -62,7 +67,7 @@ def pick(found: list, name: str, namespace: str, number: int | None) -> Revision
 class MemoryStore:
     """Revisions in memory, by pipeline: the same numbering and keeping as in the cluster."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.kept: dict = {}  # pipeline → {number: Revision}
 
     def list(self, pipeline: str) -> list:
@@ -81,7 +86,7 @@ class MemoryStore:
 class ConfigMapStore:
     """Revisions as ConfigMaps `NAME-water-rev-N` in the pipeline's namespace, labelled with the pipeline and N."""
 
-    def __init__(self, cluster, namespace: str):
+    def __init__(self, cluster: Cluster, namespace: str) -> None:
         self.cluster, self.namespace = cluster, namespace
 
     def list(self, pipeline: str) -> list:

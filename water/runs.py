@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 from water import backoff, contract
-from water.errors import ApiError, BadParameter, NotDeployed, WaterError
 from water.cluster import Cluster
+from water.errors import ApiError, BadParameter, NotDeployed, WaterError
 from water.pipeline import check_overrides
 from water.render.argo import ARGO_API
 from water.render.pods import MANAGED_BY, PIPELINE_LABEL
@@ -132,8 +133,9 @@ def get_run(cluster: Cluster, name: str, run_name: str | None) -> dict:
     return run | {"kind": kind}
 
 
-def wait(cluster: Cluster, run: dict, *, follow: bool = False, step: str | None = None, echo=print,
-         progress=print, every: backoff.Policy = POLL, sleep=time.sleep) -> str:
+def wait(cluster: Cluster, run: dict, *, follow: bool = False, step: str | None = None,
+         echo: Callable[[str], object] = print, progress: Callable[[str], object] = print, every: backoff.Policy = POLL,
+         sleep: Callable[[float], object] = time.sleep) -> str:
     """Poll until the run ends, `every` as the policy says, saying each change of phase and step count; stream
     step logs if `follow`."""
     logs = _Follower(cluster, echo, step) if follow else None
@@ -177,7 +179,7 @@ def _step_of(run: dict, pod: dict) -> str:
         else pod["metadata"]["name"]
 
 
-def print_logs(cluster: Cluster, run: dict, step: str | None, echo=print) -> int:
+def print_logs(cluster: Cluster, run: dict, step: str | None, echo: Callable[[str], object] = print) -> int:
     """Each step's log lines, prefixed by the step; returns how many pods were shown."""
     shown = 0
     for name, pod in pods(cluster, run):
@@ -198,7 +200,7 @@ def print_logs(cluster: Cluster, run: dict, step: str | None, echo=print) -> int
 class _Follower:
     """Streams the log of each pod of a run as it starts, a thread per pod, lines prefixed by the step."""
 
-    def __init__(self, cluster: Cluster, echo, step: str | None):
+    def __init__(self, cluster: Cluster, echo: Callable[[str], object], step: str | None) -> None:
         self.cluster, self.echo, self.step = cluster, echo, step
         self.threads: dict = {}
         self.lock = threading.Lock()

@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from water.spec.model import Schedule
 
 
 def in_zone(instant: datetime, zone: str | None) -> datetime:
@@ -15,7 +19,7 @@ def in_zone(instant: datetime, zone: str | None) -> datetime:
     return instant.astimezone(zoneinfo.ZoneInfo(zone))
 
 
-def next_run(schedule, now: datetime | None = None) -> datetime:
+def next_run(schedule: Schedule, now: datetime | None = None) -> datetime:
     """The next time the schedule fires after `now`, in the schedule's time zone."""
     return next_time(schedule.cron, schedule.timezone, now)
 
@@ -30,7 +34,7 @@ def next_time(cron: str, timezone: str, now: datetime | None = None) -> datetime
     return croniter(cron, start).get_next(datetime)
 
 
-def describe(schedule, now: datetime | None = None) -> str:
+def describe(schedule: Schedule, now: datetime | None = None) -> str:
     if schedule is None:
         return "no schedule (runs on `water run` only)"
     when = next_run(schedule, now).strftime("%Y-%m-%d %H:%M %Z")

@@ -4,6 +4,10 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from water.runtime.job import Job
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,7 @@ class Decision:
 class SizeTask:
     """`water-job size`: measure the upstream output on S3, pick the tier, emit what the sized step reads."""
 
-    def run_cluster(self, job) -> dict:
+    def run_cluster(self, job: Job) -> dict:
         from water.runtime import aws
         from water.runtime.job import BadInput
 

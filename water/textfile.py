@@ -6,7 +6,7 @@ from water.spec.marked import file_mark
 
 
 class NotUtf8(ValueError):
-    def __init__(self, line: int, col: int, byte: int):
+    def __init__(self, line: int, col: int, byte: int) -> None:
         self.line, self.col = line, col
         self.reason = f"not UTF-8 text (byte 0x{byte:02x}): save it as UTF-8"
         super().__init__(f"line {line}, column {col}: {self.reason}")

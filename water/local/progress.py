@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 from water import sizing
 
 REDRAW_SECONDS = 0.2
 
 
-def event_line(result) -> str:
+def event_line(result: Any) -> str:
     """One event as a line: a step started, finished, failed, was skipped or reused."""
     name = f"{result.name:<16}"
     if result.status == "running":
@@ -27,7 +29,7 @@ def event_line(result) -> str:
     return "\n".join(lines + [f"{result.name}: {note}" for note in result.notes])
 
 
-def _detail(result) -> str:
+def _detail(result: Any) -> str:
     size = result.outputs.get("bytes")
     text = f", {sizing.human_bytes(int(size))}" if size else ""
     return text + (f", {result.shards} shards" if result.shards > 1 else "")
@@ -36,7 +38,7 @@ def _detail(result) -> str:
 class Progress:
     """The runner's `report`: takes each StepResult as it happens."""
 
-    def __init__(self, steps: list, stream, live: bool, clock=time.monotonic):
+    def __init__(self, steps: list, stream: Any, live: bool, clock: Callable[[], float] = time.monotonic) -> None:
         self.stream, self.live, self.clock = stream, live, clock
         self.order = list(steps)
         self.state: dict = {}
@@ -48,7 +50,7 @@ class Progress:
         if self.thread:
             self.thread.start()
 
-    def __call__(self, result) -> None:
+    def __call__(self, result: Any) -> None:
         with self.lock:
             if result.status == "running":
                 self.started[result.name] = self.clock()

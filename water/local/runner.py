@@ -8,12 +8,17 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from water import sizing
 from water.errors import BadInput, WaterError
 from water.local.context import LocalRun, StepFailed, StepRun, log_tail
 from water.schedule import in_zone
 from water.spec.fields import as_data
+
+if TYPE_CHECKING:
+    from water.pipeline import Pipeline, PipelineStep
+
 
 RUNS = os.path.join(".water", "runs")
 
@@ -43,11 +48,11 @@ class RunResult:
     steps: dict = field(default_factory=dict)
 
 
-def runs_dir(pipeline) -> str:
+def runs_dir(pipeline: Pipeline) -> str:
     return os.path.join(pipeline.project_dir, RUNS)
 
 
-def past_runs(pipeline) -> list:
+def past_runs(pipeline: Pipeline) -> list:
     """Earlier runs, newest first, as their run.json records."""
     records = []
     folder = runs_dir(pipeline)
@@ -60,7 +65,7 @@ def past_runs(pipeline) -> list:
     return sorted(records, key=lambda r: r.get("started", ""), reverse=True)
 
 
-def _plan(pipeline, from_step, only) -> tuple[list, dict]:
+def _plan(pipeline: Pipeline, from_step, only) -> tuple[list, dict]:
     """(steps to run, name → outputs of steps reused from earlier runs instead of running again).
     --from: the step and what follows it run, the rest is reused; --only: the step alone runs on its
     upstream's outputs. Each reused step's outputs come from the newest run in which it succeeded."""
@@ -85,8 +90,8 @@ def _plan(pipeline, from_step, only) -> tuple[list, dict]:
     return [s for s in pipeline.steps if s.name in again], reused
 
 
-def run(pipeline, *, params: dict | None = None, jobs: int | None = None, from_step: str | None = None,
-        only: str | None = None, report=lambda result: None, now: datetime | None = None,
+def run(pipeline: Pipeline, *, params: dict | None = None, jobs: int | None = None, from_step: str | None = None,
+        only: str | None = None, report: Any = lambda result: None, now: datetime | None = None,
         date: str | None = None) -> RunResult:
     """Run the pipeline here; `report` gets a StepResult as each step starts and ends (water.local.progress).
     {{run.date}} is `date`, else today in the schedule's time zone (UTC without one), as on the cluster."""
@@ -115,7 +120,7 @@ def run(pipeline, *, params: dict | None = None, jobs: int | None = None, from_s
     return result
 
 
-def _new_run_id(pipeline, now: datetime) -> str:
+def _new_run_id(pipeline: Pipeline, now: datetime) -> str:
     base = f"{pipeline.name}-{now:%Y%m%d-%H%M%S}"
     run_id, n = base, 1
     while os.path.exists(os.path.join(runs_dir(pipeline), run_id)):
@@ -124,7 +129,7 @@ def _new_run_id(pipeline, now: datetime) -> str:
     return run_id
 
 
-def _schedule(pipeline, to_run, local, result, jobs, report):
+def _schedule(pipeline: Pipeline, to_run, local, result: Any, jobs, report: Any) -> None:
     pending = list(to_run)
     running: dict = {}
     with ThreadPoolExecutor(max_workers=jobs) as pool:
@@ -151,7 +156,7 @@ def _schedule(pipeline, to_run, local, result, jobs, report):
                     local.values.update({f"steps.{step.name}.{k}": v for k, v in outcome.outputs.items()})
 
 
-def _execute(local: LocalRun, step, jobs: int) -> StepResult:
+def _execute(local: LocalRun, step: PipelineStep, jobs: int) -> StepResult:
     started = time.monotonic()
     logs = os.path.join(local.run_dir, "steps")
     outcome = StepResult(step.name, "done", log=os.path.join(logs, f"{step.name}.log"))
@@ -180,7 +185,7 @@ def _execute(local: LocalRun, step, jobs: int) -> StepResult:
     return outcome
 
 
-def _size(local: LocalRun, step) -> sizing.Decision:
+def _size(local: LocalRun, step: PipelineStep) -> sizing.Decision:
     upstream = local.pipeline.step(step.sizing.from_)
     source = local.values[f"steps.{upstream.name}.{upstream.measured_output}"]
     size, objects = sizing.measure_folder(local.local_path(source))

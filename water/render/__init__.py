@@ -3,11 +3,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from water.render import images
 from water.render.argo import cron_workflow, workflow_template
 from water.render.cronjob import plain_cronjob, submitter_cronjob
 from water.render.yamlout import to_yaml
+
+if TYPE_CHECKING:
+    from water.pipeline import Pipeline
 
 __all__ = ["Rendered", "file_name", "render", "to_json", "to_json_list", "to_yaml"]
 
@@ -20,7 +24,7 @@ class Rendered:
     warnings: list = field(default_factory=list)
 
 
-def render(pipeline, git_commit: str | None = None, strict: bool = False) -> Rendered:
+def render(pipeline: Pipeline, git_commit: str | None = None, strict: bool = False) -> Rendered:
     """The objects a pipeline deploys as, in apply order. `strict`: what would only be warned about (an image
     left unresolved) is an error, as deploying it would fail."""
     pipeline, warnings = images.resolved(pipeline, strict)
@@ -41,7 +45,7 @@ def render(pipeline, git_commit: str | None = None, strict: bool = False) -> Ren
     return Rendered(objects, warnings)
 
 
-def to_json(obj) -> str:
+def to_json(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, check_circular=False)  # objects are trees
 
 

@@ -7,13 +7,17 @@ parameter. A spec of 5,000 steps renders to a handful of templates.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from water import contract, expressions
 from water.pipeline import RESERVED_STEP_PREFIX
 from water.render import pods
 from water.spec.fields import as_data
+
+if TYPE_CHECKING:
+    from water.pipeline import Pipeline, PipelineStep
+
 
 ARGO_API = "argoproj.io/v1alpha1"
 WEEK = 7 * 24 * 3600
@@ -29,12 +33,12 @@ def size_task(step_name: str) -> str:
     return f"{RESERVED_STEP_PREFIX}size-{step_name}"
 
 
-def step_config(pipeline, step) -> dict:
+def step_config(pipeline: Pipeline, step: PipelineStep) -> dict:
     """Everything `water-job <kind>` needs about one step, user texts included."""
     return {**shared_config(pipeline, step), **own_config(step)}
 
 
-def shared_config(pipeline, step) -> dict:
+def shared_config(pipeline: Pipeline, step: PipelineStep) -> dict:
     """The part of a step's config that every step of its template has: the template carries it once."""
     shared = {"pipeline": pipeline.name, "kind": step.kind.name, "timeout": step.timeout, "aws": pipeline.aws}
     if pipeline.run_zone:
@@ -42,7 +46,7 @@ def shared_config(pipeline, step) -> dict:
     return shared
 
 
-def own_config(step) -> dict:
+def own_config(step: PipelineStep) -> dict:
     """The part of a step's config that is the step's own: its task carries it."""
     own = {"step": step.name, "spec": step.job_config()}
     if step.env:
@@ -50,7 +54,7 @@ def own_config(step) -> dict:
     return own
 
 
-def size_config(pipeline, step) -> dict:
+def size_config(pipeline: Pipeline, step: PipelineStep) -> dict:
     return {
         "pipeline": pipeline.name,
         "step": step.name,
@@ -67,14 +71,14 @@ def size_config(pipeline, step) -> dict:
 NO_REFS = "{}"  # the `refs` input's default: a task that reads no upstream output passes no `refs`
 
 
-def refs_param(refs, extra: dict | None = None) -> str:
+def refs_param(refs: Iterable[tuple[expressions.Ref, Any, Any]], extra: dict | None = None) -> str:
     """Upstream outputs a step reads, as Argo variables; their values are written by water-job, never users."""
     values = {r.key: expressions.to_argo(r) for r, _, _ in refs if r.root == "steps"}
     values.update(extra or {})
     return pods.COMPACT_JSON.encode(values) if values else NO_REFS
 
 
-def runtime_env(pipeline) -> list:
+def runtime_env(pipeline: Pipeline) -> list:
     # the time a run stands for: a CronWorkflow's run carries workflow.scheduledTime (from the annotation
     # workflows.argoproj.io/scheduled-time, which `water run` and `argo submit --scheduled-time` set too; Argo
     # leaves the variable as written where it is missing: util/variables/keys/runtime.go), else its creation
@@ -88,7 +92,7 @@ def runtime_env(pipeline) -> list:
     return env + pods.datadog_env(pipeline)
 
 
-def job_template(pipeline, kind: str, inputs: list, outputs: tuple, resources: dict, *, retries: int,
+def job_template(pipeline: Pipeline, kind: str, inputs: list, outputs: tuple, resources: dict, *, retries: int,
                  timeout: int, extra_env: Sequence[dict] = (), patch: bool = False, optional: dict | None = None,
                  shared: dict | None = None) -> dict:
     """A hardened template that runs `water-job <kind>` with its inputs as `--name value` arguments.
@@ -130,7 +134,7 @@ def job_template(pipeline, kind: str, inputs: list, outputs: tuple, resources: d
 class _Templates:
     """Templates by content: an identical body is one template, named after its kind."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.by_body: dict = {}
         self.by_settings: dict = {}
         self.count: dict = {}
@@ -155,9 +159,11 @@ class _Templates:
         return name
 
 
-def _size_task(pipeline, step, templates: _Templates) -> dict:
+def _size_task(pipeline: Pipeline, step: PipelineStep, templates: _Templates) -> dict:
     """The task that measures `sizing.from`'s output and picks the tier, just before the step runs."""
-    source = expressions.Ref("steps", step.sizing.from_, pipeline.step(step.sizing.from_).measured_output)
+    measured = pipeline.step(step.sizing.from_).measured_output
+    assert measured is not None  # checks.check_sizing refuses a `from` with nothing to measure
+    source = expressions.Ref("steps", step.sizing.from_, measured)
     template = templates.add("size", job_template(
         pipeline, "size", ["config", "refs"], contract.SIZE_OUTPUTS, pipeline.default_resources, retries=step.retries,
         timeout=SIZE_TIMEOUT))
@@ -167,7 +173,7 @@ def _size_task(pipeline, step, templates: _Templates) -> dict:
     ])
 
 
-def _step_tasks(pipeline, step, templates: _Templates) -> list:
+def _step_tasks(pipeline: Pipeline, step: PipelineStep, templates: _Templates) -> list:
     """The step's task, preceded by its size task when it is sized."""
     inputs = ["config", "refs"]
     args = [{"name": "config", "value": pods.encode(own_config(step))}]
@@ -206,7 +212,7 @@ def _task(name: str, template: str, deps: list, args: list) -> dict:
     return task
 
 
-def _exit_handler(pipeline, templates: _Templates) -> list:
+def _exit_handler(pipeline: Pipeline, templates: _Templates) -> list:
     """What runs when the workflow ends: `water-job notify` as alerts.slack.on asks, and, unless the run
     succeeded, `water-job cleanup` stopping the AWS jobs its steps left running (a step leaves its job on
     SIGTERM while the run goes on, for the retry that re-attaches; once the run is over, nothing will). No
@@ -218,7 +224,7 @@ def _exit_handler(pipeline, templates: _Templates) -> list:
     return [{"name": "exit-handler", "steps": [steps]}] if steps else []
 
 
-def _notify_steps(pipeline, templates: _Templates) -> list:
+def _notify_steps(pipeline: Pipeline, templates: _Templates) -> list:
     """`{{workflow.failures}}` exists only when something failed, so success and failure are two steps."""
     slack = pipeline.spec.alerts.slack
     secret = [{"name": "SLACK_WEBHOOK_URL",
@@ -247,7 +253,7 @@ def _notify_steps(pipeline, templates: _Templates) -> list:
     return steps
 
 
-def _cleanup_step(pipeline, stoppable: list, templates: _Templates) -> dict:
+def _cleanup_step(pipeline: Pipeline, stoppable: list, templates: _Templates) -> dict:
     """Per AWS step only what finds its job (names follow from pipeline, step and run; Athena's marker from
     its output), so the handler's argument stays small on large pipelines."""
     config = {"pipeline": pipeline.name, "kind": "cleanup", "timeout": CLEANUP_TIMEOUT, "aws": pipeline.aws,
@@ -261,8 +267,8 @@ def _cleanup_step(pipeline, stoppable: list, templates: _Templates) -> dict:
             "arguments": {"parameters": [{"name": "config", "value": pods.encode(config)}]}}
 
 
-def metadata(pipeline, git_commit, name=None) -> dict:
-    meta = {"name": name or pipeline.name}
+def metadata(pipeline: Pipeline, git_commit: str | None, name: str | None = None) -> dict:
+    meta: dict[str, Any] = {"name": name or pipeline.name}
     if pipeline.doc.metadata.namespace:
         meta["namespace"] = pipeline.doc.metadata.namespace
     meta["labels"] = pods.labels(pipeline)
@@ -270,12 +276,12 @@ def metadata(pipeline, git_commit, name=None) -> dict:
     return meta
 
 
-def workflow_template(pipeline, git_commit: str | None = None) -> dict:
+def workflow_template(pipeline: Pipeline, git_commit: str | None = None) -> dict:
     templates = _Templates()
     tasks = []
     for step in pipeline.steps:
         tasks += _step_tasks(pipeline, step, templates)
-    spec = {"entrypoint": "main", "serviceAccountName": pipeline.spec.service_account}
+    spec: dict[str, Any] = {"entrypoint": "main", "serviceAccountName": pipeline.spec.service_account}
     if pipeline.spec.params:
         spec["arguments"] = {"parameters": [{"name": k, "value": v} for k, v in sorted(pipeline.spec.params.items())]}
     spec["podMetadata"] = {"labels": pods.pod_labels(pipeline), "annotations": pods.pod_annotations(pipeline)}
@@ -294,7 +300,7 @@ def workflow_template(pipeline, git_commit: str | None = None) -> dict:
             "spec": spec}
 
 
-def cron_workflow(pipeline, git_commit: str | None = None) -> dict:
+def cron_workflow(pipeline: Pipeline, git_commit: str | None = None) -> dict:
     schedule = pipeline.spec.schedule
     spec = {
         "schedules": [schedule.cron],

@@ -2,18 +2,22 @@
 (`runner: cronjob`), or one that submits the WorkflowTemplate (`schedule.via: cronjob`)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from water import contract
 from water.render import pods
 from water.render.argo import metadata, step_config
+
+if TYPE_CHECKING:
+    from water.pipeline import Pipeline
+
 
 ARGO_CLI = "quay.io/argoproj/argocli:v4.1.2"
 SUBMITTER_ACCOUNT = "water-submitter"
 WEEK = 7 * 24 * 3600
 
 
-def _cronjob(pipeline, git_commit, job_spec: dict, skip_checks: dict | None = None) -> dict:
+def _cronjob(pipeline: Pipeline, git_commit: str | None, job_spec: dict, skip_checks: dict | None = None) -> dict:
     schedule = pipeline.spec.schedule
     spec = {
         "schedule": schedule.cron,
@@ -31,7 +35,7 @@ def _cronjob(pipeline, git_commit, job_spec: dict, skip_checks: dict | None = No
     return {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": meta, "spec": spec}
 
 
-def _job_spec(pipeline, *, backoff: int, deadline: int, pod: dict) -> dict:
+def _job_spec(pipeline: Pipeline, *, backoff: int, deadline: int, pod: dict) -> dict:
     return {
         "backoffLimit": backoff,
         "activeDeadlineSeconds": deadline,
@@ -60,7 +64,7 @@ def _container(image: str, args: list, env: list, resources: dict, command: list
     return container
 
 
-def plain_cronjob(pipeline, git_commit: str | None = None) -> dict:
+def plain_cronjob(pipeline: Pipeline, git_commit: str | None = None) -> dict:
     """`runner: cronjob`: the one container step as a CronJob; no Argo, no API access for the pod."""
     step = pipeline.steps[0]
     env = [{"name": contract.RUN_ID_ENV, "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['job-name']"}}}]
@@ -78,7 +82,7 @@ def plain_cronjob(pipeline, git_commit: str | None = None) -> dict:
     return _cronjob(pipeline, git_commit, _job_spec(pipeline, backoff=step.retries, deadline=deadline, pod=pod))
 
 
-def submitter_cronjob(pipeline, git_commit: str | None = None) -> dict:
+def submitter_cronjob(pipeline: Pipeline, git_commit: str | None = None) -> dict:
     """`schedule.via: cronjob`: a CronJob whose Job submits the WorkflowTemplate and waits for the run, so the
     Job fails when the run fails (kubewatch sees it) and concurrencyPolicy applies to runs. Never retried:
     a retry would run the whole pipeline again; the steps retry themselves."""

@@ -6,11 +6,16 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
+from typing import TYPE_CHECKING
 
 from water.errors import Problem, SpecError
 from water.spec.fields import is_set, mark_of
 
-def resolved(pipeline, strict: bool = False) -> tuple:
+if TYPE_CHECKING:
+    from water.pipeline import Pipeline, PipelineStep
+
+
+def resolved(pipeline: Pipeline, strict: bool = False) -> tuple:
     """(the pipeline with framework images resolved, warnings). Without spec.aws.region or without the SDK the
     images stay as written with a warning (`water render`), or, when `strict` (deploy), that is an error at
     each image's line. An unknown framework or version is a spec error at its line."""
@@ -54,19 +59,19 @@ def _retrieve():
     return image_uris.retrieve
 
 
-def _lookup(retrieve, step, region: str) -> str:
+def _lookup(retrieve, step: PipelineStep, region: str) -> str:
     framework, _, version = step.config.image.partition(":")
     return retrieve(framework, region, version or None, instance_type=step.config.instance.type,
                     image_scope=step.kind.image_scope)  # a framework's inference image may differ
 
 
-def _with_image(step, uri: str):
+def _with_image(step: PipelineStep, uri: str):
     config = copy.copy(step.config)
     config.image = uri
     return dataclasses.replace(step, config=config)
 
 
-def _problems(pipeline, found: list) -> list:
+def _problems(pipeline: Pipeline, found: list) -> list:
     """Each (step, message) at its image's line, from one re-read of the spec with marks."""
     from water.pipeline import marked
 

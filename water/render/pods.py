@@ -3,8 +3,13 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import TYPE_CHECKING
 
 from water import __version__, contract
+
+if TYPE_CHECKING:
+    from water.pipeline import Pipeline, PipelineStep
+
 
 RUN_AS = 10001  # numeric and >= 10000: runAsNonRoot can be verified, checkov's high-UID check passes
 MANAGED_BY = {"app.kubernetes.io/managed-by": "water"}
@@ -36,12 +41,12 @@ DD_TAGS = "tags.datadoghq.com/"
 TERMINATION_MESSAGE_POLICY = "FallbackToLogsOnError"
 
 
-def labels(pipeline) -> dict:
+def labels(pipeline: Pipeline) -> dict:
     """Labels of every object water deploys for a pipeline (prune and delete find them by these)."""
     return {**pipeline.doc.metadata.labels, **MANAGED_BY, PIPELINE_LABEL: pipeline.name}
 
 
-def object_annotations(pipeline, git_commit: str | None) -> dict:
+def object_annotations(pipeline: Pipeline, git_commit: str | None) -> dict:
     out = {"water/spec-hash": pipeline.source_hash, "water/version": __version__}
     if git_commit:
         out["water/git-commit"] = git_commit
@@ -57,7 +62,7 @@ def image_version(image: str) -> str:
     return (last.split(":", 1)[1][:63].strip("_.-") or "latest") if ":" in last else "latest"
 
 
-def datadog_tags(pipeline) -> dict:
+def datadog_tags(pipeline: Pipeline) -> dict:
     """Unified service tagging labels: env (if set), service, version."""
     dd = pipeline.spec.alerts.datadog
     tags = {"service": (dd and dd.service) or pipeline.name, "version": image_version(pipeline.spec.image)}
@@ -66,17 +71,17 @@ def datadog_tags(pipeline) -> dict:
     return {DD_TAGS + k: v for k, v in sorted(tags.items())}
 
 
-def pod_labels(pipeline) -> dict:
+def pod_labels(pipeline: Pipeline) -> dict:
     return {**labels(pipeline), **datadog_tags(pipeline)}
 
 
-def pod_annotations(pipeline) -> dict:
+def pod_annotations(pipeline: Pipeline) -> dict:
     service = datadog_tags(pipeline)[DD_TAGS + "service"]
     logs = json.dumps([{"source": "water", "service": service}], separators=(",", ":"))
     return {"ad.datadoghq.com/main.logs": logs}
 
 
-def datadog_env(pipeline) -> list:
+def datadog_env(pipeline: Pipeline) -> list:
     """Where DogStatsD metrics go (alerts.datadog.statsd), the spec's tags for every metric, and the unified
     service tags read from the pod's own labels."""
     dd = pipeline.spec.alerts.datadog
@@ -97,7 +102,7 @@ def datadog_env(pipeline) -> list:
     return env
 
 
-def secret_env(step) -> list:
+def secret_env(step: PipelineStep) -> list:
     return [{"name": name, "valueFrom": {"secretKeyRef": {"name": ref.secret, "key": ref.key}}}
             for name, ref in sorted(step.secret_env.items())]
 

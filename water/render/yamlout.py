@@ -6,6 +6,7 @@ emitter's on every example and on thousands of odd strings. Never an anchor or a
 from __future__ import annotations
 
 import re
+from typing import Any
 
 WIDTH = 1 << 20  # no folding of long lines
 
@@ -57,15 +58,17 @@ _GO_IMPLICIT = (
 )
 
 
-def dumper():
+def dumper() -> Any:
     """PyYAML's C dumper (libyaml) whose resolver also knows Go's readers' implicit types: the reference this
     writer matches, and what it falls back to."""
     global _DUMPER
     if _DUMPER is None:
         import yaml
 
-        class Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):
-            def ignore_aliases(self, data):
+        base: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+        class Dumper(base):
+            def ignore_aliases(self, data) -> bool:
                 return True  # objects shared in memory are written out in full
 
         for tag, pattern, first in _GO_IMPLICIT:
@@ -83,7 +86,7 @@ def _resolved_tag(text: str) -> str:
     return resolver.resolve(yaml.nodes.ScalarNode, text, (True, False))
 
 
-_DUMPER = None
+_DUMPER: Any = None
 
 
 def _emit(objects: list) -> str:

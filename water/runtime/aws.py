@@ -100,7 +100,7 @@ def s3_parts(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-def measure_prefix(s3, uri: str) -> tuple[int, int]:
+def measure_prefix(s3: Any, uri: str) -> tuple[int, int]:
     """(bytes, objects) of the data under an S3 prefix, paginated; water's own marker is not counted."""
     bucket, prefix = s3_parts(uri)
     total = count = 0

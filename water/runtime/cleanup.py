@@ -9,7 +9,7 @@ from water.runtime.job import BadInput, Job, JobFailed
 
 
 class CleanupTask:
-    def run_cluster(self, job) -> dict:
+    def run_cluster(self, job: Job) -> dict:
         from water.steps import KINDS
 
         problems = []

@@ -7,15 +7,15 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
+from typing import Any
 
-from water import backoff, expressions
+from water import backoff, contract, expressions
 from water.errors import BadInput, JobFailed  # noqa: F401 - the kinds' runtimes find them here
-from water import contract
 from water.runtime import aws
 from water.runtime.metrics import Metrics
 from water.schedule import in_zone
-
 
 STOP_BUDGET = 20.0  # seconds a SIGTERM'd step spends stopping its job; step pods get contract.GRACE_PERIOD
 
@@ -32,8 +32,8 @@ def _decoded(config: str):
 
 
 class Job:
-    def __init__(self, config: dict, refs: dict, env: dict, shard: str = "0/1", sleep=None,
-                 clients: aws.Clients = aws.client) -> None:
+    def __init__(self, config: dict, refs: dict, env: dict, shard: str = "0/1",
+                 sleep: Callable[[float], object] | None = None, clients: aws.Clients = aws.client) -> None:
         self.config, self.refs, self.env, self.shard, self.sleep = config, refs, env, shard, sleep
         self.clients = clients
         self.outputs_dir = env.get(contract.OUTPUTS_DIR_ENV, contract.OUTPUTS_DIR)
@@ -44,7 +44,7 @@ class Job:
 
     @classmethod
     def from_arguments(cls, config: str, refs: str, env: dict, shard: str = "0/1", shared: str = "",
-                       sleep=None, clients: aws.Clients = aws.client) -> "Job":
+                       sleep: Callable[[float], object] | None = None, clients: aws.Clients = aws.client) -> "Job":
         """`config`: the step's own part (base64 JSON); `shared`: the part its template gives every step."""
         try:
             own, common = _decoded(config), _decoded(shared) if shared else {}
@@ -112,11 +112,11 @@ class Job:
         key = attempt_key(self.pipeline, self.step, self.run_id, self.attempt if attempt is None else attempt)
         return hashlib.sha256(key.encode()).hexdigest()[:size]
 
-    def client(self, service: str, **options):
+    def client(self, service: str, **options: Any) -> Any:
         """A client of `service` in the pipeline's region, from the factory the step was given."""
         return self.clients(service, (self.config.get("aws") or {}).get("region"), **options)
 
-    def reattach(self, find, usable):
+    def reattach(self, find: Callable[..., Any], usable: Callable[[Any], bool]) -> Any:
         """What the step should wait for instead of starting a job: the newest job this step made in this run
         (`find(attempt)`, from this attempt back to the first), if it is this attempt's own or `usable` (still
         running or succeeded). A job an earlier attempt saw fail or stop is what the retry is for: None."""
@@ -126,7 +126,7 @@ class Job:
                 return found if attempt == self.attempt or usable(found) else None
         return None
 
-    def create(self, make, find):
+    def create(self, make: Callable[[], Any], find: Callable[..., Any]) -> Any:
         """Start this attempt's AWS job exactly once. `make()` runs with botocore's retries off (a retried create
         whose first answer was lost starts a second job); after an answer that did not come (a 5xx, throttling,
         a reset) `find()` looks for the job it may have made before make() is tried again, and a name already
@@ -141,21 +141,23 @@ class Job:
                         raise
                     print("the job already exists (an earlier call made it): attaching", flush=True)
                     return found
-                if not aws.transient(exc):
+                said = aws.refusal(exc)
+                if not (said and said[1]):  # not transient: no later call gets past it
                     raise
-                print(f"no answer to the create ({aws.refusal(exc)[0]}): looking for the job it may have made",
+                print(f"no answer to the create ({said[0]}): looking for the job it may have made",
                       flush=True)
                 return find()
 
         return self.wait(once)
 
-    def wait(self, check, **policy):
+    def wait(self, check: Callable[[], Any], **policy: Any) -> Any:
         """poll.wait within the step's timeout, sleeping as the step was told to (tests pass a fake clock's)."""
         from water.runtime import poll
 
-        return poll.wait(check, timeout=self.timeout, **({"sleep": self.sleep} if self.sleep else {}), **policy)
+        options = {**policy, **({"sleep": self.sleep} if self.sleep else {})}
+        return poll.wait(check, timeout=self.timeout, **options)
 
-    def attached(self, description: str, stop, aws_job: bool = True) -> None:
+    def attached(self, description: str, stop: Callable[[], Any], aws_job: bool = True) -> None:
         """Say what the step now waits for and how to stop it: an AWS job (stopped on SIGTERM only if the run
         was ended on purpose), or a process of this pod (always stopped: it dies with the pod anyway)."""
         self.running = (description, stop, aws_job)
@@ -208,7 +210,8 @@ def attempt_key(pipeline: str, step: str, run_id: str, attempt: int = 0) -> str:
     return f"{pipeline}/{step}/{run_id}" + (f"#{attempt}" if attempt else "")
 
 
-def stop_within(stop, budget: float, clock=time.monotonic, sleep=time.sleep) -> str:
+def stop_within(stop: Callable[[], Any], budget: float, clock: Callable[[], float] = time.monotonic,
+                sleep: Callable[[float], object] = time.sleep) -> str:
     """Call stop() (whose client makes one quick attempt per call) until it succeeds, AWS refuses it as such,
     or `budget` seconds pass: the kubelet kills the pod at its grace period, mid-call or not. Returns "" when
     stopped, else why not."""
@@ -227,7 +230,7 @@ class Marker:
 
     NAME = aws.MARKER
 
-    def __init__(self, job: Job, s3, output_uri: str):
+    def __init__(self, job: Job, s3: Any, output_uri: str) -> None:
         self.s3, self.job = s3, job
         self.bucket, prefix = aws.s3_parts(output_uri)
         self.key = f"{prefix.rstrip('/')}/{self.NAME}" if prefix else self.NAME

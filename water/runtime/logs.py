@@ -1,10 +1,12 @@
 """The end of an AWS job's CloudWatch log, for the failure message."""
 from __future__ import annotations
 
+from typing import Any
+
 TAIL_LINES = 20
 
 
-def tail(logs, group: str, stream_prefix: str, lines: int = TAIL_LINES) -> list:
+def tail(logs: Any, group: str, stream_prefix: str, lines: int = TAIL_LINES) -> list:
     """The last `lines` lines of the streams of `group` starting with `stream_prefix`, oldest first.
     Each stream is read to its end by following nextForwardToken until it stops changing."""
     events = []

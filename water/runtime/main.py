@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 
 from water import contract
 from water.errors import BAD_INPUT, BadInput, WaterError
@@ -27,7 +28,8 @@ def _kinds() -> dict:
     return {**KINDS, "size": SIZE_TASK, "notify": NOTIFY_TASK, "cleanup": CLEANUP_TASK}
 
 
-def main(argv: list | None = None, *, sleep=None, clients: aws.Clients = aws.client) -> int:
+def main(argv: list | None = None, *, sleep: Callable[[float], object] | None = None,
+         clients: aws.Clients = aws.client) -> int:
     """`sleep`: what the step's waits sleep with (default: a wait that SIGTERM ends at once); `clients`: what
     makes its AWS clients."""
     parser = argparse.ArgumentParser(prog="water-job")
@@ -49,7 +51,8 @@ def main(argv: list | None = None, *, sleep=None, clients: aws.Clients = aws.cli
         signal.signal(signal.SIGTERM, previous)
 
 
-def _run(args, started: float, sleep, clients: aws.Clients) -> int:
+def _run(args: argparse.Namespace, started: float, sleep: Callable[[float], object] | None,
+         clients: aws.Clients) -> int:
     job = None
     try:
         job = Job.from_arguments(args.config, args.refs, dict(os.environ), args.shard, args.shared, sleep, clients)
@@ -87,7 +90,7 @@ def _run(args, started: float, sleep, clients: aws.Clients) -> int:
     return code
 
 
-def _failed(job, kind: str) -> str:
+def _failed(job: Job | None, kind: str) -> str:
     return f"water-job: {(job and job.step) or kind} failed: "
 
 
@@ -116,7 +119,7 @@ def termination_message(reason: str, lines: list) -> str:
     return "\n".join([message, *kept])
 
 
-def _request_stop(signum, frame):
+def _request_stop(signum, frame) -> None:
     STOP.set()  # the waits notice it at once and end at a safe point
 
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 
 class Metrics:
-    def __init__(self, tags: list):
+    def __init__(self, tags: list) -> None:
         self.tags = tags
         self._statsd = None
         host = os.environ.get("DD_AGENT_HOST")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 from water import backoff
 from water.errors import JobFailed
@@ -25,7 +27,7 @@ STOP = threading.Event()  # set by water-job's SIGTERM handler
 QUICK, SHORT_JOB, SHORT_INTERVAL, LONG_SHARE, LONG_CAP = 20.0, 600.0, 16.5, 1 / 12, 300.0
 
 
-def job_interval(age: float, n: int, rand) -> float:
+def job_interval(age: float, n: int, rand: Callable[[], float]) -> float:
     """How long to wait before asking again about a job that has run `age` seconds: every 2-10 s in its first
     20 s, then 10-16.5 s until 10 minutes (at most 6 calls a minute; a job ending at a random moment is seen
     ~8 s late on average), then 1/12 of its age (seen within ~5% of its age), at most 5 minutes; times 1-1.2
@@ -43,8 +45,10 @@ RETRY = backoff.Policy(first=2.0, cap=60.0)  # retrying a refused request (a cre
 TRANSIENT = backoff.Policy(first=5.0, cap=300.0, jitter=False)  # after throttling or a 5xx while polling
 
 
-def wait(check, *, timeout: float, interval=None, transient=None, clock=time.monotonic, sleep=None,
-         rand=random.random, stop: threading.Event = STOP, log=print):
+def wait(check: Callable[[], Any], *, timeout: float, interval: Callable[..., float] | None = None,
+         transient: Callable[[Exception], bool] | None = None, clock: Callable[[], float] = time.monotonic,
+         sleep: Callable[[float], object] | None = None, rand: Callable[[], float] = random.random,
+         stop: threading.Event = STOP, log: Callable[..., object] = print) -> Any:
     """Call check() until it returns something other than None, `interval(age, n, rand)` seconds apart (default:
     RETRY), never past the deadline. An error `transient(exc)` calls passing (throttling, a 5xx) is logged
     and waited out, the wait doubling with each one in a row up to 5 minutes: it is never the step's failure.

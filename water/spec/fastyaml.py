@@ -16,6 +16,7 @@ import os
 import re
 from bisect import bisect_left
 from contextlib import contextmanager
+from typing import Any
 
 MAX_VALUES = 1_000_000  # nodes a spec may expand to through aliases; the bench's 5,000 steps are ~60,000
 
@@ -38,7 +39,7 @@ def _unique(pairs: list) -> dict:
     return data
 
 
-def load(text: str):
+def load(text: str) -> Any:
     """Plain data of a one-document YAML text, or None where the marked loader must decide."""
     if _starts_a_node(text, "!"):
         return None

@@ -8,6 +8,7 @@ Schema that `water schema` prints. Nothing about the spec is written twice.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 from typing import Any, Callable, Iterator
 
 from water.errors import Problem
@@ -19,7 +20,7 @@ INVALID = object()  # a value that failed to parse; its problem is already recor
 class Ctx:
     """Where parsing is (file) and what it found wrong so far."""
 
-    def __init__(self, file: str):
+    def __init__(self, file: str) -> None:
         self.file = file
         self.problems: list[Problem] = []
 
@@ -44,7 +45,7 @@ def type_name(value: Any) -> str:
     return "a string"
 
 
-def did_you_mean(word: str, choices) -> str:
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else ""
 
@@ -69,7 +70,7 @@ class FieldInfo:
 
     __slots__ = ("attr", "key", "type", "doc", "required", "default")
 
-    def __init__(self, type_: Type, doc: str, required: bool, default: Any, key: str | None):
+    def __init__(self, type_: Type, doc: str, required: bool, default: Any, key: str | None) -> None:
         self.attr, self.key, self.type, self.doc, self.required, self.default = "", key, type_, doc, required, default
 
 
@@ -89,8 +90,9 @@ class SpecModel:
 
     __spec_fields__: tuple = ()
     __spec_keys__: dict = {}
+    __spec_unset__: dict = {}
 
-    def __init_subclass__(cls):
+    def __init_subclass__(cls) -> None:
         fields = []
         for attr, value in list(vars(cls).items()):
             if isinstance(value, FieldInfo):
@@ -101,12 +103,12 @@ class SpecModel:
         cls.__spec_keys__ = {f.key: f for f in fields}
         cls.__spec_unset__ = {f.attr: None for f in fields}
 
-    def __init__(self, **values):
+    def __init__(self, **values: Any) -> None:
         for f in self.__spec_fields__:
             setattr(self, f.attr, values.pop(f.attr, None))
         self.__dict__.update(values)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         shown = ", ".join(f"{f.attr}={getattr(self, f.attr)!r}" for f in self.__spec_fields__)
         return f"{type(self).__name__}({shown})"
 
@@ -128,7 +130,7 @@ def is_set(obj: Any, attr: str) -> bool:
 class Model(Type):
     """A nested spec model. `variants` (name → model) means: exactly one of these keys."""
 
-    def __init__(self, cls, variants: Callable[[], dict] | None = None):
+    def __init__(self, cls, variants: Callable[[], dict] | None = None) -> None:
         self.cls = cls
         self._variants = variants
         self._known: dict | None = None  # variants, and the fields sorted by what parse does when missing
@@ -145,23 +147,23 @@ class Model(Type):
             return known
         return self._known
 
-    def parse(self, value, mark, path, ctx):
+    def parse(self, value: Any, mark: Mark, path: str, ctx: Ctx) -> Any:
         if not isinstance(value, dict):
             return ctx.problem(mark, path, f"expected a mapping, got {type_name(value)}")
         keys = self.cls.__spec_keys__
         variants = self._known if self._known is not None else self.variants()
-        marked = isinstance(value, MarkedMap)
+        marked = value if isinstance(value, MarkedMap) else None
         values, marks = {}, {}
         prefix = f"{path}." if path else ""
         # the keys written, then what is missing: a step writes a few of its many fields
         for key, item in value.items():
             f = keys.get(key)
             if f is not None:
-                vmark = value.value_marks[key] if marked else mark
+                vmark = marked.value_marks[key] if marked is not None else mark
                 values[f.attr] = f.type.parse(item, vmark, prefix + key, ctx)
                 marks[f.attr] = vmark
             elif key not in variants:
-                at = value.key_marks[key] if marked else mark
+                at = marked.key_marks[key] if marked is not None else mark
                 ctx.problem(at, prefix + key, "unknown field", did_you_mean(key, [*keys, *variants]))
         for f in self._required:
             if f.key not in value:
@@ -178,7 +180,7 @@ class Model(Type):
         attributes["_mark"], attributes["_marks"] = mark, marks
         return obj
 
-    def _parse_variant(self, value, mark, path, ctx, variants, values, marks):
+    def _parse_variant(self, value: Any, mark: Mark, path: str, ctx: Ctx, variants, values, marks) -> None:
         chosen = [k for k in value if k in variants]
         if len(chosen) != 1:
             names = ", ".join(variants)
@@ -192,7 +194,7 @@ class Model(Type):
         values["config"] = model_of(variants[kind]).parse(value[kind], vmark, _join(path, kind), ctx)
         marks["config"] = vmark
 
-    def schema(self, defs):
+    def schema(self, defs: dict) -> dict:
         name = self.cls.__name__
         if name not in defs:
             defs[name] = {}  # reserve first: models may nest themselves
@@ -216,7 +218,7 @@ class Model(Type):
             defs[name] = out
         return {"$ref": f"#/$defs/{name}"}
 
-    def texts(self, value, mark, path, keep):
+    def texts(self, value: Any, mark: Mark, path: str, keep: Callable[[str], bool]) -> Iterator[tuple[str, Mark, str]]:
         if value is INVALID or value is None:
             return
         for f in self.cls.__spec_fields__:
@@ -229,10 +231,10 @@ class Model(Type):
 
 
 class List(Type):
-    def __init__(self, item: Type, min_items: int = 0, unique: bool = False):
+    def __init__(self, item: Type, min_items: int = 0, unique: bool = False) -> None:
         self.item, self.min_items, self.unique = item, min_items, unique
 
-    def parse(self, value, mark, path, ctx):
+    def parse(self, value: Any, mark: Mark, path: str, ctx: Ctx) -> Any:
         if not isinstance(value, list):
             return ctx.problem(mark, path, f"expected a list, got {type_name(value)}")
         if len(value) < self.min_items:
@@ -248,22 +250,22 @@ class List(Type):
             _report_repeats(items, marks, path, ctx)
         return MarkedList.of(items, mark, marks)
 
-    def schema(self, defs):
-        out = {"type": "array", "items": self.item.schema(defs)}
+    def schema(self, defs: dict) -> dict:
+        out: dict = {"type": "array", "items": self.item.schema(defs)}
         if self.min_items:
             out["minItems"] = self.min_items
         if self.unique:
             out["uniqueItems"] = True
         return out
 
-    def texts(self, value, mark, path, keep):
+    def texts(self, value: Any, mark: Mark, path: str, keep: Callable[[str], bool]) -> Iterator[tuple[str, Mark, str]]:
         for i, item in enumerate(value):
             if item.__class__ is not str or keep(item):
                 yield from self.item.texts(item, value.item_marks[i] if isinstance(value, MarkedList) else mark,
                                            f"{path}[{i}]", keep)
 
 
-def _report_repeats(items: list, marks: list, path: str, ctx: Ctx):
+def _report_repeats(items: list, marks: list, path: str, ctx: Ctx) -> None:
     seen = set()
     for i, item in enumerate(items):
         if isinstance(item, str):
@@ -273,10 +275,10 @@ def _report_repeats(items: list, marks: list, path: str, ctx: Ctx):
 
 
 class Map(Type):
-    def __init__(self, key: Type, value: Type, what: str = "key"):
+    def __init__(self, key: Type, value: Type, what: str = "key") -> None:
         self.key, self.value, self.what = key, value, what
 
-    def parse(self, value, mark, path, ctx):
+    def parse(self, value: Any, mark: Mark, path: str, ctx: Ctx) -> Any:
         if not isinstance(value, dict):
             return ctx.problem(mark, path, f"expected a mapping, got {type_name(value)}")
         out = MarkedMap.empty(mark)
@@ -288,14 +290,14 @@ class Map(Type):
             out.key_marks[k], out.value_marks[k] = kmark, vmark
         return out
 
-    def schema(self, defs):
+    def schema(self, defs: dict) -> dict:
         out = {"type": "object", "additionalProperties": self.value.schema(defs)}
         key = self.key.schema(defs)
         if "pattern" in key:
             out["propertyNames"] = {"pattern": key["pattern"]}
         return out
 
-    def texts(self, value, mark, path, keep):
+    def texts(self, value: Any, mark: Mark, path: str, keep: Callable[[str], bool]) -> Iterator[tuple[str, Mark, str]]:
         for k, v in value.items():
             if v.__class__ is not str or keep(v):
                 vmark = value.value_marks[k] if isinstance(value, MarkedMap) else mark
@@ -305,19 +307,19 @@ class Map(Type):
 class Union(Type):
     """One of several types, chosen by the loaded value's Python type."""
 
-    def __init__(self, *choices: tuple[type, Type], what: str):
+    def __init__(self, *choices: tuple[type, Type], what: str) -> None:
         self.choices, self.what = choices, what
 
-    def parse(self, value, mark, path, ctx):
+    def parse(self, value: Any, mark: Mark, path: str, ctx: Ctx) -> Any:
         for py_type, choice in self.choices:
             if isinstance(value, py_type) and not (isinstance(value, bool) and py_type is not bool):
                 return choice.parse(value, mark, path, ctx)
         return ctx.problem(mark, path, f"expected {self.what}, got {type_name(value)}")
 
-    def schema(self, defs):
+    def schema(self, defs: dict) -> dict:
         return {"anyOf": [c.schema(defs) for _, c in self.choices]}
 
-    def texts(self, value, mark, path, keep):
+    def texts(self, value: Any, mark: Mark, path: str, keep: Callable[[str], bool]) -> Iterator[tuple[str, Mark, str]]:
         for py_type, choice in self.choices:
             if isinstance(value, py_type) or (py_type is dict and hasattr(value, "_marks")):
                 yield from choice.texts(value, mark, path, keep)
@@ -336,7 +338,7 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-def parse(cls, data: Any, ctx: Ctx, path: str = ""):
+def parse(cls, data: Any, ctx: Ctx, path: str = "") -> Any:
     """Parse loaded data as model `cls`; problems land in ctx."""
     return Model(cls).parse(data, getattr(data, "mark", (1, 1)), path, ctx)
 

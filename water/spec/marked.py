@@ -10,7 +10,7 @@ class MarkedMap(dict):
 
     __slots__ = ("mark", "key_marks", "value_marks")
 
-    def __init__(self, mark: Mark = (1, 1)):
+    def __init__(self, mark: Mark = (1, 1)) -> None:
         super().__init__()
         self.mark = mark
         self.key_marks: dict = {}
@@ -29,7 +29,7 @@ class MarkedList(list):
 
     __slots__ = ("mark", "item_marks")
 
-    def __init__(self, mark: Mark = (1, 1)):
+    def __init__(self, mark: Mark = (1, 1)) -> None:
         super().__init__()
         self.mark = mark
         self.item_marks: list = []
@@ -43,7 +43,7 @@ class MarkedList(list):
         return out
 
 
-def text_mark(mark, text, offset):
+def text_mark(mark: Mark, text: str, offset: int) -> Mark:
     """Where offset `offset` of a YAML string stood; later lines of a block keep its indentation."""
     line = text.count("\n", 0, offset)
     if not line:

@@ -2,8 +2,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from water.spec.fields import INVALID, Type, did_you_mean, type_name
+
+if TYPE_CHECKING:
+    from water.spec.fields import Ctx
+    from water.spec.marked import Mark
 
 EXPR_OPEN = "{{"
 
@@ -12,12 +18,12 @@ class Str(Type):
     """A string. `expr`: may hold water expressions ({{...}}), checked later with the step."""
 
     def __init__(self, pattern: str | None = None, what: str = "", *, enum: tuple = (), max_len: int = 0,
-                 expr: bool = False, suggest=None):
+                 expr: bool = False, suggest: Callable[[str], str] | None = None) -> None:
         self.regex = re.compile(pattern) if pattern else None
         self.pattern, self.what, self.enum, self.max_len, self.expr = pattern, what, enum, max_len, expr
         self.suggest = suggest
 
-    def parse(self, value, mark, path, ctx):
+    def parse(self, value: Any, mark: Mark, path: str, ctx: Ctx) -> Any:
         if not isinstance(value, str):
             hint = f"quote it: '{value}'" if isinstance(value, (int, float)) and not isinstance(value, bool) else ""
             return ctx.problem(mark, path, f"expected {self.what or 'a string'}, got {type_name(value)}", hint)
@@ -33,7 +39,7 @@ class Str(Type):
             return ctx.problem(mark, path, "expressions ({{...}}) are not allowed in this field")
         return value
 
-    def schema(self, defs):
+    def schema(self, defs: dict) -> dict:
         out: dict = {"type": "string"}
         if self.enum:
             out["enum"] = list(self.enum)
@@ -43,7 +49,7 @@ class Str(Type):
             out["maxLength"] = self.max_len
         return out
 
-    def texts(self, value, mark, path, keep):
+    def texts(self, value: Any, mark: Mark, path: str, keep: Callable[[str], bool]) -> Iterator[tuple[str, Mark, str]]:
         if self.expr and isinstance(value, str) and keep(value):
             yield (path, mark, value)
 
@@ -71,10 +77,10 @@ DNS_SUBDOMAIN = Str(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", DNS_WHAT, max_len=253, 
 class SecretName(Str):
     """The name of a Secret that holds a secret URL: the URL itself given here is refused without printing it."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(DNS_SUBDOMAIN.pattern, DNS_WHAT, max_len=253, suggest=_dns_suggestion)
 
-    def parse(self, value, mark, path, ctx):
+    def parse(self, value: Any, mark: Mark, path: str, ctx: Ctx) -> Any:
         if isinstance(value, str) and ("://" in value or value.startswith("hooks.")):
             return ctx.problem(mark, path, "this looks like the webhook URL itself (not shown: it holds a token); "
                                "name the Secret that holds it", "kubectl create secret generic slack-webhook "
@@ -96,10 +102,10 @@ PLAIN = Str()  # free text that must not hold expressions
 
 
 class Int(Type):
-    def __init__(self, minimum: int | None = None, maximum: int | None = None):
+    def __init__(self, minimum: int | None = None, maximum: int | None = None) -> None:
         self.minimum, self.maximum = minimum, maximum
 
-    def parse(self, value, mark, path, ctx):
+    def parse(self, value: Any, mark: Mark, path: str, ctx: Ctx) -> Any:
         if not isinstance(value, int) or isinstance(value, bool):
             return ctx.problem(mark, path, f"expected a whole number, got {type_name(value)}")
         if self.minimum is not None and value < self.minimum:
@@ -108,7 +114,7 @@ class Int(Type):
             return ctx.problem(mark, path, f"{value} is more than {self.maximum}")
         return value
 
-    def schema(self, defs):
+    def schema(self, defs: dict) -> dict:
         out: dict = {"type": "integer"}
         if self.minimum is not None:
             out["minimum"] = self.minimum
@@ -118,23 +124,23 @@ class Int(Type):
 
 
 class Bool(Type):
-    def parse(self, value, mark, path, ctx):
+    def parse(self, value: Any, mark: Mark, path: str, ctx: Ctx) -> Any:
         if not isinstance(value, bool):
             hint = "write true or false" if isinstance(value, str) else ""
             return ctx.problem(mark, path, f"expected true or false, got {type_name(value)}", hint)
         return value
 
-    def schema(self, defs):
+    def schema(self, defs: dict) -> dict:
         return {"type": "boolean"}
 
 
 class Scalar(Type):
     """A string, number or boolean, kept as the string a process would see."""
 
-    def __init__(self, expr: bool = False):
+    def __init__(self, expr: bool = False) -> None:
         self.expr = expr
 
-    def parse(self, value, mark, path, ctx):
+    def parse(self, value: Any, mark: Mark, path: str, ctx: Ctx) -> Any:
         if isinstance(value, bool):
             return "true" if value else "false"
         if isinstance(value, (int, float)):
@@ -145,10 +151,10 @@ class Scalar(Type):
             return value
         return ctx.problem(mark, path, f"expected a string, number or boolean, got {type_name(value)}")
 
-    def schema(self, defs):
+    def schema(self, defs: dict) -> dict:
         return {"type": ["string", "number", "boolean"]}
 
-    def texts(self, value, mark, path, keep):
+    def texts(self, value: Any, mark: Mark, path: str, keep: Callable[[str], bool]) -> Iterator[tuple[str, Mark, str]]:
         if self.expr and isinstance(value, str) and keep(value):
             yield (path, mark, value)
 
@@ -159,7 +165,7 @@ _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 class Duration(Type):
     """`90s`, `30m`, `2h`, `1h30m`, `1d`, or a whole number of seconds; parsed to seconds."""
 
-    def parse(self, value, mark, path, ctx):
+    def parse(self, value: Any, mark: Mark, path: str, ctx: Ctx) -> Any:
         if isinstance(value, int) and not isinstance(value, bool) and value > 0:
             return value
         m = _DURATION.fullmatch(value) if isinstance(value, str) and value else None
@@ -174,7 +180,7 @@ class Duration(Type):
             return seconds
         return ctx.problem(mark, path, f"'{value}' is not a duration", "e.g. 90s, 30m, 2h, 1h30m, 1d")
 
-    def schema(self, defs):
+    def schema(self, defs: dict) -> dict:
         return {"anyOf": [{"type": "string", "pattern": _DURATION.pattern}, {"type": "integer", "minimum": 1}]}
 
 
@@ -196,10 +202,10 @@ def _amount(match) -> float:
 class Quantity(Type):
     """A Kubernetes quantity (`500m`, `2`, `1Gi`). `bytes`: parsed to a whole number of bytes."""
 
-    def __init__(self, example: str, as_bytes: bool = False):
+    def __init__(self, example: str, as_bytes: bool = False) -> None:
         self.example, self.as_bytes = example, as_bytes
 
-    def parse(self, value, mark, path, ctx):
+    def parse(self, value: Any, mark: Mark, path: str, ctx: Ctx) -> Any:
         text = str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
         match = _QUANTITY.fullmatch(text) if isinstance(text, str) else None
         amount = _amount(match) if match else 0
@@ -211,7 +217,7 @@ class Quantity(Type):
             return ctx.problem(mark, path, f"'{value}' is not a Kubernetes quantity", hint)
         return int(amount) if self.as_bytes else text
 
-    def schema(self, defs):
+    def schema(self, defs: dict) -> dict:
         return {"anyOf": [{"type": "string", "pattern": _QUANTITY.pattern}, {"type": "number", "exclusiveMinimum": 0}]}
 
 
@@ -221,17 +227,17 @@ S3_URI = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/")
 class S3Uri(Type):
     """`s3://bucket/prefix`; may start with an expression whose value is one at run time."""
 
-    def parse(self, value, mark, path, ctx):
+    def parse(self, value: Any, mark: Mark, path: str, ctx: Ctx) -> Any:
         if not isinstance(value, str):
             return ctx.problem(mark, path, f"expected an S3 URI, got {type_name(value)}")
         if not value.startswith(EXPR_OPEN) and not S3_URI.match(value):
             return ctx.problem(mark, path, f"'{value}' is not an S3 URI", "expected s3://bucket/prefix/")
         return value
 
-    def schema(self, defs):
+    def schema(self, defs: dict) -> dict:
         return {"type": "string", "pattern": r"^(s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/|\{\{)"}
 
-    def texts(self, value, mark, path, keep):
+    def texts(self, value: Any, mark: Mark, path: str, keep: Callable[[str], bool]) -> Iterator[tuple[str, Mark, str]]:
         if keep(value):
             yield (path, mark, value)
 
@@ -306,7 +312,7 @@ def _cron_value(text: str, names: dict) -> int | None:
 class Cron(Type):
     """A five-field cron expression (minute hour day month weekday) or a macro such as @daily."""
 
-    def parse(self, value, mark, path, ctx):
+    def parse(self, value: Any, mark: Mark, path: str, ctx: Ctx) -> Any:
         if not isinstance(value, str):
             return ctx.problem(mark, path, f"expected a cron expression, got {type_name(value)}", "quote it")
         if value.startswith(("TZ=", "CRON_TZ=")):
@@ -321,7 +327,7 @@ class Cron(Type):
                                    "check the day of month against the month (February has 28 or 29 days)")
         return value
 
-    def schema(self, defs):
+    def schema(self, defs: dict) -> dict:
         return {"type": "string"}
 
 
@@ -347,7 +353,7 @@ def _zone_hint(value: str, zones) -> str:
 class TimeZone(Type):
     """An IANA time zone name such as Asia/Tokyo."""
 
-    def parse(self, value, mark, path, ctx):
+    def parse(self, value: Any, mark: Mark, path: str, ctx: Ctx) -> Any:
         import zoneinfo
 
         if not isinstance(value, str):
@@ -361,7 +367,7 @@ class TimeZone(Type):
             return ctx.problem(mark, path, f"'{value}' is not a known time zone", hint)
         return value
 
-    def schema(self, defs):
+    def schema(self, defs: dict) -> dict:
         return {"type": "string"}
 
 

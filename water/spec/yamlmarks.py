@@ -21,7 +21,7 @@ from water.spec.marked import Mark, MarkedList, MarkedMap, file_mark
 class _PyParser(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer):
     """PyYAML's own parser and composer, in Python."""
 
-    def __init__(self, stream):
+    def __init__(self, stream: str) -> None:
         yaml.reader.Reader.__init__(self, stream)
         yaml.scanner.Scanner.__init__(self)
         yaml.parser.Parser.__init__(self)
@@ -73,7 +73,7 @@ class _AliasMarkingParser(_PyParser):
     def compose_node(self, parent, index):
         alias = self.peek_event() if self.check_event(yaml.events.AliasEvent) else None
         node = super().compose_node(parent, index)
-        if alias is None:
+        if alias is None or node is None:
             return node
         placed = copy.copy(node)
         placed.start_mark, placed.end_mark = alias.start_mark, alias.end_mark
@@ -85,7 +85,7 @@ class _Constructor(yaml.constructor.SafeConstructor, _CoreResolver):
 
     PARSER: type
 
-    def __init__(self, text: str, file: str):
+    def __init__(self, text: str, file: str) -> None:
         parser: Any = self.PARSER  # the parser base of this very class (its __init__ takes the text)
         parser.__init__(self, text)
         yaml.constructor.SafeConstructor.__init__(self)
@@ -218,7 +218,7 @@ def _code(character) -> int:
     return character if isinstance(character, int) else ord(character)  # libyaml gives the number
 
 
-def load(text: str, file: str):
+def load(text: str, file: str) -> Any:
     """Parse one YAML document; raise SpecError with located problems."""
     loader = (_AliasLoader if fastyaml.may_have_anchors(text) else _Loader)(text, file)
     try:

@@ -5,6 +5,7 @@ import csv
 import glob
 import os
 import re
+from typing import TYPE_CHECKING, Any
 
 from water import expressions
 from water.errors import JobFailed, StepFailed
@@ -12,6 +13,10 @@ from water.spec.fields import Ctx, SpecModel, as_data, field, mark_of
 from water.spec.marked import file_mark, text_mark
 from water.spec.types import PLAIN, TEXT, S3Uri, Str
 from water.steps.base import NUMBER, PREFIX, Kind, Prepared, read_project_file
+
+if TYPE_CHECKING:
+    from water.local.context import StepRun
+    from water.runtime.job import Job
 
 
 class AthenaSpec(SpecModel):
@@ -81,7 +86,7 @@ class Athena(Kind):
     outputs = {"output": PREFIX, "bytes": NUMBER}
     stop_keys = ("output", "workgroup")  # what the exit handler needs to find the run's query
 
-    def prepare(self, config, project_dir, path, ctx):
+    def prepare(self, config: Any, project_dir: str, path: str, ctx: Ctx) -> Prepared:
         prepared = self._read(config, project_dir, path, ctx)
         file, text = prepared.files.get("query", (None, config.query))
         for offset in query_parameters(text)[2]:
@@ -93,7 +98,7 @@ class Athena(Kind):
                 ctx.problems.extend(sub.problems)
         return prepared
 
-    def _read(self, config, project_dir, path, ctx) -> Prepared:
+    def _read(self, config: Any, project_dir: str, path: str, ctx: Ctx) -> Prepared:
         if not is_sql_file(config.query):
             return Prepared()
         field_path, path = path, config.query.strip()
@@ -101,14 +106,14 @@ class Athena(Kind):
             mark_of(config, "query"), f"{field_path}.query", f"cannot read SQL file '{path}': {strerror}"))
         return Prepared(files={"query": item for item in found.items()})
 
-    def job_config(self, config, prepared):
+    def job_config(self, config: Any, prepared: Prepared) -> dict:
         data = as_data(config)
         if "query" in prepared.files:
             data["query"] = prepared.files["query"][1]
         return data
 
 
-    def run_local(self, sr):
+    def run_local(self, sr: StepRun) -> dict:
         """DuckDB over the tables of spec.local.tables; the SQL transpiled from Athena's Trino dialect;
         expressions bound as query parameters, as on Athena. The result is a CSV under `output`."""
         import duckdb
@@ -143,7 +148,7 @@ class Athena(Kind):
         return {"output": uri}
 
 
-    def run_cluster(self, job):
+    def run_cluster(self, job: Job) -> dict:
         """Start the query (or find the one this step already started), wait, return where the result is."""
         from water.runtime import aws, poll
         from water.runtime.job import Marker
@@ -175,7 +180,7 @@ class Athena(Kind):
         size, _ = aws.measure_prefix(s3, output)
         return {"output": output, "bytes": str(size)}
 
-    def stop_run(self, job):
+    def stop_run(self, job: Job) -> str | None:
         """The run's query (from its marker), stopped if still queued or running; what was stopped, or None."""
         from water.runtime import aws
         from water.runtime.job import Marker

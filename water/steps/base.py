@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from water.errors import BadInput, StepFailed
 from water.spec.fields import as_data, mark_of
 from water.textfile import NotUtf8, read_text
+
+if TYPE_CHECKING:
+    from water.local.context import StepRun
+    from water.runtime.job import Job
+    from water.spec.fields import Ctx
+
 
 MISSING = os.strerror(errno.ENOENT)
 
@@ -21,7 +29,7 @@ class Prepared:
     named: dict = field(default_factory=dict)  # other project files the spec names (path → text), unchecked
 
 
-def read_project_file(project_dir: str, rel: str, on_error) -> dict:
+def read_project_file(project_dir: str, rel: str, on_error: Callable[[str], object]) -> dict:
     """{rel: text} of a file the spec names; on_error(why) reports it when it cannot be read or is not UTF-8.
     What is read is also what a deploy's revision keeps, so `water edit` can re-check the spec later."""
     root = os.path.realpath(project_dir)
@@ -31,13 +39,13 @@ def read_project_file(project_dir: str, rel: str, on_error) -> dict:
     try:
         return {rel: read_text(os.path.join(project_dir, rel))}
     except OSError as exc:
-        on_error(exc.strerror)
+        on_error(exc.strerror or str(exc))
     except NotUtf8 as exc:
         on_error(str(exc))
     return {}
 
 
-def named_script(config, key: str, what: str, project_dir: str, path: str, ctx) -> Prepared:
+def named_script(config: Any, key: str, what: str, project_dir: str, path: str, ctx: Ctx) -> Prepared:
     """A script the step names (train's entry, Glue's script): it must exist; a revision keeps it."""
     rel = getattr(config, key)
     if not rel:
@@ -71,36 +79,36 @@ class Kind:
         """Whether a failed run's exit handler must look for this kind's AWS job (water-job cleanup)."""
         return self.stop_keys is not None
 
-    def step_outputs(self, config) -> tuple:
+    def step_outputs(self, config: Any) -> tuple:
         """The outputs a step of this kind produces, given its config."""
         return tuple(self.outputs)
 
-    def measured_output(self, config) -> str | None:
+    def measured_output(self, config: Any) -> str | None:
         """The output a later step's sizing measures: the step's first S3 prefix, if it has one."""
         return next((name for name in self.step_outputs(config) if self.outputs.get(name) == PREFIX), None)
 
-    def prepare(self, config, project_dir: str, path: str, ctx) -> Prepared:
+    def prepare(self, config: Any, project_dir: str, path: str, ctx: Ctx) -> Prepared:
         """Read the project files the step names; report problems in ctx (`path`: the kind's field path)."""
         return Prepared()
 
-    def check_limits(self, config, timeout: int, path: str, ctx) -> None:
+    def check_limits(self, config: Any, timeout: int, path: str, ctx: Ctx) -> None:
         """Check the step's own limits against its timeout (`path`: the kind's field path)."""
 
-    def take_from(self, config, by_name: dict, path: str, ctx) -> None:
+    def take_from(self, config: Any, by_name: dict, path: str, ctx: Ctx) -> None:
         """Settings a step takes from the steps it references (`by_name`: every step of the pipeline by name)."""
 
-    def job_config(self, config, prepared: Prepared) -> dict:
+    def job_config(self, config: Any, prepared: Prepared) -> dict:
         """The config `water-job <kind>` receives (user texts with their expressions intact)."""
         return as_data(config)
 
-    def run_local(self, sr) -> dict:
+    def run_local(self, sr: StepRun) -> dict:
         """Run the step on this machine (`sr`: a water.local.context.StepRun); return its outputs by name."""
         raise StepFailed(f"{self.name} steps do not run locally")
 
-    def run_cluster(self, job) -> dict:
+    def run_cluster(self, job: Job) -> dict:
         """Run the step in its pod (`job`: a water.runtime.job.Job); return its outputs by name."""
         raise BadInput(f"{self.name} steps do not run in a pod")
 
-    def stop_run(self, job) -> str | None:
+    def stop_run(self, job: Job) -> str | None:
         """Stop this step's AWS job of the run if it still runs (the exit handler's cleanup); what, or None."""
         return None

@@ -2,10 +2,16 @@
 (which resolves expressions, reports to Datadog and writes outputs)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from water.errors import JobFailed
 from water.spec.fields import List, SpecModel, field
 from water.spec.types import TEXT, S3Uri
 from water.steps.base import NUMBER, PREFIX, Kind
+
+if TYPE_CHECKING:
+    from water.local.context import StepRun
+    from water.runtime.job import Job
 
 
 class ContainerSpec(SpecModel):
@@ -23,10 +29,10 @@ class Container(Kind):
     sizes = "pod"
     plain_cronjob = True
 
-    def step_outputs(self, config):
+    def step_outputs(self, config: Any) -> tuple:
         return tuple(self.outputs) if config.output else ()
 
-    def run_local(self, sr):
+    def run_local(self, sr: StepRun) -> dict:
         outputs = {}
         if sr.step.config.output:
             outputs["output"], _ = sr.output_dir(sr.step.config.output)
@@ -37,7 +43,7 @@ class Container(Kind):
         return outputs
 
 
-    def run_cluster(self, job):
+    def run_cluster(self, job: Job) -> dict:
         """The command, with its expressions resolved and the step's env; its exit code decides."""
         import os
         import subprocess

@@ -4,11 +4,18 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+from typing import TYPE_CHECKING, Any
 
 from water.errors import JobFailed, StepFailed
 from water.spec.fields import Map, Model, SpecModel, as_data, field
 from water.spec.types import TEXT, Enum, Int, S3Uri, Str
 from water.steps.base import NUMBER, PREFIX, Kind, named_script
+
+if TYPE_CHECKING:
+    from water.local.context import StepRun
+    from water.runtime.job import Job
+    from water.spec.fields import Ctx
+    from water.steps.base import Prepared
 
 
 class GlueWorkers(SpecModel):
@@ -36,19 +43,19 @@ class Glue(Kind):
     outputs = {"output": PREFIX, "bytes": NUMBER}
     stop_keys = ("job",)
 
-    def step_outputs(self, config):
+    def step_outputs(self, config: Any) -> tuple:
         return tuple(self.outputs) if config.output or "--output" in config.arguments else ()
 
-    def prepare(self, config, project_dir, path, ctx):
+    def prepare(self, config: Any, project_dir: str, path: str, ctx: Ctx) -> Prepared:
         return named_script(config, "script", "script", project_dir, path, ctx)
 
-    def job_config(self, config, prepared):
+    def job_config(self, config: Any, prepared: Prepared) -> dict:
         data = as_data(config)
         if not config.output and "--output" in config.arguments:
             data["output"] = config.arguments["--output"]
         return data
 
-    def run_local(self, sr):
+    def run_local(self, sr: StepRun) -> dict:
         config = sr.step.config
         if not config.script:
             raise StepFailed("set glue.script to the job's script to run this step locally")
@@ -65,7 +72,7 @@ class Glue(Kind):
         return outputs
 
 
-    def run_cluster(self, job):
+    def run_cluster(self, job: Job) -> dict:
         """Start this attempt's job run, or attach to the run an attempt of this step already started (marker,
         else the run tagged with --water-run-id) while it runs or once it succeeded; wait; every terminal state
         but SUCCEEDED fails with the run's ErrorMessage."""
@@ -107,13 +114,13 @@ class Glue(Kind):
         return {"output": output, "bytes": aws.measure_prefix(s3, output)[0]}
 
     @staticmethod
-    def _reattach(job, glue):
+    def _reattach(job: Job, glue):
         runs = _tagged_runs(glue, job.spec["job"])
         found = job.reattach(lambda attempt: runs.get(job.token(attempt=attempt)), lambda run: glue.get_job_run(
             JobName=run["JobName"], RunId=run["Id"])["JobRun"]["JobRunState"] not in ENDED_BADLY)
         return found and found["Id"]
 
-    def stop_run(self, job):
+    def stop_run(self, job: Job) -> str | None:
         """The run's Glue job runs (found by their --water-run-id) that have not ended, stopped; what, or None."""
         from water.runtime import aws
         from water.runtime.job import MAX_ATTEMPTS

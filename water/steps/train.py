@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from water import contract
 from water.errors import BadInput, JobFailed, StepFailed
@@ -13,6 +14,12 @@ from water.spec.fields import Map, Model, SpecModel, field, mark_of
 from water.spec.model import IAM_ROLE, Instance
 from water.spec.types import SAGEMAKER_IMAGE, Bool, Duration, S3Uri, Scalar, Str
 from water.steps.base import MODEL, PREFIX, Kind, named_script
+
+if TYPE_CHECKING:
+    from water.local.context import StepRun
+    from water.runtime.job import Job
+    from water.spec.fields import Ctx
+    from water.steps.base import Prepared
 
 
 class TrainSpec(SpecModel):
@@ -45,10 +52,10 @@ class Train(Kind):
     image_scope = "training"
     stop_keys = ()  # the job's name follows from pipeline, step and run
 
-    def prepare(self, config, project_dir, path, ctx):
+    def prepare(self, config: Any, project_dir: str, path: str, ctx: Ctx) -> Prepared:
         return named_script(config, "entry", "entry script", project_dir, path, ctx)
 
-    def check_limits(self, config, timeout, path, ctx):
+    def check_limits(self, config: Any, timeout: int, path: str, ctx: Ctx) -> None:
         """maxRuntime defaults to the step's timeout; maxWait is for spot training, at least maxRuntime; neither
         may outlast the step."""
         if config.max_runtime is None:
@@ -64,7 +71,7 @@ class Train(Kind):
                         "raise the step's timeout")
 
 
-    def run_local(self, sr):
+    def run_local(self, sr: StepRun) -> dict:
         """The entry script in a subprocess with SageMaker's conventions: SM_CHANNEL_<NAME> folders,
         SM_MODEL_DIR, SM_OUTPUT_DATA_DIR, SM_HPS and `--name value` hyperparameters; the model folder is
         packed as <output>/<job>/output/model.tar.gz, as SageMaker does."""
@@ -92,7 +99,7 @@ class Train(Kind):
         return {"output": uri, "model": f"{uri.rstrip('/')}/{job}/output/model.tar.gz"}
 
 
-    def run_cluster(self, job):
+    def run_cluster(self, job: Job) -> dict:
         """A SageMaker training job named after pipeline, step and run: described first and attached to if it
         exists (a restart), else created; Failed and Stopped both fail the step with SageMaker's reason."""
         from water.runtime import aws, poll
@@ -114,7 +121,7 @@ class Train(Kind):
         return {"output": output, "model": done["ModelArtifacts"]["S3ModelArtifacts"]}
 
     @staticmethod
-    def _create(job, name: str, output: str) -> None:
+    def _create(job: Job, name: str, output: str) -> None:
         """The training job (one call, no botocore retries: see attach_or_create), then its marker."""
         from water.runtime.job import Marker
 
@@ -123,7 +130,7 @@ class Train(Kind):
         job.client("sagemaker", retries=False).create_training_job(**request)
         Marker(job, s3, output).write(name)
 
-    def stop_run(self, job):
+    def stop_run(self, job: Job) -> str | None:
         return stop_if_running(job, "training")
 
 
@@ -134,7 +141,7 @@ JOB_TYPES = {"training": ("describe_training_job", "stop_training_job", "Trainin
                            "TransformJobSummaries")}
 
 
-def attach_or_create(job, sagemaker, job_type: str, create) -> str:
+def attach_or_create(job: Job, sagemaker: Any, job_type: str, create: Callable[..., Any]) -> str:
     """The name of the job this step waits for: the newest of its attempts' jobs while it is in progress or once
     it completed (or this attempt's own, whatever its state), else a new one for this attempt made by
     create(name), exactly once (water.runtime.job.Job.create)."""
@@ -150,7 +157,7 @@ def attach_or_create(job, sagemaker, job_type: str, create) -> str:
     return name
 
 
-def stop_if_running(job, job_type: str):
+def stop_if_running(job: Job, job_type: str) -> str | None:
     """Stop the run's SageMaker jobs of this step (any attempt) that are still in progress; what, or None.
     One listing of the jobs whose names start as this step's do, matched against its attempts' names."""
     describe, stop, name_key, status_key, summaries = JOB_TYPES[job_type]
@@ -177,7 +184,7 @@ def image_uri(image: str) -> str:
     return image
 
 
-def _training_request(job, name: str, output: str, s3) -> dict[str, Any]:
+def _training_request(job: Job, name: str, output: str, s3: Any) -> dict[str, Any]:
     spec = job.spec
     instance_type, instance_count = instances(job)
     hyperparameters = {k: job.resolve(v) for k, v in spec.get("hyperparameters", {}).items()}
@@ -203,7 +210,7 @@ def _training_request(job, name: str, output: str, s3) -> dict[str, Any]:
     return request
 
 
-def execution_role(job) -> str:
+def execution_role(job: Job) -> str:
     """The role a SageMaker job assumes: the step's, the pipeline's, or the pod's (contract.SAGEMAKER_ROLE_ENV)."""
     role = job.spec.get("role") or (job.config.get("aws") or {}).get("sagemakerRole") or \
         job.env.get(contract.SAGEMAKER_ROLE_ENV)
@@ -212,14 +219,14 @@ def execution_role(job) -> str:
     return role
 
 
-def instances(job) -> tuple[str, int]:
+def instances(job: Job) -> tuple[str, int]:
     """(type, count) of a SageMaker job's instances: the size task's choice for a sized step, else the spec's."""
     instance = job.spec["instance"]
     kind, count = (job.refs.get(contract.sizing_ref(o)) for o in contract.SIZED_INSTANCE)
     return kind or instance["type"], int(count or instance.get("count", 1))
 
 
-def _upload_source(job, entry: str, prefix: str, s3) -> dict:
+def _upload_source(job: Job, entry: str, prefix: str, s3: Any) -> dict:
     """Script mode: the entry's folder (from the step image's working directory) as sourcedir.tar.gz."""
     import io
     import tarfile
@@ -240,7 +247,7 @@ def _upload_source(job, entry: str, prefix: str, s3) -> dict:
             "sagemaker_region": s3.meta.region_name}
 
 
-def describe_or_none(describe, **name):
+def describe_or_none(describe: Callable[..., Any], **name: str) -> Any:
     """A SageMaker describe call's answer, or None where the resource does not exist."""
     from water.runtime import aws
 
@@ -252,7 +259,7 @@ def describe_or_none(describe, **name):
         raise
 
 
-def ended(describe, status_key: str, **name):
+def ended(describe: Callable[..., Any], status_key: str, **name: str) -> Any:
     """The description once the job reached Completed, Failed or Stopped; None while it runs."""
     described = describe(**name)
     return described if described[status_key] in ("Completed", "Failed", "Stopped") else None

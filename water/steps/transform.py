@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING, Any
 
 from water import expressions
 from water.errors import JobFailed, StepFailed
@@ -10,6 +11,11 @@ from water.spec.fields import Model, SpecModel, field, mark_of
 from water.spec.model import IAM_ROLE, Instance
 from water.spec.types import SAGEMAKER_IMAGE, TEXT, Enum, S3Uri, Str
 from water.steps.base import MODEL, NUMBER, PREFIX, Kind
+
+if TYPE_CHECKING:
+    from water.local.context import StepRun
+    from water.runtime.job import Job
+    from water.spec.fields import Ctx
 
 
 class TransformSpec(SpecModel):
@@ -37,7 +43,7 @@ class Transform(Kind):
     image_scope = "inference"
     stop_keys = ()  # the job's name follows from pipeline, step and run
 
-    def take_from(self, config, by_name, path, ctx):
+    def take_from(self, config: Any, by_name: dict, path: str, ctx: Ctx) -> None:
         """Without `image`, serve with the image of the step whose model this is."""
         if config.image:
             return
@@ -54,7 +60,7 @@ class Transform(Kind):
             config.image = by_name[models[0].name].config.image  # serve with the image that trained it
 
 
-    def run_local(self, sr):
+    def run_local(self, sr: StepRun) -> dict:
         """The model's inference code (SageMaker's model_fn / input_fn / predict_fn / output_fn, from the
         entry script of the train step that made it) over every input file, one output file per input."""
         import tarfile
@@ -76,7 +82,7 @@ class Transform(Kind):
         return {"output": uri}
 
 
-    def run_cluster(self, job):
+    def run_cluster(self, job: Job) -> dict:
         """A SageMaker model (created if needed) and a batch transform job, both named after pipeline, step
         and run, described before created; Failed and Stopped fail the step with SageMaker's reason."""
         from water.runtime import aws, poll
@@ -97,7 +103,7 @@ class Transform(Kind):
         return {"output": output, "bytes": aws.measure_prefix(s3, output)[0]}
 
     @staticmethod
-    def _create(job, name: str, output: str, s3) -> None:
+    def _create(job: Job, name: str, output: str, s3: Any) -> None:
         """The model (made once: "already exists" is our own, from a call whose answer was lost) and the job."""
         from water.runtime import aws
         from water.runtime.job import Marker
@@ -121,7 +127,7 @@ class Transform(Kind):
             TransformResources={"InstanceType": instance_type, "InstanceCount": instance_count})
         Marker(job, s3, output).write(name)
 
-    def stop_run(self, job):
+    def stop_run(self, job: Job) -> str | None:
         from water.steps.train import stop_if_running
 
         return stop_if_running(job, "transform")

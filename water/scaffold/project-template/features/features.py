@@ -16,7 +16,7 @@ def build(rows):
             for r in rows]
 
 
-def main(argv=None):
+def main(argv=None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--input", required=True)
     parser.add_argument("--output", required=True)

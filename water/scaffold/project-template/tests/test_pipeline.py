@@ -8,13 +8,13 @@ PROJECT = os.path.dirname(HERE)
 sys.path.insert(0, PROJECT)
 
 
-def test_spec_validates():
+def test_spec_validates() -> None:
     done = subprocess.run(["water", "validate", PROJECT], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("OK __NAME__:")
 
 
-def test_features_count_activity_and_popularity():
+def test_features_count_activity_and_popularity() -> None:
     from features.features import build
 
     rows = [{"user_id": "u1", "item_id": "a"}, {"user_id": "u1", "item_id": "b"}, {"user_id": "u2", "item_id": "a"}]

@@ -16,7 +16,7 @@ def read_rows(folder):
     return rows
 
 
-def main():
+def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n_estimators", type=int, default=100)
     args, _ = parser.parse_known_args()
