@@ -1,7 +1,7 @@
 """Step runtime figures, against moto's server on 127.0.0.1 (run on demand, not in the tests):
 
-- process start to the first AWS request of `water-job athena` (goal <= 0.5 s), median of N;
-- peak RSS of `water-job athena`, `glue` and `size` (goal <= 80 MB);
+- process start to the first AWS request of `water-job athena` and `check` (goal <= 0.5 s), median of N;
+- peak RSS of `water-job athena`, `glue`, `size` and `check` over 20,000 CSV rows (goal <= 80 MB);
 - describe calls per job-minute after the first minute, from the real poller on a virtual clock (goal <= 6);
 - how late a step sees its job end, same poller and clock, 2,000 jobs of random length under 10 minutes (goal:
   mean <= 10 s) and 2,000 of 10 minutes to 6 hours (goal: mean <= 5% of the job's length);
@@ -23,7 +23,6 @@ import time
 
 HOOK = """
 import atexit, os, time
-from water.runtime import aws
 
 def _first(request, **_):
     path = os.environ.get("WATER_BENCH_FIRST")
@@ -37,8 +36,17 @@ def _peak():  # this process's own high-water mark (wait4's ru_maxrss counts the
     with open(os.environ["WATER_BENCH_RSS"], "w") as f:
         f.write(str(kib))
 
-aws.HOOKS.append(("before-send", _first))
+HOOKS.append(("before-send", _first))
 atexit.register(_peak)
+"""
+# water-job with the hooks above on its AWS clients (water.runtime.aws.Clients, passed in)
+LAUNCH = """
+import sys
+from water.runtime import aws
+from water.runtime.main import main
+HOOKS = []
+exec(compile(open(sys.argv[1]).read(), sys.argv[1], "exec"))
+sys.exit(main(sys.argv[2:], clients=aws.Clients(HOOKS)))
 """
 
 
@@ -55,7 +63,7 @@ def run(argv: list, env: dict) -> tuple[float, float]:
                           stderr=subprocess.PIPE)
     wall = time.perf_counter() - start
     if done.returncode:
-        raise SystemExit(f"failed: {argv[3]}: {done.stderr.decode()[-500:]}")
+        raise SystemExit(f"failed: {argv[4]}: {done.stderr.decode()[-500:]}")
     with open(rss_file) as f:
         return wall, int(f.read()) / 1024
 
@@ -119,12 +127,10 @@ def main():
     s3.create_bucket(Bucket="bench")
     boto3.client("glue").create_job(Name="bench-job", Role="arn:aws:iam::123456789012:role/g",
                                     Command={"Name": "glueetl", "ScriptLocation": "s3://bench/job.py"})
-    site = os.path.join(work, "site")
-    os.makedirs(site)
-    with open(os.path.join(site, "sitecustomize.py"), "w") as f:
+    hooks = os.path.join(work, "hooks.py")
+    with open(hooks, "w") as f:
         f.write(HOOK)
-    env["PYTHONPATH"] = os.pathsep.join([site, os.getcwd()])
-    water_job = [sys.executable, "-m", "water.runtime.main"]
+    water_job = [sys.executable, "-c", LAUNCH, hooks]
     athena = water_job + ["athena", "--config", config("athena", spec={
         "database": "d", "query": "SELECT 1", "output": "s3://bench/{{run.id}}/a/"})]
     glue = water_job + ["glue", "--config", config("glue", spec={"job": "bench-job", "output": "s3://bench/g/"})]
@@ -132,16 +138,23 @@ def main():
                                                        resources={"cpu": "1", "memory": "1Gi"}, sizes="pod",
                                                        **{"from": "up"}),
                              "--refs", json.dumps({"steps.up.output": "s3://bench/objects/"})]
+    rows = "id,x,label\n" + "".join(f"{i},{i % 97 / 7:.4f},{i % 3}\n" for i in range(20_000))
+    s3.put_object(Bucket="bench", Key="table/part-0.csv", Body=rows.encode())
+    check = water_job + ["check", "--config", config("check", spec={
+        "data": "s3://bench/table/", "output": "s3://bench/{{run.id}}/c/", "rules": [
+            {"rows": {"min": 1}}, {"nulls": {"*": 0}}, {"unique": ["id"]}, {"values": {"label": [0, 1, 2]}},
+            {"range": {"x": {"min": 0, "max": 14}}}]})]
 
-    first, rss = [], {"athena": [], "glue": [], "size": []}
+    first, rss = {"athena": [], "check": []}, {"athena": [], "glue": [], "size": [], "check": []}
     for i in range(args.runs):
-        marker = os.path.join(work, f"first-{i}")
-        run_env = {**env, "WATER_BENCH_FIRST": marker, "WATER_RUN_ID": f"bench-{i}"}
-        started = time.time()
-        _, peak = run(athena, run_env)
-        with open(marker) as f:
-            first.append(float(f.read()) - started)
-        rss["athena"].append(peak)
+        for kind, argv in (("athena", athena), ("check", check)):
+            marker = os.path.join(work, f"first-{kind}-{i}")
+            run_env = {**env, "WATER_BENCH_FIRST": marker, "WATER_RUN_ID": f"bench-{i}"}
+            started = time.time()
+            _, peak = run(argv, run_env)
+            with open(marker) as f:
+                first[kind].append(float(f.read()) - started)
+            rss[kind].append(peak)
         rss["glue"].append(run(glue, {**env, "WATER_RUN_ID": f"bench-{i}"})[1])
         rss["size"].append(run(size_argv, env)[1])
 
@@ -159,7 +172,8 @@ def main():
     print(f"{args.runs} runs against moto's server on 127.0.0.1")
     print("| figure | value | goal |")
     print("|---|---|---|")
-    print(f"| start to first AWS request, athena (median) | {statistics.median(first):.3f} s | <= 0.5 s |")
+    for kind, values in first.items():
+        print(f"| start to first AWS request, {kind} (median) | {statistics.median(values):.3f} s | <= 0.5 s |")
     for kind, values in rss.items():
         print(f"| peak RSS, {kind} (median) | {statistics.median(values):.0f} MiB | <= 80 MiB |")
     print(f"| describe calls per job-minute after the first | {describe_calls_per_minute():.1f} | <= 6 |")

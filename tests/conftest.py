@@ -7,7 +7,9 @@ import json
 import os
 import re
 import shutil
+import socket
 import sys
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -322,3 +324,28 @@ def edited_config(argv: list, change) -> list:
     config = json.loads(base64.b64decode(argv[i]))
     change(config)
     return [*argv[:i], base64.b64encode(json.dumps(config).encode()).decode(), *argv[i + 1:]]
+
+
+@pytest.fixture
+def statsd():
+    """A UDP socket in the place of the Datadog agent's DogStatsD port."""
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.bind(("127.0.0.1", 0))
+    receiver.settimeout(5)
+    yield receiver
+    receiver.close()
+
+
+@pytest.fixture
+def agent(statsd, monkeypatch):
+    """`statsd`, named by the env a step reads the agent's address from."""
+    monkeypatch.setenv("DD_AGENT_HOST", "127.0.0.1")
+    monkeypatch.setenv("DD_DOGSTATSD_PORT", str(statsd.getsockname()[1]))
+    return statsd
+
+
+def received(receiver, count: int) -> dict:
+    packets, deadline = [], time.monotonic() + 5
+    while len(packets) < count and time.monotonic() < deadline:
+        packets += receiver.recv(65535).decode().splitlines()
+    return {p.split(":")[0]: p for p in packets}

@@ -58,8 +58,10 @@ def test_the_demo_runs_every_step_and_prints_its_metric(demo):
     assert first.exit_code == 0, first.output
     assert "train: metrics: accuracy 0." in first.stdout
     assert "publish: 72 B in 1 object -> tier 2: cpu 500m, memory 512Mi, 3 shards" in first.stdout
-    for step in ("extract", "features", "train", "predict", "publish"):
-        assert f"{step:<16} done" in first.stderr
+    events = [line.split(None, 1) for line in first.stderr.splitlines()]
+    for step in ("extract", "features", "validate-features", "train", "predict", "publish"):
+        assert [step, "running"] in events and any(e[0] == step and e[1].startswith("done in ") for e in events)
+    assert "validate-features: 23 of 23 rules passed over 142 rows" in first.stdout
     assert "publish: 72 B in 1 object -> tier 2: cpu 500m, memory 512Mi, 3 shards" in first.stderr
 
 
@@ -91,15 +93,15 @@ def test_runs_are_listed_with_their_status(demo):
     path, _, _ = demo
     result = CliRunner().invoke(cli, ["runs", "--local", str(path)])
     lines = result.stdout.splitlines()
-    assert len(lines) == 3 and all("succeeded" in line and "5/5" in line for line in lines[1:])
+    assert len(lines) == 3 and all("succeeded" in line and "6/6" in line for line in lines[1:])
 
 
 def test_from_a_step_reuses_what_comes_before_it(demo):
     path, _, _ = demo
     result = _run(path, "--from", "train")
     assert result.exit_code == 0, result.output
-    assert "extract          reused from the latest run" in result.stderr
-    assert "features         reused from the latest run" in result.stderr
+    reused = [line.split(None, 1) for line in result.stderr.splitlines() if "reused" in line]
+    assert reused == [[step, "reused from the latest run"] for step in ("extract", "features", "validate-features")]
     run_id = result.stdout.split("run ")[-1].split()[0]
     logs = sorted(os.listdir(os.path.join(path, ".water", "runs", run_id, "steps")))
     assert "extract.log" not in logs and "train.log" in logs and "publish.shard0.log" in logs

@@ -18,7 +18,7 @@ import pytest
 
 from water.runtime import aws
 
-from conftest import JOB_HOOKS, POD_PIPELINE, RUN_ID, edited_config, hooked_job_argv, pod_argv, water_job
+from conftest import JOB_HOOKS, POD_PIPELINE, RUN_ID, received, edited_config, hooked_job_argv, pod_argv, water_job
 
 
 UPSTREAM = {"extract": {"output": "s3://lake-results/x/extract/"}, "features": {"output": "s3://lake-results/x/features/"},
@@ -187,40 +187,15 @@ def test_killed_20_times_mid_wait_the_step_still_makes_exactly_one_job(aws_env, 
     assert _count(kind) == 1
 
 
-@pytest.fixture
-def statsd():
-    """A UDP socket in the place of the Datadog agent's DogStatsD port."""
-    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    receiver.bind(("127.0.0.1", 0))
-    receiver.settimeout(5)
-    yield receiver
-    receiver.close()
-
-
-@pytest.fixture
-def agent(statsd, monkeypatch):
-    """`statsd`, named by the env a step reads the agent's address from."""
-    monkeypatch.setenv("DD_AGENT_HOST", "127.0.0.1")
-    monkeypatch.setenv("DD_DOGSTATSD_PORT", str(statsd.getsockname()[1]))
-    return statsd
-
-
 def test_metrics_reach_dogstatsd_with_the_step_tags(aws_env, agent):
     assert water_job(_pod("extract")) == 0
-    by_name = _received(agent, 4)
+    by_name = received(agent, 4)
     tags = "#pipeline:demo,step:extract,kind:athena"
     assert by_name["water.step.runs"] == f"water.step.runs:1|c|{tags},status:success"
     assert by_name["water.step.output_bytes"] == f"water.step.output_bytes:0.0|g|{tags}"
     assert by_name["water.step.duration"].startswith("water.step.duration:")
     assert by_name["water.step.duration"].endswith(f"|h|{tags}")
     assert by_name["water.aws.job.duration"].endswith(f"|h|{tags}")
-
-
-def _received(receiver, count: int) -> dict:
-    packets, deadline = [], time.monotonic() + 5
-    while len(packets) < count and time.monotonic() < deadline:
-        packets += receiver.recv(65535).decode().splitlines()
-    return {p.split(":")[0]: p for p in packets}
 
 
 DATADOG_SPEC = """
@@ -258,7 +233,7 @@ def test_the_rendered_datadog_env_tags_every_metric_and_sends_it_where_the_spec_
     for name, value in _pod_env(pod, template["spec"]["podMetadata"]["labels"]).items():
         monkeypatch.setenv(name, value)
     assert water_job(_pod("extract")) == 0
-    runs = _received(statsd, 4)["water.step.runs"]
+    runs = received(statsd, 4)["water.step.runs"]
     assert set(runs.split("|#")[1].split(",")) == {
         "pipeline:demo", "step:extract", "kind:athena", "status:success", "team:ml", "cost-center:42", "env:prod",
         "service:scores", "version:2.3.1"}
@@ -334,7 +309,7 @@ def test_a_failing_command_fails_the_step_with_its_exit_code(aws_env, capsys):
 
 def test_a_kind_water_job_cannot_run_is_bad_input(aws_env, capsys):
     assert water_job(["spark", "--config", _job_config("spark", spec={})]) == 2
-    assert capsys.readouterr().err.strip() == ("water-job: no step kind 'spark' (known: athena, cleanup, container, "
+    assert capsys.readouterr().err.strip() == ("water-job: no step kind 'spark' (known: athena, check, cleanup, container, "
                                                "glue, notify, size, train, transform)")
 
 
@@ -429,7 +404,7 @@ def test_an_unexpected_error_shows_its_traceback_then_the_one_line_and_is_counte
     err = capsys.readouterr().err.splitlines()
     assert err[0] == "Traceback (most recent call last):"
     assert err[-1].startswith("water-job: extract failed: TypeError: ")
-    runs = _received(agent, 2)["water.step.runs"]
+    runs = received(agent, 2)["water.step.runs"]
     assert runs.endswith(",status:failure")
 
 

@@ -13,9 +13,14 @@ from water import sizing
 REDRAW_SECONDS = 0.2
 
 
-def event_line(result: Any) -> str:
+def name_width(names: Any) -> int:
+    """The step column's width: 16, or wider than the longest name, so every column lines up."""
+    return max([16, *(len(n) + 1 for n in names)])
+
+
+def event_line(result: Any, width: int = 16) -> str:
     """One event as a line: a step started, finished, failed, was skipped or reused."""
-    name = f"{result.name:<16}"
+    name = f"{result.name:<{width}}"
     if result.status == "running":
         return f"{name} running"
     if result.status == "reused":
@@ -41,6 +46,7 @@ class Progress:
     def __init__(self, steps: list, stream: Any, live: bool, clock: Callable[[], float] = time.monotonic) -> None:
         self.stream, self.live, self.clock = stream, live, clock
         self.order = list(steps)
+        self.width = name_width(self.order)
         self.state: dict = {}
         self.started: dict = {}
         self.lock = threading.Lock()
@@ -56,7 +62,7 @@ class Progress:
                 self.started[result.name] = self.clock()
             self.state[result.name] = result
             if not self.live:
-                self.stream.write(event_line(result) + "\n")
+                self.stream.write(event_line(result, self.width) + "\n")
                 self.stream.flush()
 
     def table(self) -> list:
@@ -74,7 +80,7 @@ class Progress:
                 detail = _detail(result).lstrip(", ")
             elif result and status in ("failed", "skipped"):
                 detail = result.error
-            rows.append(f"{name:<16} {status:<8} {seconds:>7}  {detail}".rstrip())
+            rows.append(f"{name:<{self.width}} {status:<8} {seconds:>7}  {detail}".rstrip())
         return rows
 
     def _draw(self) -> None:

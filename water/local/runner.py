@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from water import sizing
 from water.errors import BadInput, WaterError
 from water.local.context import LocalRun, StepFailed, StepRun, log_tail
+from water.local.progress import name_width
 from water.schedule import in_zone
 from water.spec.fields import as_data
 
@@ -200,10 +201,11 @@ def _record(result: RunResult, now: datetime) -> None:
 
 def summary(result: RunResult) -> list:
     """The lines printed when a run ends: a table of steps, then where things are."""
-    lines = ["", f"{'step':<16} {'status':<8} {'time':>7}  output"]
+    width = name_width(result.steps)
+    lines = ["", f"{'step':<{width}} {'status':<8} {'time':>7}  output"]
     for step in result.steps.values():
         output = step.outputs.get("output", "")
-        lines.append(f"{step.name:<16} {step.status:<8} {step.seconds:>6.1f}s  {output}")
+        lines.append(f"{step.name:<{width}} {step.status:<8} {step.seconds:>6.1f}s  {output}")
     lines.append("")
     lines += [step.sizing for step in result.steps.values() if step.sizing]
     lines += [f"{step.name}: {note}" for step in result.steps.values() for note in step.notes]

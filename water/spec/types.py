@@ -102,12 +102,19 @@ PLAIN = Str()  # free text that must not hold expressions
 
 
 class Int(Type):
-    def __init__(self, minimum: int | None = None, maximum: int | None = None) -> None:
+    """A whole number, within [minimum, maximum] when given."""
+
+    json_type = "integer"
+
+    def __init__(self, minimum: float | None = None, maximum: float | None = None) -> None:
         self.minimum, self.maximum = minimum, maximum
 
     def parse(self, value: Any, mark: Mark, path: str, ctx: Ctx) -> Any:
         if not isinstance(value, int) or isinstance(value, bool):
             return ctx.problem(mark, path, f"expected a whole number, got {type_name(value)}")
+        return self._bounded(value, mark, path, ctx)
+
+    def _bounded(self, value: float, mark: Mark, path: str, ctx: Ctx) -> Any:
         if self.minimum is not None and value < self.minimum:
             return ctx.problem(mark, path, f"{value} is less than {self.minimum}")
         if self.maximum is not None and value > self.maximum:
@@ -115,12 +122,25 @@ class Int(Type):
         return value
 
     def schema(self, defs: dict) -> dict:
-        out: dict = {"type": "integer"}
+        out: dict = {"type": self.json_type}
         if self.minimum is not None:
             out["minimum"] = self.minimum
         if self.maximum is not None:
             out["maximum"] = self.maximum
         return out
+
+
+class Number(Int):
+    """A number, whole or not (YAML's int or float), within [minimum, maximum] when given."""
+
+    json_type = "number"
+
+    def parse(self, value: Any, mark: Mark, path: str, ctx: Ctx) -> Any:
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return ctx.problem(mark, path, f"expected a number, got {type_name(value)}")
+        if value != value or value in (float("inf"), float("-inf")):
+            return ctx.problem(mark, path, f"expected a finite number, got {value}")
+        return self._bounded(value, mark, path, ctx)
 
 
 class Bool(Type):

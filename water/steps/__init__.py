@@ -21,9 +21,9 @@ def unregister(name: str) -> None:
 
 
 def _register_builtins() -> None:
-    from water.steps import athena, container, glue, train, transform
+    from water.steps import athena, check, container, glue, train, transform
 
-    for module in (container, athena, glue, train, transform):
+    for module in (container, athena, glue, check, train, transform):
         register(module.KIND)
 
 

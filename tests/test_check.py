@@ -1,0 +1,219 @@
+"""The `check` kind: every rule passing and failing, locally (DuckDB over the local folder) and in its pod (the
+rendered water-job against moto's S3, DuckDB over the fetched objects) — the same numbers and verdicts both
+ways; drift with and without a baseline; `onFail: warn`; what a user reads when a check fails."""
+from __future__ import annotations
+
+import json
+import os
+import textwrap
+import time
+
+import pytest
+
+from conftest import task_argv, water_job
+from water import pipeline as pipeline_mod
+from water import render as render_mod
+from water.errors import SpecError
+from water.local import runner
+from water.runtime import aws
+
+ROWS = ["id,alcohol,target,note"] + [f"{i},{10 + i % 5}.5,{i % 3},{'' if i % 10 == 0 else 'x'}" for i in range(1, 31)]
+DATA = "\n".join(ROWS) + "\n"  # 30 rows: alcohol 10.5..14.5, target 0/1/2 (10 each), note null in 3 rows
+
+PASSING = {
+    "rows": {"min": 10, "max": 100},
+    "columns": {"alcohol": "double", "target": "bigint", "note": "string"},
+    "nulls": {"note": 0.1, "*": 0},
+    "range": {"alcohol": {"min": 8, "max": 16}},
+    "unique": ["id"],
+    "values": {"target": [0, 1, 2]},
+}
+FAILING = {  # each rule as it fails on DATA, with what the user is told
+    "rows": ({"min": 100}, "rows: 30 rows, at least 100"),
+    "columns": ({"alcohol": "bigint"}, "columns alcohol: DOUBLE, expected bigint"),
+    "nulls": ({"note": 0.05}, "nulls note: 0.1 null (3 of 30), at most 0.05"),
+    "range": ({"alcohol": {"max": 12}}, "range alcohol: 10.5 to 14.5, at most 12"),
+    "unique": (["target"], "unique target: 27 rows repeat another's values"),
+    "values": ({"target": [0, 1]}, "values target: 10 rows outside 0, 1 (e.g. 2)"),
+}
+
+
+def spec_text(rules: list, on_fail: str = "fail", baseline: bool = True) -> str:
+    return textwrap.dedent("""\
+        apiVersion: water/v1
+        kind: Pipeline
+        metadata: {name: checked}
+        spec:
+          image: registry.example.com/checked:1.0.0
+          steps:
+            - name: validate
+              check:
+                data: s3://lake-results/in/
+                rules: RULES
+                output: s3://lake-results/{{run.id}}/validate/
+                BASELINE
+                onFail: ON_FAIL
+            - name: after
+              after: [validate]
+              container: {command: ["true"]}
+        """).replace("RULES", json.dumps(rules)).replace("ON_FAIL", on_fail).replace(
+        "BASELINE", "baseline: s3://lake-results/profiles/validate/" if baseline else "")
+
+
+def _project(tmp_path, rules, data=DATA, **options):
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "water.yaml").write_text(spec_text(rules, **options))
+    folder = tmp_path / ".water" / "s3" / "lake-results" / "in"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "part-0.csv").write_text(data)
+    return tmp_path
+
+
+def run_local(path) -> runner.RunResult:
+    return runner.run(pipeline_mod.load(str(path)), jobs=1)
+
+
+def log_of(result, step: str = "validate") -> str:
+    with open(result.steps[step].log, encoding="utf-8") as f:
+        return f.read()
+
+
+def _profile_local(path, result) -> dict:
+    with open(path / ".water" / "s3" / "lake-results" / result.run_id / "validate" / "profile.json") as f:
+        return json.load(f)
+
+
+def test_every_rule_passes_locally_and_the_profile_is_written(tmp_path):
+    path = _project(tmp_path, [{k: v} for k, v in PASSING.items()])
+    result = run_local(path)
+    assert result.status == "succeeded" and result.steps["after"].status == "done"
+    assert result.steps["validate"].outputs["rows"] == 30 and result.steps["validate"].outputs["failed"] == 0
+    assert result.steps["validate"].notes == ["11 of 11 rules passed over 30 rows"]
+    profile = _profile_local(path, result)
+    assert profile["columns"]["target"]["shares"] == {"0": 0.333333, "1": 0.333333, "2": 0.333333}
+    assert (profile["columns"]["alcohol"]["min"], profile["columns"]["alcohol"]["max"]) == (10.5, 14.5)
+    assert profile["columns"]["note"]["nulls"] == 3 and len(profile["columns"]["alcohol"]["deciles"]) == 9
+
+
+@pytest.mark.parametrize("rule", list(FAILING))
+def test_each_rule_fails_locally_saying_what_it_saw_and_the_bound(tmp_path, rule):
+    arg, said = FAILING[rule]
+    result = run_local(_project(tmp_path, [{rule: arg}]))
+    step = result.steps["validate"]
+    assert step.status == "failed" and result.steps["after"].status == "skipped"
+    assert step.error == f"1 of 1 rules failed: {said}"
+
+
+def test_a_failed_check_lists_every_failed_rule(tmp_path):
+    rules = [{rule: arg} for rule, (arg, _) in FAILING.items()] + [{"rows": {"min": 10}}]
+    step = run_local(_project(tmp_path, rules)).steps["validate"]
+    assert step.error == "6 of 7 rules failed: " + "; ".join(said for _, said in FAILING.values())
+
+
+def test_a_column_that_is_not_there_fails_its_rule(tmp_path):
+    step = run_local(_project(tmp_path, [{"range": {"weight": {"min": 0}}}])).steps["validate"]
+    assert step.error == "1 of 1 rules failed: range weight: no such column"
+
+
+def test_warn_goes_on_and_says_which_rules_failed(tmp_path):
+    result = run_local(_project(tmp_path, [{"rows": {"min": 100}}], on_fail="warn"))
+    assert result.status == "succeeded" and result.steps["after"].status == "done"
+    assert result.steps["validate"].outputs["failed"] == 1
+    assert result.steps["validate"].notes == ["0 of 1 rules passed over 30 rows; failed: rows: 30 rows, at least 100"]
+
+
+def _shifted(share_of_two: int) -> str:
+    """DATA with `share_of_two` of its 30 rows in class 2 and the rest in class 0."""
+    rows = ["id,alcohol,target,note"] + [f"{i},12.5,{2 if i <= share_of_two else 0},x" for i in range(1, 31)]
+    return "\n".join(rows) + "\n"
+
+
+def test_drift_without_a_baseline_passes_and_says_so_then_compares_with_the_last_passing_run(tmp_path):
+    rules = [{"drift": {"column": "target", "max": 0.2}}, {"drift": {"column": "alcohol", "max": 0.5}}]
+    path = _project(tmp_path, rules)
+    first = run_local(path)
+    assert first.status == "succeeded"
+    assert "ok drift target: no baseline yet" in log_of(first)
+    second = run_local(path)  # the same data: no drift
+    assert "ok drift target: the largest change of a class's share is 0 " in log_of(second)
+    assert f"against run {first.run_id}" in log_of(second)
+    _project(tmp_path, rules, data=_shifted(24))  # 33/33/33 yesterday, 20/0/80 today
+    third = run_local(path)
+    error = third.steps["validate"].error
+    assert third.status == "failed" and error.startswith("2 of 2 rules failed: drift target: the largest change")
+    assert f"is 0.4667 (class 2) against run {second.run_id}, at most 0.2" in error
+    assert "drift alcohol: PSI " in error
+    fourth = run_local(path)  # a failed run leaves the baseline as it was: still compared with the second run
+    assert f"against run {second.run_id}" in fourth.steps["validate"].error
+
+
+@pytest.mark.parametrize("rules, message", [
+    ([{"rows": {"min": 1}, "unique": ["id"]}], "spec.steps[0].check.rules[0]: a rule has exactly one of: rows, "
+     "columns, nulls, range, unique, values, drift (this one has rows, unique)"),
+    ([{}], "spec.steps[0].check.rules[0]: a rule has exactly one of: rows, columns"),
+    ([{"columns": {"x": "int64"}}], "spec.steps[0].check.rules[0].columns.x: 'int64' is not one of: tinyint"),
+    ([{"nulls": {"x": 1.5}}], "spec.steps[0].check.rules[0].nulls.x: 1.5 is more than 1"),
+    ([{"rows": {"min": "ten"}}], "spec.steps[0].check.rules[0].rows.min: expected a number, got a string"),
+])
+def test_a_rule_written_wrong_is_a_located_error(tmp_path, rules, message):
+    with pytest.raises(SpecError) as err:
+        pipeline_mod.load(str(_project(tmp_path, rules)))
+    assert message in str(err.value) and str(err.value).startswith(f"{tmp_path}/water.yaml:")
+
+
+def test_a_drift_rule_needs_a_baseline(tmp_path):
+    with pytest.raises(SpecError, match="rules\\[0\\].drift: a drift rule needs check.baseline"):
+        pipeline_mod.load(str(_project(tmp_path, [{"drift": {"column": "target", "max": 0.1}}], baseline=False)))
+
+
+# --- in the pod: the rendered water-job against moto ------------------------------------------------------------
+
+def _pod(tmp_path, rules, on_fail="fail") -> list:
+    path = _project(tmp_path, rules, on_fail=on_fail)
+    (template,) = [o for o in render_mod.render(pipeline_mod.load(str(path))).objects if o["kind"] ==
+                   "WorkflowTemplate"]
+    return task_argv(template, "validate")
+
+
+def _s3_profile(uri: str) -> dict:
+    bucket, key = aws.s3_parts(uri)
+    return json.loads(aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def test_in_its_pod_the_same_rules_give_the_same_numbers_as_locally(aws_env, tmp_path):
+    rules = [{k: v} for k, v in PASSING.items()] + [{"drift": {"column": "target", "max": 0.2}}]
+    aws.client("s3").put_object(Bucket="lake-results", Key="in/part-0.csv", Body=DATA.encode())
+    aws.client("s3").put_object(Bucket="lake-results", Key="in/_SUCCESS", Body=b"")  # not data
+    assert water_job(_pod(tmp_path / "pod", rules)) == 0
+    folder = aws_env["WATER_OUTPUTS_DIR"]
+    outputs = {n: open(os.path.join(folder, n)).read() for n in sorted(os.listdir(folder))}
+    assert outputs == {"failed": "0", "output": f"s3://lake-results/{aws_env['WATER_RUN_ID']}/validate/profile.json",
+                       "rows": "30"}
+    in_pod = _s3_profile(outputs["output"])
+    assert _s3_profile("s3://lake-results/profiles/validate/profile.json") == in_pod  # kept: every rule passed
+    local = run_local(_project(tmp_path / "local", rules))
+    assert {**_profile_local(tmp_path / "local", local), "run": ""} == {**in_pod, "run": ""}
+    assert local.steps["validate"].notes == ["12 of 12 rules passed over 30 rows"]
+
+
+def test_a_failing_check_in_its_pod_exits_1_names_every_failed_rule_and_counts_them(aws_env, tmp_path, agent,
+                                                                                  capsys):
+    aws.client("s3").put_object(Bucket="lake-results", Key="in/part-0.csv", Body=DATA.encode())
+    rules = [{"rows": {"min": 100}}, {"values": {"target": [0, 1]}}, {"unique": ["id"]}]
+    assert water_job(_pod(tmp_path, rules)) == 1
+    err = capsys.readouterr().err
+    assert err == ("water-job: validate failed: 2 of 3 rules failed: rows: 30 rows, at least 100; values target: "
+                   "10 rows outside 0, 1 (e.g. 2)\n")
+    packets, deadline = [], time.monotonic() + 5
+    while len([p for p in packets if p.startswith("water.step.runs")]) < 1 and time.monotonic() < deadline:
+        packets += agent.recv(65535).decode().splitlines()
+    failures = sorted(p for p in packets if p.startswith("water.check.failures"))
+    assert failures == ["water.check.failures:1|c|#pipeline:checked,step:validate,kind:check,rule:rows",
+                        "water.check.failures:1|c|#pipeline:checked,step:validate,kind:check,rule:values"]
+    kept = aws.client("s3").list_objects_v2(Bucket="lake-results", Prefix="profiles/")
+    assert kept["KeyCount"] == 0  # a failed check keeps no baseline
+
+
+def test_in_its_pod_no_data_is_a_failure_that_says_where_it_looked(aws_env, tmp_path, capsys):
+    assert water_job(_pod(tmp_path, [{"rows": {"min": 1}}])) == 1
+    assert capsys.readouterr().err == "water-job: validate failed: no csv files under s3://lake-results/in/\n"
