@@ -217,3 +217,32 @@ def test_a_failing_check_in_its_pod_exits_1_names_every_failed_rule_and_counts_t
 def test_in_its_pod_no_data_is_a_failure_that_says_where_it_looked(aws_env, tmp_path, capsys):
     assert water_job(_pod(tmp_path, [{"rows": {"min": 1}}])) == 1
     assert capsys.readouterr().err == "water-job: validate failed: no csv files under s3://lake-results/in/\n"
+
+
+@pytest.mark.parametrize("fmt, name", [("parquet", "part-0.parquet"), ("json", "part-0.jsonl")])
+def test_parquet_and_json_files_are_checked_like_csv(tmp_path, fmt, name):
+    import duckdb
+
+    csv_path = _project(tmp_path / "csv", [{k: v} for k, v in PASSING.items()])
+    folder = tmp_path / fmt / ".water" / "s3" / "lake-results" / "in"
+    folder.mkdir(parents=True)
+    options = "(FORMAT parquet)" if fmt == "parquet" else "(FORMAT json)"
+    duckdb.sql(f"COPY (SELECT * FROM read_csv_auto('{csv_path}/.water/s3/lake-results/in/part-0.csv')) "
+               f"TO '{folder / name}' {options}")
+    text = (csv_path / "water.yaml").read_text().replace("rules:", f"format: {fmt}\n        rules:")
+    (tmp_path / fmt / "water.yaml").write_text(text)
+    from_csv, other = run_local(csv_path), run_local(tmp_path / fmt)
+    assert other.status == "succeeded", other.steps["validate"].error
+    assert other.steps["validate"].notes == from_csv.steps["validate"].notes == ["11 of 11 rules passed over 30 rows"]
+
+
+def test_in_its_pod_more_data_than_max_bytes_is_refused_before_anything_is_fetched(aws_env, tmp_path, capsys):
+    aws.client("s3").put_object(Bucket="lake-results", Key="in/part-0.csv", Body=DATA.encode())
+    _project(tmp_path, [{"rows": {"min": 1}}])
+    (tmp_path / "water.yaml").write_text((tmp_path / "water.yaml").read_text().replace(
+        "onFail: fail", "onFail: fail\n        maxBytes: 100"))
+    (template,) = [o for o in render_mod.render(pipeline_mod.load(str(tmp_path))).objects
+                   if o["kind"] == "WorkflowTemplate"]
+    assert water_job(task_argv(template, "validate")) == 1
+    assert capsys.readouterr().err == (f"water-job: validate failed: s3://lake-results/in/ holds {len(DATA):,} bytes "
+                                       "of csv files, more than check.maxBytes (100) a pod fetches to check\n")

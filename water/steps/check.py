@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from water.errors import BadInput, JobFailed, StepFailed
 from water.spec.fields import List, Map, Model, SpecModel, as_data, field, mark_of
-from water.spec.types import PLAIN, Enum, Number, S3Uri, Scalar
+from water.spec.types import PLAIN, Enum, Number, Quantity, S3Uri, Scalar
 from water.steps.base import DOCUMENT, NUMBER, Kind, Prepared
 
 if TYPE_CHECKING:
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from water.runtime.job import Job
     from water.spec.fields import Ctx
 
-MAX_BYTES = 1 << 30  # data a pod fetches to check (its /tmp is an emptyDir); past it the step fails, saying so
 MEMORY_LIMIT = "256MB"  # DuckDB's, so a pod stays small whatever the data: past it DuckDB spills to /tmp
 CLASSES = 20  # distinct values up to which a column's profile keeps each value's share (categorical drift)
 SUFFIXES = {"csv": (".csv", ".csv.gz", ".tsv"), "parquet": (".parquet",), "json": (".json", ".jsonl", ".ndjson")}
@@ -82,6 +81,8 @@ class CheckSpec(SpecModel):
                           "without the run id): what drift rules compare with. Required with a drift rule.")
     on_fail: str = field(Enum("fail", "warn"), "fail: the run stops here; warn: say which rules failed and go on.",
                          default="fail")
+    max_bytes: int = field(Quantity("1Gi", as_bytes=True), "The most data a pod fetches into its /tmp to check "
+                           "(an emptyDir); past it the step fails, saying how much there was.", default="1Gi")
 
 
 class Check(Kind):
@@ -136,7 +137,7 @@ class Check(Kind):
         data, output = job.resolve(spec["data"]), job.resolve(spec["output"])
         baseline = _s3_json(s3, _join(job.resolve(spec["baseline"]), PROFILE)) if spec.get("baseline") else None
         with tempfile.TemporaryDirectory(prefix="water-check-") as folder:
-            files = _fetch(s3, data, spec.get("format", "csv"), folder)
+            files = _fetch(s3, data, spec.get("format", "csv"), folder, spec.get("maxBytes", 1 << 30))
             job.attached(f"checking {len(files)} files under {data}", lambda: None, aws_job=False)
             verdict = verify(files, spec, data, baseline, job.run_id)
         body = json.dumps(verdict.profile, sort_keys=True).encode()
@@ -362,17 +363,17 @@ def _join(prefix: str, name: str) -> str:
     return prefix.rstrip("/") + "/" + name if prefix else name
 
 
-def _fetch(s3: Any, uri: str, fmt: str, folder: str) -> list:
-    """The data files under an S3 prefix, downloaded into `folder`; refused past MAX_BYTES."""
+def _fetch(s3: Any, uri: str, fmt: str, folder: str, limit: int) -> list:
+    """The data files under an S3 prefix, downloaded into `folder`; refused past `limit` bytes."""
     from water.runtime import aws
 
     bucket, prefix = aws.s3_parts(uri)
     found = [obj for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
              for obj in page.get("Contents", ()) if _is_data(obj["Key"].rsplit("/", 1)[-1], fmt)]
     total = sum(obj["Size"] for obj in found)
-    if total > MAX_BYTES:
-        raise JobFailed(f"{uri} holds {total / (1 << 30):.1f} GiB of {fmt}; a check fetches at most "
-                        f"{MAX_BYTES >> 30} GiB into its pod")
+    if total > limit:
+        raise JobFailed(f"{uri} holds {total:,} bytes of {fmt} files, more than check.maxBytes ({limit:,}) a pod "
+                        "fetches to check")
     files = []
     for i, obj in enumerate(found):
         path = os.path.join(folder, f"{i:06d}-{obj['Key'].rsplit('/', 1)[-1]}")
