@@ -101,9 +101,6 @@ class Check(Kind):
                             "where the last passing run's profile is kept")
         return Prepared()
 
-    def job_config(self, config: Any, prepared: Prepared) -> dict:
-        return as_data(config)
-
     def run_local(self, sr: StepRun) -> dict:
         spec = as_data(sr.step.config)
         where = sr.resolve(spec["data"])
