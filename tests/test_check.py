@@ -246,3 +246,23 @@ def test_in_its_pod_more_data_than_max_bytes_is_refused_before_anything_is_fetch
     assert water_job(task_argv(template, "validate")) == 1
     assert capsys.readouterr().err == (f"water-job: validate failed: s3://lake-results/in/ holds {len(DATA):,} bytes "
                                        "of csv files, more than check.maxBytes (100) a pod fetches to check\n")
+
+
+def test_headerless_csv_takes_its_column_names_from_names(tmp_path):
+    """What SageMaker batch transform writes for a .csv input: one prediction per line, no header, `.csv.out`."""
+    path = _project(tmp_path, [{"values": {"prediction": [0, 1, 2]}}, {"rows": {"min": 30, "max": 30}}])
+    (path / "water.yaml").write_text((path / "water.yaml").read_text().replace(
+        "rules:", "names: [prediction]\n        rules:"))
+    folder = path / ".water" / "s3" / "lake-results" / "in"
+    (folder / "part-0.csv").unlink()
+    (folder / "part-0.csv.out").write_text("".join(f"{i % 3}\n" for i in range(30)))
+    result = run_local(path)
+    assert result.steps["validate"].notes == ["2 of 2 rules passed over 30 rows"], result.steps["validate"].error
+
+
+def test_names_are_for_csv(tmp_path):
+    path = _project(tmp_path, [{"rows": {"min": 1}}])
+    (path / "water.yaml").write_text((path / "water.yaml").read_text().replace(
+        "rules:", "format: parquet\n        names: [a]\n        rules:"))
+    with pytest.raises(SpecError, match=r"check.names: parquet files name their own columns"):
+        pipeline_mod.load(str(path))

@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 
 MEMORY_LIMIT = "256MB"  # DuckDB's, so a pod stays small whatever the data: past it DuckDB spills to /tmp
 CLASSES = 20  # distinct values up to which a column's profile keeps each value's share (categorical drift)
-SUFFIXES = {"csv": (".csv", ".csv.gz", ".tsv"), "parquet": (".parquet",), "json": (".json", ".jsonl", ".ndjson")}
+# the data files of each format (`.csv.out`: what SageMaker batch transform writes for a .csv input)
+SUFFIXES = {"csv": (".csv", ".csv.gz", ".tsv", ".csv.out"), "parquet": (".parquet",),
+            "json": (".json", ".jsonl", ".ndjson")}
 READERS = {"csv": "read_csv_auto", "parquet": "read_parquet", "json": "read_json_auto"}
 # the column types a `columns` rule may name (Athena's and DuckDB's names) → the DuckDB types that satisfy it;
 # a number column may be read as whole numbers (CSV sniffing reads 12.0 as DOUBLE, 12 as BIGINT)
@@ -73,6 +75,8 @@ class CheckSpec(SpecModel):
 
     data: str = field(S3Uri(), "The S3 prefix whose files are checked.", required=True)
     format: str = field(Enum(*SUFFIXES), "How the files are written.", default="csv")
+    names: list = field(List(PLAIN, min_items=1), "Column names, for csv files without a header row (such as batch "
+                        "transform output, whose files end in .out).")
     rules: list = field(List(Model(Rule), min_items=1), "The rules; every one is checked and reported.",
                         required=True)
     output: str = field(S3Uri(), "Where the profile is written (`profile.json`): `{{steps.NAME.output}}`.",
@@ -91,6 +95,9 @@ class Check(Kind):
     outputs = {"output": DOCUMENT, "rows": NUMBER, "failed": NUMBER}
 
     def prepare(self, config: Any, project_dir: str, path: str, ctx: Ctx) -> Prepared:
+        if config.names and config.format != "csv":
+            ctx.problem(mark_of(config, "names"), f"{path}.names", f"{config.format} files name their own columns: "
+                        "names is for csv files without a header row")
         for i, rule in enumerate(config.rules or ()):
             given = [name for name in RULES if getattr(rule, name) is not None]
             if len(given) != 1:
@@ -195,8 +202,9 @@ def verify(files: list, spec: dict, where: str, baseline: dict | None, run_id: s
         raise JobFailed(f"no {fmt} files under {where}")
     con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "threads": 2})
     try:
-        listed = ", ".join("'" + path.replace("'", "''") + "'" for path in files)  # a view takes no parameters
-        con.execute(f"CREATE VIEW data AS SELECT * FROM {READERS[fmt]}([{listed}])")
+        con.execute(f"CREATE VIEW data AS SELECT * FROM {READERS[fmt]}([{', '.join(map(_literal, files))}]"
+                    + (f", header = false, names = [{', '.join(map(_literal, spec['names']))}])"
+                       if spec.get("names") else ")"))
         profile = _profile(con, run_id)
         results = [result for rule in spec["rules"] for result in _check(con, rule, profile, baseline)]
     except duckdb.Error as exc:
@@ -205,6 +213,11 @@ def verify(files: list, spec: dict, where: str, baseline: dict | None, run_id: s
     finally:
         con.close()
     return Verdict(profile, results)
+
+
+def _literal(text: str) -> str:
+    """A text as an SQL string literal (a view's definition takes no parameters)."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _q(name: str) -> str:
