@@ -38,6 +38,12 @@ RESERVED_ENV_PREFIXES = ("WATER_", "DD_", "DATADOG_")  # no spec may set these: 
 GRACE_PERIOD = 45
 
 # --- the size task: what `water-job size` writes, and the refs a sized SageMaker step reads ---
+def output_param(output: str) -> str:
+    """A step output's Argo output parameter and its file under OUTPUTS_DIR: `metrics.KEY` is `metrics-KEY`, as
+    Argo's parameter names hold no dots (letters, digits, '-' and '_')."""
+    return output.replace(".", "-")
+
+
 SIZE_OUTPUTS = ("pod-patch", "shards", "tier", "bytes", "objects", "instance-type", "instance-count")
 SIZED_INSTANCE = ("instance-type", "instance-count")  # the size outputs a sized SageMaker step takes
 

@@ -11,8 +11,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from water.contract import output_param
+
 _TAG = re.compile(r"\{\{(.*?)\}\}", re.S)
-_REF = re.compile(r"^(?:run\.(id|date)|params\.([A-Za-z_][A-Za-z0-9_]*)|steps\.([a-z0-9][-a-z0-9]*)\.([a-z]+))$")
+_REF = re.compile(r"^(?:run\.(id|date)|params\.([A-Za-z_][A-Za-z0-9_]*)|steps\.([a-z0-9][-a-z0-9]*)\.([a-z]+(?:\.[A-Za-z][A-Za-z0-9_]*)?))$")
 _LITERAL = re.compile(r"""^(?:'([^']*)'|"([^"]*)")$""")
 HELP = "water expressions: run.id, run.date, params.NAME, steps.NAME.OUTPUT, or a quoted literal"
 
@@ -84,4 +86,4 @@ def to_argo(ref: Ref, task_of: Callable[[str], str] = lambda step: step) -> str:
         raise ValueError("{{run.date}} is resolved in the step's pod, never by Argo")
     if ref.root == "params":
         return "{{workflow.parameters.%s}}" % ref.name
-    return "{{tasks.%s.outputs.parameters.%s}}" % (task_of(ref.name), ref.attr)
+    return "{{tasks.%s.outputs.parameters.%s}}" % (task_of(ref.name), output_param(ref.attr))

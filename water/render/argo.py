@@ -105,8 +105,9 @@ def job_template(pipeline: Pipeline, kind: str, inputs: list, outputs: tuple, re
         "inputs": {"parameters": [{"name": n, "value": optional[n]} if n in optional else {"name": n} for n in inputs]},
     }
     if outputs:
-        template["outputs"] = {"parameters": [{"name": o, "valueFrom": {"path": f"{contract.OUTPUTS_DIR}/{o}"}}
-                                              for o in outputs]}
+        params = [contract.output_param(o) for o in outputs]
+        template["outputs"] = {"parameters": [{"name": p, "valueFrom": {"path": f"{contract.OUTPUTS_DIR}/{p}"}}
+                                              for p in params]}
     attempt = []
     if retries:
         template["retryStrategy"] = {"limit": retries, "retryPolicy": "Always", "backoff": dict(RETRY_BACKOFF),

@@ -197,7 +197,7 @@ class Job:
     def write_outputs(self, outputs: dict) -> None:
         os.makedirs(self.outputs_dir, exist_ok=True)
         for name, value in outputs.items():
-            with open(os.path.join(self.outputs_dir, name), "w", encoding="utf-8") as f:
+            with open(os.path.join(self.outputs_dir, contract.output_param(name)), "w", encoding="utf-8") as f:
                 f.write(str(value))
 
 

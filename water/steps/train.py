@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +43,10 @@ class TrainSpec(SpecModel):
                              "step's timeout).")
     max_wait: int = field(Duration(), "Spot only: longest wait for capacity plus training (>= maxRuntime).")
     role: str = field(IAM_ROLE, "Execution role (default: spec.aws.sagemakerRole).")
+    metrics: dict = field(Map(Str(r"^[A-Za-z][A-Za-z0-9_]{0,62}$", "a metric name (letters, digits, '_')"),
+                              Str(r"^.*\(.*\).*$", "a regular expression with a group for the value")),
+                          "Metrics read from the training log (SageMaker's metric definitions: name → regex; the "
+                          "last value logged counts): `{{steps.NAME.metrics.KEY}}` for later steps.", default={})
 
 
 class Train(Kind):
@@ -52,7 +57,15 @@ class Train(Kind):
     image_scope = "training"
     stop_keys = ()  # the job's name follows from pipeline, step and run
 
+    def step_outputs(self, config: Any) -> tuple:
+        return (*self.outputs, *(f"metrics.{name}" for name in config.metrics))
+
     def prepare(self, config: Any, project_dir: str, path: str, ctx: Ctx) -> Prepared:
+        for name, pattern in config.metrics.items():
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                ctx.problem(mark_of(config, "metrics"), f"{path}.metrics.{name}", f"not a regular expression: {exc}")
         return named_script(config, "entry", "entry script", project_dir, path, ctx)
 
     def check_limits(self, config: Any, timeout: int, path: str, ctx: Ctx) -> None:
@@ -96,7 +109,10 @@ class Train(Kind):
         os.makedirs(os.path.join(folder, job, "output"), exist_ok=True)
         pack_model(model_dir, os.path.join(folder, job, "output", "model.tar.gz"))
         sr.notes += _metrics(output_data)
-        return {"output": uri, "model": f"{uri.rstrip('/')}/{job}/output/model.tar.gz"}
+        with open(sr.log_path, encoding="utf-8", errors="replace") as f:
+            logged = _logged_metrics(config.metrics, f.read())
+        return {"output": uri, "model": f"{uri.rstrip('/')}/{job}/output/model.tar.gz",
+                **_metric_outputs(config.metrics, logged, lambda why: StepFailed(why, sr.log_path))}
 
 
     def run_cluster(self, job: Job) -> dict:
@@ -118,7 +134,11 @@ class Train(Kind):
             tail = logs.tail(job.client("logs"), "/aws/sagemaker/TrainingJobs", f"{name}/")
             raise JobFailed(f"SageMaker training job {name} {done['TrainingJobStatus']}: "
                             f"{done.get('FailureReason', 'no reason given')}", tail)
-        return {"output": output, "model": done["ModelArtifacts"]["S3ModelArtifacts"]}
+        final = {m["MetricName"]: m["Value"] for m in done.get("FinalMetricDataList", ())}
+        metrics = _metric_outputs(spec.get("metrics", {}), final, JobFailed)
+        for key, value in metrics.items():
+            job.metrics.gauge("water.train.metric", float(value), [f"metric:{key.removeprefix('metrics.')}"])
+        return {"output": output, "model": done["ModelArtifacts"]["S3ModelArtifacts"], **metrics}
 
     @staticmethod
     def _create(job: Job, name: str, output: str) -> None:
@@ -192,7 +212,10 @@ def _training_request(job: Job, name: str, output: str, s3: Any) -> dict[str, An
         hyperparameters.update(_upload_source(job, spec["entry"], f"{output.rstrip('/')}/{name}/source/", s3))
     request: dict[str, Any] = {
         "TrainingJobName": name,
-        "AlgorithmSpecification": {"TrainingImage": image_uri(spec["image"]), "TrainingInputMode": "File"},
+        "AlgorithmSpecification": {"TrainingImage": image_uri(spec["image"]), "TrainingInputMode": "File",
+                                   **({"MetricDefinitions": [{"Name": k, "Regex": v} for k, v in
+                                                             sorted(spec["metrics"].items())]}
+                                      if spec.get("metrics") else {})},
         "RoleArn": execution_role(job),
         "HyperParameters": hyperparameters,
         "InputDataConfig": [{"ChannelName": channel, "DataSource": {"S3DataSource": {
@@ -263,6 +286,33 @@ def ended(describe: Callable[..., Any], status_key: str, **name: str) -> Any:
     """The description once the job reached Completed, Failed or Stopped; None while it runs."""
     described = describe(**name)
     return described if described[status_key] in ("Completed", "Failed", "Stopped") else None
+
+
+def _logged_metrics(definitions: dict, log: str) -> dict:
+    """Each metric's last value in a training log, found as SageMaker finds it: its regex's first group."""
+    found = {}
+    for name, pattern in definitions.items():
+        values = [m.group(1) for m in re.finditer(pattern, log)]
+        if values:
+            found[name] = values[-1]
+    return found
+
+
+def _metric_outputs(definitions: dict, values: dict, failure: Callable[[str], Exception]) -> dict:
+    """`metrics.NAME` outputs of the declared metrics, as numbers; one never logged, or not a number, fails the
+    step (a later step's `{{steps.X.metrics.NAME}}` would have nothing to read)."""
+    outputs = {}
+    for name, pattern in sorted(definitions.items()):
+        value = values.get(name)
+        try:
+            number = float(value) if value is not None else None
+        except ValueError:
+            number = None
+        if number is None or number != number:
+            said = "was never logged" if value is None else f"was logged as {value!r}, not a number"
+            raise failure(f"metric {name} {said} (regex {pattern!r})")
+        outputs[f"metrics.{name}"] = repr(number)
+    return outputs
 
 
 def _metrics(output_data: str) -> list:
