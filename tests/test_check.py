@@ -87,7 +87,8 @@ def test_every_rule_passes_locally_and_the_profile_is_written(tmp_path):
     path = _project(tmp_path, [{k: v} for k, v in PASSING.items()])
     result = run_local(path)
     assert result.status == "succeeded" and result.steps["after"].status == "done"
-    assert result.steps["validate"].outputs["rows"] == 30 and result.steps["validate"].outputs["failed"] == 0
+    assert result.steps["validate"].outputs["metrics.rows"] == 30
+    assert result.steps["validate"].outputs["metrics.failed"] == 0
     assert result.steps["validate"].notes == ["11 of 11 rules passed over 30 rows"]
     profile = _profile_local(path, result)
     assert profile["columns"]["target"]["shares"] == {"0": 0.333333, "1": 0.333333, "2": 0.333333}
@@ -118,7 +119,7 @@ def test_a_column_that_is_not_there_fails_its_rule(tmp_path):
 def test_warn_goes_on_and_says_which_rules_failed(tmp_path):
     result = run_local(_project(tmp_path, [{"rows": {"min": 100}}], on_fail="warn"))
     assert result.status == "succeeded" and result.steps["after"].status == "done"
-    assert result.steps["validate"].outputs["failed"] == 1
+    assert result.steps["validate"].outputs["metrics.failed"] == 1
     assert result.steps["validate"].notes == ["0 of 1 rules passed over 30 rows; failed: rows: 30 rows, at least 100"]
 
 
@@ -187,8 +188,8 @@ def test_in_its_pod_the_same_rules_give_the_same_numbers_as_locally(aws_env, tmp
     assert water_job(_pod(tmp_path / "pod", rules)) == 0
     folder = aws_env["WATER_OUTPUTS_DIR"]
     outputs = {n: open(os.path.join(folder, n)).read() for n in sorted(os.listdir(folder))}
-    assert outputs == {"failed": "0", "output": f"s3://lake-results/{aws_env['WATER_RUN_ID']}/validate/profile.json",
-                       "rows": "30"}
+    assert outputs == {"metrics-failed": "0", "metrics-rows": "30",
+                       "output": f"s3://lake-results/{aws_env['WATER_RUN_ID']}/validate/profile.json"}
     in_pod = _s3_profile(outputs["output"])
     assert _s3_profile("s3://lake-results/profiles/validate/profile.json") == in_pod  # kept: every rule passed
     local = run_local(_project(tmp_path / "local", rules))

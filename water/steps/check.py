@@ -92,7 +92,7 @@ class CheckSpec(SpecModel):
 class Check(Kind):
     name = "check"
     spec = CheckSpec
-    outputs = {"output": DOCUMENT, "rows": NUMBER, "failed": NUMBER}
+    outputs = {"output": DOCUMENT, "metrics.rows": NUMBER, "metrics.failed": NUMBER}  # DESIGN.md's metrics.KEY
 
     def prepare(self, config: Any, project_dir: str, path: str, ctx: Ctx) -> Prepared:
         if config.names and config.format != "csv":
@@ -189,7 +189,7 @@ class Verdict:
             f"{r['rule']}: {r['said']}" for r in failed)
 
     def outputs(self, profile_uri: str) -> dict:
-        return {"output": profile_uri, "rows": self.profile["rows"], "failed": len(self.failures)}
+        return {"output": profile_uri, "metrics.rows": self.profile["rows"], "metrics.failed": len(self.failures)}
 
 
 def verify(files: list, spec: dict, where: str, baseline: dict | None, run_id: str) -> Verdict:
