@@ -267,3 +267,25 @@ def test_names_are_for_csv(tmp_path):
         "rules:", "format: parquet\n        names: [a]\n        rules:"))
     with pytest.raises(SpecError, match=r"check.names: parquet files name their own columns"):
         pipeline_mod.load(str(path))
+
+
+def test_the_slack_alert_of_a_failed_check_names_its_failed_rules(aws_env, tmp_path, monkeypatch):
+    """The pod's termination message (what Argo makes the failed node's message) through {{workflow.failures}} as
+    Argo quotes it, to the bytes Slack receives."""
+    from test_notify import Receiver, _notify, argo_failures
+
+    aws.client("s3").put_object(Bucket="lake-results", Key="in/part-0.csv", Body=DATA.encode())
+    log = tmp_path / "termination-log"
+    log.write_text("")
+    monkeypatch.setenv("WATER_TERMINATION_LOG", str(log))
+    assert water_job(_pod(tmp_path / "p", [{"rows": {"min": 100}}, {"unique": ["target"]}])) == 1
+    failures = argo_failures([{"displayName": "validate", "message": log.read_text(), "templateName": "check",
+                               "phase": "Failed", "podName": "checked-1-check-1"}])
+    slack = Receiver([])
+    try:
+        assert _notify(monkeypatch, slack.url, failures=failures) == 0
+    finally:
+        slack.close()
+    assert slack.bodies[0]["blocks"][2]["text"]["text"] == (
+        "*validate* failed: 2 of 2 rules failed: rows: 30 rows, at least 100; unique target: 27 rows repeat "
+        "another's values")
