@@ -8,14 +8,15 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from water import checks, contract
+from water import checks, conditions, contract, expressions
 from water.errors import BadParameter, Problem, SpecError, UnreadableSpec
 from water.spec import fastyaml
 from water.spec.fields import Ctx, as_data, did_you_mean, mark_of, model_of, parse
 from water.spec.model import BUILTIN_RESOURCES, PipelineDoc, PipelineSpec, SecretRef
 from water.spec.types import EXPR_OPEN
 from water.steps import KINDS
-from water.steps.base import Kind, Prepared
+from water.spec.marked import text_mark
+from water.steps.base import NUMBER, Kind, Prepared
 from water.textfile import NotUtf8, read_text
 
 SPEC_FILE = "water.yaml"
@@ -43,6 +44,7 @@ class PipelineStep:
     prepared: Prepared
     refs: tuple  # (Ref, mark, field path) of every reference the step's texts use, in first-use order
     path: str  # where the step is in the spec: spec.steps[i]
+    when: Any = None  # the parsed `when:` condition (water.conditions), or None
 
     def job_config(self) -> dict:
         return self.kind.job_config(self.config, self.prepared)
@@ -80,6 +82,11 @@ class Pipeline:
         """The time zone {{run.date}} is the date in: the schedule's (UTC without one)."""
         schedule = self.spec.schedule
         return schedule.timezone if schedule and schedule.timezone else None
+
+    @functools.cached_property
+    def gated(self) -> frozenset:
+        """The steps with a `when:` condition."""
+        return frozenset(s.name for s in self.steps if s.when is not None)
 
     @functools.cached_property
     def aws(self) -> dict:
@@ -241,6 +248,9 @@ def _check_step(doc, step, i, upstream, project_dir, ctx) -> PipelineStep:
                         "the service account's IAM role (IRSA) provides them; or use {secret, key}")
         env[name] = value
         texts.append((at[1], at[0], value))
+    when = _condition(step, path, ctx)
+    if when is not None:
+        texts.append((f"{path}.when", mark_of(step, "when"), step.when))
     found = checks.check_texts(texts, prepared, cpath, ctx)
     resources, retries, timeout = _effective(step, doc.spec.defaults)
     outputs = kind.step_outputs(step.config)
@@ -248,7 +258,28 @@ def _check_step(doc, step, i, upstream, project_dir, ctx) -> PipelineStep:
         checks.check_sizing(step, kind, path, upstream, doc, ctx)
     kind.check_limits(step.config, timeout, cpath, ctx)
     return PipelineStep(step.name, kind, step.config, tuple(step.after), retries, timeout, resources, env,
-                        secret_env, step.sizing, outputs, prepared, tuple(found), path)
+                        secret_env, step.sizing, outputs, prepared, tuple(found), path, when)
+
+
+def _condition(step: Any, path: str, ctx: Ctx) -> Any:
+    """The step's `when:` parsed, or None (none given, or a problem reported at its offset)."""
+    if step.when is None:
+        return None
+    try:
+        return conditions.parse(step.when)
+    except (conditions.ConditionError, expressions.ExpressionError) as exc:
+        ctx.problem(text_mark(mark_of(step, "when"), step.when, exc.offset), f"{path}.when", str(exc))
+        return None
+
+
+def _check_when_numbers(step: PipelineStep, by_name: dict, ctx: Ctx) -> None:
+    """A condition compares numbers: each step output it reads must be one its kind declares a number (a
+    kind's outputs named per step, such as train's metrics.KEY, are numbers)."""
+    for ref, mark, path in step.refs:
+        target = by_name.get(ref.name) if path == f"{step.path}.when" else None
+        what = target.kind.outputs.get(ref.attr, NUMBER) if target and ref.attr in target.outputs else NUMBER
+        if what != NUMBER:
+            ctx.problem(mark, path, f"{{{{steps.{ref.name}.{ref.attr}}}}} is {what}, not a number")
 
 
 def _check_references(doc, steps, upstream, ctx) -> None:
@@ -261,6 +292,8 @@ def _check_references(doc, steps, upstream, ctx) -> None:
                             did_you_mean(ref.name, params) or "declare it under spec.params")
             elif ref.root == "steps":
                 _check_step_ref(step, ref, mark, path, by_name, upstream, ctx)
+        if step.when is not None:
+            _check_when_numbers(step, by_name, ctx)
         step.kind.take_from(step.config, by_name, f"{step.path}.{step.kind.name}", ctx)
 
 

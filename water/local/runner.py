@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from water import sizing
+from water import conditions, sizing
 from water.errors import BadInput, WaterError
 from water.local.context import LocalRun, StepFailed, StepRun, log_tail
 from water.local.progress import name_width
@@ -133,28 +133,37 @@ def _new_run_id(pipeline: Pipeline, now: datetime) -> str:
 def _schedule(pipeline: Pipeline, to_run, local, result: Any, jobs, report: Any) -> None:
     pending = list(to_run)
     running: dict = {}
+    def finish(step: PipelineStep, outcome: StepResult) -> None:
+        result.steps[step.name] = outcome
+        report(outcome)
+        if outcome.status in ("failed", "skipped"):
+            why = f"{step.name} failed" if outcome.status == "failed" else f"{step.name} was skipped"
+            for later in [s for s in pending if step.name in pipeline.upstream[s.name]]:
+                pending.remove(later)
+                result.steps[later.name] = StepResult(later.name, "skipped", error=why)
+                report(result.steps[later.name])
+        else:
+            local.values.update({f"steps.{step.name}.{k}": v for k, v in outcome.outputs.items()})
+
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         while pending or running:
             finished = {n for n, r in result.steps.items() if r.status in ("done", "reused")}
             for step in [s for s in pending if set(s.after) <= finished][: max(0, jobs - len(running))]:
                 pending.remove(step)
+                if step.when is not None and not conditions.holds(step.when, local.values):
+                    finish(step, StepResult(step.name, "skipped", error=f"when: "
+                                            f"{conditions.describe(step.when, local.values)} is false"))
+                    continue
                 report(StepResult(step.name, "running"))
                 running[pool.submit(_execute, local, step, jobs)] = step
             if not running:
+                if pending and any(set(s.after) <= finished for s in pending):
+                    continue  # a gate just skipped: what it freed is scheduled on the next pass
                 break
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
                 step = running.pop(future)
-                outcome = future.result()
-                result.steps[step.name] = outcome
-                report(outcome)
-                if outcome.status == "failed":
-                    for later in [s for s in pending if step.name in pipeline.upstream[s.name]]:
-                        pending.remove(later)
-                        result.steps[later.name] = StepResult(later.name, "skipped", error=f"{step.name} failed")
-                        report(result.steps[later.name])
-                else:
-                    local.values.update({f"steps.{step.name}.{k}": v for k, v in outcome.outputs.items()})
+                finish(step, future.result())
 
 
 def _execute(local: LocalRun, step: PipelineStep, jobs: int) -> StepResult:

@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from water import contract, expressions
+from water import conditions, contract, expressions
 from water.pipeline import RESERVED_STEP_PREFIX
 from water.render import pods
 from water.spec.fields import as_data
@@ -168,7 +168,7 @@ def _size_task(pipeline: Pipeline, step: PipelineStep, templates: _Templates) ->
     template = templates.add("size", job_template(
         pipeline, "size", ["config", "refs"], contract.SIZE_OUTPUTS, pipeline.default_resources, retries=step.retries,
         timeout=SIZE_TIMEOUT))
-    return _task(size_task(step.name), template, list(step.after), [
+    return _task(size_task(step.name), template, list(step.after), _after_a_gate(pipeline, step), [
         {"name": "config", "value": pods.encode(size_config(pipeline, step))},
         {"name": "refs", "value": refs_param([(source, None, None)])},
     ])
@@ -199,15 +199,27 @@ def _step_tasks(pipeline: Pipeline, step: PipelineStep, templates: _Templates) -
     template = templates.for_settings(step.kind.name, settings, lambda: job_template(
         pipeline, step.kind.name, inputs, step.outputs, step.resources, retries=step.retries, timeout=step.timeout,
         extra_env=pods.secret_env(step), patch=patch, shared=shared_config(pipeline, step)))
-    task = _task(step.name, template, deps, args)
+    task = _task(step.name, template, deps, _after_a_gate(pipeline, step), args)
+    if step.when is not None:
+        task["when"] = conditions.to_argo(step.when, lambda name: name)
     if patch and step.fans_out:
         task["withParam"] = size_output % "shards"
     return tasks + [task]
 
 
-def _task(name: str, template: str, deps: list, args: list) -> dict:
+def _after_a_gate(pipeline: Pipeline, step: PipelineStep) -> bool:
+    """Whether a step with a `when:` is upstream of this one."""
+    return bool(pipeline.gated) and not pipeline.gated.isdisjoint(pipeline.upstream[step.name])
+
+
+def _task(name: str, template: str, deps: list, after_gate: bool, args: list) -> dict:
+    """A DAG task. After a gated step it waits with `depends` on each dependency having Succeeded: Argo's plain
+    `dependencies` take a Skipped task as done (docs/enhanced-depends-logic.md: an unspecified result is
+    `Succeeded || Skipped || Daemoned`), and the steps after a skipped one are skipped too (Argo: Omitted)."""
     task: dict[str, Any] = {"name": name, "template": template}
-    if deps:
+    if deps and after_gate:
+        task["depends"] = " && ".join(f"{d}.Succeeded" for d in deps)
+    elif deps:
         task["dependencies"] = deps
     task["arguments"] = {"parameters": args}
     return task

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from water import contract
+from water.conditions import plain_number
 from water.errors import BadInput, JobFailed, StepFailed
 from water.spec.fields import Map, Model, SpecModel, field, mark_of
 from water.spec.model import IAM_ROLE, Instance
@@ -311,7 +312,7 @@ def _metric_outputs(definitions: dict, values: dict, failure: Callable[[str], Ex
         if number is None or number != number:
             said = "was never logged" if value is None else f"was logged as {value!r}, not a number"
             raise failure(f"metric {name} {said} (regex {pattern!r})")
-        outputs[f"metrics.{name}"] = repr(number)
+        outputs[f"metrics.{name}"] = plain_number(number)
     return outputs
 
 
