@@ -289,3 +289,10 @@ def test_the_slack_alert_of_a_failed_check_names_its_failed_rules(aws_env, tmp_p
     assert slack.bodies[0]["blocks"][2]["text"]["text"] == (
         "*validate* failed: 2 of 2 rules failed: rows: 30 rows, at least 100; unique target: 27 rows repeat "
         "another's values")
+
+
+def test_the_profile_uri_is_under_an_output_written_without_a_trailing_slash(tmp_path):
+    path = _project(tmp_path, [{"rows": {"min": 1}}])
+    (path / "water.yaml").write_text((path / "water.yaml").read_text().replace("/validate/\n", "/validate\n"))
+    result = run_local(path)
+    assert result.steps["validate"].outputs["output"] == f"s3://lake-results/{result.run_id}/validate/profile.json"

@@ -157,9 +157,7 @@ class MemoryCluster(Cluster):
 
     def _namespace_exists(self, key: tuple) -> None:
         if key[1] and ("Namespace", "", key[1]) not in self.objects:
-            message = f'namespaces "{key[1]}" not found'
-            raise NotFound(404, "NotFound", f"{message} ({self.where})", message,
-                           {"name": key[1], "kind": "namespaces"})
+            raise self._not_found(("Namespace", "", key[1]))
 
     def _not_found(self, key: tuple) -> NotFound:
         message = f'{resource(key[0])} "{key[2]}" not found'
@@ -179,8 +177,7 @@ class MemoryCluster(Cluster):
         if live is not None and "status" in live:
             stored["status"] = live["status"]
         unchanged = live is not None and _without_server_fields(live) == stored
-        changed_spec = live is None or {k: v for k, v in live.items() if k not in ("metadata", "status")} != {
-            k: v for k, v in stored.items() if k not in ("metadata", "status")}
+        changed_spec = live is None or _content(live) != _content(stored)
         meta["uid"] = kept.get("uid") or str(uuid.uuid4())
         meta["creationTimestamp"] = kept.get("creationTimestamp") or datetime.now(timezone.utc).strftime(
             "%Y-%m-%dT%H:%M:%SZ")
@@ -190,6 +187,7 @@ class MemoryCluster(Cluster):
         if not dry_run:
             self.objects[key] = stored
         return copy.deepcopy(stored)
+
     def get(self, kind: str, name: str, namespace: str | None = None) -> dict | None:
         key = self._key(kind, name, namespace)
         self._refuse("get", kind, name)
@@ -247,6 +245,11 @@ class MemoryCluster(Cluster):
             raise self._not_found(key)
         text = self.logs.get(name, "")
         return iter(line.encode() for line in text.splitlines(True)) if follow else text
+
+
+def _content(obj: dict) -> dict:
+    """What a change of moves an object's generation: all but its metadata and status."""
+    return {k: v for k, v in obj.items() if k not in ("metadata", "status")}
 
 
 def _without_server_fields(obj: dict) -> dict:

@@ -2,7 +2,7 @@
 throttling), endpoints from the standard AWS_ENDPOINT_URL variables, and botocore event hooks the caller gives."""
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 MARKER = "_water-job.json"  # water's record of the AWS job a step started: kept beside its output, not data
@@ -100,14 +100,19 @@ def s3_parts(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-def measure_prefix(s3: Any, uri: str) -> tuple[int, int]:
-    """(bytes, objects) of the data under an S3 prefix, paginated; water's own marker is not counted."""
+def data_objects(s3: Any, uri: str) -> Iterator[dict]:
+    """The objects under an S3 prefix (ListObjectsV2's entries, paginated), water's own marker left out."""
     bucket, prefix = s3_parts(uri)
-    total = count = 0
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for obj in page.get("Contents", ()):
-            if obj["Key"].endswith(MARKER):
-                continue
-            total += obj["Size"]
-            count += 1
+            if not obj["Key"].endswith(MARKER):
+                yield obj
+
+
+def measure_prefix(s3: Any, uri: str) -> tuple[int, int]:
+    """(bytes, objects) of the data under an S3 prefix."""
+    total = count = 0
+    for obj in data_objects(s3, uri):
+        total += obj["Size"]
+        count += 1
     return total, count

@@ -125,12 +125,12 @@ class Check(Kind):
         for line in verdict.lines():
             sr.note(line)
         sr.notes.append(verdict.summary())
-        if not verdict.passed and spec.get("onFail", "fail") == "fail":
+        if not verdict.passed and spec["onFail"] == "fail":
             raise StepFailed(verdict.message(), sr.log_path)
-        return verdict.outputs(output + PROFILE)
+        return verdict.outputs(_join(output, PROFILE))
 
     def run_cluster(self, job: Job) -> dict:
-        """Fetch the data's objects (at most MAX_BYTES), check them, write the profile; keep it as the baseline
+        """Fetch the data's objects (at most maxBytes), check them, write the profile; keep it as the baseline
         when every rule passed."""
         import tempfile
 
@@ -138,24 +138,24 @@ class Check(Kind):
 
         spec = job.spec
         s3 = job.client("s3")
-        data, output = job.resolve(spec["data"]), job.resolve(spec["output"])
-        baseline = _s3_json(s3, _join(job.resolve(spec["baseline"]), PROFILE)) if spec.get("baseline") else None
+        data, output = job.resolve(spec["data"]), _join(job.resolve(spec["output"]), PROFILE)
+        kept = _join(job.resolve(spec["baseline"]), PROFILE) if spec.get("baseline") else None
+        baseline = _s3_json(s3, kept) if kept else None
         with tempfile.TemporaryDirectory(prefix="water-check-") as folder:
-            files = _fetch(s3, data, spec.get("format", "csv"), folder, spec.get("maxBytes", 1 << 30))
+            files = _fetch(s3, data, spec["format"], folder, spec["maxBytes"])
             job.attached(f"checking {len(files)} files under {data}", lambda: None, aws_job=False)
             verdict = verify(files, spec, data, baseline, job.run_id)
         body = json.dumps(verdict.profile, sort_keys=True).encode()
-        s3.put_object(Bucket=aws.s3_parts(output)[0], Key=_join(aws.s3_parts(output)[1], PROFILE), Body=body)
-        if spec.get("baseline") and verdict.passed:
-            bucket, prefix = aws.s3_parts(job.resolve(spec["baseline"]))
-            s3.put_object(Bucket=bucket, Key=_join(prefix, PROFILE), Body=body)
+        for uri in [output] + ([kept] if kept and verdict.passed else []):
+            bucket, key = aws.s3_parts(uri)
+            s3.put_object(Bucket=bucket, Key=key, Body=body)
         for line in verdict.lines():
             print(line, flush=True)
         for failure in verdict.failures:
             job.metrics.increment("water.check.failures", [f"rule:{failure['rule'].split()[0]}"])
-        if not verdict.passed and spec.get("onFail", "fail") == "fail":
+        if not verdict.passed and spec["onFail"] == "fail":
             raise JobFailed(verdict.message())
-        return verdict.outputs(_join(output, PROFILE))
+        return verdict.outputs(output)
 
 
 PROFILE = "profile.json"
@@ -197,7 +197,7 @@ def verify(files: list, spec: dict, where: str, baseline: dict | None, run_id: s
     last passing run's profile, if any."""
     import duckdb
 
-    fmt = spec.get("format", "csv")
+    fmt = spec["format"]
     if not files:
         raise JobFailed(f"no {fmt} files under {where}")
     con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "threads": 2})
@@ -377,9 +377,8 @@ def _fetch(s3: Any, uri: str, fmt: str, folder: str, limit: int) -> list:
     """The data files under an S3 prefix, downloaded into `folder`; refused past `limit` bytes."""
     from water.runtime import aws
 
-    bucket, prefix = aws.s3_parts(uri)
-    found = [obj for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-             for obj in page.get("Contents", ()) if _is_data(obj["Key"].rsplit("/", 1)[-1], fmt)]
+    bucket = aws.s3_parts(uri)[0]
+    found = [obj for obj in aws.data_objects(s3, uri) if _is_data(obj["Key"].rsplit("/", 1)[-1], fmt)]
     total = sum(obj["Size"] for obj in found)
     if total > limit:
         raise JobFailed(f"{uri} holds {total:,} bytes of {fmt} files, more than check.maxBytes ({limit:,}) a pod "
