@@ -245,7 +245,7 @@ def test_no_agent_means_no_metrics_and_no_failure(aws_env, monkeypatch):
 
 
 def test_athena_literals_quote_text_and_keep_numbers():
-    from water.steps.athena import athena_literal
+    from water.steps.queries import athena_literal
 
     assert [athena_literal(v) for v in ("10", "-2.5", "O'Brien", "1; DROP TABLE t")] == [
         "10", "-2.5", "'O''Brien'", "'1; DROP TABLE t'"]

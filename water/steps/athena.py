@@ -2,16 +2,14 @@
 from __future__ import annotations
 
 import csv
-import glob
 import os
-import re
 from typing import TYPE_CHECKING, Any
 
-from water import expressions
 from water.errors import JobFailed, StepFailed
 from water.spec.fields import Ctx, SpecModel, as_data, field, mark_of
 from water.spec.marked import file_mark, text_mark
 from water.spec.types import PLAIN, TEXT, S3Uri, Str
+from water.steps import queries
 from water.steps.base import NUMBER, PREFIX, Kind, Prepared, read_project_file
 
 if TYPE_CHECKING:
@@ -30,52 +28,6 @@ class AthenaSpec(SpecModel):
     workgroup: str = field(PLAIN, "Athena workgroup.", default="primary")
 
 
-_TAG = re.compile(r"\{\{.*?\}\}", re.S)
-
-
-def query_parameters(sql: str) -> tuple[str, list, list]:
-    """(SQL with `?` for each expression that stands for a value, those Refs in order, offsets of
-    expressions inside quotes). Expressions in comments stay text: they are not parameters."""
-    out, refs, quoted = [], [], []
-    i, state = 0, ""  # state: the text that ends the comment, string or quoted name we are in
-    while i < len(sql):
-        tag = _TAG.match(sql, i)
-        if tag:
-            parts = _parts(tag.group(0))
-            ref = parts[0] if parts and isinstance(parts[0], expressions.Ref) else None
-            if ref and not state:
-                refs.append(ref)
-                out.append("?")
-            elif ref or parts is None or state in ("\n", "*/"):
-                if ref and state in ("'", '"'):
-                    quoted.append(i)
-                out.append(tag.group(0))  # left as written: never a value pasted into SQL
-            else:
-                out.append("".join(parts))  # a literal such as {{ '{{' }}
-            i = tag.end()
-            continue
-        if state and sql.startswith(state, i):
-            out.append(state)
-            i, state = i + len(state), ""
-            continue
-        if not state:
-            state = {"--": "\n", "/*": "*/"}.get(sql[i:i + 2]) or (sql[i] if sql[i] in "'\"" else "")
-            if state in ("\n", "*/"):
-                out.append(sql[i:i + 2])
-                i += 2
-                continue
-        out.append(sql[i])
-        i += 1
-    return "".join(out), refs, quoted
-
-
-def _parts(tag: str):
-    try:
-        return expressions.parse(tag)
-    except expressions.ExpressionError:
-        return None  # reported by the spec checks
-
-
 def is_sql_file(query: str) -> bool:
     return query.strip().endswith(".sql") and "\n" not in query.strip() and " " not in query.strip()
 
@@ -89,7 +41,7 @@ class Athena(Kind):
     def prepare(self, config: Any, project_dir: str, path: str, ctx: Ctx) -> Prepared:
         prepared = self._read(config, project_dir, path, ctx)
         file, text = prepared.files.get("query", (None, config.query))
-        for offset in query_parameters(text)[2]:
+        for offset in queries.query_parameters(text)[2]:
             at = file_mark(text, offset) if file else text_mark(mark_of(config, "query"), text, offset)
             sub = Ctx(file) if file else ctx
             sub.problem(at, f"{path}.query", "an expression inside quotes: water passes expressions to the query "
@@ -121,7 +73,7 @@ class Athena(Kind):
 
         config = sr.step.config
         text = sr.step.prepared.files["query"][1] if "query" in sr.step.prepared.files else config.query
-        sql, refs, _ = query_parameters(text)
+        sql, refs, _ = queries.query_parameters(text)
         values = [sr.resolve("{{%s}}" % ref.key) for ref in refs]
         try:
             (sql,) = sqlglot.transpile(sql, read="trino", write="duckdb")
@@ -130,7 +82,7 @@ class Athena(Kind):
         uri, folder = sr.output_dir(config.output)
         tables = sr.run.pipeline.spec.local.tables
         with duckdb.connect() as db:
-            _create_tables(db, tables, sr.project_dir, config.database)
+            queries.create_tables(db, tables, sr.project_dir, config.database)
             sr.note(f"duckdb: {sql}")
             try:
                 cursor = db.execute(sql, values)
@@ -154,19 +106,19 @@ class Athena(Kind):
         from water.runtime.job import Marker
 
         spec = job.spec
-        sql, refs, _ = query_parameters(spec["query"])
+        sql, refs, _ = queries.query_parameters(spec["query"])
         output = job.resolve(spec["output"])
         athena, s3 = job.client("athena"), job.client("s3")
         marker = Marker(job, s3, output)
         query_id = job.reattach(lambda attempt: marker.read(attempt),
-                                lambda query: _status(athena, query)["State"] in ("QUEUED", "RUNNING", "SUCCEEDED"))
+                                lambda query: queries.status(athena, query)["State"] in ("QUEUED", "RUNNING", "SUCCEEDED"))
         if query_id is None:
             request = {"QueryString": sql, "ClientRequestToken": job.token(),
                        "QueryExecutionContext": {"Database": spec["database"]},
                        "ResultConfiguration": {"OutputLocation": output},
                        "WorkGroup": spec.get("workgroup", "primary")}
             if refs:
-                request["ExecutionParameters"] = [athena_literal(job.resolve("{{%s}}" % r.key)) for r in refs]
+                request["ExecutionParameters"] = [queries.athena_literal(job.resolve("{{%s}}" % r.key)) for r in refs]
             once = job.client("athena", retries=False)
             # the token makes a repeated start of this attempt answer the same query: nothing to look for first
             query_id = job.create(lambda: once.start_query_execution(**request)["QueryExecutionId"], lambda: None)
@@ -174,7 +126,7 @@ class Athena(Kind):
         quick = job.client("athena", retries=False, quick=True)
         job.attached(f"athena query {query_id}", lambda: quick.stop_query_execution(QueryExecutionId=query_id))
         asking = job.client("athena", retries=False)  # the poller waits out throttling itself
-        status = job.wait(lambda: _finished(asking, query_id), interval=poll.job_interval, transient=aws.transient)
+        status = job.wait(lambda: queries.finished(asking, query_id), interval=poll.job_interval, transient=aws.transient)
         if status["State"] != "SUCCEEDED":
             raise JobFailed(f"Athena query {query_id} {status['State']}: {status.get('StateChangeReason', '')}")
         size, _ = aws.measure_prefix(s3, output)
@@ -188,7 +140,7 @@ class Athena(Kind):
         athena = job.client("athena")
         try:
             query_id = Marker(job, job.client("s3"), job.resolve(job.spec["output"])).read()
-            if query_id is None or _finished(athena, query_id):
+            if query_id is None or queries.finished(athena, query_id):
                 return None
         except Exception as exc:
             if aws.not_found(exc):
@@ -196,43 +148,6 @@ class Athena(Kind):
             raise
         athena.stop_query_execution(QueryExecutionId=query_id)
         return f"athena query {query_id}"
-
-
-def _status(athena, query_id: str) -> dict:
-    return athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]["Status"]
-
-
-def _finished(athena, query_id: str):
-    status = _status(athena, query_id)
-    return status if status["State"] in ("SUCCEEDED", "FAILED", "CANCELLED") else None
-
-
-_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
-
-
-def athena_literal(value: str) -> str:
-    """A parameter value as Athena substitutes it: numbers as they are, anything else a quoted string."""
-    return value if _NUMBER.fullmatch(value) else "'" + value.replace("'", "''") + "'"
-
-
-_READERS = {".csv": "read_csv_auto", ".parquet": "read_parquet", ".json": "read_json_auto"}
-
-
-def _create_tables(db, tables: dict, project_dir: str, database: str) -> None:
-    """One view per table; unqualified names also under the step's database, as Athena resolves them."""
-    for name, location in sorted(tables.items()):
-        path = os.path.join(project_dir, location)
-        files = sorted(glob.glob(os.path.join(path, "*"))) if os.path.isdir(path) else [path]
-        suffix = os.path.splitext(files[0])[1].lower() if files else ""
-        reader = _READERS.get(suffix)
-        if reader is None:
-            raise StepFailed(f"spec.local.tables.{name}: {location} holds no CSV, Parquet or JSON file")
-        schema = name.split(".")[0] if "." in name else database
-        schemas = [schema, "main"] if schema == database else [schema]  # unqualified names: the step's database
-        for schema in schemas:
-            db.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-            listing = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"  # views take no params
-            db.execute(f'CREATE OR REPLACE VIEW "{schema}"."{name.split(".")[-1]}" AS SELECT * FROM {reader}({listing})')
 
 
 KIND = Athena()

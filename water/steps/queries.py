@@ -1,0 +1,96 @@
+"""SQL sent to Athena, shared by the kinds that send it: `{{...}}` expressions as query parameters, parameter
+values as Athena substitutes them, a query's end, and the local stand-in for Athena's tables (DuckDB views over
+the files of spec.local.tables)."""
+from __future__ import annotations
+
+import glob
+import os
+import re
+from typing import Any
+
+from water import expressions
+from water.errors import StepFailed
+
+_TAG = re.compile(r"\{\{.*?\}\}", re.S)
+
+
+def query_parameters(sql: str) -> tuple[str, list, list]:
+    """(SQL with `?` for each expression that stands for a value, those Refs in order, offsets of
+    expressions inside quotes). Expressions in comments stay text: they are not parameters."""
+    out, refs, quoted = [], [], []
+    i, state = 0, ""  # state: the text that ends the comment, string or quoted name we are in
+    while i < len(sql):
+        tag = _TAG.match(sql, i)
+        if tag:
+            parts = _parts(tag.group(0))
+            ref = parts[0] if parts and isinstance(parts[0], expressions.Ref) else None
+            if ref and not state:
+                refs.append(ref)
+                out.append("?")
+            elif ref or parts is None or state in ("\n", "*/"):
+                if ref and state in ("'", '"'):
+                    quoted.append(i)
+                out.append(tag.group(0))  # left as written: never a value pasted into SQL
+            else:
+                out.append("".join(parts))  # a literal such as {{ '{{' }}
+            i = tag.end()
+            continue
+        if state and sql.startswith(state, i):
+            out.append(state)
+            i, state = i + len(state), ""
+            continue
+        if not state:
+            state = {"--": "\n", "/*": "*/"}.get(sql[i:i + 2]) or (sql[i] if sql[i] in "'\"" else "")
+            if state in ("\n", "*/"):
+                out.append(sql[i:i + 2])
+                i += 2
+                continue
+        out.append(sql[i])
+        i += 1
+    return "".join(out), refs, quoted
+
+
+def _parts(tag: str) -> list | None:
+    try:
+        return expressions.parse(tag)
+    except expressions.ExpressionError:
+        return None  # reported by the spec checks
+
+
+def status(athena: Any, query_id: str) -> dict:
+    """A query's Status (State, StateChangeReason, ...) as GetQueryExecution answers it."""
+    return athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]["Status"]
+
+
+def finished(athena: Any, query_id: str) -> dict | None:
+    """The query's Status once it has ended (succeeded, failed or cancelled), else None."""
+    now = status(athena, query_id)
+    return now if now["State"] in ("SUCCEEDED", "FAILED", "CANCELLED") else None
+
+
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+
+
+def athena_literal(value: str) -> str:
+    """A parameter value as Athena substitutes it: numbers as they are, anything else a quoted string."""
+    return value if _NUMBER.fullmatch(value) else "'" + value.replace("'", "''") + "'"
+
+
+_READERS = {".csv": "read_csv_auto", ".parquet": "read_parquet", ".json": "read_json_auto"}
+
+
+def create_tables(db: Any, tables: dict, project_dir: str, database: str) -> None:
+    """One view per table; unqualified names also under the step's database, as Athena resolves them."""
+    for name, location in sorted(tables.items()):
+        path = os.path.join(project_dir, location)
+        files = sorted(glob.glob(os.path.join(path, "*"))) if os.path.isdir(path) else [path]
+        suffix = os.path.splitext(files[0])[1].lower() if files else ""
+        reader = _READERS.get(suffix)
+        if reader is None:
+            raise StepFailed(f"spec.local.tables.{name}: {location} holds no CSV, Parquet or JSON file")
+        schema = name.split(".")[0] if "." in name else database
+        schemas = [schema, "main"] if schema == database else [schema]  # unqualified names: the step's database
+        for schema in schemas:
+            db.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            listing = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"  # views take no params
+            db.execute(f'CREATE OR REPLACE VIEW "{schema}"."{name.split(".")[-1]}" AS SELECT * FROM {reader}({listing})')
