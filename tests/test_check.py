@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import task_argv, water_job
+from conftest import RUN_ID, task_argv, water_job
 from water import pipeline as pipeline_mod
 from water import render as render_mod
 from water.errors import SpecError
@@ -296,3 +296,175 @@ def test_the_profile_uri_is_under_an_output_written_without_a_trailing_slash(tmp
     (path / "water.yaml").write_text((path / "water.yaml").read_text().replace("/validate/\n", "/validate\n"))
     result = run_local(path)
     assert result.steps["validate"].outputs["output"] == f"s3://lake-results/{result.run_id}/validate/profile.json"
+
+
+# --- over an Athena table: the same rules as SQL in Athena, its local stand-in on DuckDB ------------------------
+
+TABLE_COLUMNS = [("id", "bigint"), ("alcohol", "double"), ("target", "bigint"), ("note", "string")]  # Glue's types
+
+
+def _table_project(tmp_path, rules, where: str = "", data=DATA):
+    """The rules over the table lake.wines (locally: DATA, through spec.local.tables)."""
+    text = spec_text(rules).replace("data: s3://lake-results/in/", "table: wines\n        database: lake"
+                                    + (f"\n        where: {json.dumps(where)}" if where else ""))
+    text = text.replace("  steps:", "  params: {who: nobody}\n  local:\n    tables: {lake.wines: data/wines.csv}\n"
+                        "  steps:")
+    (tmp_path / "data").mkdir(parents=True)
+    (tmp_path / "water.yaml").write_text(text)
+    (tmp_path / "data" / "wines.csv").write_text(data)
+    return tmp_path
+
+
+def test_a_table_is_checked_locally_with_the_numbers_its_files_give(tmp_path):
+    rules = [{k: v} for k, v in PASSING.items()] + [{"drift": {"column": "alcohol", "max": 0.1}}]
+    table, files = run_local(_table_project(tmp_path / "t", rules)), run_local(_project(tmp_path / "f", rules))
+    assert table.status == "succeeded", table.steps["validate"].error
+    assert table.steps["validate"].notes == files.steps["validate"].notes == ["12 of 12 rules passed over 30 rows"]
+    assert {**_profile_local(tmp_path / "t", table), "run": ""} == {**_profile_local(tmp_path / "f", files), "run": ""}
+
+
+def test_where_chooses_the_rows_of_a_table_with_its_expressions_as_parameters(tmp_path):
+    path = _table_project(tmp_path, [{"rows": {"min": 10, "max": 10}}], where="target = 2 AND note <> {{params.who}}")
+    result = run_local(path)
+    # target 2 is 10 rows; one of them has no note, and NULL <> 'nobody' is not true: 9 rows
+    assert result.steps["validate"].error == "1 of 1 rules failed: rows: 9 rows, at least 10 and at most 10"
+
+
+def _glue_table(columns=TABLE_COLUMNS) -> None:
+    glue = aws.client("glue")
+    glue.create_database(DatabaseInput={"Name": "lake"})
+    glue.create_table(DatabaseName="lake", TableInput={
+        "Name": "wines", "StorageDescriptor": {"Columns": [{"Name": n, "Type": t} for n, t in columns]}})
+
+
+def _athena_answers_from(data: str, endpoint: str, tmp_path):
+    """A hook that has Athena answer each query moto is sent as Athena would: its Trino SQL, with the
+    ExecutionParameters applied in order as Athena applies them (values substituted for `?`), transpiled by
+    sqlglot and run on DuckDB over `data` as the table lake.wines; the row queued with moto
+    (/moto-api/static/athena/query-results) in GetQueryResults' shape — a SELECT's first row the column labels,
+    every value text, NULL a Datum without VarCharValue. moto hands a queued result to the next query started."""
+    import urllib.request
+
+    import duckdb
+    import sqlglot
+
+    (tmp_path / "wines.csv").write_text(data)
+
+    def answer(params, **_):
+        sql = params["QueryString"]
+        for value in params.get("ExecutionParameters", []):
+            sql = sql.replace("?", value, 1)
+        (duck,) = sqlglot.transpile(sql, read="trino", write="duckdb")
+        with duckdb.connect() as con:
+            con.execute("CREATE SCHEMA lake")
+            con.execute(f"CREATE VIEW lake.wines AS SELECT * FROM read_csv_auto('{tmp_path / 'wines.csv'}')")
+            cursor = con.execute(duck)
+            labels, row = [c[0] for c in cursor.description], cursor.fetchone()
+        text = [{} if v is None else {"VarCharValue": str(v)} for v in row]
+        body = {"results": [{"rows": [{"Data": [{"VarCharValue": n} for n in labels]}, {"Data": text}],
+                             "column_info": [{"Name": n, "Label": n, "Type": "varchar"} for n in labels]}]}
+        request = urllib.request.Request(f"{endpoint}/moto-api/static/athena/query-results",
+                                         data=json.dumps(body).encode(), method="POST",
+                                         headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(request).read()
+
+    return ("before-parameter-build.athena.StartQueryExecution", answer)
+
+
+def _table_pod(tmp_path, rules, where: str = "") -> list:
+    (template,) = [o for o in render_mod.render(pipeline_mod.load(str(_table_project(tmp_path, rules, where))))
+                   .objects if o["kind"] == "WorkflowTemplate"]
+    return task_argv(template, "validate")
+
+
+def _sent_queries() -> list:
+    athena = aws.client("athena")
+    ids = athena.list_query_executions()["QueryExecutionIds"]
+    return sorted((athena.get_query_execution(QueryExecutionId=i)["QueryExecution"] for i in ids),
+                  key=lambda e: e["Status"]["SubmissionDateTime"])
+
+
+def test_in_its_pod_a_table_is_checked_in_athena_with_the_numbers_its_files_give(aws_env, tmp_path):
+    from conftest import JOB_HOOKS
+
+    rules = [{k: v} for k, v in PASSING.items()] + [{"values": {"note": ["x"]}}]
+    _glue_table()
+    JOB_HOOKS.append(_athena_answers_from(DATA, aws_env["AWS_ENDPOINT_URL"], tmp_path))
+    assert water_job(_table_pod(tmp_path / "pod", rules, where="note IS NULL OR note <> {{params.who}}")) == 0
+    measured, spread = _sent_queries()  # two queries: every number, then the histograms that depend on them
+    assert measured["Query"].startswith('SELECT count(*) AS m0, count("id") AS m1, count(DISTINCT "id") AS m2, ')
+    assert measured["Query"].endswith("""FROM (SELECT * FROM "lake"."wines" WHERE note IS NULL OR note <> ?) AS data""")
+    assert "approx_percentile(CAST(\"alcohol\" AS DOUBLE), 0.1)" in measured["Query"]
+    # the where's value (in the unique rule's subquery and the outer FROM) and the allowed values (target's
+    # numbers, note's text: each twice, for the count and the sample) are parameters, never SQL text
+    assert measured["ExecutionParameters"] == ["'O''Brien'"] + ["0.0", "1.0", "2.0"] * 2 + ["'x'"] * 2 + ["'O''Brien'"]
+    assert "O'Brien" not in measured["Query"] and "'x'" not in measured["Query"]
+    assert 'json_format(CAST(histogram(CAST("target" AS VARCHAR)) FILTER (WHERE "target" IS NOT NULL) AS JSON))' \
+        in spread["Query"]
+    for query in (measured, spread):
+        assert query["QueryExecutionContext"] == {"Database": "lake"} and query["WorkGroup"] == "primary"
+        # GetQueryExecution names the result file Athena wrote under the location it was given
+        assert query["ResultConfiguration"]["OutputLocation"] == (f"s3://lake-results/{RUN_ID}/validate/athena/"
+                                                                  f"{query['QueryExecutionId']}.csv")
+    in_athena = _s3_profile(f"s3://lake-results/{RUN_ID}/validate/profile.json")
+    local = _profile_local(tmp_path / "files", run_local(_project(tmp_path / "files", rules)))
+    for profile in (in_athena, local):  # Athena's deciles are approximate (approx_percentile): compare the rest
+        for column in profile["columns"].values():
+            column.pop("deciles", None), column.pop("bins", None)
+    assert {**in_athena, "run": ""} == {**local, "run": ""}
+
+
+def test_in_its_pod_a_failing_table_check_names_every_failed_rule(aws_env, tmp_path, capsys):
+    from conftest import JOB_HOOKS
+
+    _glue_table()
+    JOB_HOOKS.append(_athena_answers_from(DATA, aws_env["AWS_ENDPOINT_URL"], tmp_path))
+    rules = [{rule: arg} for rule, (arg, _) in FAILING.items()]
+    assert water_job(_table_pod(tmp_path, rules)) == 1
+    assert capsys.readouterr().err == ("water-job: validate failed: 6 of 6 rules failed: "
+                                       + "; ".join(said for _, said in FAILING.values()) + "\n")
+
+
+def test_in_its_pod_a_table_not_in_the_catalog_fails_naming_it(aws_env, tmp_path, capsys):
+    aws.client("glue").create_database(DatabaseInput={"Name": "lake"})
+    assert water_job(_table_pod(tmp_path, [{"rows": {"min": 1}}])) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("water-job: validate failed: no table lake.wines in the Glue Data Catalog (GetTable: "
+                          "EntityNotFoundException: "), err
+    assert aws.client("athena").list_query_executions()["QueryExecutionIds"] == []
+
+
+def test_in_its_pod_a_failed_athena_query_fails_the_check_with_athena_s_reason(aws_env, tmp_path, capsys):
+    from conftest import JOB_HOOKS
+    from test_runtime import _set_state
+
+    _glue_table()
+    JOB_HOOKS.append(_set_state("FAILED", "COLUMN_NOT_FOUND: line 1:8: Column 'id' cannot be resolved"))
+    assert water_job(_table_pod(tmp_path, [{"rows": {"min": 1}}])) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("water-job: validate failed: Athena query ")
+    assert err.endswith("FAILED: COLUMN_NOT_FOUND: line 1:8: Column 'id' cannot be resolved")
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda t: t.replace("table: wines", "table: wines\n        data: s3://lake-results/in/"),
+     "check: a check reads exactly one of: data"),
+    (lambda t: t.replace("\n        database: lake", ""), "check.database: a check of a table needs its database"),
+    (lambda t: t.replace("database: lake", "database: lake\n        format: parquet"),
+     "check.format: format is for a check of data files"),
+    (lambda t: t.replace("database: lake", "database: lake\n        where: \"who = '{{params.who}}'\""),
+     "check.where: an expression inside quotes"),
+])
+def test_a_table_check_written_wrong_is_a_located_error(tmp_path, change, message):
+    path = _table_project(tmp_path, [{"rows": {"min": 1}}])
+    (path / "water.yaml").write_text(change((path / "water.yaml").read_text()))
+    with pytest.raises(SpecError, match=message):
+        pipeline_mod.load(str(path))
+
+
+def test_where_is_for_a_table(tmp_path):
+    path = _project(tmp_path, [{"rows": {"min": 1}}])
+    (path / "water.yaml").write_text((path / "water.yaml").read_text().replace(
+        "rules:", "where: \"a = 1\"\n        rules:"))
+    with pytest.raises(SpecError, match=r"check.where: where is for a check of a table"):
+        pipeline_mod.load(str(path))

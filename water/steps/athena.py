@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 from water.errors import JobFailed, StepFailed
 from water.spec.fields import Ctx, SpecModel, as_data, field, mark_of
-from water.spec.marked import file_mark, text_mark
 from water.spec.types import PLAIN, TEXT, S3Uri, Str
 from water.steps import queries
 from water.steps.base import NUMBER, PREFIX, Kind, Prepared, read_project_file
@@ -41,13 +40,7 @@ class Athena(Kind):
     def prepare(self, config: Any, project_dir: str, path: str, ctx: Ctx) -> Prepared:
         prepared = self._read(config, project_dir, path, ctx)
         file, text = prepared.files.get("query", (None, config.query))
-        for offset in queries.query_parameters(text)[2]:
-            at = file_mark(text, offset) if file else text_mark(mark_of(config, "query"), text, offset)
-            sub = Ctx(file) if file else ctx
-            sub.problem(at, f"{path}.query", "an expression inside quotes: water passes expressions to the query "
-                        "as parameters, never as text", "remove the quotes around it")
-            if file:
-                ctx.problems.extend(sub.problems)
+        queries.refuse_quoted(text, file, mark_of(config, "query"), f"{path}.query", ctx)
         return prepared
 
     def _read(self, config: Any, project_dir: str, path: str, ctx: Ctx) -> Prepared:

@@ -10,6 +10,8 @@ from typing import Any
 
 from water import expressions
 from water.errors import StepFailed
+from water.spec.fields import Ctx
+from water.spec.marked import Mark, file_mark, text_mark
 
 _TAG = re.compile(r"\{\{.*?\}\}", re.S)
 
@@ -48,6 +50,18 @@ def query_parameters(sql: str) -> tuple[str, list, list]:
         out.append(sql[i])
         i += 1
     return "".join(out), refs, quoted
+
+
+def refuse_quoted(text: str, file: str | None, mark: Mark, path: str, ctx: Ctx) -> None:
+    """Report each expression written inside quotes in SQL (`file`: the project file the text came from, else
+    the spec at `mark`): water passes expressions as parameters, and a quoted one would be the text `{{...}}`."""
+    for offset in query_parameters(text)[2]:
+        at = file_mark(text, offset) if file else text_mark(mark, text, offset)
+        sub = Ctx(file) if file else ctx
+        sub.problem(at, path, "an expression inside quotes: water passes expressions to the query as parameters, "
+                    "never as text", "remove the quotes around it")
+        if file:
+            ctx.problems.extend(sub.problems)
 
 
 def _parts(tag: str) -> list | None:
