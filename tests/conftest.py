@@ -349,3 +349,26 @@ def received(receiver, count: int) -> dict:
     while len(packets) < count and time.monotonic() < deadline:
         packets += receiver.recv(65535).decode().splitlines()
     return {p.split(":")[0]: p for p in packets}
+
+
+POD_TOKEN = "pod-token"
+
+
+@pytest.fixture
+def pod_account(tmp_path):
+    """The API server as a step's pod sees it: HTTPS at KUBERNETES_SERVICE_HOST:PORT, verified with the
+    service account's ca.crt, answering 401 to any other token than the account's. Yields (api, pod env)."""
+    from kubeapi import ARGO, RunningApiServer, self_signed_certificate
+
+    account, tls = tmp_path / "serviceaccount", tmp_path / "tls"
+    account.mkdir()
+    tls.mkdir()
+    certificate, key = self_signed_certificate(tls)
+    (account / "ca.crt").write_bytes(open(certificate, "rb").read())
+    (account / "token").write_text(POD_TOKEN + "\n")
+    (account / "namespace").write_text("ml")
+    with RunningApiServer(ARGO, tls=(certificate, key)) as server:
+        server.api.inject(401, when=lambda request: request.headers.get("Authorization") != f"Bearer {POD_TOKEN}",
+                          times=-1, message="Unauthorized")
+        yield server.api, {"WATER_SERVICE_ACCOUNT_DIR": str(account), "KUBERNETES_SERVICE_HOST": "127.0.0.1",
+                           "KUBERNETES_SERVICE_PORT": server.url.rsplit(":", 1)[1]}

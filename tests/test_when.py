@@ -39,6 +39,7 @@ spec:
 
 
 def _project(tmp_path, when: str):
+    tmp_path.mkdir(parents=True, exist_ok=True)
     (tmp_path / "water.yaml").write_text(SPEC.replace("WHEN", when))
     (tmp_path / "train.py").write_text('print("accuracy=0.85 loss=0.4")\n')
     return tmp_path
@@ -97,3 +98,93 @@ def test_a_condition_written_wrong_is_a_located_error(tmp_path, when, message):
 def test_numbers_reach_argo_without_exponents():
     assert [conditions.plain_number(v) for v in (1e-5, 0.9722, 3.0, -0.0, 12345678.5)] == [
         "0.00001", "0.9722", "3", "0", "12345678.5"]
+
+
+# --- on the cluster: why a step was skipped, from the run's Workflow as Argo's controller writes it -------------
+
+RUN = "gated-x7k2p"
+
+
+def _argo_run(tmp_path, outputs: dict) -> dict:
+    """The Workflow of a run of the gated pipeline whose train produced `outputs` and whose gate was false, its
+    nodes as Argo's controller makes them (workflow/controller/dag.go; shapes as in its testdata, e.g.
+    operator_test.go's dag-primay-branch and testdata/dag-exhausted-retries-xfail.yaml): train a Retry node over
+    its pod train(0), which links to the tasks after it; register a Skipped node whose message is the task's
+    rendered `when` with the parameters substituted; serve Omitted; report done."""
+    (template,) = [o for o in render_mod.render(pipeline_mod.load(str(_project(tmp_path, WHEN_FALSE)))).objects
+                   if o["kind"] == "WorkflowTemplate"]
+    when = next(t for t in template["spec"]["templates"][0]["dag"]["tasks"] if t["name"] == "register")["when"]
+    for name, value in outputs.items():
+        when = when.replace("{{tasks.train.outputs.parameters.%s}}" % name, value)
+    at = "2026-12-02T03:00:00Z"
+
+    def node(i, name, kind, phase, children=(), message=""):
+        found = {"id": f"{RUN}-{i}", "name": f"{RUN}.{name}", "displayName": name, "type": kind, "phase": phase,
+                 "startedAt": at, "finishedAt": at, "templateName": name, "boundaryID": RUN}
+        return {**found, **({"children": [f"{RUN}-{c}" for c in children]} if children else {}),
+                **({"message": message} if message else {})}
+
+    nodes = [node(1, "train", "Retry", "Succeeded", [2]), node(2, "train(0)", "Pod", "Succeeded", [3, 5]),
+             node(3, "register", "Skipped", "Skipped", [4], f"when '{when}' evaluated false"),
+             node(4, "serve", "Skipped", "Omitted", message="omitted: depends condition not met"),
+             node(5, "report", "Pod", "Succeeded")]
+    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+            "metadata": {"name": RUN, "namespace": "ml", "labels": {"water/pipeline": "gated"},
+                         "creationTimestamp": at},
+            "spec": {"workflowTemplateRef": {"name": "gated"}},
+            "status": {"phase": "Succeeded", "startedAt": at, "finishedAt": at,
+                       "nodes": {n["id"]: n for n in nodes}}}
+
+
+WHEN_FALSE = "{{steps.train.metrics.accuracy}} >= 0.9 and not ({{steps.train.metrics.loss}} > 1e-3)"
+TRAINED = {"metrics-accuracy": "0.85", "metrics-loss": "0.4"}
+SAID = {"register": "when: (0.85 >= 0.9) and (not (0.4 > 0.001)) is false", "serve": "register was skipped"}
+
+
+def test_status_says_why_each_step_was_skipped(tmp_path, water_memory, memory_cluster):
+    path = _project(tmp_path / "deployed", WHEN_FALSE)
+    spec = path / "water.yaml"  # deployed, framework:version images are looked up for the region
+    spec.write_text(spec.read_text().replace("  steps:", "  aws: {region: us-east-1}\n  steps:"))
+    water_memory("deploy", path)
+    memory_cluster.create(_argo_run(tmp_path / "rendered", TRAINED))
+    out = water_memory("status", "gated", "-n", "ml")
+    rows = {line.split()[0]: line for line in out.split(f"steps of {RUN}:")[1].splitlines() if line.strip()}
+    assert rows["register"].split(None, 3)[1:] == ["Skipped", "0s", SAID["register"]]
+    assert rows["serve"].split(None, 3)[1:] == ["Omitted", "0s", SAID["serve"]]
+    assert rows["report"].split()[1:] == ["Succeeded", "0s", "-"]
+    steps = __import__("json").loads(water_memory("status", "gated", "-n", "ml", "-o", "json"))["steps"]
+    assert {s["step"]: s["reason"] for s in steps if s["reason"]} == SAID
+
+
+def test_the_exit_handler_s_slack_message_says_which_steps_were_skipped_and_why(tmp_path, monkeypatch,
+                                                                                 pod_account):
+    """The notify pod reads its run's Workflow from the API server (as a pod does: token, CA) and lists the skipped
+    steps in the success message."""
+    from test_notify import Receiver, _notify
+
+    api, pod_env = pod_account
+    api.objects[("argoproj.io/v1alpha1/workflows", "ml", "babyweight-29123")] = {
+        **_argo_run(tmp_path, TRAINED), "metadata": {"name": "babyweight-29123", "namespace": "ml"}}
+    for name, value in pod_env.items():
+        monkeypatch.setenv(name, value)
+    slack = Receiver([])
+    try:
+        assert _notify(monkeypatch, slack.url, status="Succeeded", failures="", on=("success",)) == 0
+    finally:
+        slack.close()
+    (body,) = slack.bodies  # Slack's mrkdwn takes < > & as entities
+    assert body["blocks"][2]["text"]["text"] == "\n".join(f"*{step}* skipped: {why.replace('>', '&gt;')}"
+                                                          for step, why in SAID.items())
+
+
+def test_without_api_access_the_exit_handler_posts_without_the_skipped_steps_and_says_why(monkeypatch, capsys):
+    from test_notify import Receiver, _notify
+
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    slack = Receiver([])
+    try:
+        assert _notify(monkeypatch, slack.url, status="Succeeded", failures="", on=("success",)) == 0
+    finally:
+        slack.close()
+    assert [b["type"] for b in slack.bodies[0]["blocks"]] == ["header", "section", "context"]
+    assert "cannot say which steps were skipped: no in-cluster API access" in capsys.readouterr().out

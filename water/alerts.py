@@ -12,7 +12,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from water import backoff
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 RETRIES = backoff.Policy(first=1.0, cap=8.0, attempts=5, jitter=False)  # and never past the handler's deadline
 DEADLINE = 60.0
-REASON_CHARS, LOG_CHARS = 500, 2400  # a Slack section holds 3,000 characters
+REASON_CHARS, LOG_CHARS, SECTION_CHARS = 500, 2400, 3000  # a Slack section holds 3,000 characters
 
 
 def escape(text: str) -> str:
@@ -103,6 +103,17 @@ def _failure_text(failure: dict) -> str:
     return text
 
 
+def _skipped_text(skipped: Sequence[tuple[str, str]]) -> str:
+    """One line per skipped step with its reason, within a section's 3,000 characters."""
+    lines = [f"*{escape(step)}* skipped: {escape(why)}" for step, why in skipped]
+    text, shown = "", 0
+    for line in lines:
+        if len(text) + len(line) + 40 > SECTION_CHARS:
+            break
+        text, shown = f"{text}\n{line}" if text else line, shown + 1
+    return text + (f"\n… and {len(lines) - shown} more skipped" if shown < len(lines) else "")
+
+
 def _duration(text: str) -> str:
     try:
         seconds = int(float(text))
@@ -112,8 +123,9 @@ def _duration(text: str) -> str:
 
 
 def message(config: dict, run_id: str, namespace: str, status: str, failures: str, duration: str,
-            settings: dict | None = None) -> dict:
-    """`settings`: the namespace's install-time links (`argo`, `datadog`); the spec's alerts.links win."""
+            settings: dict | None = None, skipped: Sequence[tuple[str, str]] = ()) -> dict:
+    """`settings`: the namespace's install-time links (`argo`, `datadog`); the spec's alerts.links win.
+    `skipped`: (step, why) of the steps the run skipped."""
     pipeline, links = config["pipeline"], {**(settings or {}), **(config.get("links") or {})}
     ok = status == "Succeeded"
     title = f"{'✅' if ok else '❌'} {pipeline} {status.lower()}"
@@ -128,6 +140,8 @@ def message(config: dict, run_id: str, namespace: str, status: str, failures: st
     ]
     for failure in failed:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _failure_text(failure)}})
+    if skipped:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _skipped_text(skipped)}})
     link_texts = []
     if links.get("argo"):
         link_texts.append(f"<{links['argo'].rstrip('/')}/workflows/{namespace}/{urllib.parse.quote(run_id)}|Run in Argo>")
@@ -195,7 +209,7 @@ class NotifyTask:
         settings = {link: job.env[settings_env(link)] for link in SETTINGS_KEYS
                     if job.env.get(settings_env(link))}  # from the water-settings ConfigMap, when `water install` set them
         body = message(job.config, job.run_id, job.env.get(NAMESPACE_ENV, "default"), job.extra.get("status", ""),
-                       job.extra.get("failures", ""), job.extra.get("duration", ""), settings)
+                       job.extra.get("failures", ""), job.extra.get("duration", ""), settings, _skipped(job))
         why = post(url, body, deadline=float(job.config.get("timeout", DEADLINE)) - 5) if url else "no webhook URL"
         if why:
             print(f"water-job: could not post to Slack: {why}", flush=True)
@@ -203,6 +217,19 @@ class NotifyTask:
         else:
             print(f"posted to Slack: {body['text']}", flush=True)
         return {}
+
+
+def _skipped(job: Job) -> list:
+    """(step, why) of the steps the run skipped, read from its Workflow; none, saying why, if it cannot be read."""
+    from water import argonodes
+    from water.runtime import workflow
+
+    try:
+        run = workflow.read(job.run_id, job.env)
+    except workflow.Unknown as exc:
+        print(f"water-job: cannot say which steps were skipped: {exc}", flush=True)
+        return []
+    return argonodes.skipped(run) if run else []
 
 
 NOTIFY_TASK = NotifyTask()

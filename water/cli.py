@@ -360,7 +360,8 @@ def status(name: str, fmt: str, context: str | None, namespace: str | None, kube
                                      ("DURATION", "duration")])
     if found["steps"]:
         click.echo(f"\nsteps of {found['runs'][0]['name']}:")
-        _print_data(found["steps"], fmt, [("STEP", "step"), ("PHASE", "phase"), ("DURATION", "duration")])
+        _print_data(found["steps"], fmt, [("STEP", "step"), ("PHASE", "phase"), ("DURATION", "duration"),
+                                          ("MESSAGE", "reason")])
 
 
 @cli.command()

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-from water import backoff, contract
+from water import argonodes, backoff, contract
 from water.cluster import Cluster
 from water.errors import ApiError, BadParameter, NotDeployed, WaterError
 from water.pipeline import check_overrides
@@ -90,14 +90,14 @@ def phase(run: dict) -> str:
 
 
 def steps(run: dict) -> list:
-    """(step, phase, seconds) of a run's pods, in start order."""
+    """(step, phase, seconds, why) of a run's steps, in start order: its pods, and the steps Argo skipped (a
+    false `when`) or omitted (after a skipped or failed step), with the reason."""
     if run["kind"] != "Workflow":
-        return [(run["metadata"]["labels"].get(PIPELINE_LABEL, run["metadata"]["name"]), phase(run), duration(run))]
-    nodes = [n for n in (run.get("status", {}).get("nodes") or {}).values() if n.get("type") == "Pod"]
-    nodes.sort(key=lambda n: (n.get("startedAt") or "", n.get("displayName", "")))
-    return [(n.get("displayName") or n.get("name"), n.get("phase", "Pending"), _seconds(n.get("startedAt"),
-                                                                                         n.get("finishedAt")))
-            for n in nodes]
+        return [(run["metadata"]["labels"].get(PIPELINE_LABEL, run["metadata"]["name"]), phase(run), duration(run),
+                 "")]
+    return [(n.get("displayName") or n.get("name"), n.get("phase", "Pending"),
+             _seconds(n.get("startedAt"), n.get("finishedAt")), argonodes.reason(n, run))
+            for n in argonodes.step_nodes(run)]
 
 
 def duration(run: dict) -> float | None:
@@ -308,7 +308,8 @@ def detail(cluster: Cluster, name: str, limit: int = 10) -> dict:
     return {**summary(cluster, name, recent),
             "runs": [{"name": r["metadata"]["name"], "phase": phase(r), "started": _started(r),
                       "duration": duration(r)} for r in recent],
-            "steps": [{"step": s, "phase": p, "duration": d} for s, p, d in (steps(recent[0]) if recent else [])]}
+            "steps": [{"step": s, "phase": p, "duration": d, "reason": why}
+                      for s, p, d, why in (steps(recent[0]) if recent else [])]}
 
 
 def _started(run: dict) -> str:

@@ -1,5 +1,5 @@
-"""Whether the run a step belongs to was ended on purpose, asked of the API server from inside the step's pod.
-Argo's controller sends SIGTERM alike for `argo stop`, `argo terminate`, a deleted run and an evicted pod; only
+"""The run's Workflow, asked of the API server from inside a step's pod: whether the run was ended on purpose,
+and (for the exit handler) what became of its steps. Argo's controller sends SIGTERM alike for `argo stop`, `argo terminate`, a deleted run and an evicted pod; only
 the Workflow itself says which (`spec.shutdown`, or its absence), and only an eviction has a retry coming that
 re-attaches to the step's AWS job. Plain HTTPS with the pod's service-account token and CA, as any in-cluster
 client: the runtime does not load the Kubernetes client for one GET."""
@@ -21,15 +21,20 @@ class Unknown(Exception):
 
 def ended_on_purpose(run_id: str, env: dict) -> str:
     """'stopped', 'terminated' or 'deleted' when the run was ended by someone, '' when it goes on."""
+    workflow = read(run_id, env)
+    if workflow is None or workflow["metadata"].get("deletionTimestamp"):
+        return "deleted"
+    return {"Stop": "stopped", "Terminate": "terminated"}.get(workflow.get("spec", {}).get("shutdown", ""), "")
+
+
+def read(run_id: str, env: dict) -> dict | None:
+    """The run's Workflow as the API server has it, None if it is gone."""
     account = env.get(contract.SERVICE_ACCOUNT_DIR_ENV, SERVICE_ACCOUNT_DIR)
     host, port = env.get("KUBERNETES_SERVICE_HOST"), env.get("KUBERNETES_SERVICE_PORT", "443")
     if not host or not os.path.exists(os.path.join(account, "token")):
         raise Unknown("no in-cluster API access (service-account token or KUBERNETES_SERVICE_HOST missing)")
     path = WORKFLOWS.format(namespace=_read(account, "namespace"), name=run_id)
-    workflow = _get(f"https://{_host(host)}:{port}{path}", account)
-    if workflow is None or workflow["metadata"].get("deletionTimestamp"):
-        return "deleted"
-    return {"Stop": "stopped", "Terminate": "terminated"}.get(workflow.get("spec", {}).get("shutdown", ""), "")
+    return _get(f"https://{_host(host)}:{port}{path}", account)
 
 
 def _get(url: str, account: str) -> dict | None:
