@@ -140,3 +140,86 @@ def test_metrics_written_wrong_are_located_errors(tmp_path, change, message):
     with pytest.raises(SpecError) as err:
         pipeline_mod.load(str(path))
     assert message in str(err.value), str(err.value)
+
+
+# --- script mode's metrics.json --------------------------------------------------------------------------------
+
+WRITES_METRICS = """\
+import json, os
+print("accuracy=0.88")
+with open(os.path.join(os.environ["SM_OUTPUT_DATA_DIR"], "metrics.json"), "w") as f:
+    f.write(METRICS)
+"""
+
+
+def _json_train(written) -> str:
+    return WRITES_METRICS.replace("METRICS", repr(json.dumps(written)))
+
+
+def test_locally_a_metric_can_come_from_the_metrics_json_the_script_writes(tmp_path):
+    steps = TRAIN.replace('metrics: {accuracy: "accuracy=([0-9.]+)"}',
+                          'metrics: {accuracy: "accuracy=([0-9.]+)", f1: metrics.json}')
+    path = _project(tmp_path, steps, _json_train({"f1": 0.912, "epochs": 3}))
+    result = runner.run(pipeline_mod.load(str(path)), jobs=1)
+    assert result.status == "succeeded", [s.error for s in result.steps.values()]
+    outputs = result.steps["train"].outputs
+    assert (outputs["metrics.accuracy"], outputs["metrics.f1"]) == ("0.88", "0.912")
+    assert "metrics: epochs 3, f1 0.9120" in result.steps["train"].notes
+
+
+@pytest.mark.parametrize("written, said", [
+    ({"epochs": 3}, "metric f1 was never written in metrics.json"),
+    ({"f1": "high"}, "metric f1 is 'high', not a number in metrics.json"),
+    ({"f1": True}, "metric f1 is True, not a number in metrics.json"),
+    ([0.9], "metric f1 was never written in metrics.json"),  # not an object: no metrics
+])
+def test_locally_a_metric_missing_from_metrics_json_or_not_a_number_fails_the_step(tmp_path, written, said):
+    path = _project(tmp_path, TRAIN.replace('{accuracy: "accuracy=([0-9.]+)"}', "{f1: metrics.json}").replace(
+        "metrics.accuracy", "metrics.f1"), _json_train(written))
+    assert runner.run(pipeline_mod.load(str(path)), jobs=1).steps["train"].error == said
+
+
+def _output_tar(members: dict) -> bytes:
+    """What SageMaker uploads of /opt/ml/output/data: one gzipped tar of the folder's files."""
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, body in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(body)
+            archive.addfile(info, io.BytesIO(body))
+    return buffer.getvalue()
+
+
+def _uploads_output_data(members: dict):
+    """An after-call hook that, once the training job completes, puts its output data where SageMaker does:
+    <S3OutputPath>/<job>/output/output.tar.gz beside model.tar.gz (SageMaker's "How SageMaker AI Processes
+    Training Output"); moto runs no training."""
+    from water.runtime import aws
+
+    def handler(parsed, **_):
+        if parsed.get("TrainingJobStatus") == "Completed":
+            bucket, key = aws.s3_parts(f"{parsed['OutputDataConfig']['S3OutputPath'].rstrip('/')}/"
+                                       f"{parsed['TrainingJobName']}/output/output.tar.gz")
+            aws.client("s3").put_object(Bucket=bucket, Key=key, Body=_output_tar(members))
+    return ("after-call.sagemaker.DescribeTrainingJob", handler)
+
+
+def test_in_the_pod_a_metrics_json_metric_is_read_from_the_job_s_output_data(aws_env):
+    sent: list = []
+    JOB_HOOKS.extend([_sent_definitions(sent), _final_metrics({"accuracy": 0.9722}),
+                      _uploads_output_data({"checkpoint.bin": b"\0" * 4096,
+                                            "./metrics.json": json.dumps({"f1": 0.9311}).encode()})])
+    spec = {"metrics": {"accuracy": "accuracy=([0-9.]+)", "f1": "metrics.json"}}
+    assert water_job(pod_argv("train", spec=spec, upstream=UPSTREAM)) == 0
+    assert sent == [[{"Name": "accuracy", "Regex": "accuracy=([0-9.]+)"}]]  # SageMaker gets only the regexes
+    folder = aws_env["WATER_OUTPUTS_DIR"]
+    assert {n: open(os.path.join(folder, n)).read() for n in ("metrics-accuracy", "metrics-f1")} == {
+        "metrics-accuracy": "0.9722", "metrics-f1": "0.9311"}
+
+
+def test_in_the_pod_a_job_that_wrote_no_metrics_json_fails_naming_the_metric(aws_env, capsys):
+    assert water_job(pod_argv("train", spec={"metrics": {"f1": "metrics.json"}}, upstream=UPSTREAM)) == 1
+    assert capsys.readouterr().err.strip().endswith("failed: metric f1 was never written in metrics.json")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
@@ -16,6 +17,9 @@ from water.spec.fields import Map, Model, SpecModel, field, mark_of
 from water.spec.model import IAM_ROLE, Instance
 from water.spec.types import SAGEMAKER_IMAGE, Bool, Duration, S3Uri, Scalar, Str
 from water.steps.base import MODEL, PREFIX, Kind, named_script
+
+METRICS_FILE = "metrics.json"  # a metric's source instead of a regex: what the script wrote there, script mode's way
+METRICS_LIMIT = 1 << 20  # the largest metrics.json read (bytes): numbers, not a data dump
 
 if TYPE_CHECKING:
     from water.local.context import StepRun
@@ -45,9 +49,12 @@ class TrainSpec(SpecModel):
     max_wait: int = field(Duration(), "Spot only: longest wait for capacity plus training (>= maxRuntime).")
     role: str = field(IAM_ROLE, "Execution role (default: spec.aws.sagemakerRole).")
     metrics: dict = field(Map(Str(r"^[A-Za-z][A-Za-z0-9_]{0,62}$", "a metric name (letters, digits, '_')"),
-                              Str(r"^.*\(.*\).*$", "a regular expression with a group for the value")),
-                          "Metrics read from the training log (SageMaker's metric definitions: name → regex; the "
-                          "last value logged counts): `{{steps.NAME.metrics.KEY}}` for later steps.", default={})
+                              Str(r"^(.*\(.*\).*|metrics\.json)$", "a regular expression with a group for the "
+                                  "value, or metrics.json")),
+                          "The model's metrics, `{{steps.NAME.metrics.KEY}}` for later steps: name → a regex over "
+                          "the training log (SageMaker's metric definitions; the last value logged counts), or "
+                          f"`{METRICS_FILE}`: the number under that name in the {METRICS_FILE} the script writes "
+                          "to SM_OUTPUT_DATA_DIR.", default={})
 
 
 class Train(Kind):
@@ -63,6 +70,8 @@ class Train(Kind):
 
     def prepare(self, config: Any, project_dir: str, path: str, ctx: Ctx) -> Prepared:
         for name, pattern in config.metrics.items():
+            if pattern == METRICS_FILE:
+                continue
             try:
                 re.compile(pattern)
             except re.error as exc:
@@ -109,11 +118,13 @@ class Train(Kind):
         job = job_name(sr.run.pipeline.name, name, sr.run.run_id)
         os.makedirs(os.path.join(folder, job, "output"), exist_ok=True)
         pack_model(model_dir, os.path.join(folder, job, "output", "model.tar.gz"))
-        sr.notes += _metrics(output_data)
+        written = _read_metrics_file(os.path.join(output_data, METRICS_FILE))
+        sr.notes += _metrics_note(written)
         with open(sr.log_path, encoding="utf-8", errors="replace") as f:
             logged = _logged_metrics(config.metrics, f.read())
         return {"output": uri, "model": f"{uri.rstrip('/')}/{job}/output/model.tar.gz",
-                **_metric_outputs(config.metrics, logged, lambda why: StepFailed(why, sr.log_path))}
+                **_metric_outputs(config.metrics, {**logged, **_from_file(config.metrics, written)},
+                                  lambda why: StepFailed(why, sr.log_path))}
 
 
     def run_cluster(self, job: Job) -> dict:
@@ -136,6 +147,8 @@ class Train(Kind):
             raise JobFailed(f"SageMaker training job {name} {done['TrainingJobStatus']}: "
                             f"{done.get('FailureReason', 'no reason given')}", tail)
         final = {m["MetricName"]: m["Value"] for m in done.get("FinalMetricDataList", ())}
+        if METRICS_FILE in spec.get("metrics", {}).values():
+            final.update(_from_file(spec["metrics"], _written_metrics(job.client("s3"), done)))
         metrics = _metric_outputs(spec.get("metrics", {}), final, JobFailed)
         for key, value in metrics.items():
             job.metrics.gauge("water.train.metric", float(value), [f"metric:{key.removeprefix('metrics.')}"])
@@ -209,14 +222,13 @@ def _training_request(job: Job, name: str, output: str, s3: Any) -> dict[str, An
     spec = job.spec
     instance_type, instance_count = instances(job)
     hyperparameters = {k: job.resolve(v) for k, v in spec.get("hyperparameters", {}).items()}
+    definitions = [{"Name": k, "Regex": v} for k, v in sorted(spec.get("metrics", {}).items()) if v != METRICS_FILE]
     if spec.get("entry"):
         hyperparameters.update(_upload_source(job, spec["entry"], f"{output.rstrip('/')}/{name}/source/", s3))
     request: dict[str, Any] = {
         "TrainingJobName": name,
         "AlgorithmSpecification": {"TrainingImage": image_uri(spec["image"]), "TrainingInputMode": "File",
-                                   **({"MetricDefinitions": [{"Name": k, "Regex": v} for k, v in
-                                                             sorted(spec["metrics"].items())]}
-                                      if spec.get("metrics") else {})},
+                                   **({"MetricDefinitions": definitions} if definitions else {})},
         "RoleArn": execution_role(job),
         "HyperParameters": hyperparameters,
         "InputDataConfig": [{"ChannelName": channel, "DataSource": {"S3DataSource": {
@@ -300,28 +312,72 @@ def _logged_metrics(definitions: dict, log: str) -> dict:
 
 
 def _metric_outputs(definitions: dict, values: dict, failure: Callable[[str], Exception]) -> dict:
-    """`metrics.NAME` outputs of the declared metrics, as numbers; one never logged, or not a number, fails the
-    step (a later step's `{{steps.X.metrics.NAME}}` would have nothing to read)."""
+    """`metrics.NAME` outputs of the declared metrics, as numbers; one never logged or written, or not a number,
+    fails the step (a later step's `{{steps.X.metrics.NAME}}` would have nothing to read)."""
     outputs = {}
-    for name, pattern in sorted(definitions.items()):
+    for name, source in sorted(definitions.items()):
         value = values.get(name)
         try:
-            number = float(value) if value is not None else None
-        except ValueError:
+            number = float(value) if value is not None and not isinstance(value, bool) else None
+        except (TypeError, ValueError):
             number = None
         if number is None or number != number:
-            said = "was never logged" if value is None else f"was logged as {value!r}, not a number"
-            raise failure(f"metric {name} {said} (regex {pattern!r})")
+            where = f"in {METRICS_FILE}" if source == METRICS_FILE else f"(regex {source!r})"
+            said = ("was never written" if source == METRICS_FILE else "was never logged") if value is None \
+                else f"is {value!r}, not a number"
+            raise failure(f"metric {name} {said} {where}")
         outputs[f"metrics.{name}"] = plain_number(number)
     return outputs
 
 
-def _metrics(output_data: str) -> list:
-    """metrics.json that the script may write to SM_OUTPUT_DATA_DIR, as one line."""
+def _from_file(definitions: dict, written: dict) -> dict:
+    """The values of the metrics declared as `metrics.json`, from what the script wrote there."""
+    return {name: written[name] for name, source in definitions.items() if source == METRICS_FILE and name in written}
+
+
+def _read_metrics_file(path: str) -> dict:
     try:
-        with open(os.path.join(output_data, "metrics.json"), encoding="utf-8") as f:
-            metrics = json.load(f)
-    except (OSError, ValueError):
+        with open(path, encoding="utf-8") as f:
+            return _metrics_object(f.read())
+    except OSError:
+        return {}
+
+
+def _metrics_object(text: str) -> dict:
+    """A metrics.json's object; anything else (not JSON, not an object) holds no metrics."""
+    try:
+        found = json.loads(text)
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _written_metrics(s3: Any, described: dict) -> dict:
+    """The metrics.json a completed job's script wrote to SM_OUTPUT_DATA_DIR (/opt/ml/output/data), which
+    SageMaker uploads as one tar.gz beside the model: <S3OutputPath>/<job>/output/output.tar.gz. Read as a stream,
+    stopping at the file; a job that wrote none has none."""
+    import tarfile
+
+    from water.runtime import aws
+
+    prefix = described["OutputDataConfig"]["S3OutputPath"].rstrip("/")
+    bucket, key = aws.s3_parts(f"{prefix}/{described['TrainingJobName']}/output/output.tar.gz")
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+    except Exception as exc:
+        if aws.not_found(exc):
+            return {}
+        raise
+    with tarfile.open(fileobj=body, mode="r|gz") as archive:
+        for member in archive:
+            if member.isfile() and member.name.lstrip("./") == METRICS_FILE and member.size <= METRICS_LIMIT:
+                return _metrics_object((archive.extractfile(member) or io.BytesIO()).read().decode("utf-8", "replace"))
+    return {}
+
+
+def _metrics_note(metrics: dict) -> list:
+    """What the script wrote to metrics.json, as one line of the local run's table."""
+    if not metrics:
         return []
     return ["metrics: " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
                                     for k, v in sorted(metrics.items()))]
