@@ -137,7 +137,10 @@ def describe(tree: Any, values: dict) -> str:
 
 
 def plain_number(value: float) -> str:
-    """A number as digits and a point, never an exponent: what Argo's expression reader takes as a number."""
+    """A number as digits and a point, never an exponent: what Argo's `when` reader takes as a number. Argo
+    evaluates `when` with govaluate (workflow/controller/steps.go, shouldExecute), whose lexer reads a number
+    while it sees digits and '.' (Knetic/govaluate parsing.go, isNumeric): `1e-05` would be 1 then a name;
+    a minus sign is its prefix operator, so -0.5 is read as negated 0.5."""
     text = format(value, ".12f").rstrip("0").rstrip(".")
     return text if text not in ("", "-0") else "0"
 
