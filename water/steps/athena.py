@@ -5,7 +5,7 @@ import csv
 import os
 from typing import TYPE_CHECKING, Any
 
-from water.errors import JobFailed, StepFailed
+from water.errors import JobFailed
 from water.spec.fields import Ctx, SpecModel, as_data, field, mark_of
 from water.spec.types import PLAIN, TEXT, S3Uri, Str
 from water.steps import queries
@@ -62,16 +62,12 @@ class Athena(Kind):
         """DuckDB over the tables of spec.local.tables; the SQL transpiled from Athena's Trino dialect;
         expressions bound as query parameters, as on Athena. The result is a CSV under `output`."""
         import duckdb
-        import sqlglot
 
         config = sr.step.config
         text = sr.step.prepared.files["query"][1] if "query" in sr.step.prepared.files else config.query
         sql, refs, _ = queries.query_parameters(text)
         values = [sr.resolve("{{%s}}" % ref.key) for ref in refs]
-        try:
-            (sql,) = sqlglot.transpile(sql, read="trino", write="duckdb")
-        except sqlglot.errors.ParseError as exc:
-            raise StepFailed(f"the SQL does not parse: {str(exc).splitlines()[0]}") from None
+        sql = queries.to_duckdb(sql, "the SQL")
         uri, folder = sr.output_dir(config.output)
         tables = sr.run.pipeline.spec.local.tables
         with duckdb.connect() as db:
@@ -79,12 +75,8 @@ class Athena(Kind):
             sr.note(f"duckdb: {sql}")
             try:
                 cursor = db.execute(sql, values)
-            except duckdb.CatalogException as exc:
-                known = ", ".join(sorted(tables)) or "none"
-                raise StepFailed(f"{str(exc).splitlines()[0]} (local tables come from spec.local.tables; "
-                                 f"known: {known})") from None
             except duckdb.Error as exc:
-                raise StepFailed(f"the query failed: {str(exc).splitlines()[0]}") from None
+                raise queries.local_failure(exc, tables, "the query") from None
             with open(os.path.join(folder, "result.csv"), "w", newline="", encoding="utf-8") as f:
                 writer = csv.writer(f)
                 writer.writerow([c[0] for c in cursor.description])

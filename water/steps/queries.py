@@ -108,3 +108,24 @@ def create_tables(db: Any, tables: dict, project_dir: str, database: str) -> Non
             db.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
             listing = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"  # views take no params
             db.execute(f'CREATE OR REPLACE VIEW "{schema}"."{name.split(".")[-1]}" AS SELECT * FROM {reader}({listing})')
+
+
+def to_duckdb(sql: str, what: str) -> str:
+    """Athena's SQL (Trino's dialect) as DuckDB's, for local runs (sqlglot); `what` names it in the error."""
+    import sqlglot
+
+    try:
+        (found,) = sqlglot.transpile(sql, read="trino", write="duckdb")
+    except sqlglot.errors.ParseError as exc:
+        raise StepFailed(f"{what} does not parse: {str(exc).splitlines()[0]}") from None
+    return found
+
+
+def local_failure(exc: Exception, tables: dict, what: str) -> StepFailed:
+    """A DuckDB error of a local run as the step's failure: an unknown table names the local tables there are."""
+    import duckdb
+
+    if isinstance(exc, duckdb.CatalogException):
+        known = ", ".join(sorted(tables)) or "none"
+        return StepFailed(f"{str(exc).splitlines()[0]} (local tables come from spec.local.tables; known: {known})")
+    return StepFailed(f"{what} failed: {str(exc).splitlines()[0]}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from water.errors import JobFailed, StepFailed
+from water.errors import JobFailed
 from water.steps import queries
 from water.steps.check import rules
 
@@ -58,12 +58,8 @@ def check_local_table(spec: dict, tables: dict, project_dir: str, condition: tup
         try:
             relation = (_where_duckdb(table, condition[0]), condition[1]) if condition[0] else (table, [])
             return _verdict(con, table, relation, spec, baseline, run_id)
-        except duckdb.CatalogException as exc:
-            known = ", ".join(sorted(tables)) or "none"
-            raise StepFailed(f"{str(exc).splitlines()[0]} (local tables come from spec.local.tables; known: "
-                             f"{known})") from None
         except duckdb.Error as exc:
-            raise StepFailed(f"the check's queries failed: {str(exc).splitlines()[0]}") from None
+            raise queries.local_failure(exc, tables, "the check's queries") from None
 
 
 def _duckdb() -> Any:
@@ -73,13 +69,7 @@ def _duckdb() -> Any:
 
 
 def _where_duckdb(table: str, condition: str) -> str:
-    import sqlglot
-
-    try:
-        (sql,) = sqlglot.transpile(f"SELECT * FROM {table} WHERE {condition}", read="trino", write="duckdb")
-    except sqlglot.errors.ParseError as exc:
-        raise StepFailed(f"check.where does not parse: {str(exc).splitlines()[0]}") from None
-    return f"({sql}) AS data"
+    return f"({queries.to_duckdb(f'SELECT * FROM {table} WHERE {condition}', 'check.where')}) AS data"
 
 
 def _verdict(con: Any, table: str, relation: tuple[str, list], spec: dict, baseline: dict | None,
