@@ -141,7 +141,8 @@ def main():
     rows = "id,x,label\n" + "".join(f"{i},{i % 97 / 7:.4f},{i % 3}\n" for i in range(20_000))
     s3.put_object(Bucket="bench", Key="table/part-0.csv", Body=rows.encode())
     check = water_job + ["check", "--config", config("check", spec={
-        "data": "s3://bench/table/", "output": "s3://bench/{{run.id}}/c/", "rules": [
+        "data": "s3://bench/table/", "output": "s3://bench/{{run.id}}/c/", "format": "csv", "onFail": "fail",
+        "maxBytes": 1 << 30, "rules": [
             {"rows": {"min": 1}}, {"nulls": {"*": 0}}, {"unique": ["id"]}, {"values": {"label": [0, 1, 2]}},
             {"range": {"x": {"min": 0, "max": 14}}}]})]
 

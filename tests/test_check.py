@@ -394,7 +394,7 @@ def test_in_its_pod_a_table_is_checked_in_athena_with_the_numbers_its_files_give
     measured, spread = _sent_queries()  # two queries: every number, then the histograms that depend on them
     assert measured["Query"].startswith('SELECT count(*) AS m0, count("id") AS m1, count(DISTINCT "id") AS m2, ')
     assert measured["Query"].endswith("""FROM (SELECT * FROM "lake"."wines" WHERE note IS NULL OR note <> ?) AS data""")
-    assert "approx_percentile(CAST(\"alcohol\" AS DOUBLE), 0.1)" in measured["Query"]
+    assert "approx_percentile(CAST(\"alcohol\" AS DOUBLE), ARRAY[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9])" in measured["Query"]
     # the where's value (in the unique rule's subquery and the outer FROM) and the allowed values (target's
     # numbers, note's text: each twice, for the count and the sample) are parameters, never SQL text
     assert measured["ExecutionParameters"] == ["'O''Brien'"] + ["0.0", "1.0", "2.0"] * 2 + ["'x'"] * 2 + ["'O''Brien'"]

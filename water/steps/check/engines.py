@@ -12,7 +12,9 @@ from water.steps.check import rules
 if TYPE_CHECKING:
     from water.runtime.job import Job
 
-MEMORY_LIMIT = "256MB"  # DuckDB's, so a pod stays small whatever the data: past it DuckDB spills to /tmp
+# DuckDB's, so a pod stays small whatever the data: past it hash tables spill to /tmp, while the exact deciles
+# (quantile_cont keeps every value of a number column) fail the step saying so
+MEMORY_LIMIT = "256MB"
 # the data files of each format (`.csv.out`: what SageMaker batch transform writes for a .csv input)
 SUFFIXES = {"csv": (".csv", ".csv.gz", ".tsv", ".csv.out"), "parquet": (".parquet",),
             "json": (".json", ".jsonl", ".ndjson")}
@@ -41,6 +43,10 @@ def check_files(files: list, spec: dict, where: str, baseline: dict | None, run_
                         + (f", header = false, names = [{', '.join(map(literal, spec['names']))}])"
                            if spec.get("names") else ")"))
             return _verdict(con, "data", ("data", []), spec, baseline, run_id)
+        except duckdb.OutOfMemoryException as exc:
+            raise JobFailed(f"checking the {fmt} files under {where} needs more than DuckDB's {MEMORY_LIMIT} "
+                            f"({str(exc).splitlines()[0]}): exact deciles keep every value of each number column "
+                            "(8 bytes a value, about 30 million values in all)") from None
         except duckdb.Error as exc:
             raise JobFailed(f"cannot read the {fmt} files under {where}: {str(exc).splitlines()[0]}") from None
 

@@ -2,7 +2,7 @@
 number the rules and the profile need (rows; per column its count, distinct values, min/max/mean and deciles;
 what each unique and values rule finds), the second for the distributions that depend on the first's answer
 (each few-valued column's class counts; each number column's counts in the bins of its own deciles and of the
-baseline's), as one row of JSON histograms — each query one pass over the data. The SQL is written for DuckDB
+baseline's), as one row of histograms — each query one pass over the data. The SQL is written for DuckDB
 (files, local tables) or for Athena's Trino; values are always parameters (`?`). An engine answers rows (DuckDB
 typed, Athena as text); the profile and the verdict are made here from them, the same for both."""
 from __future__ import annotations
@@ -29,10 +29,14 @@ CATALOG_TYPES = {"tinyint": "TINYINT", "smallint": "SMALLINT", "int": "INTEGER",
                  "bigint": "BIGINT", "float": "FLOAT", "real": "FLOAT", "double": "DOUBLE", "string": "VARCHAR",
                  "varchar": "VARCHAR", "char": "VARCHAR", "boolean": "BOOLEAN", "date": "DATE",
                  "timestamp": "TIMESTAMP", "binary": "BLOB"}
-# the one function the dialects spell differently: DuckDB's deciles are exact (interpolated), Athena's
-# approx_percentile approximate (Trino's, within about 1% of rank)
-DECILE = {"duckdb": "quantile_cont({col}, {p})", "trino": "approx_percentile(CAST({col} AS DOUBLE), {p})"}
-HISTOGRAM = {"duckdb": "to_json(histogram({value}) FILTER (WHERE {col} IS NOT NULL))",
+# a column's nine deciles from one aggregate state (nine calls would hold nine copies of the column: DuckDB's
+# exact quantile keeps every value). DuckDB's are exact (interpolated) and answer a list; Athena's
+# approx_percentile approximate (Trino's, within about 1% of rank), an array Athena answers as text: [1.5, 2.0]
+DECILES_SQL = {"duckdb": "quantile_cont({col}, [{ps}])", "trino": "approx_percentile(CAST({col} AS DOUBLE), "
+               "ARRAY[{ps}])"}
+# a histogram comes back as a MAP (DuckDB's Python answers a dict; no JSON extension loaded in the pod) or, from
+# Athena whose answers are text, as JSON
+HISTOGRAM = {"duckdb": "histogram({value}) FILTER (WHERE {col} IS NOT NULL)",
              "trino": "json_format(CAST(histogram({value}) FILTER (WHERE {col} IS NOT NULL) AS JSON))"}
 
 
@@ -84,8 +88,8 @@ class Plan:
             if is_number(kind):
                 found += [(("min", name), f"min({col})", []), (("max", name), f"max({col})", []),
                           (("mean", name), f"avg({col})", [])]
-                found += [(("decile", name, i), DECILE[self.dialect].format(col=col, p=p), [])
-                          for i, p in enumerate(DECILES)]
+                found.append((("deciles", name), DECILES_SQL[self.dialect].format(
+                    col=col, ps=", ".join(map(str, DECILES))), []))
         for i, rule in enumerate(self.rules):
             (kind, arg), = rule.items()
             if kind == "unique" and all(n in self.types for n in arg):
@@ -145,7 +149,11 @@ def read(parts: list, row: tuple) -> dict:
     found: dict = {}
     for (key, _, _), value in zip(parts, row):
         if key[0] in ("shares", "bins", "against"):
-            found[key] = {str(k): int(n) for k, n in json.loads(value).items()} if value else {}
+            counts = value if isinstance(value, dict) else json.loads(value) if value else {}
+            found[key] = {str(k): int(n) for k, n in counts.items()}
+        elif key[0] == "deciles":
+            listed = value if isinstance(value, list) else json.loads(value) if value else []
+            found[key] = [_num(v) for v in listed] or [None] * len(DECILES)
         elif key[0] == "sample":
             found[key] = None if value is None else str(value)
         elif key[0] in ("rows", "count", "distinct", "groups", "outside"):
@@ -164,7 +172,7 @@ def measure(plan: Plan, run: Callable[[str, list], tuple]) -> dict:
 
 
 def _edges(numbers: dict, name: str) -> list:
-    return sorted({d for i in range(len(DECILES)) if (d := numbers.get(("decile", name, i))) is not None})
+    return sorted({d for d in numbers.get(("deciles", name), ()) if d is not None})
 
 
 def _num(value: Any) -> float | None:
@@ -189,7 +197,7 @@ def profile(plan: Plan, numbers: dict, run_id: str) -> dict:
         entry: dict = {"type": kind, "count": count, "nulls": rows - count, "distinct": numbers.get(("distinct", name))}
         if is_number(kind):
             entry.update(min=numbers[("min", name)], max=numbers[("max", name)], mean=numbers[("mean", name)],
-                         deciles=[numbers[("decile", name, i)] for i in range(len(DECILES))])
+                         deciles=numbers[("deciles", name)])
             edges = _edges(numbers, name)
             entry["bins"] = {"edges": edges, "shares": bin_shares(numbers.get(("bins", name), {}), len(edges), count)}
         if ("shares", name) in numbers:
