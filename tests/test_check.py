@@ -305,8 +305,8 @@ TABLE_COLUMNS = [("id", "bigint"), ("alcohol", "double"), ("target", "bigint"), 
 
 def _table_project(tmp_path, rules, where: str = "", data=DATA):
     """The rules over the table lake.wines (locally: DATA, through spec.local.tables)."""
-    text = spec_text(rules).replace("data: s3://lake-results/in/", "table: wines\n        database: lake"
-                                    + (f"\n        where: {json.dumps(where)}" if where else ""))
+    text = spec_text(rules).replace("data: s3://lake-results/in/", "table: {database: lake, name: wines"
+                                    + (f", where: {json.dumps(where)}" if where else "") + "}")
     text = text.replace("  steps:", "  params: {who: nobody}\n  local:\n    tables: {lake.wines: data/wines.csv}\n"
                         "  steps:")
     (tmp_path / "data").mkdir(parents=True)
@@ -447,24 +447,16 @@ def test_in_its_pod_a_failed_athena_query_fails_the_check_with_athena_s_reason(a
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda t: t.replace("table: wines", "table: wines\n        data: s3://lake-results/in/"),
+    (lambda t: t.replace("table: {", "data: s3://lake-results/in/\n        table: {"),
      "check: a check reads exactly one of: data"),
-    (lambda t: t.replace("\n        database: lake", ""), "check.database: a check of a table needs its database"),
-    (lambda t: t.replace("database: lake", "database: lake\n        format: parquet"),
-     "check.format: format is for a check of data files"),
-    (lambda t: t.replace("database: lake", "database: lake\n        where: \"who = '{{params.who}}'\""),
-     "check.where: an expression inside quotes"),
+    (lambda t: t.replace("database: lake, ", ""), "check.table.database: required field is missing"),
+    (lambda t: t.replace("name: wines}", "name: wines}\n        format: parquet"),
+     "check.format: format is for a check of data files, not of a table"),
+    (lambda t: t.replace("name: wines}", "name: wines, where: \"who = '{{params.who}}'\"}"),
+     "check.table.where: an expression inside quotes"),
 ])
 def test_a_table_check_written_wrong_is_a_located_error(tmp_path, change, message):
     path = _table_project(tmp_path, [{"rows": {"min": 1}}])
     (path / "water.yaml").write_text(change((path / "water.yaml").read_text()))
     with pytest.raises(SpecError, match=message):
-        pipeline_mod.load(str(path))
-
-
-def test_where_is_for_a_table(tmp_path):
-    path = _project(tmp_path, [{"rows": {"min": 1}}])
-    (path / "water.yaml").write_text((path / "water.yaml").read_text().replace(
-        "rules:", "where: \"a = 1\"\n        rules:"))
-    with pytest.raises(SpecError, match=r"check.where: where is for a check of a table"):
         pipeline_mod.load(str(path))

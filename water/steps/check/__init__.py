@@ -58,17 +58,23 @@ class Rule(SpecModel):
 RULES = tuple(f.attr for f in Rule.__spec_fields__)
 
 
+class TableRef(SpecModel):
+    """An Athena table, and the rows of it a check reads."""
+
+    database: str = field(Str(r"^[A-Za-z0-9_-]{1,255}$", "a Glue database name"), "Its Glue Data Catalog database.",
+                          required=True)
+    name: str = field(Str(r"^[A-Za-z0-9_]{1,255}$", "a Glue table name"), "The table.", required=True)
+    where: str = field(TEXT, "An Athena (Trino) condition choosing the rows checked, such as a partition: "
+                       "`dt = {{run.date}}`; its expressions become query parameters.")
+    workgroup: str = field(PLAIN, "The Athena workgroup.", default="primary")
+
+
 class CheckSpec(SpecModel):
     """Validate data before later steps use it."""
 
     data: str = field(S3Uri(), "The S3 prefix whose files are checked (or `table`).")
-    table: str = field(Str(r"^[A-Za-z0-9_]{1,255}$", "a Glue table name"), "The Athena table whose rows are checked, "
-                       "in Athena (or `data`): only the answers leave it. Locally from spec.local.tables.")
-    database: str = field(Str(r"^[A-Za-z0-9_-]{1,255}$", "a Glue database name"), "The table's Glue Data Catalog "
-                          "database (with `table`).")
-    where: str = field(TEXT, "With `table`: an Athena (Trino) condition choosing the rows checked, such as a "
-                       "partition: `dt = {{run.date}}`; its expressions become query parameters.")
-    workgroup: str = field(PLAIN, "With `table`: the Athena workgroup.", default="primary")
+    table: TableRef = field(Model(TableRef), "The Athena table whose rows are checked, in Athena (or `data`): only "
+                            "the answers leave it. Locally from spec.local.tables.")
     format: str = field(Enum(*engines.SUFFIXES), "How the files are written.", default="csv")
     names: list = field(List(PLAIN, min_items=1), "Column names, for csv files without a header row (such as batch "
                         "transform output, whose files end in .out).")
@@ -102,24 +108,22 @@ class Check(Kind):
         return Prepared()
 
     def _source(self, config: Any, path: str, ctx: Ctx) -> None:
-        """Exactly one of data and table; each with its own fields only."""
+        """Exactly one of data and table; the fields of files only with data."""
         if bool(config.data) == bool(config.table):
             ctx.problem(mark_of(config, "table") if config.table else mark_of(config), path,
                         "a check reads exactly one of: data (an S3 prefix of files), table (an Athena table)")
             return
-        if config.table and not config.database:
-            ctx.problem(mark_of(config, "table"), f"{path}.database", "a check of a table needs its database")
-        wrong = ("format", "names", "maxBytes") if config.table else ("where", "workgroup", "database")
-        for key in wrong:
+        for key in ("format", "names", "maxBytes") if config.table else ():
             attr = next(f.attr for f in CheckSpec.__spec_fields__ if f.key == key)
             if is_set(config, attr):
-                ctx.problem(mark_of(config, attr), f"{path}.{key}", f"{key} is for a check of "
-                            f"{'data files' if config.table else 'a table'}")
+                ctx.problem(mark_of(config, attr), f"{path}.{key}", f"{key} is for a check of data files, not of "
+                            "a table")
         if config.names and config.format != "csv":
             ctx.problem(mark_of(config, "names"), f"{path}.names", f"{config.format} files name their own columns: "
                         "names is for csv files without a header row")
-        if config.where:
-            queries.refuse_quoted(config.where, None, mark_of(config, "where"), f"{path}.where", ctx)
+        if config.table and config.table.where:
+            queries.refuse_quoted(config.table.where, None, mark_of(config.table, "where"), f"{path}.table.where",
+                                  ctx)
 
     def run_local(self, sr: StepRun) -> dict:
         spec = as_data(sr.step.config)
@@ -188,10 +192,10 @@ def _check_objects(job: Job, s3: Any, data: str, baseline: dict | None) -> Any:
 
 
 def _condition(spec: dict, resolve: Callable[[str], str]) -> tuple[str, list]:
-    """`where` with `?` for its expressions, and their values: ('', []) without one."""
-    if not spec.get("where"):
+    """The table's `where` with `?` for its expressions, and their values: ('', []) without one."""
+    if not spec["table"].get("where"):
         return "", []
-    sql, refs, _ = queries.query_parameters(spec["where"])
+    sql, refs, _ = queries.query_parameters(spec["table"]["where"])
     return sql, [resolve("{{%s}}" % ref.key) for ref in refs]
 
 

@@ -58,14 +58,18 @@ def check_local_table(spec: dict, tables: dict, project_dir: str, condition: tup
     are."""
     import duckdb
 
-    table = f"{rules.q(spec['database'])}.{rules.q(spec['table'])}"
+    table = _name(spec["table"])
     with _duckdb() as con:
-        queries.create_tables(con, tables, project_dir, spec["database"])
+        queries.create_tables(con, tables, project_dir, spec["table"]["database"])
         try:
             relation = (_where_duckdb(table, condition[0]), condition[1]) if condition[0] else (table, [])
             return _verdict(con, table, relation, spec, baseline, run_id)
         except duckdb.Error as exc:
             raise queries.local_failure(exc, tables, "the check's queries") from None
+
+
+def _name(table: dict) -> str:
+    return f"{rules.q(table['database'])}.{rules.q(table['name'])}"
 
 
 def _duckdb() -> Any:
@@ -75,7 +79,7 @@ def _duckdb() -> Any:
 
 
 def _where_duckdb(table: str, condition: str) -> str:
-    return f"({queries.to_duckdb(f'SELECT * FROM {table} WHERE {condition}', 'check.where')}) AS data"
+    return f"({queries.to_duckdb(f'SELECT * FROM {table} WHERE {condition}', 'check.table.where')}) AS data"
 
 
 def _verdict(con: Any, table: str, relation: tuple[str, list], spec: dict, baseline: dict | None,
@@ -94,20 +98,17 @@ class AthenaTable:
         self.job, self.spec, self.results, self.condition = job, spec, results, condition
         self.started = 0
 
-    def table(self) -> str:
-        return f"{rules.q(self.spec['database'])}.{rules.q(self.spec['table'])}"
-
     def columns(self) -> list:
         """(name, type as DuckDB names it) of the table's columns, partition keys last as Athena lists them."""
         from water.runtime import aws
 
-        glue = self.job.client("glue")
+        glue, named = self.job.client("glue"), self.spec["table"]
         try:
-            table = glue.get_table(DatabaseName=self.spec["database"], Name=self.spec["table"])["Table"]
+            table = glue.get_table(DatabaseName=named["database"], Name=named["name"])["Table"]
         except Exception as exc:
             said = aws.refusal(exc)
             if said and aws.not_found(exc):
-                raise JobFailed(f"no table {self.spec['database']}.{self.spec['table']} in the Glue Data Catalog "
+                raise JobFailed(f"no table {named['database']}.{named['name']} in the Glue Data Catalog "
                                 f"({said[0]})") from None
             raise
         found = (table.get("StorageDescriptor") or {}).get("Columns", []) + table.get("PartitionKeys", [])
@@ -115,8 +116,8 @@ class AthenaTable:
 
     def verdict(self, baseline: dict | None, run_id: str) -> rules.Verdict:
         condition, values = self.condition
-        relation = (f"(SELECT * FROM {self.table()} WHERE {condition}) AS data", values) if condition \
-            else (self.table(), [])
+        table = _name(self.spec["table"])
+        relation = (f"(SELECT * FROM {table} WHERE {condition}) AS data", values) if condition else (table, [])
         plan = rules.Plan("trino", relation, self.columns(), self.spec["rules"], baseline)
         return rules.verdict(plan, rules.measure(plan, self.run), run_id)
 
@@ -127,9 +128,9 @@ class AthenaTable:
         job = self.job
         self.started += 1
         request = {"QueryString": sql, "ClientRequestToken": f"{job.token()}-{self.started}",
-                   "QueryExecutionContext": {"Database": self.spec["database"]},
+                   "QueryExecutionContext": {"Database": self.spec["table"]["database"]},
                    "ResultConfiguration": {"OutputLocation": self.results},
-                   "WorkGroup": self.spec.get("workgroup", "primary")}
+                   "WorkGroup": self.spec["table"]["workgroup"]}
         if params:
             request["ExecutionParameters"] = [trino_literal(p) for p in params]
         once = job.client("athena", retries=False)
