@@ -59,10 +59,12 @@ def test_the_demo_runs_every_step_and_prints_its_metric(demo):
     assert "train: metrics: accuracy 0." in first.stdout
     assert "publish: 72 B in 1 object -> tier 2: cpu 500m, memory 512Mi, 3 shards" in first.stdout
     events = [line.split(None, 1) for line in first.stderr.splitlines()]
-    for step in ("extract", "features", "validate-features", "train", "predict", "check-predictions", "publish"):
+    for step in ("extract", "features", "validate-features", "train", "predict", "check-predictions", "publish",
+                 "register"):
         assert [step, "running"] in events and any(e[0] == step and e[1].startswith("done in ") for e in events)
     assert "validate-features: 23 of 23 rules passed over 142 rows" in first.stdout
     assert "check-predictions: 2 of 2 rules passed over 36 rows" in first.stdout
+    assert "register: version 1 of water-demo (Approved)" in first.stdout
     assert "publish: 72 B in 1 object -> tier 2: cpu 500m, memory 512Mi, 3 shards" in first.stderr
 
 
@@ -94,7 +96,7 @@ def test_runs_are_listed_with_their_status(demo):
     path, _, _ = demo
     result = CliRunner().invoke(cli, ["runs", "--local", str(path)])
     lines = result.stdout.splitlines()
-    assert len(lines) == 3 and all("succeeded" in line and "7/7" in line for line in lines[1:])
+    assert len(lines) == 3 and all("succeeded" in line and "8/8" in line for line in lines[1:])
 
 
 def test_from_a_step_reuses_what_comes_before_it(demo):

@@ -483,6 +483,35 @@ def _cell(value) -> str:
     return str(value)
 
 
+@cli.command()
+@click.argument("group", required=False)
+@click.option("--local", "local", default=None, is_flag=False, flag_value=".", metavar="[PATH]",
+              help="The registry of the project at PATH (default: here), under .water/models.")
+@click.option("--region", help="AWS region of SageMaker's registry (default: the AWS SDK's).")
+@OUTPUT
+def models(group: str | None, local: str | None, region: str | None, fmt: str) -> None:
+    """A model group's versions, their metrics and lineage."""
+    from water.steps import registry
+
+    if local is not None:
+        rows = registry.local_versions(local, group)
+    elif not group:
+        raise click.UsageError("name the model group (or --local for this project's registry)")
+    else:
+        from water.errors import WaterError
+        from water.runtime import aws
+
+        try:
+            rows = registry.versions(aws.client("sagemaker", region), group)
+        except Exception as exc:
+            said = aws.refusal(exc)
+            if said is None:
+                raise
+            raise WaterError(f"cannot list the versions of model group '{group}': {said[0]}") from None
+    _print_data(rows, fmt, [("GROUP", "group"), ("VERSION", "version"), ("CREATED", "created"),
+                            ("APPROVAL", "approval"), ("METRICS", "metrics"), ("RUN", "run"), ("COMMIT", "commit")])
+
+
 @cli.command("runs")
 @PATH_ARG
 @click.option("--local", "local", is_flag=True, required=True, help="Runs kept on this machine.")

@@ -198,7 +198,8 @@ def _step_tasks(pipeline: Pipeline, step: PipelineStep, templates: _Templates) -
                 patch)
     template = templates.for_settings(step.kind.name, settings, lambda: job_template(
         pipeline, step.kind.name, inputs, step.outputs, step.resources, retries=step.retries, timeout=step.timeout,
-        extra_env=pods.secret_env(step), patch=patch, shared=shared_config(pipeline, step)))
+        extra_env=pods.secret_env(step) + (pods.LINEAGE_ENV if step.kind.lineage else []), patch=patch,
+        shared=shared_config(pipeline, step)))
     task = _task(step.name, template, deps, _after_a_gate(pipeline, step), args)
     if step.when is not None:
         task["when"] = conditions.to_argo(step.when, lambda name: name)
@@ -297,7 +298,9 @@ def workflow_template(pipeline: Pipeline, git_commit: str | None = None) -> dict
     spec: dict[str, Any] = {"entrypoint": "main", "serviceAccountName": pipeline.spec.service_account}
     if pipeline.spec.params:
         spec["arguments"] = {"parameters": [{"name": k, "value": v} for k, v in sorted(pipeline.spec.params.items())]}
-    spec["podMetadata"] = {"labels": pods.pod_labels(pipeline), "annotations": pods.pod_annotations(pipeline)}
+    lineage = any(step.kind.lineage for step in pipeline.steps)
+    spec["podMetadata"] = {"labels": pods.pod_labels(pipeline),
+                           "annotations": pods.pod_annotations(pipeline, git_commit if lineage else None, lineage)}
     spec["workflowMetadata"] = {"labels": pods.labels(pipeline)}
     spec["securityContext"] = pods.POD_SECURITY
     # every pod of the run: Argo applies the workflow's podSpecPatch, then the template's (argo-workflows

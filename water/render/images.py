@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from water.pipeline import Pipeline, PipelineStep
 
 
+CPU_INSTANCE = "ml.m5.large"
+
+
 def resolved(pipeline: Pipeline, strict: bool = False) -> tuple:
     """(the pipeline with framework images resolved, warnings). Without spec.aws.region or without the SDK the
     images stay as written with a warning (`water render`), or, when `strict` (deploy), that is an error at
@@ -61,7 +64,9 @@ def _retrieve():
 
 def _lookup(retrieve, step: PipelineStep, region: str) -> str:
     framework, _, version = step.config.image.partition(":")
-    return retrieve(framework, region, version or None, instance_type=step.config.instance.type,
+    # a step without instances of its own (a model version, served later) gets the CPU image
+    instance = getattr(step.config, "instance", None)
+    return retrieve(framework, region, version or None, instance_type=instance.type if instance else CPU_INSTANCE,
                     image_scope=step.kind.image_scope)  # a framework's inference image may differ
 
 

@@ -21,9 +21,10 @@ def unregister(name: str) -> None:
 
 
 def _register_builtins() -> None:
-    from water.steps import athena, check, container, glue, train, transform
+    # the register kind's module is `registry`: `water.steps.register` is the function above
+    from water.steps import athena, check, container, glue, registry, train, transform
 
-    for module in (container, athena, glue, check, train, transform):
+    for module in (container, athena, glue, check, train, transform, registry):
         register(module.KIND)
 
 

@@ -60,6 +60,7 @@ PREFIX = "an S3 prefix"  # `output`: measured by sizing and by `bytes`
 MODEL = "a model artifact"
 NUMBER = "a number"
 DOCUMENT = "a JSON document"
+VERSION = "a model version (its ARN)"
 
 
 class Kind:
@@ -73,6 +74,7 @@ class Kind:
     image_scope: str = ""  # SageMaker's scope for a framework:version image: "training", "inference", or none
     stop_keys: tuple | None = None  # the spec keys cleanup needs to find the run's AWS job; None: no AWS job
     plain_cronjob: bool = False  # whether a one-step pipeline of this kind may run as a plain CronJob
+    lineage: bool = False  # whether its pod is told the spec hash and git commit its run was deployed from
 
     @property
     def stops_aws_job(self) -> bool:
