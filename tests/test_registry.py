@@ -204,3 +204,12 @@ def test_water_models_local_lists_the_project_s_registry(tmp_path, runner):
     header, row = result.output.splitlines()
     assert header.split() == ["GROUP", "VERSION", "CREATED", "APPROVAL", "METRICS", "RUN", "COMMIT"]
     assert row.split()[:2] == ["wines", "1"] and f"accuracy 0.95   {first.run_id}" in row
+
+
+def test_locally_a_metric_that_is_not_a_number_fails_the_step_in_one_line(tmp_path):
+    path = _project(tmp_path, "0.95")
+    (path / "water.yaml").write_text((path / "water.yaml").read_text().replace(
+        'metrics: {accuracy: "{{steps.train.metrics.accuracy}}"}', 'metrics: {accuracy: "high"}'))
+    result = runner.run(pipeline_mod.load(str(path)), jobs=1)
+    assert result.steps["register"].error == "metric accuracy is 'high', not a number"
+    assert _local_versions(path) == []

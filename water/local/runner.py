@@ -189,6 +189,8 @@ def _execute(local: LocalRun, step: PipelineStep, jobs: int) -> StepResult:
             outcome.outputs["bytes"] = str(sizing.measure_folder(local.local_path(outcome.outputs["output"]))[0])
     except StepFailed as exc:
         outcome.status, outcome.error, outcome.log = "failed", str(exc), exc.log or outcome.log
+    except WaterError as exc:  # what a kind's code shared with its pod raises (JobFailed): its message says it all
+        outcome.status, outcome.error = "failed", str(exc)
     except Exception as exc:  # a bug or an unexpected environment: still a failed step, not a crash of the run
         outcome.status, outcome.error = "failed", f"{type(exc).__name__}: {exc}"
     outcome.seconds = time.monotonic() - started
