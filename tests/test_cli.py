@@ -13,7 +13,7 @@ from conftest import example_path
 from water.cli import cli
 
 COMMANDS = ["delete", "deploy", "diff", "edit", "graph", "history", "install", "logs", "models", "new", "render", "resume",
-            "rollback", "run", "runs", "schema", "status", "suspend", "validate"]
+            "rollback", "run", "runs", "schema", "serve", "status", "suspend", "validate"]
 
 
 def test_help_lists_every_command_with_a_one_line_description(runner):

@@ -397,3 +397,45 @@ def test_run_date_is_the_schedules_date_on_every_machine_and_date_sets_it(tmp_pa
     subprocess.run([water_bin, "run", "--local", str(tmp_path), "--date", "2026-01-15"], check=True,
                    capture_output=True, cwd=tmp_path)
     assert (tmp_path / "date.txt").read_text() == "2026-01-15"
+
+
+def test_water_serve_local_answers_sagemaker_s_container_contract_with_the_demo_s_model(demo):
+    """The newest Approved version of the demo's registry over HTTP (a real client): /ping, predictions for CSV
+    rows as batch transform makes them, the handler's error as a 400, and Ctrl-C a clean stop."""
+    import signal
+    import subprocess
+    import sys
+    import urllib.error
+    import urllib.request
+
+    path, _, _ = demo
+    server = subprocess.Popen([sys.executable, "-m", "water.cli", "serve", "--local", str(path), "--port", "0"],
+                              stdout=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        chosen, listening = server.stdout.readline(), server.stdout.readline()
+        assert chosen.startswith("version 2 of water-demo (Approved, accuracy 0.")
+        url = listening.split(" on ")[1].split()[0]
+        assert urllib.request.urlopen(f"{url}/ping").status == 200
+        rows = (path / "data" / "wine.csv").read_text().splitlines()
+        body = "\n".join(rows[:4]).encode()  # the header and three rows of classes 0
+        request = urllib.request.Request(f"{url}/invocations", data=body, headers={"Content-Type": "text/csv"})
+        with urllib.request.urlopen(request) as answer:
+            assert answer.read().decode().split() == ["0", "0", "0"]
+        bad = urllib.request.Request(f"{url}/invocations", data=b"x,y\n1,2\n", headers={"Content-Type": "text/csv"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(bad)
+        assert refused.value.code == 400
+        assert server.stdout.readline() == "POST /invocations: 3 predictions\n"
+    finally:
+        os.killpg(server.pid, signal.SIGINT)  # Ctrl-C reaches the command and the server it runs
+        out, _ = server.communicate(timeout=20)
+    assert server.returncode == 0 and out.endswith("stopped\n")
+
+
+def test_water_serve_local_without_a_registered_model_says_so(tmp_path):
+    from click.testing import CliRunner
+
+    result = CliRunner().invoke(cli, ["serve", "--local", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.output == (f"no model versions under {tmp_path}/.water/models: run a pipeline with a register "
+                             "step first\n")

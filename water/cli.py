@@ -512,6 +512,30 @@ def models(group: str | None, local: str | None, region: str | None, fmt: str) -
                             ("APPROVAL", "approval"), ("METRICS", "metrics"), ("RUN", "run"), ("COMMIT", "commit")])
 
 
+@cli.command()
+@click.option("--local", "local", default=None, is_flag=False, flag_value=".", metavar="[PATH]", required=True,
+              help="Serve from the registry of the project at PATH (default: here).")
+@click.option("--group", help="The model group (default: the registry's only one).")
+@click.option("--version", "version", type=click.IntRange(1), help="The version (default: the newest Approved).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+def serve(local: str, group: str | None, version: int | None, host: str, port: int) -> None:
+    """Serve a registered model over HTTP, as SageMaker's containers do."""
+    import subprocess
+
+    from water.steps import registry
+
+    record, script, model_dir = registry.local_model(local, group, version)
+    click.echo(f"version {record['version']} of {record['group']} ({record['approval']}, "
+               f"{', '.join(f'{k} {v}' for k, v in sorted(record['metrics'].items())) or 'no metrics'})")
+    command = [sys.executable, "-m", "water.local.inference", "--serve", script, model_dir, host, str(port)]
+    try:
+        code = subprocess.run(command).returncode
+    except KeyboardInterrupt:  # the server saw the same Ctrl-C and stopped
+        code = 0
+    sys.exit(code)
+
+
 @cli.command("runs")
 @PATH_ARG
 @click.option("--local", "local", is_flag=True, required=True, help="Runs kept on this machine.")

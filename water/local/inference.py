@@ -1,7 +1,9 @@
-"""Batch transform on this machine, in its own process: SageMaker's inference handler
-convention applied to every file under an input folder.
+"""SageMaker's inference handler convention on this machine, in its own process: batch transform of every file
+under an input folder, or (--serve) the model served over HTTP as SageMaker's inference containers are
+(`GET /ping`, `POST /invocations`).
 
     python -m water.local.inference SCRIPT MODEL_DIR INPUT_DIR OUTPUT_DIR CONTENT_TYPE
+    python -m water.local.inference --serve SCRIPT MODEL_DIR HOST PORT
 
 SCRIPT may define model_fn(model_dir) (required), input_fn(body, content_type),
 predict_fn(data, model) and output_fn(prediction, accept). Without input_fn, CSV is
@@ -36,24 +38,83 @@ def _default_input(body: bytes, content_type: str):
     return pandas.read_csv(io.BytesIO(body))
 
 
-def main(argv: list) -> None:
-    script, model_dir, input_dir, output_dir, content_type = argv
+def _handler(script: str, model_dir: str):
+    """(the model, body and content type → the response's bytes) of a handler script."""
     handler = _load(script)
     model = handler.model_fn(model_dir)
     read = getattr(handler, "input_fn", _default_input)
     predict = getattr(handler, "predict_fn", lambda data, m: m.predict(data))
     write = getattr(handler, "output_fn", lambda prediction, accept: "".join(f"{p}\n" for p in prediction))
+
+    def answer(body: bytes, content_type: str) -> tuple[bytes, int]:
+        prediction = predict(read(body, content_type), model)
+        result = write(prediction, content_type)
+        return (result.encode() if isinstance(result, str) else result), len(prediction)
+
+    return answer
+
+
+def serve(script: str, model_dir: str, host: str, port: int) -> None:
+    """The model behind SageMaker's container contract: GET /ping is 200 once it is loaded, POST /invocations
+    answers the body (Content-Type, default text/csv) with the predictions; a request the handler cannot take is
+    a 400 with its reason. One line per request; Ctrl-C stops it."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    answer = _handler(script, model_dir)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self._reply(200 if self.path == "/ping" else 404, b"" if self.path == "/ping" else b"not found\n")
+
+        def do_POST(self):
+            if self.path != "/invocations":
+                return self._reply(404, b"not found\n")
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            content_type = (self.headers.get("Content-Type") or "text/csv").split(";")[0].strip()
+            try:
+                result, count = answer(body, content_type)
+            except (Exception, SystemExit) as exc:  # the user's handler: its error is the client's answer
+                return self._reply(400, f"{type(exc).__name__}: {exc}\n".encode())
+            self._reply(200, result, content_type)
+            print(f"POST /invocations: {count} predictions", flush=True)
+
+        def _reply(self, status: int, body: bytes, content_type: str = "text/plain") -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass  # one line per invocation is printed above
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    print(f"serving {model_dir} on http://{host}:{server.server_address[1]} (GET /ping, POST /invocations)",
+          flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("stopped", flush=True)
+    finally:
+        server.server_close()
+
+
+def main(argv: list) -> None:
+    if argv and argv[0] == "--serve":
+        script, model_dir, host, port = argv[1:]
+        return serve(script, model_dir, host, int(port))
+    script, model_dir, input_dir, output_dir, content_type = argv
+    answer = _handler(script, model_dir)
     files = sorted(os.path.relpath(os.path.join(root, f), input_dir)
                    for root, _, names in os.walk(input_dir) for f in names)
     for rel in files:
         with open(os.path.join(input_dir, rel), "rb") as f:
-            prediction = predict(read(f.read(), content_type), model)
+            result, count = answer(f.read(), content_type)
         target = os.path.join(output_dir, rel + ".out")
         os.makedirs(os.path.dirname(target), exist_ok=True)
-        result = write(prediction, content_type)
         with open(target, "wb") as out:
-            out.write(result.encode() if isinstance(result, str) else result)
-        print(f"{rel}: {len(prediction)} predictions")
+            out.write(result)
+        print(f"{rel}: {count} predictions")
 
 
 if __name__ == "__main__":

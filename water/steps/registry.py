@@ -78,6 +78,8 @@ class Register(Kind):
             return _outputs(LOCAL_ARN.format(group=spec["group"], version=mine[0]["version"]), mine[0]["version"])
         number = 1 + max((v["version"] for v in versions), default=0)
         record = {"version": number, "group": spec["group"], "model": sr.resolve(spec["model"]),
+                  "modelPath": os.path.relpath(sr.for_process(spec["model"]), sr.project_dir),
+                  "code": _inference_code(sr, spec["model"]),
                   "image": spec.get("image") or "", "approval": spec["approval"],
                   "metrics": _metrics(spec, sr.resolve), "lineage": lineage,
                   "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
@@ -119,6 +121,12 @@ class Register(Kind):
                   flush=True)
         print(f"registered {found['ModelPackageArn']}", flush=True)
         return _outputs(found["ModelPackageArn"], found["ModelPackageVersion"])
+
+
+def _inference_code(sr: StepRun, model: str) -> str:
+    """The entry script of the train step whose model this is (its model_fn & co. serve it), '' for none."""
+    trained = [r.name for r in expressions.refs(model) if r.root == "steps" and r.attr == "model"]
+    return (trained and sr.run.pipeline.step(trained[0]).config.entry) or ""
 
 
 def _outputs(arn: str, version: int) -> dict:
@@ -210,6 +218,36 @@ def local_versions(project_dir: str, group: str | None = None) -> list:
         rows += [_row(name, v["version"], v["created"], v["approval"], v["lineage"], v["metrics"])
                  for v in sorted(found, key=lambda v: v["version"])]
     return rows
+
+
+def local_model(project_dir: str, group: str | None, version: int | None) -> tuple[dict, str, str]:
+    """(the version's record, its inference script, the folder its model.tar.gz is unpacked into) of the local
+    registry: the group if there is only one, the newest Approved version unless one is named."""
+    import tarfile
+
+    from water.errors import WaterError
+
+    rows = local_versions(project_dir, group)
+    groups = sorted({r["group"] for r in rows})
+    if not groups:
+        raise WaterError(f"no model versions under {os.path.join(project_dir, '.water', 'models')}"
+                         + (f" for group '{group}'" if group else "") + ": run a pipeline with a register step first")
+    if len(groups) > 1:
+        raise WaterError(f"the local registry has several groups ({', '.join(groups)}): name one with --group")
+    chosen = [r for r in rows if (r["version"] == version if version else r["approval"] == "Approved")]
+    if not chosen:
+        raise WaterError(f"group '{groups[0]}' has no version {version}" if version
+                         else f"group '{groups[0]}' has no Approved version: name one with --version")
+    folder = os.path.join(project_dir, ".water", "models", groups[0])
+    record = _read(os.path.join(folder, "versions", f"{chosen[-1]['version']}.json"))
+    if not record.get("code"):
+        raise WaterError(f"version {record['version']} of '{groups[0]}' has no inference code (its model is not a "
+                         "train step's with an entry script)")
+    unpacked = os.path.join(folder, "serving", str(record["version"]))
+    os.makedirs(unpacked, exist_ok=True)
+    with tarfile.open(os.path.join(project_dir, record["modelPath"])) as tar:
+        tar.extractall(unpacked, filter="data")
+    return record, os.path.join(project_dir, record["code"]), unpacked
 
 
 def versions(sagemaker: Any, group: str) -> list:
