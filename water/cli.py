@@ -521,19 +521,15 @@ def models(group: str | None, local: str | None, region: str | None, fmt: str) -
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
 def serve(local: str, group: str | None, version: int | None, host: str, port: int) -> None:
     """Serve a registered model over HTTP, as SageMaker's containers do."""
-    import subprocess
-
     from water.steps import registry
 
     record, script, model_dir = registry.local_model(local, group, version)
     click.echo(f"version {record['version']} of {record['group']} ({record['approval']}, "
                f"{', '.join(f'{k} {v}' for k, v in sorted(record['metrics'].items())) or 'no metrics'})")
-    command = [sys.executable, "-m", "water.local.inference", "--serve", script, model_dir, host, str(port)]
-    try:
-        code = subprocess.run(command).returncode
-    except KeyboardInterrupt:  # the server saw the same Ctrl-C and stopped
-        code = 0
-    sys.exit(code)
+    sys.stdout.flush()
+    # the server takes this process's place: Ctrl-C and kill reach it, nothing is left running behind
+    os.execv(sys.executable, [sys.executable, "-m", "water.local.inference", "--serve", script, model_dir, host,
+                              str(port)])
 
 
 @cli.command("runs")
