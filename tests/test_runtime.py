@@ -309,7 +309,7 @@ def test_a_failing_command_fails_the_step_with_its_exit_code(aws_env, capsys):
 def test_a_kind_water_job_cannot_run_is_bad_input(aws_env, capsys):
     assert water_job(["spark", "--config", _job_config("spark", spec={})]) == 2
     assert capsys.readouterr().err.strip() == ("water-job: no step kind 'spark' (known: athena, check, cleanup, container, "
-                                               "glue, notify, register, size, train, transform)")
+                                               "glue, notify, register, size, train, transform, when)")
 
 
 def test_a_config_missing_a_field_is_bad_input_not_a_traceback(aws_env, capsys):

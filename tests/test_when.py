@@ -3,6 +3,8 @@ values it was decided on, and every step after it), and rendered to Argo's `when
 for what follows (Argo's plain `dependencies` would run after a Skipped task)."""
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from water import conditions
@@ -17,6 +19,7 @@ kind: Pipeline
 metadata: {name: gated}
 spec:
   image: registry.example.com/gated:1.0.0
+  params: {mode: full}
   steps:
     - name: train
       train:
@@ -78,21 +81,28 @@ def test_the_dag_gates_the_task_and_what_follows_waits_on_success(tmp_path, argo
 
 
 @pytest.mark.parametrize("when, message", [
-    ("{{steps.train.metrics.accuracy}} >=", "spec.steps[1].when: expected a number or {{steps.NAME.OUTPUT}}, got the end"),
+    ("{{steps.train.metrics.accuracy}} >=", "spec.steps[1].when: expected a number, a quoted text or "
+     "{{steps.NAME.OUTPUT}}, got the end"),
     ("{{steps.train.metrics.accuracy}}", "expected a comparison (== != < <= > >=) after the value, got the end"),
-    ("{{steps.train.metrics.accuracy}} > 'high'", "got \\\"'high'\\\" (a condition compares numbers: no strings)"),
-    ("{{params.x}} > 1", "{{params.x}}: a condition compares numbers steps produce"),
+    ("{{steps.train.metrics.accuracy}} > 'high'", "{{steps.train.metrics.accuracy}} > 'high' compares a text with "
+     "a number"),
+    ("'abc' > 3", "spec.steps[1].when: compares a text with a number"),
+    ("'abc' < 'abd'", "texts compare with == and != only, not <"),
+    ("{{params.mode}} > 1", "{{params.mode}} > 1 compares a text with a number"),
+    ("{{params.mode}} >= 'full'", "{{params.mode}} >= 'full': texts compare with == and != only"),
+    ("{{run.date}} == '2026-01-01'", "{{run.date}}: a condition compares what steps produce"),
+    ("{{params.nope}} == 'x'", "unknown parameter 'nope'"),
     ("{{steps.train.output}} > 1", "spec.steps[1].when: {{steps.train.output}} is an S3 prefix, not a number"),
     ("{{steps.train.metrics.f1}} > 1", "step 'train' (train) has no metrics.f1"),
     ("{{steps.serve.metrics.x}} > 1", "step 'serve' is not upstream of 'register'"),
     ("({{steps.train.metrics.loss}} > 1", "'(' is not closed"),
-    ("1 > 0 and", "expected a number or {{steps.NAME.OUTPUT}}, got the end"),
+    ("1 > 0 and", "expected a number, a quoted text or {{steps.NAME.OUTPUT}}, got the end"),
 ])
 def test_a_condition_written_wrong_is_a_located_error(tmp_path, when, message):
     with pytest.raises(SpecError) as err:
         pipeline_mod.load(str(_project(tmp_path, when)))
     text = str(err.value)
-    assert text.startswith(f"{tmp_path}/water.yaml:16:") and message.replace("\\\"", '"') in text, text
+    assert text.startswith(f"{tmp_path}/water.yaml:17:") and message.replace("\\\"", '"') in text, text
 
 
 def test_numbers_reach_argo_without_exponents():
@@ -188,3 +198,63 @@ def test_without_api_access_the_exit_handler_posts_without_the_skipped_steps_and
         slack.close()
     assert [b["type"] for b in slack.bodies[0]["blocks"]] == ["header", "section", "context"]
     assert "cannot say which steps were skipped: no in-cluster API access" in capsys.readouterr().out
+
+
+# --- conditions over texts: decided by water-job, never by Argo ---------------------------------------------------
+
+TEXT_WHEN = "{{params.mode}} == 'full' and {{steps.train.metrics.accuracy}} >= 0.8"
+
+
+@pytest.mark.parametrize("mode, decided", [("full", True), ("quick", False), ("x' || 'a' == 'a", False)])
+def test_locally_a_condition_over_texts_compares_the_parameter_as_text(tmp_path, mode, decided):
+    result = runner.run(pipeline_mod.load(str(_project(tmp_path, TEXT_WHEN))), params={"mode": mode}, jobs=1)
+    assert result.status == "succeeded"
+    assert result.steps["register"].status == ("done" if decided else "skipped")
+    if not decided:
+        assert result.steps["register"].error == f"when: {mode!r} == 'full' and 0.85 >= 0.8 is false"
+
+
+def _text_gated(tmp_path, argo_errors) -> dict:
+    (template,) = [o for o in render_mod.render(pipeline_mod.load(str(_project(tmp_path, TEXT_WHEN)))).objects
+                   if o["kind"] == "WorkflowTemplate"]
+    assert argo_errors(template) == []
+    return template
+
+
+def test_a_condition_over_texts_is_decided_by_a_task_and_argo_reads_only_its_answer(tmp_path, argo_errors):
+    template = _text_gated(tmp_path, argo_errors)
+    tasks = {t["name"]: t for t in template["spec"]["templates"][0]["dag"]["tasks"]}
+    decider = tasks["water-when-register"]
+    assert decider["dependencies"] == ["train"]
+    assert tasks["register"]["when"] == "{{tasks.water-when-register.outputs.parameters.holds}} == true"
+    assert tasks["register"]["dependencies"] == ["train", "water-when-register"]
+    # no parameter reaches any `when` Argo evaluates
+    assert all("params" not in t.get("when", "") and "workflow.parameters" not in t.get("when", "")
+               for t in tasks.values())
+
+
+@pytest.mark.parametrize("mode, holds", [("full", "true"), ("quick", "false"), ("x' || 'a' == 'a", "false")])
+def test_the_decider_task_compares_with_the_parameter_as_its_pod_gets_it(tmp_path, argo_errors, aws_env,
+                                                                         monkeypatch, mode, holds):
+    from conftest import task_argv, water_job
+
+    template = _text_gated(tmp_path, argo_errors)
+    monkeypatch.setenv("WATER_PARAM_mode", mode)  # {{workflow.parameters.mode}} in the pod's env, as rendered
+    upstream = {"train": {"metrics-accuracy": "0.85", "model": "s3://b/m.tar.gz", "output": "s3://b/"}}
+    assert water_job(task_argv(template, "water-when-register", upstream)) == 0
+    folder = aws_env["WATER_OUTPUTS_DIR"]
+    outputs = {n: open(os.path.join(folder, n)).read() for n in sorted(os.listdir(folder))}
+    assert outputs == {"holds": holds, "said": f"when: {mode!r} == 'full' and 0.85 >= 0.8 is {holds}"}
+
+
+def test_status_says_what_the_decider_task_decided():
+    from water import argonodes
+
+    said = "when: 'quick' == 'full' and 0.85 >= 0.8 is false"
+    nodes = {"n1": {"id": "n1", "displayName": "water-when-register", "type": "Pod", "phase": "Succeeded",
+                    "outputs": {"parameters": [{"name": "holds", "value": "false"}, {"name": "said", "value": said}]},
+                    "children": ["n2"]},
+             "n2": {"id": "n2", "displayName": "register", "type": "Skipped", "phase": "Skipped",
+                    "message": "when 'false == true' evaluated false"}}
+    run = {"status": {"nodes": nodes}}
+    assert argonodes.skipped(run) == [("register", said)]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from water import contract
+
 WHEN_FALSE = re.compile(r"^when '(.*)' evaluated false$", re.S)
 ATTEMPT = re.compile(r"\(\d+\)$")  # a retried task's pods are named TASK(0), TASK(1), ...
 # govaluate's operators (conditions.to_argo writes them) back in the words of a spec's `when:`
@@ -28,7 +30,8 @@ def reason(node: dict, workflow: dict) -> str:
     phase = node.get("phase")
     if phase == "Skipped":
         found = WHEN_FALSE.match(message)
-        return f"when: {_words(found.group(1))} is false" if found else message
+        decided = _decided(node, workflow)
+        return decided or (f"when: {_words(found.group(1))} is false" if found else message)
     if phase == "Omitted":
         before = _waited_for(node, workflow)
         if before is None:
@@ -50,6 +53,18 @@ def _words(condition: str) -> str:
     for argo, spec in WORDS:
         condition = condition.replace(argo, spec)
     return condition
+
+
+def _decided(node: dict, workflow: dict) -> str:
+    """What the `water-job when` task of a step with a text condition said (its output `said`), if it has one."""
+    name = contract.WHEN_TASK_PREFIX + (node.get("displayName") or "")
+    for other in ((workflow.get("status") or {}).get("nodes") or {}).values():
+        if ATTEMPT.sub("", other.get("displayName") or "") == name:
+            said = [p.get("value", "") for p in (other.get("outputs") or {}).get("parameters") or ()
+                    if p.get("name") == "said"]
+            if said:
+                return said[0]
+    return ""
 
 
 def _waited_for(node: dict, workflow: dict) -> dict | None:

@@ -1,7 +1,10 @@
 """`when:` conditions: comparisons (`== != < <= > >=`) of numbers — literals and the numbers steps produce
-(`{{steps.NAME.metrics.KEY}}`, `.bytes`) — joined by `and`, `or`, `not` and parentheses. Parsed once into a
-tree; evaluated locally with the run's values, and compiled to Argo's `when` (govaluate's `&&`, `||`, `!`), where
-the only values Argo substitutes are numbers water-job wrote itself: no user text is ever evaluated by Argo."""
+(`{{steps.NAME.metrics.KEY}}`, `.bytes`) — and (`==`, `!=`) of texts — quoted literals, `{{params.NAME}}` and a
+step's other outputs — joined by `and`, `or`, `not` and parentheses. Parsed once into a tree; evaluated locally
+with the run's values. On the cluster a condition of numbers only is compiled to Argo's `when` (govaluate's `&&`,
+`||`, `!`), where the only values Argo substitutes are numbers water-job wrote itself; one with texts is decided
+by a `water-job when` task before the step, whose answer (true or false) is all Argo reads: no user text is
+ever evaluated by Argo."""
 from __future__ import annotations
 
 import re
@@ -9,10 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from water import expressions
+from water import contract, expressions
 
 _TOKEN = re.compile(r"\s*(?:(\{\{.*?\}\})|(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)|(==|!=|<=|>=|<|>)|(\(|\))|"
-                    r"(and|or|not)\b|(\S+))", re.S)
+                    r"(and|or|not)\b|('[^']*'|\"[^\"]*\")|(\S+))", re.S)
+EXPRESSION, NUMBER, OPERATOR, TEXT = 1, 2, 3, 6  # the token groups
 _ARGO = {"and": "&&", "or": "||", "not": "!"}
 _COMPARE = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
             "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
@@ -25,9 +29,16 @@ class ConditionError(ValueError):
 
 
 @dataclass(frozen=True)
+class Text:
+    """A quoted literal."""
+
+    value: str
+
+
+@dataclass(frozen=True)
 class Compare:
     op: str
-    left: Any  # float or expressions.Ref
+    left: Any  # float, Text or expressions.Ref
     right: Any
 
 
@@ -84,27 +95,71 @@ class _Parser:
             if closing != ")":
                 raise ConditionError(offset, "'(' is not closed")
             return inner
+        start = self._peek()[0]
         left = self._operand()
         offset, group, op = self._take()
-        if group != 3:
+        if group != OPERATOR:
             raise ConditionError(offset, f"expected a comparison (== != < <= > >=) after the value, got "
                                          f"{repr(op) if op else 'the end'}")
-        return Compare(op, left, self._operand())
+        found = Compare(op, left, self._operand())
+        _check_literals(found, start)
+        return found
 
     def _operand(self) -> Any:
         offset, group, text = self._take()
-        if group == 2:
+        if group == NUMBER:
             return float(text)
-        if group == 1:
+        if group == TEXT:
+            return Text(text[1:-1])
+        if group == EXPRESSION:
             parts = expressions.parse(text)
-            if len(parts) == 1 and isinstance(parts[0], expressions.Ref) and parts[0].root == "steps":
+            if len(parts) == 1 and isinstance(parts[0], expressions.Ref) and parts[0].root in ("steps", "params"):
                 return parts[0]
-            raise ConditionError(offset, f"{text}: a condition compares numbers steps produce "
-                                         "({{steps.NAME.metrics.KEY}}, {{steps.NAME.bytes}}) and number literals")
-        what = repr(text) if text else "the end"
-        if text[:1] in ("'", '"'):
-            what += " (a condition compares numbers: no strings)"
-        raise ConditionError(offset, f"expected a number or {{{{steps.NAME.OUTPUT}}}}, got {what}")
+            raise ConditionError(offset, f"{text}: a condition compares what steps produce "
+                                         "({{steps.NAME.OUTPUT}}), parameters ({{params.NAME}}) and literals")
+        raise ConditionError(offset, "expected a number, a quoted text or {{steps.NAME.OUTPUT}}, got "
+                                     f"{repr(text) if text else 'the end'}")
+
+
+def _check_literals(compare: Compare, offset: int) -> None:
+    """What the parser can tell alone, of two literals: a text compared with a number, or texts ordered."""
+    if isinstance(compare.left, expressions.Ref) or isinstance(compare.right, expressions.Ref):
+        return  # the pipeline knows what the expression is
+    texts = [isinstance(side, Text) for side in (compare.left, compare.right)]
+    if texts[0] != texts[1]:
+        raise ConditionError(offset, "compares a text with a number")
+    if texts[0] and compare.op not in ("==", "!="):
+        raise ConditionError(offset, f"texts compare with == and != only, not {compare.op}")
+
+
+def compares(tree: Any) -> list:
+    """The comparisons of a condition, in order."""
+    return [tree] if isinstance(tree, Compare) else [c for part in tree.parts for c in compares(part)]
+
+
+def mismatch(compare: Compare, is_number: Callable[[expressions.Ref], bool]) -> str:
+    """What is wrong with the kinds of values a comparison compares, given which step outputs are numbers ('' when
+    nothing is): a text with a number, or texts ordered."""
+    tree = compare
+    kinds = ["number" if _is_number(side, is_number) else "text" for side in (tree.left, tree.right)]
+    if kinds[0] != kinds[1]:
+        return f"{describe(tree, {})} compares a text with a number"
+    if kinds[0] == "text" and tree.op not in ("==", "!="):
+        return f"{describe(tree, {})}: texts compare with == and != only"
+    return ""
+
+
+def numbers_only(tree: Any, is_number: Callable[[expressions.Ref], bool]) -> bool:
+    """Whether every value the condition compares is a number (then Argo may decide it)."""
+    if isinstance(tree, Logic):
+        return all(numbers_only(part, is_number) for part in tree.parts)
+    return all(_is_number(side, is_number) for side in (tree.left, tree.right))
+
+
+def _is_number(side: Any, is_number: Callable[[expressions.Ref], bool]) -> bool:
+    if isinstance(side, expressions.Ref):
+        return side.root == "steps" and is_number(side)
+    return not isinstance(side, Text)
 
 
 def refs(tree: Any) -> list:
@@ -115,9 +170,12 @@ def refs(tree: Any) -> list:
 
 
 def holds(tree: Any, values: dict) -> bool:
-    """The condition over the run's values (`steps.NAME.OUTPUT` → the text a step wrote)."""
+    """The condition over the run's values (`steps.NAME.OUTPUT`, `params.NAME` → the text given or written):
+    numbers compared as numbers, texts as texts."""
     if isinstance(tree, Compare):
-        left, right = (float(values[s.key]) if isinstance(s, expressions.Ref) else s for s in (tree.left, tree.right))
+        left, right = (_value(side, values) for side in (tree.left, tree.right))
+        if isinstance(left, float) or isinstance(right, float):
+            left, right = float(left), float(right)
         return _COMPARE[tree.op](left, right)
     if tree.op == "not":
         return not holds(tree.parts[0], values)
@@ -125,15 +183,51 @@ def holds(tree: Any, values: dict) -> bool:
     return any(found) if tree.op == "or" else all(found)
 
 
+def _value(side: Any, values: dict) -> Any:
+    if isinstance(side, expressions.Ref):
+        return values[side.key]
+    return side.value if isinstance(side, Text) else side
+
+
 def describe(tree: Any, values: dict) -> str:
-    """The condition with the values it was decided on, e.g. `0.85 >= 0.9`."""
+    """The condition with the values it was decided on, e.g. `0.85 >= 0.9`, `'full' == 'quick'` (a value not
+    known: its expression)."""
     if isinstance(tree, Compare):
-        sides = [values.get(s.key, "?") if isinstance(s, expressions.Ref) else f"{s:g}" for s in (tree.left, tree.right)]
-        return f"{sides[0]} {tree.op} {sides[1]}"
+        return f"{_said(tree.left, tree.right, values)} {tree.op} {_said(tree.right, tree.left, values)}"
     if tree.op == "not":
         return f"not ({describe(tree.parts[0], values)})"
     return f" {tree.op} ".join(f"({describe(p, values)})" if isinstance(p, Logic) else describe(p, values)
                                for p in tree.parts)
+
+
+def _said(side: Any, other: Any, values: dict) -> str:
+    """One side as describe() shows it: texts quoted (a value compared with a text is one)."""
+    if isinstance(side, float):
+        return f"{side:g}"
+    if isinstance(side, Text):
+        return repr(side.value)
+    if side.key not in values:
+        return "{{%s}}" % side.key
+    text = str(values[side.key])
+    return repr(text) if side.root == "params" or isinstance(other, Text) else text
+
+
+def source(tree: Any) -> str:
+    """The condition written out again (what a `water-job when` task parses)."""
+    if isinstance(tree, Compare):
+        return f"{_source(tree.left)} {tree.op} {_source(tree.right)}"
+    if tree.op == "not":
+        return f"not ({source(tree.parts[0])})"
+    return f" {tree.op} ".join(f"({source(p)})" for p in tree.parts)
+
+
+def _source(side: Any) -> str:
+    if isinstance(side, expressions.Ref):
+        return "{{%s}}" % side.key
+    if isinstance(side, Text):
+        quote = '"' if "'" in side.value else "'"
+        return f"{quote}{side.value}{quote}"
+    return plain_number(side)
 
 
 def plain_number(value: float) -> str:
@@ -154,3 +248,19 @@ def to_argo(tree: Any, task_of: Callable[[str], str]) -> str:
     if tree.op == "not":
         return f"!({to_argo(tree.parts[0], task_of)})"
     return f" {_ARGO[tree.op]} ".join(f"({to_argo(p, task_of)})" for p in tree.parts)
+
+
+class WhenTask:
+    """`water-job when`: decide a condition that compares texts, with the run's values (parameters from the pod's
+    environment, step outputs from its refs); its `holds` (true or false) is all the step's Argo `when` reads."""
+
+    def run_cluster(self, job: Any) -> dict:
+        tree = parse(job.config["when"])
+        values = {ref.key: job.resolve("{{%s}}" % ref.key) for ref in refs(tree)}
+        decided = holds(tree, values)
+        said = f"when: {describe(tree, values)} is {'true' if decided else 'false'}"
+        print(f"{job.config['step']}: {said}", flush=True)
+        return {contract.WHEN_HOLDS: "true" if decided else "false", "said": said}
+
+
+WHEN_TASK = WhenTask()

@@ -46,6 +46,9 @@ def output_param(output: str) -> str:
     return output.replace(".", "-")
 
 
+WHEN_TASK_PREFIX = "water-when-"  # + the step: the task that decides its text condition (water's own names start water-)
+WHEN_HOLDS = "holds"  # a `water-job when` task's answer: true or false, all Argo's `when` reads of a text condition
+WHEN_OUTPUTS = (WHEN_HOLDS, "said")  # said: the condition with the values it was decided on
 SIZE_OUTPUTS = ("pod-patch", "shards", "tier", "bytes", "objects", "instance-type", "instance-count")
 SIZED_INSTANCE = ("instance-type", "instance-count")  # the size outputs a sized SageMaker step takes
 

@@ -88,6 +88,12 @@ class Pipeline:
         """The steps with a `when:` condition."""
         return frozenset(s.name for s in self.steps if s.when is not None)
 
+    def decided_by_argo(self, step: PipelineStep) -> bool:
+        """Whether the step's `when:` compares numbers only, which Argo's `when` may decide (else a `water-job
+        when` task decides it, and Argo reads only its true or false)."""
+        by_name = {s.name: s for s in self.steps}
+        return conditions.numbers_only(step.when, lambda ref: output_kind(by_name, ref) == NUMBER)
+
     @functools.cached_property
     def aws(self) -> dict:
         """spec.aws as plain data, as every step's config carries it (made once: thousands of steps share it)."""
@@ -272,14 +278,33 @@ def _condition(step: Any, path: str, ctx: Ctx) -> Any:
         return None
 
 
-def _check_when_numbers(step: PipelineStep, by_name: dict, ctx: Ctx) -> None:
-    """A condition compares numbers: each step output it reads must be one its kind declares a number (a
-    kind's outputs named per step, such as train's metrics.KEY, are numbers)."""
-    for ref, mark, path in step.refs:
-        target = by_name.get(ref.name) if path == f"{step.path}.when" else None
-        what = target.kind.outputs.get(ref.attr, NUMBER) if target and ref.attr in target.outputs else NUMBER
-        if what != NUMBER:
-            ctx.problem(mark, path, f"{{{{steps.{ref.name}.{ref.attr}}}}} is {what}, not a number")
+def output_kind(by_name: dict, ref: expressions.Ref) -> str:
+    """What a step output is (water.steps.base's words); a kind's outputs named per step, such as train's
+    metrics.KEY, are numbers."""
+    target = by_name.get(ref.name)
+    return target.kind.outputs.get(ref.attr, NUMBER) if target and ref.attr in target.outputs else NUMBER
+
+
+def _check_when_kinds(step: PipelineStep, by_name: dict, ctx: Ctx) -> None:
+    """A condition compares numbers with numbers, texts with texts (== and != only): a step output is a number
+    when its kind declares it one (a kind's outputs named per step, such as train's metrics.KEY, are numbers),
+    a parameter is a text. Reported at the comparison's first expression."""
+    def what(ref: expressions.Ref) -> str:
+        return output_kind(by_name, ref)
+
+    def is_number(ref: expressions.Ref) -> bool:
+        return what(ref) == NUMBER
+
+    marks = {ref: (mark, path) for ref, mark, path in step.refs if path == f"{step.path}.when"}
+    for compare in conditions.compares(step.when):
+        problem = conditions.mismatch(compare, is_number)
+        sides = [side for side in (compare.left, compare.right) if isinstance(side, expressions.Ref)]
+        if not problem or not sides:
+            continue
+        texts = [side for side in sides if side.root == "steps" and not is_number(side)]
+        if texts and any(isinstance(side, float) for side in (compare.left, compare.right)):
+            problem = f"{{{{{texts[0].key}}}}} is {what(texts[0])}, not a number"
+        ctx.problem(*marks[sides[0]], problem)
 
 
 def _check_references(doc, steps, upstream, ctx) -> None:
@@ -293,7 +318,7 @@ def _check_references(doc, steps, upstream, ctx) -> None:
             elif ref.root == "steps":
                 _check_step_ref(step, ref, mark, path, by_name, upstream, ctx)
         if step.when is not None:
-            _check_when_numbers(step, by_name, ctx)
+            _check_when_kinds(step, by_name, ctx)
         step.kind.take_from(step.config, by_name, f"{step.path}.{step.kind.name}", ctx)
 
 

@@ -150,9 +150,10 @@ def _schedule(pipeline: Pipeline, to_run, local, result: Any, jobs, report: Any)
             finished = {n for n, r in result.steps.items() if r.status in ("done", "reused")}
             for step in [s for s in pending if set(s.after) <= finished][: max(0, jobs - len(running))]:
                 pending.remove(step)
-                if step.when is not None and not conditions.holds(step.when, local.values):
+                known = {**{f"params.{k}": v for k, v in local.params.items()}, **local.values}
+                if step.when is not None and not conditions.holds(step.when, known):
                     finish(step, StepResult(step.name, "skipped", error=f"when: "
-                                            f"{conditions.describe(step.when, local.values)} is false"))
+                                            f"{conditions.describe(step.when, known)} is false"))
                     continue
                 report(StepResult(step.name, "running"))
                 running[pool.submit(_execute, local, step, jobs)] = step

@@ -33,6 +33,10 @@ def size_task(step_name: str) -> str:
     return f"{RESERVED_STEP_PREFIX}size-{step_name}"
 
 
+def when_task(step_name: str) -> str:
+    return contract.WHEN_TASK_PREFIX + step_name
+
+
 def step_config(pipeline: Pipeline, step: PipelineStep) -> dict:
     """Everything `water-job <kind>` needs about one step, user texts included."""
     return {**shared_config(pipeline, step), **own_config(step)}
@@ -200,12 +204,28 @@ def _step_tasks(pipeline: Pipeline, step: PipelineStep, templates: _Templates) -
         pipeline, step.kind.name, inputs, step.outputs, step.resources, retries=step.retries, timeout=step.timeout,
         extra_env=pods.secret_env(step) + (pods.LINEAGE_ENV if step.kind.lineage else []), patch=patch,
         shared=shared_config(pipeline, step)))
+    if step.when is not None and not pipeline.decided_by_argo(step):
+        tasks.append(_when_task(pipeline, step, templates))
+        deps.append(tasks[-1]["name"])
     task = _task(step.name, template, deps, _after_a_gate(pipeline, step), args)
     if step.when is not None:
-        task["when"] = conditions.to_argo(step.when, lambda name: name)
+        task["when"] = conditions.to_argo(step.when, lambda name: name) if pipeline.decided_by_argo(step) else \
+            "{{tasks.%s.outputs.parameters.%s}} == true" % (when_task(step.name), contract.WHEN_HOLDS)
     if patch and step.fans_out:
         task["withParam"] = size_output % "shards"
     return tasks + [task]
+
+
+def _when_task(pipeline: Pipeline, step: PipelineStep, templates: _Templates) -> dict:
+    """The task that decides a condition comparing texts, with the values it reads (parameters from the pod's
+    environment, step outputs as refs), before the step: Argo's `when` then reads only its true or false."""
+    template = templates.add("when", job_template(
+        pipeline, "when", ["config", "refs"], contract.WHEN_OUTPUTS, pipeline.default_resources, retries=step.retries,
+        timeout=SIZE_TIMEOUT))
+    config = {"pipeline": pipeline.name, "step": step.name, "kind": "when", "when": conditions.source(step.when)}
+    read = [(ref, None, None) for ref in conditions.refs(step.when) if ref.root == "steps"]
+    return _task(when_task(step.name), template, list(step.after), _after_a_gate(pipeline, step), [
+        {"name": "config", "value": pods.encode(config)}, {"name": "refs", "value": refs_param(read)}])
 
 
 def _after_a_gate(pipeline: Pipeline, step: PipelineStep) -> bool:

@@ -21,11 +21,12 @@ TERMINATION_LIMIT = 4096  # bytes Kubernetes keeps of a termination message
 
 def _kinds() -> dict:
     from water.alerts import NOTIFY_TASK
+    from water.conditions import WHEN_TASK
     from water.runtime.cleanup import CLEANUP_TASK
     from water.sizing import SIZE_TASK
     from water.steps import KINDS
 
-    return {**KINDS, "size": SIZE_TASK, "notify": NOTIFY_TASK, "cleanup": CLEANUP_TASK}
+    return {**KINDS, "size": SIZE_TASK, "notify": NOTIFY_TASK, "cleanup": CLEANUP_TASK, "when": WHEN_TASK}
 
 
 def main(argv: list | None = None, *, sleep: Callable[[float], object] | None = None,
