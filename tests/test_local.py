@@ -399,9 +399,10 @@ def test_run_date_is_the_schedules_date_on_every_machine_and_date_sets_it(tmp_pa
     assert (tmp_path / "date.txt").read_text() == "2026-01-15"
 
 
-def test_water_serve_local_answers_sagemaker_s_container_contract_with_the_demo_s_model(demo):
+@pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM"])  # Ctrl-C, kill
+def test_water_serve_local_answers_sagemaker_s_container_contract_with_the_demo_s_model(demo, stop):
     """The newest Approved version of the demo's registry over HTTP (a real client): /ping, predictions for CSV
-    rows as batch transform makes them, the handler's error as a 400, and Ctrl-C a clean stop."""
+    rows as batch transform makes them, the handler's error as a 400, and Ctrl-C or kill a clean stop."""
     import signal
     import subprocess
     import sys
@@ -428,7 +429,7 @@ def test_water_serve_local_answers_sagemaker_s_container_contract_with_the_demo_
         assert refused.value.code == 400
         assert server.stdout.readline() == "POST /invocations: 3 predictions\n"
     finally:
-        os.killpg(server.pid, signal.SIGINT)  # Ctrl-C reaches the command and the server it runs
+        os.killpg(server.pid, getattr(signal, stop))
         out, _ = server.communicate(timeout=20)
     assert server.returncode == 0 and out.endswith("stopped\n")
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import os
+import signal
 import sys
 
 
@@ -88,6 +89,10 @@ def serve(script: str, model_dir: str, host: str, port: int) -> None:
         def log_message(self, *args):
             pass  # one line per invocation is printed above
 
+    # Ctrl-C and kill both stop it cleanly, whatever the signals' dispositions it was started with (a shell's
+    # background job inherits SIGINT ignored)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     server = ThreadingHTTPServer((host, port), Handler)
     print(f"serving {model_dir} on http://{host}:{server.server_address[1]} (GET /ping, POST /invocations)",
           flush=True)

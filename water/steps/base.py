@@ -114,3 +114,24 @@ class Kind:
     def stop_run(self, job: Job) -> str | None:
         """Stop this step's AWS job of the run if it still runs (the exit handler's cleanup); what, or None."""
         return None
+
+
+def image_of_model(config: Any, by_name: dict, path: str, ctx: Ctx) -> None:
+    """A kind serving a `model` without `image` takes the image of the train step whose model it is (the image
+    that trained it); a model that is no step's needs its image."""
+    from water import expressions
+
+    if config.image:
+        return
+    try:
+        refs = expressions.refs(config.model)
+    except expressions.ExpressionError:
+        return  # the text checks said what is wrong with it, at its line
+    models = [r for r in refs if r.root == "steps" and (
+        r.name not in by_name or by_name[r.name].kind.outputs.get(r.attr) == MODEL)]
+    if not models:
+        ctx.problem(mark_of(config, "model"), f"{path}.image", "image is required when model is not a train step's "
+                    "model")
+    elif models[0].name in by_name:
+        config.image = by_name[models[0].name].config.image
+

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from water import contract, expressions
 from water.errors import JobFailed
-from water.spec.fields import Map, SpecModel, as_data, field, mark_of
+from water.spec.fields import Map, SpecModel, as_data, field
 from water.spec.types import PLAIN, SAGEMAKER_IMAGE, TEXT, Enum, Str
-from water.steps.base import MODEL, NUMBER, VERSION, Kind
+from water.steps.base import NUMBER, VERSION, Kind, image_of_model
 
 if TYPE_CHECKING:
     from water.local.context import StepRun
@@ -47,20 +47,7 @@ class Register(Kind):
     lineage = True  # a version records the spec hash and commit behind it
 
     def take_from(self, config: Any, by_name: dict, path: str, ctx: Ctx) -> None:
-        """Without `image`, the version serves with the image of the train step whose model it is."""
-        if config.image:
-            return
-        try:
-            refs = expressions.refs(config.model)
-        except expressions.ExpressionError:
-            return  # the text checks said what is wrong with it, at its line
-        trained = [r for r in refs if r.root == "steps" and r.name in by_name
-                   and by_name[r.name].kind.outputs.get(r.attr) == MODEL]
-        if not trained:
-            ctx.problem(mark_of(config, "model"), f"{path}.image",
-                        "image is required when model is not a train step's model")
-        else:
-            config.image = by_name[trained[0].name].config.image
+        image_of_model(config, by_name, path, ctx)
 
     def run_local(self, sr: StepRun) -> dict:
         """A version in `.water/models/<group>/`: the next number, or the one this run's step already made."""

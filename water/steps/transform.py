@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 from water import expressions
 from water.errors import JobFailed, StepFailed
-from water.spec.fields import Model, SpecModel, field, mark_of
+from water.spec.fields import Model, SpecModel, field
 from water.spec.model import IAM_ROLE, Instance
 from water.spec.types import SAGEMAKER_IMAGE, TEXT, Enum, S3Uri, Str
-from water.steps.base import MODEL, NUMBER, PREFIX, Kind
+from water.steps.base import NUMBER, PREFIX, Kind, image_of_model
 
 if TYPE_CHECKING:
     from water.local.context import StepRun
@@ -44,20 +44,7 @@ class Transform(Kind):
     stop_keys = ()  # the job's name follows from pipeline, step and run
 
     def take_from(self, config: Any, by_name: dict, path: str, ctx: Ctx) -> None:
-        """Without `image`, serve with the image of the step whose model this is."""
-        if config.image:
-            return
-        try:
-            refs = expressions.refs(config.model)
-        except expressions.ExpressionError:
-            return  # the text checks said what is wrong with it, at its line
-        models = [r for r in refs if r.root == "steps" and (
-            r.name not in by_name or by_name[r.name].kind.outputs.get(r.attr) == MODEL)]
-        if not models:
-            ctx.problem(mark_of(config, "model"), f"{path}.image",
-                        "image is required when model is not a train step's model")
-        elif models[0].name in by_name:
-            config.image = by_name[models[0].name].config.image  # serve with the image that trained it
+        image_of_model(config, by_name, path, ctx)
 
 
     def run_local(self, sr: StepRun) -> dict:
