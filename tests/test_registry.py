@@ -202,8 +202,8 @@ def test_water_models_local_lists_the_project_s_registry(tmp_path, runner):
     result = runner.invoke(cli, ["models", "--local", str(path)])
     assert result.exit_code == 0, result.output
     header, row = result.output.splitlines()
-    assert header.split() == ["GROUP", "VERSION", "CREATED", "APPROVAL", "METRICS", "RUN", "COMMIT"]
-    assert row.split()[:2] == ["wines", "1"] and f"accuracy 0.95   {first.run_id}" in row
+    assert header.split() == ["GROUP", "VERSION", "LIVE", "CREATED", "APPROVAL", "METRICS", "RUN", "COMMIT"]
+    assert row.split()[:3] == ["wines", "1", "no"] and f"accuracy 0.95   {first.run_id}" in row
 
 
 def test_locally_a_metric_that_is_not_a_number_fails_the_step_in_one_line(tmp_path):
@@ -213,3 +213,31 @@ def test_locally_a_metric_that_is_not_a_number_fails_the_step_in_one_line(tmp_pa
     result = runner.run(pipeline_mod.load(str(path)), jobs=1)
     assert result.steps["register"].error == "metric accuracy is 'high', not a number"
     assert _local_versions(path) == []
+
+
+def test_promote_local_moves_the_live_version_records_it_and_serve_takes_it(tmp_path, runner):
+    """Promote version 1 back after 2 (the model rollback): the pointer moves, each promotion is recorded from → to,
+    a pending version becomes Approved, and what `water serve --local` picks is the live one."""
+    from water.cli import cli
+    from water.local import runner as local_runner
+    from water.steps import registry
+
+    path = _project(tmp_path, "0.95")
+    (path / "water.yaml").write_text((path / "water.yaml").read_text().replace("approval: Approved",
+                                                                               "approval: PendingManualApproval"))
+    for _ in range(2):
+        local_runner.run(pipeline_mod.load(str(path)), jobs=1)
+    with pytest.raises(Exception, match="group 'wines' has no Approved version: name one with --version"):
+        registry.local_model(str(path), None, None)
+    for version, was in ((2, "none"), (1, "version 2")):
+        result = runner.invoke(cli, ["promote", "--local", str(path), "--version", str(version)])
+        assert result.exit_code == 0, result.output
+        assert result.output.startswith(f"wines: version {version} is live (was {was}); recorded in ")
+    rows = json.loads(runner.invoke(cli, ["models", "--local", str(path), "-o", "json"]).output)
+    assert [(r["version"], r["live"], r["approval"]) for r in rows] == [(1, True, "Approved"), (2, False, "Approved")]
+    history = [json.loads(line) for line in (path / ".water/models/wines/promotions.jsonl").read_text().splitlines()]
+    assert [(h["from"], h["to"]) for h in history] == [(None, 2), (2, 1)] and all(h["by"] for h in history)
+    record, _, _ = registry.local_model(str(path), None, None)
+    assert record["version"] == 1
+    missing = runner.invoke(cli, ["promote", "--local", str(path), "--version", "9"])
+    assert missing.exit_code == 1 and missing.output == "group 'wines' has no version 9\n"

@@ -508,15 +508,33 @@ def models(group: str | None, local: str | None, region: str | None, fmt: str) -
             if said is None:
                 raise
             raise WaterError(f"cannot list the versions of model group '{group}': {said[0]}") from None
-    _print_data(rows, fmt, [("GROUP", "group"), ("VERSION", "version"), ("CREATED", "created"),
+    _print_data(rows, fmt, [("GROUP", "group"), ("VERSION", "version"), ("LIVE", "live"), ("CREATED", "created"),
                             ("APPROVAL", "approval"), ("METRICS", "metrics"), ("RUN", "run"), ("COMMIT", "commit")])
+
+
+@cli.command()
+@click.option("--local", "local", default=None, is_flag=False, flag_value=".", metavar="[PATH]", required=True,
+              help="The registry of the project at PATH (default: here).")
+@click.option("--version", "version", type=click.IntRange(1), required=True, help="The version to serve.")
+@click.option("--group", help="The model group (default: the registry's only one).")
+def promote(local: str, version: int, group: str | None) -> None:
+    """Approve a model version and make it the one that serves."""
+    import getpass
+
+    from water.steps import registry
+
+    done = registry.promote_local(local, group, version, getpass.getuser())
+    was = f"version {done['from']}" if done["from"] else "none"
+    click.echo(f"{done['group']}: version {done['to']} is live (was {was}); recorded in "
+               f"{os.path.join(local, '.water', 'models', done['group'], registry.PROMOTIONS)}")
 
 
 @cli.command()
 @click.option("--local", "local", default=None, is_flag=False, flag_value=".", metavar="[PATH]", required=True,
               help="Serve from the registry of the project at PATH (default: here).")
 @click.option("--group", help="The model group (default: the registry's only one).")
-@click.option("--version", "version", type=click.IntRange(1), help="The version (default: the newest Approved).")
+@click.option("--version", "version", type=click.IntRange(1), help="The version (default: the live one, else the "
+              "newest Approved).")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
 def serve(local: str, group: str | None, version: int | None, host: str, port: int) -> None:

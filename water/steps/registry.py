@@ -187,9 +187,10 @@ def find_version(sagemaker: Any, group: str, lineage: dict) -> dict | None:
     return None
 
 
-def _row(group: str, version: int, created: str, approval: str, metadata: dict, metrics: dict) -> dict:
+def _row(group: str, version: int, created: str, approval: str, metadata: dict, metrics: dict,
+         live: bool = False) -> dict:
     """One version as `water models` shows it."""
-    return {"group": group, "version": version, "created": created, "approval": approval,
+    return {"group": group, "version": version, "live": live, "created": created, "approval": approval,
             "metrics": ", ".join(f"{k} {v}" for k, v in sorted(metrics.items())),
             "run": metadata.get("water/run", ""), "commit": metadata.get("water/git-commit", "")[:12]}
 
@@ -202,33 +203,83 @@ def local_versions(project_dir: str, group: str | None = None) -> list:
     for name in groups:
         folder = os.path.join(root, name, "versions")
         found = [_read(os.path.join(folder, f)) for f in os.listdir(folder)] if os.path.isdir(folder) else []
-        rows += [_row(name, v["version"], v["created"], v["approval"], v["lineage"], v["metrics"])
-                 for v in sorted(found, key=lambda v: v["version"])]
+        live = _live(os.path.join(root, name))
+        rows += [_row(name, v["version"], v["created"], v["approval"], v["lineage"], v["metrics"],
+                      v["version"] == live) for v in sorted(found, key=lambda v: v["version"])]
     return rows
 
 
-def local_model(project_dir: str, group: str | None, version: int | None) -> tuple[dict, str, str]:
-    """(the version's record, its inference script, the folder its model.tar.gz is unpacked into) of the local
-    registry: the group if there is only one, the newest Approved version unless one is named."""
-    import tarfile
+LIVE, PROMOTIONS = "live.json", "promotions.jsonl"  # the local registry's pointer to what serves, and its history
 
+
+def _live(group_dir: str) -> int | None:
+    """The version the local registry serves (what `water promote --local` made live), if any."""
+    try:
+        return _read(os.path.join(group_dir, LIVE))["version"]
+    except FileNotFoundError:
+        return None
+
+
+def promote_local(project_dir: str, group: str | None, version: int, by: str) -> dict:
+    """Approve version N of the local registry and make it the one that serves: the live pointer moves, and the
+    promotion (who, when, from → to) is recorded. Promoting an older version is the rollback."""
     from water.errors import WaterError
 
-    rows = local_versions(project_dir, group)
-    groups = sorted({r["group"] for r in rows})
+    name = _one_group(project_dir, group)
+    folder = os.path.join(project_dir, ".water", "models", name)
+    path = os.path.join(folder, "versions", f"{version}.json")
+    if not os.path.exists(path):
+        raise WaterError(f"group '{name}' has no version {version}")
+    record = _read(path)
+    record["approval"] = "Approved"
+    _write(path, record)
+    promotion = {"group": name, "from": _live(folder), "to": version, "by": by,
+                 "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    _write(os.path.join(folder, LIVE), {"version": version, "since": promotion["at"], "by": by})
+    with open(os.path.join(folder, PROMOTIONS), "a", encoding="utf-8") as f:
+        f.write(json.dumps(promotion, sort_keys=True) + "\n")
+    return promotion
+
+
+def _write(path: str, data: dict) -> None:
+    """A JSON file replaced whole (written beside it, then renamed): a reader never sees half of it."""
+    with open(path + ".new", "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=1, sort_keys=True)
+    os.replace(path + ".new", path)
+
+
+def _one_group(project_dir: str, group: str | None) -> str:
+    from water.errors import WaterError
+
+    groups = sorted({r["group"] for r in local_versions(project_dir, group)})
     if not groups:
         raise WaterError(f"no model versions under {os.path.join(project_dir, '.water', 'models')}"
                          + (f" for group '{group}'" if group else "") + ": run a pipeline with a register step first")
     if len(groups) > 1:
         raise WaterError(f"the local registry has several groups ({', '.join(groups)}): name one with --group")
-    chosen = [r for r in rows if (r["version"] == version if version else r["approval"] == "Approved")]
+    return groups[0]
+
+
+def local_model(project_dir: str, group: str | None, version: int | None) -> tuple[dict, str, str]:
+    """(the version's record, its inference script, the folder its model.tar.gz is unpacked into) of the local
+    registry: the group if there is only one; the version named, else the live one (`water promote --local`), else
+    the newest Approved."""
+    import tarfile
+
+    from water.errors import WaterError
+
+    name = _one_group(project_dir, group)
+    rows = local_versions(project_dir, name)
+    live = [r for r in rows if r["live"]]
+    chosen = [r for r in rows if r["version"] == version] if version else live or \
+        [r for r in rows if r["approval"] == "Approved"]
     if not chosen:
-        raise WaterError(f"group '{groups[0]}' has no version {version}" if version
-                         else f"group '{groups[0]}' has no Approved version: name one with --version")
-    folder = os.path.join(project_dir, ".water", "models", groups[0])
+        raise WaterError(f"group '{name}' has no version {version}" if version
+                         else f"group '{name}' has no Approved version: name one with --version")
+    folder = os.path.join(project_dir, ".water", "models", name)
     record = _read(os.path.join(folder, "versions", f"{chosen[-1]['version']}.json"))
     if not record.get("code"):
-        raise WaterError(f"version {record['version']} of '{groups[0]}' has no inference code (its model is not a "
+        raise WaterError(f"version {record['version']} of '{name}' has no inference code (its model is not a "
                          "train step's with an entry script)")
     unpacked = os.path.join(folder, "serving", str(record["version"]))
     os.makedirs(unpacked, exist_ok=True)
