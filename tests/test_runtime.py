@@ -312,6 +312,18 @@ def test_a_kind_water_job_cannot_run_is_bad_input(aws_env, capsys):
                                                "glue, notify, register, size, train, transform, when)")
 
 
+def test_water_job_help_lists_every_kind_with_a_line_and_version_exits_0():
+    from water import __version__
+    from water.runtime.main import _kinds
+
+    helped = subprocess.run([sys.executable, "-m", "water.runtime.main", "--help"], capture_output=True, text=True)
+    assert helped.returncode == 0
+    listed = dict(line.split(None, 1) for line in helped.stdout.split("kinds:\n")[1].splitlines())
+    assert sorted(listed) == sorted(_kinds()) and all(len(d) > 10 for d in listed.values())
+    version = subprocess.run([sys.executable, "-m", "water.runtime.main", "--version"], capture_output=True, text=True)
+    assert (version.returncode, version.stdout) == (0, f"water-job {__version__}\n")
+
+
 def test_a_config_missing_a_field_is_bad_input_not_a_traceback(aws_env, capsys):
     assert water_job(["glue", "--config", _job_config("glue", spec={})]) == 2
     assert capsys.readouterr().err.strip() == "water-job: the step config has no 'job'"

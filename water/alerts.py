@@ -204,6 +204,8 @@ def post(url: str, body: dict, deadline: float = DEADLINE, retries: backoff.Poli
 
 
 class NotifyTask:
+    """Post the run's Slack message (the exit handler)."""
+
     def run_cluster(self, job: Job) -> dict:
         url = job.env.get("SLACK_WEBHOOK_URL", "")
         settings = {link: job.env[settings_env(link)] for link in SETTINGS_KEYS

@@ -251,8 +251,10 @@ def to_argo(tree: Any, task_of: Callable[[str], str]) -> str:
 
 
 class WhenTask:
-    """`water-job when`: decide a condition that compares texts, with the run's values (parameters from the pod's
-    environment, step outputs from its refs); its `holds` (true or false) is all the step's Argo `when` reads."""
+    """Decide a step's condition over texts (water's own task before it).
+
+    With the run's values (parameters from the pod's environment, step outputs from its refs); its `holds` (true
+    or false) is all the step's Argo `when` reads."""
 
     def run_cluster(self, job: Any) -> dict:
         tree = parse(job.config["when"])

@@ -35,7 +35,7 @@ class Decision:
 
 
 class SizeTask:
-    """`water-job size`: measure the upstream output on S3, pick the tier, emit what the sized step reads."""
+    """Measure the upstream output on S3 and pick the sized step's tier (water's own task before it)."""
 
     def run_cluster(self, job: Job) -> dict:
         from water.runtime import aws

@@ -9,6 +9,8 @@ from water.runtime.job import BadInput, Job, JobFailed
 
 
 class CleanupTask:
+    """Stop the AWS jobs a failed run left running (the exit handler)."""
+
     def run_cluster(self, job: Job) -> dict:
         from water.steps import KINDS
 

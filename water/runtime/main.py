@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from water import contract
+from water import __version__, contract
 from water.errors import BAD_INPUT, BadInput, WaterError
 from water.runtime import aws
 from water.runtime.job import Job
@@ -29,12 +29,26 @@ def _kinds() -> dict:
     return {**KINDS, "size": SIZE_TASK, "notify": NOTIFY_TASK, "cleanup": CLEANUP_TASK, "when": WHEN_TASK}
 
 
+def _kinds_listed() -> str:
+    """One line per kind `water-job` runs: the step kinds' spec summaries, water's own tasks' docstrings."""
+    lines = []
+    for name, kind in sorted(_kinds().items()):
+        doc = (getattr(kind, "spec", None) or type(kind)).__doc__ or ""
+        lines.append(f"  {name:<10} {doc.strip().splitlines()[0] if doc.strip() else ''}")
+    return "kinds:\n" + "\n".join(lines)
+
+
 def main(argv: list | None = None, *, sleep: Callable[[float], object] | None = None,
          clients: aws.Clients = aws.client) -> int:
     """`sleep`: what the step's waits sleep with (default: a wait that SIGTERM ends at once); `clients`: what
     makes its AWS clients."""
-    parser = argparse.ArgumentParser(prog="water-job")
-    parser.add_argument("kind")
+    argv = sys.argv[1:] if argv is None else argv
+    wants_help = any(a in ("-h", "--help") for a in argv)  # only then are the kinds loaded to be listed
+    parser = argparse.ArgumentParser(prog="water-job", description="Run one step of a water pipeline in its pod.",
+                                     epilog=_kinds_listed() if wants_help else None,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"water-job {__version__}")
+    parser.add_argument("kind", help="the step's kind (listed below)")
     parser.add_argument(contract.ARG_CONFIG, dest="config", required=True)
     parser.add_argument(contract.ARG_SHARED, dest="shared", default="")  # older manifests: none
     parser.add_argument(contract.ARG_REFS, dest="refs", default="{}")
