@@ -7,6 +7,7 @@ words of `water run --local`. Read by `water status` and by the exit handler's S
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from water import contract
 
@@ -18,22 +19,37 @@ WORDS = ((" && ", " and "), (" || ", " or "), ("!(", "not ("))
 
 def step_nodes(workflow: dict) -> list:
     """The nodes that are steps — pods, and tasks Argo skipped or omitted — in start order."""
-    nodes = [n for n in ((workflow.get("status") or {}).get("nodes") or {}).values()
-             if n.get("type") in ("Pod", "Skipped")]
+    nodes = [n for n in _nodes(workflow).values() if n.get("type") in ("Pod", "Skipped")]
     return sorted(nodes, key=lambda n: (n.get("startedAt") or "", n.get("displayName", "")))
 
 
-def reason(node: dict, workflow: dict) -> str:
-    """Why a node is where it is: a skipped step's condition with its values, the step an omitted one waited
-    for, a failed one's message (its first line); '' for the rest."""
+def reasons(workflow: dict) -> dict:
+    """Node id → why the node is where it is: a skipped step's condition with its values, the step an omitted one
+    waited for, a failed one's message (its first line); '' for the rest. The node graph is indexed once, so a
+    run of thousands of steps is read in one pass."""
+    nodes = _nodes(workflow)
+    parents: dict = {}  # node id → the nodes linking to it (what it waited for)
+    said: dict = {}  # a step → what its `water-job when` task decided
+    for node in nodes.values():
+        for child in node.get("children") or ():
+            parents.setdefault(child, []).append(node)
+        name = ATTEMPT.sub("", node.get("displayName") or "")
+        found = [p.get("value", "") for p in (node.get("outputs") or {}).get("parameters") or ()
+                 if p.get("name") == "said"]
+        if name.startswith(contract.WHEN_TASK_PREFIX) and found:
+            said[name[len(contract.WHEN_TASK_PREFIX):]] = found[0]
+    return {node_id: _reason(node, parents.get(node_id, ()), said) for node_id, node in nodes.items()}
+
+
+def _reason(node: dict, parents: Any, said: dict) -> str:
     message = node.get("message") or ""
     phase = node.get("phase")
     if phase == "Skipped":
         found = WHEN_FALSE.match(message)
-        decided = _decided(node, workflow)
-        return decided or (f"when: {_words(found.group(1))} is false" if found else message)
+        return said.get(node.get("displayName") or "") or (f"when: {_words(found.group(1))} is false" if found
+                                                            else message)
     if phase == "Omitted":
-        before = _waited_for(node, workflow)
+        before = next((p for p in parents if p.get("phase") != "Succeeded"), None)  # what did not succeed
         if before is None:
             return message
         name = ATTEMPT.sub("", before.get("displayName") or before.get("name", ""))
@@ -45,30 +61,16 @@ def reason(node: dict, workflow: dict) -> str:
 
 def skipped(workflow: dict) -> list:
     """(step, why) of each step the run skipped or omitted, in start order."""
-    return [(n.get("displayName") or n.get("name"), reason(n, workflow)) for n in step_nodes(workflow)
+    why = reasons(workflow)
+    return [(n.get("displayName") or n.get("name"), why.get(n.get("id"), "")) for n in step_nodes(workflow)
             if n.get("phase") in ("Skipped", "Omitted")]
+
+
+def _nodes(workflow: dict) -> dict:
+    return (workflow.get("status") or {}).get("nodes") or {}
 
 
 def _words(condition: str) -> str:
     for argo, spec in WORDS:
         condition = condition.replace(argo, spec)
     return condition
-
-
-def _decided(node: dict, workflow: dict) -> str:
-    """What the `water-job when` task of a step with a text condition said (its output `said`), if it has one."""
-    name = contract.WHEN_TASK_PREFIX + (node.get("displayName") or "")
-    for other in ((workflow.get("status") or {}).get("nodes") or {}).values():
-        if ATTEMPT.sub("", other.get("displayName") or "") == name:
-            said = [p.get("value", "") for p in (other.get("outputs") or {}).get("parameters") or ()
-                    if p.get("name") == "said"]
-            if said:
-                return said[0]
-    return ""
-
-
-def _waited_for(node: dict, workflow: dict) -> dict | None:
-    """The node whose outcome omitted this one: one it waited for (linking to it) that did not succeed."""
-    nodes = (workflow.get("status") or {}).get("nodes") or {}
-    return next((other for other in nodes.values() if node.get("id") in (other.get("children") or ())
-                 and other.get("phase") != "Succeeded"), None)

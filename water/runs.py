@@ -95,8 +95,9 @@ def steps(run: dict) -> list:
     if run["kind"] != "Workflow":
         return [(run["metadata"]["labels"].get(PIPELINE_LABEL, run["metadata"]["name"]), phase(run), duration(run),
                  "")]
+    why = argonodes.reasons(run)
     return [(n.get("displayName") or n.get("name"), n.get("phase", "Pending"),
-             _seconds(n.get("startedAt"), n.get("finishedAt")), argonodes.reason(n, run))
+             _seconds(n.get("startedAt"), n.get("finishedAt")), why.get(n.get("id"), ""))
             for n in argonodes.step_nodes(run)]
 
 
