@@ -140,20 +140,17 @@ def compares(tree: Any) -> list:
 def mismatch(compare: Compare, is_number: Callable[[expressions.Ref], bool]) -> str:
     """What is wrong with the kinds of values a comparison compares, given which step outputs are numbers ('' when
     nothing is): a text with a number, or texts ordered."""
-    tree = compare
-    kinds = ["number" if _is_number(side, is_number) else "text" for side in (tree.left, tree.right)]
+    kinds = ["number" if _is_number(side, is_number) else "text" for side in (compare.left, compare.right)]
     if kinds[0] != kinds[1]:
-        return f"{describe(tree, {})} compares a text with a number"
-    if kinds[0] == "text" and tree.op not in ("==", "!="):
-        return f"{describe(tree, {})}: texts compare with == and != only"
+        return f"{describe(compare, {})} compares a text with a number"
+    if kinds[0] == "text" and compare.op not in ("==", "!="):
+        return f"{describe(compare, {})}: texts compare with == and != only"
     return ""
 
 
 def numbers_only(tree: Any, is_number: Callable[[expressions.Ref], bool]) -> bool:
     """Whether every value the condition compares is a number (then Argo may decide it)."""
-    if isinstance(tree, Logic):
-        return all(numbers_only(part, is_number) for part in tree.parts)
-    return all(_is_number(side, is_number) for side in (tree.left, tree.right))
+    return all(_is_number(side, is_number) for compare in compares(tree) for side in (compare.left, compare.right))
 
 
 def _is_number(side: Any, is_number: Callable[[expressions.Ref], bool]) -> bool:
@@ -163,10 +160,9 @@ def _is_number(side: Any, is_number: Callable[[expressions.Ref], bool]) -> bool:
 
 
 def refs(tree: Any) -> list:
-    """The step outputs a condition reads."""
-    if isinstance(tree, Compare):
-        return [side for side in (tree.left, tree.right) if isinstance(side, expressions.Ref)]
-    return [ref for part in tree.parts for ref in refs(part)]
+    """The step outputs and parameters a condition reads."""
+    return [side for compare in compares(tree) for side in (compare.left, compare.right)
+            if isinstance(side, expressions.Ref)]
 
 
 def holds(tree: Any, values: dict) -> bool:

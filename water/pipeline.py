@@ -91,8 +91,12 @@ class Pipeline:
     def decided_by_argo(self, step: PipelineStep) -> bool:
         """Whether the step's `when:` compares numbers only, which Argo's `when` may decide (else a `water-job
         when` task decides it, and Argo reads only its true or false)."""
-        by_name = {s.name: s for s in self.steps}
-        return conditions.numbers_only(step.when, lambda ref: output_kind(by_name, ref) == NUMBER)
+        return conditions.numbers_only(step.when, lambda ref: output_kind(self.by_name, ref) == NUMBER)
+
+    @functools.cached_property
+    def by_name(self) -> dict:
+        """Step name → step (made once: render asks for thousands of steps)."""
+        return {s.name: s for s in self.steps}
 
     @functools.cached_property
     def aws(self) -> dict:
@@ -122,7 +126,7 @@ class Pipeline:
         return found
 
     def step(self, name: str) -> PipelineStep:
-        return next(s for s in self.steps if s.name == name)
+        return self.by_name[name]
 
 
 def spec_path(path: str | None) -> str:

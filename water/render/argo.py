@@ -204,12 +204,13 @@ def _step_tasks(pipeline: Pipeline, step: PipelineStep, templates: _Templates) -
         pipeline, step.kind.name, inputs, step.outputs, step.resources, retries=step.retries, timeout=step.timeout,
         extra_env=pods.secret_env(step) + (pods.LINEAGE_ENV if step.kind.lineage else []), patch=patch,
         shared=shared_config(pipeline, step)))
-    if step.when is not None and not pipeline.decided_by_argo(step):
+    by_argo = step.when is not None and pipeline.decided_by_argo(step)
+    if step.when is not None and not by_argo:
         tasks.append(_when_task(pipeline, step, templates))
         deps.append(tasks[-1]["name"])
     task = _task(step.name, template, deps, _after_a_gate(pipeline, step), args)
     if step.when is not None:
-        task["when"] = conditions.to_argo(step.when, lambda name: name) if pipeline.decided_by_argo(step) else \
+        task["when"] = conditions.to_argo(step.when, lambda name: name) if by_argo else \
             "{{tasks.%s.outputs.parameters.%s}} == true" % (when_task(step.name), contract.WHEN_HOLDS)
     if patch and step.fans_out:
         task["withParam"] = size_output % "shards"
