@@ -65,8 +65,7 @@ class Athena(Kind):
 
         config = sr.step.config
         text = sr.step.prepared.files["query"][1] if "query" in sr.step.prepared.files else config.query
-        sql, refs, _ = queries.query_parameters(text)
-        values = [sr.resolve("{{%s}}" % ref.key) for ref in refs]
+        sql, values = queries.bind(text, sr.resolve)
         sql = queries.to_duckdb(sql, "the SQL")
         uri, folder = sr.output_dir(config.output)
         tables = sr.run.pipeline.spec.local.tables
@@ -91,7 +90,7 @@ class Athena(Kind):
         from water.runtime.job import Marker
 
         spec = job.spec
-        sql, refs, _ = queries.query_parameters(spec["query"])
+        sql, values = queries.bind(spec["query"], job.resolve)
         output = job.resolve(spec["output"])
         athena, s3 = job.client("athena"), job.client("s3")
         marker = Marker(job, s3, output)
@@ -102,8 +101,8 @@ class Athena(Kind):
                        "QueryExecutionContext": {"Database": spec["database"]},
                        "ResultConfiguration": {"OutputLocation": output},
                        "WorkGroup": spec.get("workgroup", "primary")}
-            if refs:
-                request["ExecutionParameters"] = [queries.athena_literal(job.resolve("{{%s}}" % r.key)) for r in refs]
+            if values:
+                request["ExecutionParameters"] = [queries.athena_literal(v) for v in values]
             once = job.client("athena", retries=False)
             # the token makes a repeated start of this attempt answer the same query: nothing to look for first
             query_id = job.create(lambda: once.start_query_execution(**request)["QueryExecutionId"], lambda: None)

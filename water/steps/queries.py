@@ -6,6 +6,7 @@ from __future__ import annotations
 import glob
 import os
 import re
+from collections.abc import Callable
 from typing import Any
 
 from water import expressions
@@ -85,12 +86,25 @@ def finished(athena: Any, query_id: str) -> dict | None:
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
 
+def bind(sql: str, resolve: Callable[[str], str]) -> tuple[str, list]:
+    """SQL with `?` for its expressions, and their values (`resolve` gives a `{{...}}`'s)."""
+    text, refs, _ = query_parameters(sql)
+    return text, [resolve("{{%s}}" % ref.key) for ref in refs]
+
+
+def string_literal(text: str) -> str:
+    """A text as an SQL string literal, for what takes no parameters (a view's definition, Athena's
+    ExecutionParameters, which are literals)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def athena_literal(value: str) -> str:
     """A parameter value as Athena substitutes it: numbers as they are, anything else a quoted string."""
-    return value if _NUMBER.fullmatch(value) else "'" + value.replace("'", "''") + "'"
+    return value if _NUMBER.fullmatch(value) else string_literal(value)
 
 
-_READERS = {".csv": "read_csv_auto", ".parquet": "read_parquet", ".json": "read_json_auto"}
+READERS = {"csv": "read_csv_auto", "parquet": "read_parquet", "json": "read_json_auto"}  # DuckDB's, per format
+_FORMATS = {".csv": "csv", ".parquet": "parquet", ".json": "json"}
 
 
 def create_tables(db: Any, tables: dict, project_dir: str, database: str) -> None:
@@ -99,14 +113,14 @@ def create_tables(db: Any, tables: dict, project_dir: str, database: str) -> Non
         path = os.path.join(project_dir, location)
         files = sorted(glob.glob(os.path.join(path, "*"))) if os.path.isdir(path) else [path]
         suffix = os.path.splitext(files[0])[1].lower() if files else ""
-        reader = _READERS.get(suffix)
+        reader = READERS.get(_FORMATS.get(suffix, ""))
         if reader is None:
             raise StepFailed(f"spec.local.tables.{name}: {location} holds no CSV, Parquet or JSON file")
         schema = name.split(".")[0] if "." in name else database
         schemas = [schema, "main"] if schema == database else [schema]  # unqualified names: the step's database
         for schema in schemas:
             db.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-            listing = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"  # views take no params
+            listing = "[" + ", ".join(map(string_literal, files)) + "]"
             db.execute(f'CREATE OR REPLACE VIEW "{schema}"."{name.split(".")[-1]}" AS SELECT * FROM {reader}({listing})')
 
 

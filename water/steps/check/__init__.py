@@ -18,12 +18,13 @@ from water.spec.types import PLAIN, TEXT, Enum, Number, Quantity, S3Uri, Scalar,
 from water.steps import queries
 from water.steps.base import DOCUMENT, NUMBER, Kind, Prepared
 from water.steps.check import engines
-from water.steps.check.rules import CLASSES, TYPES
+from water.steps.check.rules import CLASSES, TYPES, Verdict
 
 if TYPE_CHECKING:
     from water.local.context import StepRun
     from water.runtime.job import Job
     from water.spec.fields import Ctx
+
 
 class Bounds(SpecModel):
     """An inclusive range; either end may be left open."""
@@ -136,7 +137,7 @@ class Check(Kind):
         else:
             where = sr.resolve(spec["data"])
             data = sr.run.local_path(where)
-            files = sorted(os.path.join(folder, name) for folder, _, names in os.walk(data) for name in names
+            files = sorted(os.path.join(root, name) for root, _, names in os.walk(data) for name in names
                            if engines.is_data(name, spec["format"]))
             verdict = engines.check_files(files, spec, where, baseline, sr.run.run_id)
         _write_json(os.path.join(folder, PROFILE), verdict.profile)
@@ -182,7 +183,7 @@ class Check(Kind):
 PROFILE = "profile.json"
 
 
-def _check_objects(job: Job, s3: Any, data: str, baseline: dict | None) -> Any:
+def _check_objects(job: Job, s3: Any, data: str, baseline: dict | None) -> Verdict:
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="water-check-") as folder:
@@ -193,10 +194,7 @@ def _check_objects(job: Job, s3: Any, data: str, baseline: dict | None) -> Any:
 
 def _condition(spec: dict, resolve: Callable[[str], str]) -> tuple[str, list]:
     """The table's `where` with `?` for its expressions, and their values: ('', []) without one."""
-    if not spec["table"].get("where"):
-        return "", []
-    sql, refs, _ = queries.query_parameters(spec["table"]["where"])
-    return sql, [resolve("{{%s}}" % ref.key) for ref in refs]
+    return queries.bind(spec["table"]["where"], resolve) if spec["table"].get("where") else ("", [])
 
 
 def _join(prefix: str, name: str) -> str:

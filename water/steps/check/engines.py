@@ -3,6 +3,7 @@ the objects fetched from S3, locally over the local folder — or over the local
 Athena itself, over a table of the Glue Data Catalog, where only the answers (numbers and histograms) leave it."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from water.errors import JobFailed
@@ -18,16 +19,10 @@ MEMORY_LIMIT = "256MB"
 # the data files of each format (`.csv.out`: what SageMaker batch transform writes for a .csv input)
 SUFFIXES = {"csv": (".csv", ".csv.gz", ".tsv", ".csv.out"), "parquet": (".parquet",),
             "json": (".json", ".jsonl", ".ndjson")}
-READERS = {"csv": "read_csv_auto", "parquet": "read_parquet", "json": "read_json_auto"}
 
 
 def is_data(name: str, fmt: str) -> bool:
     return not name.startswith(("_", ".")) and name.lower().endswith(SUFFIXES[fmt])
-
-
-def literal(text: str) -> str:
-    """A text as an SQL string literal (a view's definition takes no parameters)."""
-    return "'" + text.replace("'", "''") + "'"
 
 
 def check_files(files: list, spec: dict, where: str, baseline: dict | None, run_id: str) -> rules.Verdict:
@@ -39,8 +34,8 @@ def check_files(files: list, spec: dict, where: str, baseline: dict | None, run_
         raise JobFailed(f"no {fmt} files under {where}")
     with _duckdb() as con:
         try:
-            con.execute(f"CREATE VIEW data AS SELECT * FROM {READERS[fmt]}([{', '.join(map(literal, files))}]"
-                        + (f", header = false, names = [{', '.join(map(literal, spec['names']))}])"
+            con.execute(f"CREATE VIEW data AS SELECT * FROM {queries.READERS[fmt]}([{', '.join(map(queries.string_literal, files))}]"
+                        + (f", header = false, names = [{', '.join(map(queries.string_literal, spec['names']))}])"
                            if spec.get("names") else ")"))
             return _verdict(con, "data", ("data", []), spec, baseline, run_id)
         except duckdb.OutOfMemoryException as exc:
@@ -62,7 +57,7 @@ def check_local_table(spec: dict, tables: dict, project_dir: str, condition: tup
     with _duckdb() as con:
         queries.create_tables(con, tables, project_dir, spec["table"]["database"])
         try:
-            relation = (_where_duckdb(table, condition[0]), condition[1]) if condition[0] else (table, [])
+            relation = _relation(table, condition, lambda sql: queries.to_duckdb(sql, "check.table.where"))
             return _verdict(con, table, relation, spec, baseline, run_id)
         except duckdb.Error as exc:
             raise queries.local_failure(exc, tables, "the check's queries") from None
@@ -78,8 +73,11 @@ def _duckdb() -> Any:
     return duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "threads": 2})
 
 
-def _where_duckdb(table: str, condition: str) -> str:
-    return f"({queries.to_duckdb(f'SELECT * FROM {table} WHERE {condition}', 'check.table.where')}) AS data"
+def _relation(table: str, condition: tuple[str, list], dialect: Callable[[str], str] = str) -> tuple[str, list]:
+    """What a check's queries read (SQL and its parameters): the table, or its rows `where` (Athena's SQL and
+    values) chooses, written in the engine's dialect by `dialect`."""
+    where, values = condition
+    return (f"({dialect(f'SELECT * FROM {table} WHERE {where}')}) AS data", values) if where else (table, [])
 
 
 def _verdict(con: Any, table: str, relation: tuple[str, list], spec: dict, baseline: dict | None,
@@ -115,10 +113,8 @@ class AthenaTable:
         return [(c["Name"], rules.catalog_type(c["Type"])) for c in found]
 
     def verdict(self, baseline: dict | None, run_id: str) -> rules.Verdict:
-        condition, values = self.condition
-        table = _name(self.spec["table"])
-        relation = (f"(SELECT * FROM {table} WHERE {condition}) AS data", values) if condition else (table, [])
-        plan = rules.Plan("trino", relation, self.columns(), self.spec["rules"], baseline)
+        plan = rules.Plan("trino", _relation(_name(self.spec["table"]), self.condition), self.columns(),
+                          self.spec["rules"], baseline)
         return rules.verdict(plan, rules.measure(plan, self.run), run_id)
 
     def run(self, sql: str, params: list) -> tuple:
@@ -163,4 +159,4 @@ def _one_row(answer: dict) -> tuple:
 def trino_literal(value: Any) -> str:
     """A parameter value as Athena substitutes it into the query (ExecutionParameters are SQL literals): a number
     as a DOUBLE literal, anything else a quoted string."""
-    return repr(value) if isinstance(value, float) else literal(str(value))  # 12.5 (DECIMAL), 1e-05 (DOUBLE)
+    return repr(value) if isinstance(value, float) else queries.string_literal(str(value))  # 12.5 (DECIMAL), 1e-05 (DOUBLE)
