@@ -74,10 +74,11 @@ NOT_FOUND = frozenset({"EntityNotFoundException", "ResourceNotFound", "ResourceN
 
 def not_found(exc: Exception) -> bool:
     """AWS says the thing asked about does not exist (SageMaker says so in a ValidationException: "not found",
-    or moto's "could not find"; Athena in an InvalidRequestException about an unknown query id)."""
+    moto's "could not find", or for a model package group "ModelPackageGroup arn:... does not exist." as moto
+    answers DescribeModelPackageGroup; Athena in an InvalidRequestException about an unknown query id)."""
     code, message = _said(exc)
     if code == "ValidationException":
-        return "not found" in message or "could not find" in message
+        return "not found" in message or "could not find" in message or "does not exist" in message
     if code == "InvalidRequestException":
         return "not found" in message
     return code in NOT_FOUND

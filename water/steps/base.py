@@ -135,3 +135,12 @@ def image_of_model(config: Any, by_name: dict, path: str, ctx: Ctx) -> None:
     elif models[0].name in by_name:
         config.image = by_name[models[0].name].config.image
 
+
+def trained_entry(sr: StepRun, model: str) -> str:
+    """The entry script of the train step whose `{{steps.TRAIN.model}}` `model` is: its model_fn & co. are the
+    model's inference code in local runs. '' when the model is no train step's or it has no entry."""
+    from water import expressions
+
+    trained = [r.name for r in expressions.refs(model) if r.root == "steps" and r.attr == "model"]
+    return (trained and sr.run.pipeline.step(trained[0]).config.entry) or ""
+

@@ -10,11 +10,12 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
-from water import contract, expressions
+from water import contract
 from water.errors import JobFailed
 from water.spec.fields import Map, SpecModel, as_data, field
 from water.spec.types import PLAIN, SAGEMAKER_IMAGE, TEXT, Enum, Str
-from water.steps.base import NUMBER, VERSION, Kind, image_of_model
+from water.steps.base import NUMBER, VERSION, Kind, image_of_model, trained_entry
+from water.steps.train import METRIC_NAME
 
 if TYPE_CHECKING:
     from water.local.context import StepRun
@@ -34,7 +35,7 @@ class RegisterSpec(SpecModel):
     approval: str = field(Enum("Approved", "PendingManualApproval"), "The version's approval status.",
                           default="PendingManualApproval")
     image: str = field(SAGEMAKER_IMAGE, "Inference image (default: the image of the train step named in `model`).")
-    metrics: dict = field(Map(Str(r"^[A-Za-z][A-Za-z0-9_]{0,62}$", "a metric name"), TEXT), "The version's "
+    metrics: dict = field(Map(METRIC_NAME, TEXT), "The version's "
                           "metrics: name → a number, usually `{{steps.TRAIN.metrics.NAME}}`.", default={})
     description: str = field(PLAIN, "The version's description.")
 
@@ -66,10 +67,10 @@ class Register(Kind):
         number = 1 + max((v["version"] for v in versions), default=0)
         record = {"version": number, "group": spec["group"], "model": sr.resolve(spec["model"]),
                   "modelPath": os.path.relpath(sr.for_process(spec["model"]), sr.project_dir),
-                  "code": _inference_code(sr, spec["model"]),
+                  "code": trained_entry(sr, spec["model"]),
                   "image": spec.get("image") or "", "approval": spec["approval"],
                   "metrics": _metrics(spec, sr.resolve), "lineage": lineage,
-                  "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+                  "created": _now()}
         with open(os.path.join(folder, f"{number}.json"), "x", encoding="utf-8") as f:
             json.dump(record, f, indent=1, sort_keys=True)
         sr.notes.append(f"version {number} of {spec['group']} ({spec['approval']})")
@@ -110,10 +111,11 @@ class Register(Kind):
         return _outputs(found["ModelPackageArn"], found["ModelPackageVersion"])
 
 
-def _inference_code(sr: StepRun, model: str) -> str:
-    """The entry script of the train step whose model this is (its model_fn & co. serve it), '' for none."""
-    trained = [r.name for r in expressions.refs(model) if r.root == "steps" and r.attr == "model"]
-    return (trained and sr.run.pipeline.step(trained[0]).config.entry) or ""
+STAMP = "%Y-%m-%dT%H:%M:%SZ"  # the times the registry shows, in UTC
+
+
+def _now() -> str:
+    return time.strftime(STAMP, time.gmtime())
 
 
 def _outputs(arn: str, version: int) -> dict:
@@ -156,7 +158,7 @@ def _ensure_group(job: Job, sagemaker: Any, group: str, lineage: dict) -> None:
         sagemaker.describe_model_package_group(ModelPackageGroupName=group)
         return
     except Exception as exc:
-        if not _group_missing(exc):
+        if not aws.not_found(exc):
             raise
     try:
         sagemaker.create_model_package_group(
@@ -166,13 +168,6 @@ def _ensure_group(job: Job, sagemaker: Any, group: str, lineage: dict) -> None:
     except Exception as exc:
         if not aws.already_exists(exc):
             raise
-
-
-def _group_missing(exc: Exception) -> bool:
-    """SageMaker says a group does not exist in a ValidationException ("ModelPackageGroup arn:... does not
-    exist"), as moto does."""
-    error = (getattr(exc, "response", None) or {}).get("Error", {})
-    return error.get("Code") == "ValidationException" and "does not exist" in str(error.get("Message", ""))
 
 
 def find_version(sagemaker: Any, group: str, lineage: dict) -> dict | None:
@@ -225,7 +220,7 @@ def promote_local(project_dir: str, group: str | None, version: int, by: str) ->
     promotion (who, when, from → to) is recorded. Promoting an older version is the rollback."""
     from water.errors import WaterError
 
-    name = _one_group(project_dir, group)
+    name, _ = _one_group(project_dir, group)
     folder = os.path.join(project_dir, ".water", "models", name)
     path = os.path.join(folder, "versions", f"{version}.json")
     if not os.path.exists(path):
@@ -234,7 +229,7 @@ def promote_local(project_dir: str, group: str | None, version: int, by: str) ->
     record["approval"] = "Approved"
     _write(path, record)
     promotion = {"group": name, "from": _live(folder), "to": version, "by": by,
-                 "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+                 "at": _now()}
     _write(os.path.join(folder, LIVE), {"version": version, "since": promotion["at"], "by": by})
     with open(os.path.join(folder, PROMOTIONS), "a", encoding="utf-8") as f:
         f.write(json.dumps(promotion, sort_keys=True) + "\n")
@@ -248,16 +243,18 @@ def _write(path: str, data: dict) -> None:
     os.replace(path + ".new", path)
 
 
-def _one_group(project_dir: str, group: str | None) -> str:
+def _one_group(project_dir: str, group: str | None) -> tuple[str, list]:
+    """The group named, or the local registry's only one, and its versions."""
     from water.errors import WaterError
 
-    groups = sorted({r["group"] for r in local_versions(project_dir, group)})
+    rows = local_versions(project_dir, group)
+    groups = sorted({r["group"] for r in rows})
     if not groups:
         raise WaterError(f"no model versions under {os.path.join(project_dir, '.water', 'models')}"
                          + (f" for group '{group}'" if group else "") + ": run a pipeline with a register step first")
     if len(groups) > 1:
         raise WaterError(f"the local registry has several groups ({', '.join(groups)}): name one with --group")
-    return groups[0]
+    return groups[0], rows
 
 
 def local_model(project_dir: str, group: str | None, version: int | None) -> tuple[dict, str, str]:
@@ -268,8 +265,7 @@ def local_model(project_dir: str, group: str | None, version: int | None) -> tup
 
     from water.errors import WaterError
 
-    name = _one_group(project_dir, group)
-    rows = local_versions(project_dir, name)
+    name, rows = _one_group(project_dir, group)
     live = [r for r in rows if r["live"]]
     chosen = [r for r in rows if r["version"] == version] if version else live or \
         [r for r in rows if r["approval"] == "Approved"]
@@ -297,7 +293,7 @@ def versions(sagemaker: Any, group: str) -> list:
         for summary in page["ModelPackageSummaryList"]:
             found = sagemaker.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
             metadata = found.get("CustomerMetadataProperties") or {}
-            rows.append(_row(group, found["ModelPackageVersion"], found["CreationTime"].strftime("%Y-%m-%dT%H:%M:%SZ"),
+            rows.append(_row(group, found["ModelPackageVersion"], found["CreationTime"].strftime(STAMP),
                              found.get("ModelApprovalStatus", ""), metadata,
                              {k.removeprefix("metric/"): v for k, v in metadata.items() if k.startswith("metric/")}))
     return sorted(rows, key=lambda r: r["version"])

@@ -20,6 +20,7 @@ from water.steps.base import MODEL, PREFIX, Kind, named_script
 
 METRICS_FILE = "metrics.json"  # a metric's source instead of a regex: what the script wrote there, script mode's way
 METRICS_LIMIT = 1 << 20  # the largest metrics.json read (bytes): numbers, not a data dump
+METRIC_NAME = Str(r"^[A-Za-z][A-Za-z0-9_]{0,62}$", "a metric name (letters, digits, '_')")
 
 if TYPE_CHECKING:
     from water.local.context import StepRun
@@ -48,7 +49,7 @@ class TrainSpec(SpecModel):
                              "step's timeout).")
     max_wait: int = field(Duration(), "Spot only: longest wait for capacity plus training (>= maxRuntime).")
     role: str = field(IAM_ROLE, "Execution role (default: spec.aws.sagemakerRole).")
-    metrics: dict = field(Map(Str(r"^[A-Za-z][A-Za-z0-9_]{0,62}$", "a metric name (letters, digits, '_')"),
+    metrics: dict = field(Map(METRIC_NAME,
                               Str(r"^(.*\(.*\).*|metrics\.json)$", "a regular expression with a group for the "
                                   "value, or metrics.json")),
                           "The model's metrics, `{{steps.NAME.metrics.KEY}}` for later steps: name → a regex over "
@@ -370,7 +371,7 @@ def _written_metrics(s3: Any, described: dict) -> dict:
         raise
     with tarfile.open(fileobj=body, mode="r|gz") as archive:
         for member in archive:
-            if member.isfile() and member.name.lstrip("./") == METRICS_FILE and member.size <= METRICS_LIMIT:
+            if member.isfile() and os.path.normpath(member.name) == METRICS_FILE and member.size <= METRICS_LIMIT:
                 return _metrics_object((archive.extractfile(member) or io.BytesIO()).read().decode("utf-8", "replace"))
     return {}
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from water import expressions
 from water.errors import JobFailed, StepFailed
 from water.spec.fields import Model, SpecModel, field
 from water.spec.model import IAM_ROLE, Instance
 from water.spec.types import SAGEMAKER_IMAGE, TEXT, Enum, S3Uri, Str
-from water.steps.base import NUMBER, PREFIX, Kind, image_of_model
+from water.steps.base import NUMBER, PREFIX, Kind, image_of_model, trained_entry
 
 if TYPE_CHECKING:
     from water.local.context import StepRun
@@ -53,8 +52,7 @@ class Transform(Kind):
         import tarfile
 
         config = sr.step.config
-        trained = [r.name for r in expressions.refs(config.model) if r.root == "steps" and r.attr == "model"]
-        entry = trained and sr.run.pipeline.step(trained[0]).config.entry
+        entry = trained_entry(sr, config.model)
         if not entry:
             raise StepFailed("locally, transform runs the inference code of the train step whose model it uses "
                              "(its entry script): set model to {{steps.TRAIN.model}}")
