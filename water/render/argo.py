@@ -210,6 +210,8 @@ def _step_tasks(pipeline: Pipeline, step: PipelineStep, templates: _Templates) -
         deps.append(tasks[-1]["name"])
     task = _task(step.name, template, deps, _after_a_gate(pipeline, step), args)
     if step.when is not None:
+        # govaluate reads the substituted `true == true` as BOOLEAN == BOOLEAN (Knetic/govaluate parsing.go, the
+        # "true"/"false" tokens; Argo's shouldExecute evaluates it, workflow/controller/steps.go)
         task["when"] = conditions.to_argo(step.when, lambda name: name) if by_argo else \
             "{{tasks.%s.outputs.parameters.%s}} == true" % (when_task(step.name), contract.WHEN_HOLDS)
     if patch and step.fans_out:
