@@ -202,8 +202,9 @@ def test_water_models_local_lists_the_project_s_registry(tmp_path, runner):
     result = runner.invoke(cli, ["models", "--local", str(path)])
     assert result.exit_code == 0, result.output
     header, row = result.output.splitlines()
-    assert header.split() == ["GROUP", "VERSION", "LIVE", "CREATED", "APPROVAL", "METRICS", "RUN", "COMMIT"]
-    assert row.split()[:3] == ["wines", "1", "no"] and f"accuracy 0.95   {first.run_id}" in row
+    assert header.split() == ["GROUP", "VERSION", "LIVE", "SERVES", "CREATED", "APPROVAL", "METRICS", "RUN", "COMMIT",
+                              "PROMOTED"]
+    assert row.split()[:4] == ["wines", "1", "no", "-"] and f"accuracy 0.95   {first.run_id}" in row
 
 
 def test_locally_a_metric_that_is_not_a_number_fails_the_step_in_one_line(tmp_path):

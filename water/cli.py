@@ -403,11 +403,22 @@ _schedule_switch("resume", False, "resumed", "Let the pipeline's schedule start 
 
 @cli.command()
 @click.argument("name")
-@click.option("-y", "--yes", is_flag=True, help="Do not ask (required without a terminal).")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask (required without a terminal); deletes the endpoints "
+              "the pipeline made too, unless --keep-endpoint.")
+@click.option("--keep-endpoint", is_flag=True, help="Leave the SageMaker endpoints the pipeline's endpoint steps "
+              "made serving (default: ask about each).")
 @_cluster_options
-def delete(name: str, yes: bool, context: str | None, namespace: str | None, kubeconfig: str | None) -> None:
-    """Remove a pipeline: its definition, schedule, runs and revisions."""
-    from water.delete import delete as delete_pipeline
+def delete(name: str, yes: bool, keep_endpoint: bool, context: str | None, namespace: str | None,
+           kubeconfig: str | None) -> None:
+    """Remove a pipeline: its definition, schedule, runs, revisions and Datadog monitors, and (asked about each) the
+    SageMaker endpoints it made.
+
+    \b
+    Examples:
+      water delete babyweight                     # asks, then asks about each endpoint it made
+      water delete babyweight -y --keep-endpoint  # the model goes on serving"""
+    from water import delete as deleting
+    from water.runtime import aws
 
     cluster = _connect(context, namespace, kubeconfig, name)
     if not yes:
@@ -415,7 +426,14 @@ def delete(name: str, yes: bool, context: str | None, namespace: str | None, kub
             raise click.UsageError("deleting needs --yes when there is no terminal to ask on")
         click.confirm(f"Delete pipeline '{name}' and its runs and revisions from namespace "
                       f"'{cluster.namespace}'?", abort=True)
-    delete_pipeline(cluster, name, cluster.namespace, echo=click.echo, datadog=_datadog())
+    lasting = [] if keep_endpoint else _asking_aws(f"cannot look for what pipeline '{name}' made in AWS", lambda:
+                                                    deleting.lasting(cluster, name, cluster.namespace, aws.client))
+    # endpoints first: while the pipeline's revision is there, a delete that failed half-way finds them again
+    for item in lasting:
+        if yes or click.confirm(f"Delete {item.what} too? It serves, and is paid for, until deleted"):
+            _asking_aws(f"cannot delete {item.what}", item.remove)
+            click.echo(f"{item.what} deleted")
+    deleting.delete(cluster, name, cluster.namespace, echo=click.echo, datadog=_datadog())
 
 
 @cli.command()
@@ -490,60 +508,108 @@ def _cell(value) -> str:
 @click.option("--region", help="AWS region of SageMaker's registry (default: the AWS SDK's).")
 @OUTPUT
 def models(group: str | None, local: str | None, region: str | None, fmt: str) -> None:
-    """A model group's versions, their metrics and lineage."""
-    from water.steps import registry
+    """A model group's versions: their metrics, lineage and promotions, and the endpoints serving them."""
+    from water.steps import endpoint as endpoints
 
     if local is not None:
-        rows = registry.local_versions(local, group)
+        rows = endpoints.local_versions_served(local, group)
     elif not group:
         raise click.UsageError("name the model group (or --local for this project's registry)")
     else:
-        from water.errors import WaterError
         from water.runtime import aws
 
-        try:
-            rows = registry.versions(aws.client("sagemaker", region), group)
-        except Exception as exc:
-            said = aws.refusal(exc)
-            if said is None:
-                raise
-            raise WaterError(f"cannot list the versions of model group '{group}': {said[0]}") from None
-    _print_data(rows, fmt, [("GROUP", "group"), ("VERSION", "version"), ("LIVE", "live"), ("CREATED", "created"),
-                            ("APPROVAL", "approval"), ("METRICS", "metrics"), ("RUN", "run"), ("COMMIT", "commit")])
+        rows = _asking_aws(f"cannot list the versions of model group '{group}'", lambda: endpoints.versions_served(
+            aws.client("sagemaker", region), group))
+    _print_data(rows, fmt, [("GROUP", "group"), ("VERSION", "version"), ("LIVE", "live"), ("SERVES", "serves"),
+                            ("CREATED", "created"), ("APPROVAL", "approval"), ("METRICS", "metrics"), ("RUN", "run"),
+                            ("COMMIT", "commit"), ("PROMOTED", "promoted")])
 
 
 @cli.command()
-@click.option("--local", "local", default=None, is_flag=False, flag_value=".", metavar="[PATH]", required=True,
-              help="The registry of the project at PATH (default: here).")
+@click.argument("group", required=False)
 @click.option("--version", "version", type=click.IntRange(1), required=True, help="The version to serve.")
-@click.option("--group", help="The model group (default: the registry's only one).")
-def promote(local: str, version: int, group: str | None) -> None:
-    """Approve a model version and make it the one that serves."""
+@click.option("--endpoint", help="The endpoint to serve it on (default: every endpoint serving a version of the "
+              "group).")
+@click.option("--local", "local", default=None, is_flag=False, flag_value=".", metavar="[PATH]",
+              help="The registry and endpoints of the project at PATH (default: here), under .water/.")
+@click.option("--region", help="AWS region of SageMaker (default: the AWS SDK's).")
+@click.option("--wait/--no-wait", default=True, show_default=True, help="Wait until the endpoints serve it.")
+@click.option("--timeout", type=click.IntRange(60), default=7200, show_default=True, help="Seconds to wait.")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask before updating the endpoints (never asked without a "
+              "terminal: then --yes is needed).")
+def promote(group: str | None, version: int, endpoint: str | None, local: str | None, region: str | None,
+            wait: bool, timeout: int, yes: bool) -> None:
+    """Approve a model version and make it the one that serves (an older one: the model rollback).
+
+    \b
+    Examples:
+      water promote babyweight --version 3            # every endpoint serving babyweight, after a yes
+      water promote babyweight --version 2 --endpoint babyweight-staging -y
+      water promote --local --version 1               # this project's registry and local endpoints"""
     import getpass
 
+    from water.steps import endpoint as endpoints
     from water.steps import registry
 
-    done = registry.promote_local(local, group, version, getpass.getuser())
-    was = f"version {done['from']}" if done["from"] else "none"
-    click.echo(f"{done['group']}: version {done['to']} is live (was {was}); recorded in "
-               f"{os.path.join(local, '.water', 'models', done['group'], registry.PROMOTIONS)}")
+    if local is not None:
+        done = endpoints.promote_local(local, group, version, getpass.getuser(), endpoint)
+        was = f"version {done['from']}" if done["from"] else "none"
+        click.echo(f"{done['group']}: version {done['to']} is live (was {was})"
+                   + "".join(f"; endpoint {e} serves it" for e in done["endpoints"]) + "; recorded in "
+                   + os.path.join(local, ".water", "models", done["group"], registry.PROMOTIONS))
+        return
+    if not group:
+        raise click.UsageError("name the model group (or --local for this project's registry)")
+    from water.runtime import aws, poll
+
+    sagemaker = aws.client("sagemaker", region)
+    plan = _asking_aws(f"cannot promote version {version} of model group '{group}'",
+                       lambda: endpoints.plan_promotion(sagemaker, group, version, endpoint))
+    for step in plan:
+        click.echo(step.line())
+    if not yes:
+        if not sys.stdin.isatty():
+            raise click.UsageError("promoting needs --yes when there is no terminal to ask on")
+        click.confirm(f"Update {len(plan)} endpoint(s)?", abort=True)
+    sleep = _given("sleep", None)
+    waiting = (lambda check: poll.wait(check, timeout=timeout, interval=poll.job_interval, transient=aws.transient,
+                                       **({"sleep": sleep} if sleep else {}))) if wait else (lambda check: None)
+    _asking_aws(f"cannot promote version {version} of model group '{group}'", lambda: endpoints.promote(
+        sagemaker, plan, getpass.getuser(), registry.now(), waiting, click.echo))
+    if not wait:
+        click.echo("asked; `water models " + group + "` shows when it serves")
+
+
+def _asking_aws(what: str, call):
+    """call()'s answer; what AWS refused, in one line after `what`."""
+    from water.errors import WaterError
+    from water.runtime import aws
+
+    try:
+        return call()
+    except Exception as exc:
+        said = aws.refusal(exc)
+        if said is None:
+            raise
+        raise WaterError(f"{what}: {said[0]}") from None
 
 
 @cli.command()
 @click.option("--local", "local", default=None, is_flag=False, flag_value=".", metavar="[PATH]", required=True,
               help="Serve from the registry of the project at PATH (default: here).")
+@click.option("--endpoint", help="What this local endpoint serves (under .water/endpoints; made by an endpoint "
+              "step's local run).")
 @click.option("--group", help="The model group (default: the registry's only one).")
 @click.option("--version", "version", type=click.IntRange(1), help="The version (default: the live one, else the "
               "newest Approved).")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
-def serve(local: str, group: str | None, version: int | None, host: str, port: int) -> None:
+def serve(local: str, endpoint: str | None, group: str | None, version: int | None, host: str, port: int) -> None:
     """Serve a registered model over HTTP, as SageMaker's containers do."""
-    from water.steps import registry
+    from water.steps import endpoint as endpoints
 
-    record, script, model_dir = registry.local_model(local, group, version)
-    click.echo(f"version {record['version']} of {record['group']} ({record['approval']}, "
-               f"{', '.join(f'{k} {v}' for k, v in sorted(record['metrics'].items())) or 'no metrics'})")
+    what, script, model_dir = endpoints.local_model(local, endpoint, group, version)
+    click.echo(what)
     sys.stdout.flush()
     # the server takes this process's place: Ctrl-C and kill reach it, nothing is left running behind
     os.execv(sys.executable, [sys.executable, "-m", "water.local.inference", "--serve", script, model_dir, host,

@@ -19,6 +19,20 @@ def labelled(cluster: Cluster, name: str, namespace: str) -> list:
     return [obj | {"kind": kind} for kind in kinds for obj in cluster.list(kind, selector(name), namespace)]
 
 
+def lasting(cluster: Cluster, name: str, namespace: str, clients: Callable[..., Any]) -> list:
+    """What the pipeline's steps made in AWS that outlives it (water.steps.base.Lasting: an endpoint), as its
+    latest revision's spec names them; clients(service, region) makes AWS clients."""
+    import yaml
+
+    from water.steps import KINDS
+
+    found = ConfigMapStore(cluster, namespace).list(name)
+    spec = (yaml.safe_load(found[0].spec) or {}).get("spec", {}) if found and found[0].spec else {}
+    region = (spec.get("aws") or {}).get("region")
+    return [item for step in spec.get("steps") or [] for key, fields in step.items() if key in KINDS
+            for item in KINDS[key].lasting(fields, name, lambda service: clients(service, region))]
+
+
 def delete(cluster: Cluster, name: str, namespace: str, echo: Callable[[str], object] = print,
            datadog: Any = monitors.Datadog) -> int:
     """The pipeline's Datadog monitors (when its latest revision has them: keys are checked before anything

@@ -157,9 +157,10 @@ class Job:
         options = {**policy, **({"sleep": self.sleep} if self.sleep else {})}
         return poll.wait(check, timeout=self.timeout, **options)
 
-    def attached(self, description: str, stop: Callable[[], Any], aws_job: bool = True) -> None:
+    def attached(self, description: str, stop: Callable[[], Any] | None, aws_job: bool = True) -> None:
         """Say what the step now waits for and how to stop it: an AWS job (stopped on SIGTERM only if the run
-        was ended on purpose), or a process of this pod (always stopped: it dies with the pod anyway)."""
+        was ended on purpose; None: it cannot be stopped), or a process of this pod (always stopped: it dies with
+        the pod anyway)."""
         self.running = (description, stop, aws_job)
         self.job_started = time.monotonic()
         print(description, flush=True)
@@ -171,6 +172,8 @@ class Job:
         if self.running is None:
             return "terminated before any AWS job started"
         description, stop, aws_job = self.running
+        if stop is None:
+            return f"terminated: left {description} to finish (it cannot be stopped); the next attempt waits for it"
         ended, why = self._run_ended() if aws_job else (True, "")
         if not ended:
             return f"terminated{why}: left {description} running, to be re-attached by the next attempt"

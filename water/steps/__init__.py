@@ -22,9 +22,9 @@ def unregister(name: str) -> None:
 
 def _register_builtins() -> None:
     # the register kind's module is `registry`: `water.steps.register` is the function above
-    from water.steps import athena, check, container, glue, registry, train, transform
+    from water.steps import athena, check, container, endpoint, glue, registry, train, transform
 
-    for module in (container, athena, glue, check, train, transform, registry):
+    for module in (container, athena, glue, check, train, transform, registry, endpoint):
         register(module.KIND)
 
 

@@ -55,12 +55,21 @@ def named_script(config: Any, key: str, what: str, project_dir: str, path: str, 
         else f"cannot read {what} '{rel}': {why}")))
 
 
+@dataclass
+class Lasting:
+    """Something a step made in AWS that outlives the pipeline's runs (an endpoint), and how to remove it."""
+
+    what: str
+    remove: Callable[[], object]
+
+
 # what an output is (Kind.outputs): what later steps and water's own tasks may do with it
 PREFIX = "an S3 prefix"  # `output`: measured by sizing and by `bytes`
 MODEL = "a model artifact"
 NUMBER = "a number"
 DOCUMENT = "a JSON document"
 VERSION = "a model version (its ARN)"
+ENDPOINT = "a SageMaker endpoint (its ARN)"
 
 
 class Kind:
@@ -114,6 +123,11 @@ class Kind:
     def stop_run(self, job: Job) -> str | None:
         """Stop this step's AWS job of the run if it still runs (the exit handler's cleanup); what, or None."""
         return None
+
+    def lasting(self, spec: dict, pipeline: str, client: Callable[[str], Any]) -> list:
+        """What this step made in AWS that outlives the runs and `water delete` may remove (Lasting each): `spec`,
+        the kind's fields as a deployed revision has them; client(service) makes an AWS client."""
+        return []
 
 
 def image_of_model(config: Any, by_name: dict, path: str, ctx: Ctx) -> None:

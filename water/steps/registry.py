@@ -70,7 +70,7 @@ class Register(Kind):
                   "code": trained_entry(sr, spec["model"]),
                   "image": spec.get("image") or "", "approval": spec["approval"],
                   "metrics": _metrics(spec, sr.resolve), "lineage": lineage,
-                  "created": _now()}
+                  "created": now()}
         with open(os.path.join(folder, f"{number}.json"), "x", encoding="utf-8") as f:
             json.dump(record, f, indent=1, sort_keys=True)
         sr.notes.append(f"version {number} of {spec['group']} ({spec['approval']})")
@@ -89,7 +89,9 @@ class Register(Kind):
         _ensure_group(job, sagemaker, spec["group"], lineage)
         found = find_version(sagemaker, spec["group"], lineage)
         if found is None:
-            metadata = {**lineage, **{f"metric/{k}": v for k, v in _metrics(spec, job.resolve).items()}}
+            # SageMaker refuses empty values (botocore checks: min length 1): a pod told no commit leaves it out
+            metadata = {k: v for k, v in {**lineage, **{f"metric/{k}": v for k, v in _metrics(
+                spec, job.resolve).items()}}.items() if v}
             request = {"ModelPackageGroupName": spec["group"], "ModelApprovalStatus": spec["approval"],
                        "ClientToken": job.token(),
                        "InferenceSpecification": {"Containers": [{"Image": image_uri(spec["image"]),
@@ -114,7 +116,7 @@ class Register(Kind):
 STAMP = "%Y-%m-%dT%H:%M:%SZ"  # the times the registry shows, in UTC
 
 
-def _now() -> str:
+def now() -> str:
     return time.strftime(STAMP, time.gmtime())
 
 
@@ -182,12 +184,16 @@ def find_version(sagemaker: Any, group: str, lineage: dict) -> dict | None:
     return None
 
 
+PROMOTED = "water/promoted"  # a version's metadata: its last promotion (when, by whom, where, from what)
+
+
 def _row(group: str, version: int, created: str, approval: str, metadata: dict, metrics: dict,
          live: bool = False) -> dict:
     """One version as `water models` shows it."""
     return {"group": group, "version": version, "live": live, "created": created, "approval": approval,
             "metrics": ", ".join(f"{k} {v}" for k, v in sorted(metrics.items())),
-            "run": metadata.get("water/run", ""), "commit": metadata.get("water/git-commit", "")[:12]}
+            "run": metadata.get("water/run", ""), "commit": metadata.get("water/git-commit", "")[:12],
+            "promoted": metadata.get(PROMOTED, "")}
 
 
 def local_versions(project_dir: str, group: str | None = None) -> list:
@@ -198,10 +204,22 @@ def local_versions(project_dir: str, group: str | None = None) -> list:
     for name in groups:
         folder = os.path.join(root, name, "versions")
         found = [_read(os.path.join(folder, f)) for f in os.listdir(folder)] if os.path.isdir(folder) else []
-        live = _live(os.path.join(root, name))
-        rows += [_row(name, v["version"], v["created"], v["approval"], v["lineage"], v["metrics"],
-                      v["version"] == live) for v in sorted(found, key=lambda v: v["version"])]
+        live, promoted = _live(os.path.join(root, name)), _promotions(os.path.join(root, name))
+        rows += [_row(name, v["version"], v["created"], v["approval"],
+                      {**v["lineage"], PROMOTED: promoted.get(v["version"], "")}, v["metrics"], v["version"] == live)
+                 for v in sorted(found, key=lambda v: v["version"])]
     return rows
+
+
+def _promotions(group_dir: str) -> dict:
+    """{version: its last promotion, as a line} of the local registry's history."""
+    try:
+        with open(os.path.join(group_dir, PROMOTIONS), encoding="utf-8") as f:
+            history = [json.loads(line) for line in f if line.strip()]
+    except FileNotFoundError:
+        return {}
+    return {p["to"]: f"{p['at']} by {p['by']}" + (f" from version {p['from']}" if p["from"] else "")
+            for p in history}
 
 
 LIVE, PROMOTIONS = "live.json", "promotions.jsonl"  # the local registry's pointer to what serves, and its history
@@ -227,16 +245,16 @@ def promote_local(project_dir: str, group: str | None, version: int, by: str) ->
         raise WaterError(f"group '{name}' has no version {version}")
     record = _read(path)
     record["approval"] = "Approved"
-    _write(path, record)
+    write_json(path, record)
     promotion = {"group": name, "from": _live(folder), "to": version, "by": by,
-                 "at": _now()}
-    _write(os.path.join(folder, LIVE), {"version": version, "since": promotion["at"], "by": by})
+                 "at": now()}
+    write_json(os.path.join(folder, LIVE), {"version": version, "since": promotion["at"], "by": by})
     with open(os.path.join(folder, PROMOTIONS), "a", encoding="utf-8") as f:
         f.write(json.dumps(promotion, sort_keys=True) + "\n")
     return promotion
 
 
-def _write(path: str, data: dict) -> None:
+def write_json(path: str, data: dict) -> None:
     """A JSON file replaced whole (written beside it, then renamed): a reader never sees half of it."""
     with open(path + ".new", "w", encoding="utf-8") as f:
         json.dump(data, f, indent=1, sort_keys=True)
@@ -261,8 +279,6 @@ def local_model(project_dir: str, group: str | None, version: int | None) -> tup
     """(the version's record, its inference script, the folder its model.tar.gz is unpacked into) of the local
     registry: the group if there is only one; the version named, else the live one (`water promote --local`), else
     the newest Approved."""
-    import tarfile
-
     from water.errors import WaterError
 
     name, rows = _one_group(project_dir, group)
@@ -277,11 +293,19 @@ def local_model(project_dir: str, group: str | None, version: int | None) -> tup
     if not record.get("code"):
         raise WaterError(f"version {record['version']} of '{name}' has no inference code (its model is not a "
                          "train step's with an entry script)")
-    unpacked = os.path.join(folder, "serving", str(record["version"]))
-    os.makedirs(unpacked, exist_ok=True)
-    with tarfile.open(os.path.join(project_dir, record["modelPath"])) as tar:
-        tar.extractall(unpacked, filter="data")
+    unpacked = unpack(os.path.join(project_dir, record["modelPath"]), os.path.join(folder, "serving",
+                                                                                str(record["version"])))
     return record, os.path.join(project_dir, record["code"]), unpacked
+
+
+def unpack(model_tar: str, folder: str) -> str:
+    """A model.tar.gz unpacked into `folder` (what a serving container's /opt/ml/model holds)."""
+    import tarfile
+
+    os.makedirs(folder, exist_ok=True)
+    with tarfile.open(model_tar) as tar:
+        tar.extractall(folder, filter="data")
+    return folder
 
 
 def versions(sagemaker: Any, group: str) -> list:
