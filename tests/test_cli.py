@@ -54,7 +54,7 @@ def test_validate_prints_the_summary_with_the_next_run_in_the_pipeline_time_zone
 
 def test_validate_without_a_schedule(runner):
     result = runner.invoke(cli, ["validate", example_path("demo") + "/water.yaml"])
-    assert result.stdout == "OK demo: 8 steps, no schedule (runs on `water run` only)\n"
+    assert result.stdout == "OK demo: 9 steps, no schedule (runs on `water run` only)\n"
 
 
 def test_validate_reads_water_yaml_in_the_current_folder(runner, monkeypatch):

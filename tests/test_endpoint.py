@@ -249,3 +249,61 @@ def test_a_failed_run_s_cleanup_leaves_the_endpoint_alone():
                if t["template"] == "cleanup"]
     config = json.loads(base64.b64decode(task["arguments"]["parameters"][0]["value"]))
     assert [s["step"] for s in config["steps"]] == ["train"]
+
+
+# --- {{models.GROUP.live.metrics.NAME}}: better than what serves ------------------------------------------------
+
+BETTER = "{{steps.train.metrics.accuracy}} >= {{models.wines.live.metrics.accuracy}}"
+
+
+def _better_than_live(text: str) -> str:
+    return text.replace('when: "{{steps.train.metrics.accuracy}} >= 0.9"', f'when: "{BETTER}"')
+
+
+def test_a_gate_on_the_live_model_is_decided_by_a_task_asking_sagemaker(sagemaker, aws_env, monkeypatch, tmp_path,
+                                                                       argo_errors, capsys):
+    """None serves: the gate holds (nothing to beat); once version 1 (0.9722) serves, a 0.95 model is not
+    registered and a 0.99 one is."""
+    (tmp_path / "water.yaml").write_text(_better_than_live(open(PIPELINE).read()))
+    shutil.copy(os.path.join(TESTS, "registry-pipeline", "train.py"), tmp_path / "train.py")
+    (template,) = [o for o in render_mod.render(pipeline_mod.load(str(tmp_path))).objects
+                   if o["kind"] == "WorkflowTemplate"]
+    assert argo_errors(template) == []
+    tasks = {t["name"]: t for t in next(b for b in template["spec"]["templates"] if "dag" in b)["dag"]["tasks"]}
+    assert tasks["register"]["when"] == "{{tasks.water-when-register.outputs.parameters.holds}} == true"
+
+    def decided(accuracy: str) -> str:
+        argv = pod_argv("register", task="water-when-register", pipeline_file=str(tmp_path / "water.yaml"),
+                        upstream={"train": {**TRAINED["train"], "metrics-accuracy": accuracy}})
+        assert water_job(argv) == 0
+        return _outputs(aws_env)["holds"]
+
+    assert decided("0.5") == "true"
+    assert "when: 0.5 >= (wines: none serves) is true" in capsys.readouterr().out
+    assert _run(monkeypatch, aws_env, "wines-run-1") == 0  # version 1, accuracy 0.9722, serves
+    assert (decided("0.95"), decided("0.99")) == ("false", "true")
+    assert "when: 0.95 >= 0.9722 is false" in capsys.readouterr().out
+
+
+def test_locally_a_model_worse_than_the_live_one_is_not_registered_nor_served(tmp_path):
+    from water.local import runner
+
+    (tmp_path / "water.yaml").write_text(_better_than_live(open(PIPELINE).read()))
+    for accuracy, registered in (("0.95", "done"), ("0.93", "skipped"), ("0.97", "done")):
+        (tmp_path / "train.py").write_text(f'print("accuracy={accuracy}")\n')
+        done = runner.run(pipeline_mod.load(str(tmp_path)), jobs=1)
+        assert (done.status, done.steps["register"].status, done.steps["serve"].status) == (
+            "succeeded", registered, registered), done.steps
+    assert done.steps["register"].outputs["version"] == "2"
+    skipped = json.loads((tmp_path / ".water/endpoints/wines.json").read_text())
+    assert skipped["version"] == 2
+
+
+def test_models_is_read_in_conditions_only(tmp_path):
+    text = open(PIPELINE).read().replace('metrics: {accuracy: "{{steps.train.metrics.accuracy}}"}',
+                                         'metrics: {accuracy: "{{models.wines.live.metrics.accuracy}}"}')
+    (tmp_path / "water.yaml").write_text(text)
+    (tmp_path / "train.py").write_text("")
+    with pytest.raises(SpecError, match=r"register.metrics.accuracy: \{\{models...\}\} is read in when: conditions "
+                       "only"):
+        pipeline_mod.load(str(tmp_path))

@@ -96,7 +96,7 @@ def test_runs_are_listed_with_their_status(demo):
     path, _, _ = demo
     result = CliRunner().invoke(cli, ["runs", "--local", str(path)])
     lines = result.stdout.splitlines()
-    assert len(lines) == 3 and all("succeeded" in line and "8/8" in line for line in lines[1:])
+    assert len(lines) == 3 and all("succeeded" in line and "9/9" in line for line in lines[1:])
 
 
 def test_from_a_step_reuses_what_comes_before_it(demo):

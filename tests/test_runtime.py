@@ -309,7 +309,7 @@ def test_a_failing_command_fails_the_step_with_its_exit_code(aws_env, capsys):
 def test_a_kind_water_job_cannot_run_is_bad_input(aws_env, capsys):
     assert water_job(["spark", "--config", _job_config("spark", spec={})]) == 2
     assert capsys.readouterr().err.strip() == ("water-job: no step kind 'spark' (known: athena, check, cleanup, container, "
-                                               "glue, notify, register, size, train, transform, when)")
+                                               "endpoint, glue, notify, register, size, train, transform, when)")
 
 
 def test_water_job_help_lists_every_kind_with_a_line_and_version_exits_0():

@@ -410,8 +410,9 @@ _schedule_switch("resume", False, "resumed", "Let the pipeline's schedule start 
 @_cluster_options
 def delete(name: str, yes: bool, keep_endpoint: bool, context: str | None, namespace: str | None,
            kubeconfig: str | None) -> None:
-    """Remove a pipeline: its definition, schedule, runs, revisions and Datadog monitors, and (asked about each) the
-    SageMaker endpoints it made.
+    """Remove a pipeline: its definition, schedule, runs and revisions.
+
+    Its Datadog monitors go too, and (asked about each) the SageMaker endpoints it made.
 
     \b
     Examples:
@@ -508,7 +509,9 @@ def _cell(value) -> str:
 @click.option("--region", help="AWS region of SageMaker's registry (default: the AWS SDK's).")
 @OUTPUT
 def models(group: str | None, local: str | None, region: str | None, fmt: str) -> None:
-    """A model group's versions: their metrics, lineage and promotions, and the endpoints serving them."""
+    """A model group's versions and what serves them.
+
+    Each version's metrics, lineage and last promotion, and the endpoints serving it."""
     from water.steps import endpoint as endpoints
 
     if local is not None:
@@ -539,7 +542,9 @@ def models(group: str | None, local: str | None, region: str | None, fmt: str) -
               "terminal: then --yes is needed).")
 def promote(group: str | None, version: int, endpoint: str | None, local: str | None, region: str | None,
             wait: bool, timeout: int, yes: bool) -> None:
-    """Approve a model version and make it the one that serves (an older one: the model rollback).
+    """Approve a model version and serve it.
+
+    An older version is the model rollback.
 
     \b
     Examples:

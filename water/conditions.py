@@ -1,10 +1,11 @@
 """`when:` conditions: comparisons (`== != < <= > >=`) of numbers — literals and the numbers steps produce
-(`{{steps.NAME.metrics.KEY}}`, `.bytes`) — and (`==`, `!=`) of texts — quoted literals, `{{params.NAME}}` and a
+(`{{steps.NAME.metrics.KEY}}`, `.bytes`, and `{{models.GROUP.live.metrics.KEY}}`, a metric of the version that
+serves now) — and (`==`, `!=`) of texts — quoted literals, `{{params.NAME}}` and a
 step's other outputs — joined by `and`, `or`, `not` and parentheses. Parsed once into a tree; evaluated locally
 with the run's values. On the cluster a condition of numbers only is compiled to Argo's `when` (govaluate's `&&`,
 `||`, `!`), where the only values Argo substitutes are numbers water-job wrote itself; one with texts is decided
 by a `water-job when` task before the step, whose answer (true or false) is all Argo reads: no user text is
-ever evaluated by Argo."""
+ever evaluated by Argo. So is one reading a live model's metric, which the task asks of SageMaker."""
 from __future__ import annotations
 
 import re
@@ -113,10 +114,12 @@ class _Parser:
             return Text(text[1:-1])
         if group == EXPRESSION:
             parts = expressions.parse(text)
-            if len(parts) == 1 and isinstance(parts[0], expressions.Ref) and parts[0].root in ("steps", "params"):
+            if len(parts) == 1 and isinstance(parts[0], expressions.Ref) and parts[0].root in ("steps", "params",
+                                                                                               "models"):
                 return parts[0]
             raise ConditionError(offset, f"{text}: a condition compares what steps produce "
-                                         "({{steps.NAME.OUTPUT}}), parameters ({{params.NAME}}) and literals")
+                                         "({{steps.NAME.OUTPUT}}), parameters ({{params.NAME}}), the metrics of the "
+                                         "model that serves ({{models.GROUP.live.metrics.NAME}}) and literals")
         raise ConditionError(offset, "expected a number, a quoted text or {{steps.NAME.OUTPUT}}, got "
                                      f"{repr(text) if text else 'the end'}")
 
@@ -149,13 +152,19 @@ def mismatch(compare: Compare, is_number: Callable[[expressions.Ref], bool]) -> 
 
 
 def numbers_only(tree: Any, is_number: Callable[[expressions.Ref], bool]) -> bool:
-    """Whether every value the condition compares is a number (then Argo may decide it)."""
-    return all(_is_number(side, is_number) for compare in compares(tree) for side in (compare.left, compare.right))
+    """Whether every value the condition compares is a number a step wrote, or a literal (then Argo may decide
+    it: a live model's metric is asked of SageMaker, by the water-when task)."""
+    return all(_is_number(side, is_number) and not _live(side) for compare in compares(tree)
+               for side in (compare.left, compare.right))
+
+
+def _live(side: Any) -> bool:
+    return isinstance(side, expressions.Ref) and side.root == "models"
 
 
 def _is_number(side: Any, is_number: Callable[[expressions.Ref], bool]) -> bool:
     if isinstance(side, expressions.Ref):
-        return side.root == "steps" and is_number(side)
+        return side.root == "models" or (side.root == "steps" and is_number(side))
     return not isinstance(side, Text)
 
 
@@ -165,11 +174,29 @@ def refs(tree: Any) -> list:
             if isinstance(side, expressions.Ref)]
 
 
+def model_values(tree: Any, live_metrics: Callable[[str], tuple | None]) -> dict:
+    """The `models.GROUP.live.metrics.KEY` values a condition reads: live_metrics(group) gives (the version that
+    serves, its metrics), or None when none serves — then the values are None, and a comparison with one holds
+    (there is nothing to beat yet). A version that serves without the metric is an error (ValueError)."""
+    found: dict = {}
+    for ref in (r for r in refs(tree) if r.root == "models"):
+        live = live_metrics(ref.name)
+        metric = ref.attr.removeprefix("live.metrics.")
+        if live is not None and metric not in live[1]:
+            raise ValueError(f"version {live[0]} of {ref.name}, which serves, has no metric {metric} (it has: "
+                             f"{', '.join(sorted(live[1])) or 'none'})")
+        found[ref.key] = None if live is None else str(live[1][metric])
+    return found
+
+
 def holds(tree: Any, values: dict) -> bool:
     """The condition over the run's values (`steps.NAME.OUTPUT`, `params.NAME` → the text given or written):
-    numbers compared as numbers, texts as texts."""
+    numbers compared as numbers, texts as texts; a comparison with a live metric of a group none of whose
+    versions serves holds (model_values)."""
     if isinstance(tree, Compare):
         left, right = (_value(side, values) for side in (tree.left, tree.right))
+        if left is None or right is None:
+            return True
         if isinstance(left, float) or isinstance(right, float):
             left, right = float(left), float(right)
         return _COMPARE[tree.op](left, right)
@@ -204,6 +231,8 @@ def _said(side: Any, other: Any, values: dict) -> str:
         return repr(side.value)
     if side.key not in values:
         return "{{%s}}" % side.key
+    if values[side.key] is None:
+        return f"({side.name}: none serves)"
     text = str(values[side.key])
     return repr(text) if side.root == "params" or isinstance(other, Text) else text
 
@@ -253,8 +282,18 @@ class WhenTask:
     or false) is all the step's Argo `when` reads."""
 
     def run_cluster(self, job: Any) -> dict:
+        from water.runtime.job import JobFailed
+
         tree = parse(job.config["when"])
-        values = {ref.key: job.resolve("{{%s}}" % ref.key) for ref in refs(tree)}
+        values = {ref.key: job.resolve("{{%s}}" % ref.key) for ref in refs(tree) if ref.root != "models"}
+        if any(ref.root == "models" for ref in refs(tree)):
+            from water.steps import endpoint
+
+            sagemaker = job.client("sagemaker")
+            try:
+                values.update(model_values(tree, lambda group: endpoint.live_metrics(sagemaker, group)))
+            except ValueError as exc:
+                raise JobFailed(str(exc)) from None
         decided = holds(tree, values)
         said = f"when: {describe(tree, values)} is {'true' if decided else 'false'}"
         print(f"{job.config['step']}: {said}", flush=True)

@@ -1,5 +1,6 @@
 """water's expressions: `{{run.id}}`, `{{run.date}}`, `{{params.NAME}}`, `{{steps.NAME.OUTPUT}}` (the outputs
-a step's kind declares), and string literals (`{{ '{{' }}` writes a literal `{{`).
+a step's kind declares), `{{models.GROUP.live.metrics.NAME}}` (a metric of the version that serves now; in
+`when:` only), and string literals (`{{ '{{' }}` writes a literal `{{`).
 
 Texts are split into literal parts and references; references compile to Argo's
 variables. Anything else inside `{{ }}` is an error: user text never reaches Argo's
@@ -14,18 +15,20 @@ from dataclasses import dataclass
 from water.contract import output_param
 
 _TAG = re.compile(r"\{\{(.*?)\}\}", re.S)
-_REF = re.compile(r"^(?:run\.(id|date)|params\.([A-Za-z_][A-Za-z0-9_]*)|steps\.([a-z0-9][-a-z0-9]*)\.([a-z]+(?:\.[A-Za-z][A-Za-z0-9_]*)?))$")
+_REF = re.compile(r"^(?:run\.(id|date)|params\.([A-Za-z_][A-Za-z0-9_]*)|steps\.([a-z0-9][-a-z0-9]*)\.([a-z]+(?:\.[A-Za-z][A-Za-z0-9_]*)?)"
+                  r"|models\.([a-zA-Z0-9](?:-*[a-zA-Z0-9])*)\.(live\.metrics\.[A-Za-z][A-Za-z0-9_]*))$")
 _LITERAL = re.compile(r"""^(?:'([^']*)'|"([^"]*)")$""")
-HELP = "water expressions: run.id, run.date, params.NAME, steps.NAME.OUTPUT, or a quoted literal"
+HELP = ("water expressions: run.id, run.date, params.NAME, steps.NAME.OUTPUT, models.GROUP.live.metrics.NAME, or a "
+        "quoted literal")
 
 
 @dataclass(frozen=True)
 class Ref:
     """A reference to a value known only at run time."""
 
-    root: str  # run | params | steps
-    name: str  # id/date, the parameter, or the step
-    attr: str = ""  # the step output
+    root: str  # run | params | steps | models
+    name: str  # id/date, the parameter, the step, or the model group
+    attr: str = ""  # the step output, or the group's `live.metrics.NAME`
 
     @property
     def key(self) -> str:
@@ -56,6 +59,8 @@ def parse(text: str) -> list:
             parts.append(Ref("run", ref.group(1)))
         elif ref and ref.group(2):
             parts.append(Ref("params", ref.group(2)))
+        elif ref and ref.group(5):
+            parts.append(Ref("models", ref.group(5), ref.group(6)))
         elif ref:  # which outputs the step has, its kind says (checked with the pipeline)
             parts.append(Ref("steps", ref.group(3), ref.group(4)))
         else:
@@ -86,4 +91,6 @@ def to_argo(ref: Ref, task_of: Callable[[str], str] = lambda step: step) -> str:
         raise ValueError("{{run.date}} is resolved in the step's pod, never by Argo")
     if ref.root == "params":
         return "{{workflow.parameters.%s}}" % ref.name
+    if ref.root == "models":  # asked of SageMaker by the water-when task that decides the condition
+        raise ValueError("{{models...}} is resolved in the step's pod, never by Argo")
     return "{{tasks.%s.outputs.parameters.%s}}" % (task_of(ref.name), output_param(ref.attr))

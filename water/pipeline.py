@@ -321,6 +321,9 @@ def _check_references(doc, steps, upstream, ctx) -> None:
                             did_you_mean(ref.name, params) or "declare it under spec.params")
             elif ref.root == "steps":
                 _check_step_ref(step, ref, mark, path, by_name, upstream, ctx)
+            elif ref.root == "models" and path != f"{step.path}.when":
+                ctx.problem(mark, path, "{{models...}} is read in when: conditions only (by the task that decides "
+                            "them)")
         if step.when is not None:
             _check_when_kinds(step, by_name, ctx)
         step.kind.take_from(step.config, by_name, f"{step.path}.{step.kind.name}", ctx)

@@ -16,6 +16,7 @@ from water.local.context import LocalRun, StepFailed, StepRun, log_tail
 from water.local.progress import name_width
 from water.schedule import in_zone
 from water.spec.fields import as_data
+from water.steps import registry
 
 if TYPE_CHECKING:
     from water.pipeline import Pipeline, PipelineStep
@@ -151,6 +152,13 @@ def _schedule(pipeline: Pipeline, to_run, local, result: Any, jobs, report: Any)
             for step in [s for s in pending if set(s.after) <= finished][: max(0, jobs - len(running))]:
                 pending.remove(step)
                 known = {**{f"params.{k}": v for k, v in local.params.items()}, **local.values}
+                if step.when is not None:
+                    try:
+                        known.update(conditions.model_values(step.when, lambda group: registry.local_live(
+                            pipeline.project_dir, group)))
+                    except ValueError as exc:
+                        finish(step, StepResult(step.name, "failed", error=f"when: {exc}"))
+                        continue
                 if step.when is not None and not conditions.holds(step.when, known):
                     finish(step, StepResult(step.name, "skipped", error=f"when: "
                                             f"{conditions.describe(step.when, known)} is false"))

@@ -226,6 +226,8 @@ def _when_task(pipeline: Pipeline, step: PipelineStep, templates: _Templates) ->
         pipeline, "when", ["config", "refs"], contract.WHEN_OUTPUTS, pipeline.default_resources, retries=step.retries,
         timeout=SIZE_TIMEOUT))
     config = {"pipeline": pipeline.name, "step": step.name, "kind": "when", "when": conditions.source(step.when)}
+    if any(ref.root == "models" for ref in conditions.refs(step.when)):  # asked of SageMaker in the task's pod
+        config["aws"] = pipeline.aws
     read = [(ref, None, None) for ref in conditions.refs(step.when) if ref.root == "steps"]
     return _task(when_task(step.name), template, list(step.after), _after_a_gate(pipeline, step), [
         {"name": "config", "value": pods.encode(config)}, {"name": "refs", "value": refs_param(read)}])

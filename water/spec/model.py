@@ -73,10 +73,12 @@ class Step(SpecModel):
         Map(ENV_NAME, Union((str, TEXT), (dict, Model(SecretRef)), what="a string or {secret, key}")),
         "Environment variables: a string (may hold expressions) or a Secret reference {secret, key}.", default={})
     sizing: Sizing = field(Model(Sizing), "Size this step to the output volume of an upstream step.")
-    when: str = field(TEXT, "Run the step only if this holds: comparisons (== != < <= > >=) of numbers and of "
-                      "numbers upstream steps produce ({{steps.NAME.metrics.KEY}}), with and, or, not and "
-                      "parentheses. A step whose condition is false is skipped, with the values it was decided on, "
-                      "and so is every step after it.")
+    when: str = field(TEXT, "Run the step only if this holds: comparisons (== != < <= > >=) of numbers — "
+                      "literals, numbers upstream steps produce ({{steps.NAME.metrics.KEY}}) and the metrics of the "
+                      "model version that serves now ({{models.GROUP.live.metrics.KEY}}; while none serves, a "
+                      "comparison with one holds) — and (== !=) of texts, with and, or, not and parentheses. A step "
+                      "whose condition is false is skipped, with the values it was decided on, and so is every step "
+                      "after it.")
     kind: str | None = None  # set by the parser: the kind key present
     config: Any = None  # set by the parser: that kind's spec
 

@@ -116,8 +116,8 @@ class Endpoint(Kind):
         folder = os.path.join(sr.project_dir, ".water", "endpoints")
         os.makedirs(folder, exist_ok=True)
         registry.write_json(os.path.join(folder, f"{spec['name']}.json"), record)
-        sr.notes.append(f"endpoint {spec['name']} serves {_what(model)}: water serve --local --endpoint "
-                        f"{spec['name']}")
+        sr.notes.append(f"endpoint {spec['name']} serves {_what(model)}: water serve --local "
+                        f"{os.path.relpath(sr.project_dir)} --endpoint {spec['name']}")
         return {"output": LOCAL_ARN.format(name=spec["name"])}
 
     def run_cluster(self, job: Job) -> dict:
@@ -315,6 +315,18 @@ def _served_version(sagemaker: Any, endpoint: str) -> tuple[str, int] | None:
         if found:
             return found[1], int(found[2])
     return None
+
+
+def live_metrics(sagemaker: Any, group: str) -> tuple | None:
+    """(version, {metric: value}) of the group's version that serves now — the newest one an endpoint serves —
+    or None when none does: what `{{models.GROUP.live.metrics.NAME}}` reads."""
+    served = serving(sagemaker, group)
+    if not served:
+        return None
+    version = max(served)
+    arn = next(r["arn"] for r in _packages(sagemaker, group) if r["version"] == version)
+    metadata = sagemaker.describe_model_package(ModelPackageName=arn).get("CustomerMetadataProperties") or {}
+    return version, {k.removeprefix("metric/"): v for k, v in metadata.items() if k.startswith("metric/")}
 
 
 def versions_served(sagemaker: Any, group: str) -> list:

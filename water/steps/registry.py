@@ -233,6 +233,15 @@ def _live(group_dir: str) -> int | None:
         return None
 
 
+def local_live(project_dir: str, group: str) -> tuple | None:
+    """(version, {metric: value}) of the local registry's live version of `group`, or None when none is live."""
+    folder = os.path.join(project_dir, ".water", "models", group)
+    version = _live(folder)
+    if version is None:
+        return None
+    return version, _read(os.path.join(folder, "versions", f"{version}.json"))["metrics"]
+
+
 def promote_local(project_dir: str, group: str | None, version: int, by: str) -> dict:
     """Approve version N of the local registry and make it the one that serves: the live pointer moves, and the
     promotion (who, when, from → to) is recorded. Promoting an older version is the rollback."""
