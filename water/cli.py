@@ -87,6 +87,44 @@ def render(path: str | None, fmt: str, out_dir: str | None) -> None:
 
 @cli.command()
 @PATH_ARG
+@click.option("--account", help="The AWS account the ARNs name (default: the SageMaker role's).")
+@click.option("--region", help="The region the ARNs name (default: spec.aws.region).")
+@click.option("--trust", "oidc_provider", metavar="OIDC", help="Print instead the role's IRSA trust policy for the "
+              "pipeline's ServiceAccount: OIDC is the cluster's OIDC provider ARN or issuer URL (`aws eks "
+              "describe-cluster --query cluster.identity.oidc.issuer`).")
+@click.option("-n", "--namespace", help="The namespace of the ServiceAccount (default: the spec's, else 'ml').")
+def iam(path: str | None, account: str | None, region: str | None, oidc_provider: str | None,
+        namespace: str | None) -> None:
+    """The IAM policy the pipeline's step pods need.
+
+    Least privilege, built from the spec: the resources it names, S3 prefixes up to their first expression; the
+    notes on stderr say where a wildcard could not be avoided, and why.
+
+    \b
+    Examples:
+      water iam > policy.json
+      aws iam put-role-policy --role-name water-runner --policy-name babyweight --policy-document file://policy.json
+      water iam --trust https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B7 > trust.json"""
+    import json
+
+    from water import iam as iam_policy
+
+    pipeline = _load(path)
+    document, notes = iam_policy.policy(pipeline, account, region)
+    if oidc_provider:
+        found = iam_policy.ROLE_ACCOUNT.match((pipeline.spec.aws and pipeline.spec.aws.sagemaker_role) or "")
+        owner = account or (found[1] if found else None)
+        if owner is None and not oidc_provider.startswith("arn:"):
+            raise click.UsageError("--trust with an issuer URL needs --account (or spec.aws.sagemakerRole)")
+        document, notes = iam_policy.trust(oidc_provider, owner or "", namespace or pipeline.doc.metadata.namespace or "ml",
+                                           pipeline.spec.service_account), []
+    click.echo(json.dumps(document, indent=2))
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
+
+
+@cli.command()
+@PATH_ARG
 @click.option("--format", "fmt", type=click.Choice(["mermaid", "dot", "svg"]), default="mermaid",
               show_default=True, help="svg needs Graphviz's dot program.")
 def graph(path: str | None, fmt: str) -> None:

@@ -225,7 +225,7 @@ def _when_task(pipeline: Pipeline, step: PipelineStep, templates: _Templates) ->
     template = templates.add("when", job_template(
         pipeline, "when", ["config", "refs"], contract.WHEN_OUTPUTS, pipeline.default_resources, retries=step.retries,
         timeout=SIZE_TIMEOUT))
-    config = {"pipeline": pipeline.name, "step": step.name, "kind": "when", "when": conditions.source(step.when)}
+    config: dict = {"pipeline": pipeline.name, "step": step.name, "kind": "when", "when": conditions.source(step.when)}
     if any(ref.root == "models" for ref in conditions.refs(step.when)):  # asked of SageMaker in the task's pod
         config["aws"] = pipeline.aws
     read = [(ref, None, None) for ref in conditions.refs(step.when) if ref.root == "steps"]

@@ -116,6 +116,12 @@ class Athena(Kind):
         size, _ = aws.measure_prefix(s3, output)
         return {"output": output, "bytes": str(size)}
 
+    def permissions(self, step: Any, scope: Any) -> list:
+        from water import permissions as iam
+
+        config = step.config
+        return queries.athena_access(scope, iam.sid(step.name), config.workgroup, config.database, [config.output])
+
     def stop_run(self, job: Job) -> str | None:
         """The run's query (from its marker), stopped if still queued or running; what was stopped, or None."""
         from water.runtime import aws

@@ -14,6 +14,7 @@ from water.textfile import NotUtf8, read_text
 
 if TYPE_CHECKING:
     from water.local.context import StepRun
+    from water.permissions import Scope
     from water.runtime.job import Job
     from water.spec.fields import Ctx
 
@@ -123,6 +124,11 @@ class Kind:
     def stop_run(self, job: Job) -> str | None:
         """Stop this step's AWS job of the run if it still runs (the exit handler's cleanup); what, or None."""
         return None
+
+    def permissions(self, step: Any, scope: Scope) -> list:
+        """The IAM statements this step's pod needs (water.permissions), as narrow as its spec allows; a kind
+        whose calls water cannot know says so in scope.note."""
+        return []
 
     def lasting(self, spec: dict, pipeline: str, client: Callable[[str], Any]) -> list:
         """What this step made in AWS that outlives the runs and `water delete` may remove (Lasting each): `spec`,

@@ -43,6 +43,10 @@ class Container(Kind):
         return outputs
 
 
+    def permissions(self, step: Any, scope: Any) -> list:
+        scope.note(f"step {step.name} runs your own command: water cannot tell what it calls in AWS; add that")
+        return []
+
     def run_cluster(self, job: Job) -> dict:
         """The command, with its expressions resolved and the step's env; its exit code decides."""
         import os

@@ -150,6 +150,22 @@ class Endpoint(Kind):
         return [Lasting(f"SageMaker endpoint {spec['name']}", lambda: sagemaker.delete_endpoint(
             EndpointName=spec["name"]))]
 
+    def permissions(self, step: Any, scope: Any) -> list:
+        """Its models and endpoint configs (named `<endpoint>-<digest>`), the endpoint, all tagged when made,
+        and the execution role. Deleting is `water delete`'s, with the user's own credentials."""
+        from water import permissions as iam
+
+        config, name = step.config, iam.sid(step.name)
+        endpoint = config.name.lower()
+        return [iam.statement(f"{name}Endpoint", [
+                    "sagemaker:CreateModel", "sagemaker:DescribeModel", "sagemaker:CreateEndpointConfig",
+                    "sagemaker:DescribeEndpointConfig", "sagemaker:CreateEndpoint", "sagemaker:DescribeEndpoint",
+                    "sagemaker:UpdateEndpoint", "sagemaker:AddTags"],
+                    [scope.arn("sagemaker", f"model/{endpoint[:46]}-*"),
+                     scope.arn("sagemaker", f"endpoint-config/{endpoint[:46]}-*"),
+                     scope.arn("sagemaker", f"endpoint/{endpoint}")]),
+                *iam.pass_role(scope, f"{name}Role", config.role)]
+
 
 LOCAL_ARN = "arn:aws:sagemaker:local:000000000000:endpoint/{name}"  # SageMaker's shape
 

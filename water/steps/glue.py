@@ -120,6 +120,17 @@ class Glue(Kind):
             JobName=run["JobName"], RunId=run["Id"])["JobRun"]["JobRunState"] not in ENDED_BADLY)
         return found and found["Id"]
 
+    def permissions(self, step: Any, scope: Any) -> list:
+        """The Glue job's runs (started, watched, stopped), its log streams, and the output's marker."""
+        from water import permissions as iam
+
+        config, name = step.config, iam.sid(step.name)
+        output = config.output or config.arguments.get("--output")
+        return [iam.statement(f"{name}Runs", ["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns",
+                                              "glue:BatchStopJobRun"], [scope.arn("glue", f"job/{config.job}")]),
+                *iam.log_tail(scope, name, ["/aws-glue/jobs/error", "/aws-glue/jobs/output"]),
+                *iam.s3_access(scope, name, [output] if output else [], write=True)]
+
     def stop_run(self, job: Job) -> str | None:
         """The run's Glue job runs (found by their --water-run-id) that have not ended, stopped; what, or None."""
         from water.runtime import aws

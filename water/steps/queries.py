@@ -107,6 +107,33 @@ READERS = {"csv": "read_csv_auto", "parquet": "read_parquet", "json": "read_json
 _FORMATS = {".csv": "csv", ".parquet": "parquet", ".json": "json"}
 
 
+def athena_access(scope: Any, sid: str, workgroup: str, database: str, outputs: list) -> list:
+    """What a pod running Athena queries needs: the workgroup's query calls, the Glue catalog of `database`,
+    the results under `outputs` (Athena writes them as the caller), and the tables' data, wherever the catalog
+    says it lives."""
+    from water import permissions as iam
+
+    scope.note("athena steps and checks of a table read the tables' data from where the Glue catalog says it "
+               "lives, which the spec does not name: s3:GetObject and s3:ListBucket are on arn:aws:s3:::* (narrow "
+               "them to your tables' buckets)")
+    buckets = sorted({iam.s3_parts(uri)[0] for uri in outputs})
+    return [
+        iam.statement(f"{sid}Queries", ["athena:StartQueryExecution", "athena:GetQueryExecution",
+                                        "athena:GetQueryResults", "athena:StopQueryExecution"],
+                      [scope.arn("athena", f"workgroup/{workgroup}")]),
+        iam.statement(f"{sid}Catalog", ["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartition",
+                                        "glue:GetPartitions", "glue:BatchGetPartition"],
+                      [scope.arn("glue", "catalog"), scope.arn("glue", f"database/{database}"),
+                       scope.arn("glue", f"table/{database}/*")]),
+        *iam.s3_access(scope, f"{sid}Results", outputs, write=True),
+        iam.statement(f"{sid}ResultBuckets", ["s3:GetBucketLocation", "s3:ListBucketMultipartUploads"],
+                      [f"arn:{scope.partition}:s3:::{b}" for b in buckets]),
+        iam.statement(f"{sid}ResultUploads", ["s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+                      [f"arn:{scope.partition}:s3:::{b}/{p}*" for b, p in map(iam.s3_parts, outputs)]),
+        iam.statement(f"{sid}TableData", ["s3:GetObject", "s3:ListBucket"], [f"arn:{scope.partition}:s3:::*"]),
+    ]
+
+
 def create_tables(db: Any, tables: dict, project_dir: str, database: str) -> None:
     """One view per table; unqualified names also under the step's database, as Athena resolves them."""
     for name, location in sorted(tables.items()):

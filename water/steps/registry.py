@@ -112,6 +112,19 @@ class Register(Kind):
         print(f"registered {found['ModelPackageArn']}", flush=True)
         return _outputs(found["ModelPackageArn"], found["ModelPackageVersion"])
 
+    def permissions(self, step: Any, scope: Any) -> list:
+        """The group (described, made, tagged) and its versions (listed, described, made, tagged)."""
+        from water import permissions as iam
+
+        group, name = step.config.group, iam.sid(step.name)
+        return [iam.statement(f"{name}Group", ["sagemaker:DescribeModelPackageGroup",
+                                               "sagemaker:CreateModelPackageGroup", "sagemaker:AddTags"],
+                              [scope.arn("sagemaker", f"model-package-group/{group.lower()}")]),
+                iam.statement(f"{name}Versions", ["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage",
+                                                  "sagemaker:AddTags"],
+                              [scope.arn("sagemaker", f"model-package/{group.lower()}/*")]),
+                iam.statement(f"{name}List", ["sagemaker:ListModelPackages"], ["*"])]
+
 
 STAMP = "%Y-%m-%dT%H:%M:%SZ"  # the times the registry shows, in UTC
 

@@ -168,6 +168,20 @@ class Train(Kind):
     def stop_run(self, job: Job) -> str | None:
         return stop_if_running(job, "training")
 
+    def permissions(self, step: Any, scope: Any) -> list:
+        """Its training jobs (tagged when made), the execution role passed to SageMaker, the output prefix (the
+        entry's source uploaded, the marker, metrics.json read back) and the job's log streams. The input
+        channels are read by SageMaker with the execution role, not by the pod."""
+        from water import permissions as iam
+
+        config, name = step.config, iam.sid(step.name)
+        return [*iam.sagemaker_jobs(scope, f"{name}Jobs", "training-job", step.name, [
+                    "sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob",
+                    "sagemaker:AddTags"]),
+                *iam.pass_role(scope, f"{name}Role", config.role),
+                *iam.s3_access(scope, name, [config.output], write=True),
+                *iam.log_tail(scope, name, ["/aws/sagemaker/TrainingJobs"])]
+
 
 # per SageMaker job type: its describe and stop calls, its name and status keys, its listing's key
 JOB_TYPES = {"training": ("describe_training_job", "stop_training_job", "TrainingJobName", "TrainingJobStatus",

@@ -112,6 +112,18 @@ class Transform(Kind):
             TransformResources={"InstanceType": instance_type, "InstanceCount": instance_count})
         Marker(job, s3, output).write(name)
 
+    def permissions(self, step: Any, scope: Any) -> list:
+        """Its models and transform jobs (named as the job), the execution role, the output prefix (marker,
+        measure). SageMaker reads the input with the execution role."""
+        from water import permissions as iam
+
+        config, name = step.config, iam.sid(step.name)
+        return [*iam.sagemaker_jobs(scope, f"{name}Jobs", "transform-job", step.name, [
+                    "sagemaker:CreateTransformJob", "sagemaker:DescribeTransformJob", "sagemaker:StopTransformJob"]),
+                *iam.sagemaker_jobs(scope, f"{name}Models", "model", step.name, ["sagemaker:CreateModel"])[:1],
+                *iam.pass_role(scope, f"{name}Role", config.role),
+                *iam.s3_access(scope, name, [config.output], write=True)]
+
     def stop_run(self, job: Job) -> str | None:
         from water.steps.train import stop_if_running
 

@@ -179,6 +179,19 @@ class Check(Kind):
             raise JobFailed(verdict.message())
         return verdict.outputs(output)
 
+    def permissions(self, step: Any, scope: Any) -> list:
+        """The data read (or the table, through Athena, its results under output/athena/), the profile written,
+        the baseline read and kept."""
+        from water import permissions as iam
+
+        config, name = step.config, iam.sid(step.name)
+        kept = [config.output] + ([config.baseline] if config.baseline else [])
+        if config.table:
+            return [*queries.athena_access(scope, name, config.table.workgroup, config.table.database,
+                                           [_join(config.output, "athena/")]), *iam.s3_access(scope, name, kept,
+                                                                                              write=True)]
+        return [*iam.s3_access(scope, f"{name}Data", [config.data]), *iam.s3_access(scope, name, kept, write=True)]
+
 
 PROFILE = "profile.json"
 

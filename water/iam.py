@@ -1,0 +1,59 @@
+"""`water iam`: the least-privilege IAM policy a pipeline's step pods need (the role of the ServiceAccount they run
+as, through IRSA), built by each step's kind from the spec; and that role's IRSA trust policy."""
+from __future__ import annotations
+
+import re
+
+from water import conditions, permissions
+from water.pipeline import Pipeline
+
+POLICY_VERSION = "2012-10-17"
+ROLE_ACCOUNT = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/")
+
+
+def policy(pipeline: Pipeline, account: str | None = None, region: str | None = None) -> tuple[dict, list]:
+    """(the policy document, what the reader should know about it: where a wildcard could not be avoided, and
+    why)."""
+    aws = pipeline.spec.aws
+    role = aws.sagemaker_role if aws else None
+    found = ROLE_ACCOUNT.match(role or "")
+    scope = permissions.Scope(region or (aws.region if aws else None) or "*",
+                              account or (found[1] if found else permissions.ANY_ACCOUNT), pipeline.name, role)
+    if scope.region == "*":
+        scope.note("no region (spec.aws.region or --region): the ARNs name every region")
+    if scope.account == permissions.ANY_ACCOUNT:
+        scope.note("no account (the SageMaker role's, or --account): the ARNs name every account")
+    statements = [s for step in pipeline.steps for s in step.kind.permissions(step, scope)]
+    statements += _live_models(pipeline, scope)
+    return {"Version": POLICY_VERSION, "Statement": permissions.merged(statements)}, scope.notes
+
+
+def _live_models(pipeline: Pipeline, scope: permissions.Scope) -> list:
+    """A water-when task reading `{{models.GROUP.live...}}` looks at every endpoint of the region (any may serve
+    the group: SageMaker has no lookup by model package), then reads the group's versions."""
+    groups = sorted({r.name for step in pipeline.steps if step.when is not None for r in conditions.refs(step.when)
+                     if r.root == "models"})
+    if not groups:
+        return []
+    scope.note("a when: reading {{models.GROUP.live...}} describes every endpoint, endpoint config and model of "
+               "the region (any of them may serve the group)")
+    return [permissions.statement("LiveModelEndpoints", ["sagemaker:DescribeEndpoint",
+                                                         "sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel"],
+                                  [scope.arn("sagemaker", f"{t}/*") for t in ("endpoint", "endpoint-config", "model")]),
+            permissions.statement("LiveModelVersions", ["sagemaker:DescribeModelPackage"],
+                                  [scope.arn("sagemaker", f"model-package/{g.lower()}/*") for g in groups]),
+            permissions.statement("LiveModelList", ["sagemaker:ListEndpoints", "sagemaker:ListModelPackages"], ["*"])]
+
+
+def trust(oidc_provider: str, account: str, namespace: str, service_account: str) -> dict:
+    """The role's trust policy for IRSA: only the pipeline's ServiceAccount, through the cluster's OIDC provider
+    (its ARN, or its issuer URL such as https://oidc.eks.REGION.amazonaws.com/id/ID), for STS."""
+    if oidc_provider.startswith("arn:"):
+        provider_arn, issuer = oidc_provider, oidc_provider.split(":oidc-provider/", 1)[-1]
+    else:
+        issuer = oidc_provider.removeprefix("https://").rstrip("/")
+        provider_arn = f"arn:aws:iam::{account}:oidc-provider/{issuer}"
+    return {"Version": POLICY_VERSION, "Statement": [{
+        "Effect": "Allow", "Principal": {"Federated": provider_arn}, "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {f"{issuer}:sub": f"system:serviceaccount:{namespace}:{service_account}",
+                                       f"{issuer}:aud": "sts.amazonaws.com"}}}]}
