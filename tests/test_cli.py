@@ -12,7 +12,7 @@ import yaml
 from conftest import example_path
 from water.cli import cli
 
-COMMANDS = ["delete", "deploy", "diff", "edit", "graph", "history", "install", "logs", "models", "new", "promote", "render", "resume",
+COMMANDS = ["delete", "deploy", "diff", "edit", "graph", "history", "iam", "install", "logs", "models", "new", "promote", "render", "resume",
             "rollback", "run", "runs", "schema", "serve", "status", "suspend", "validate"]
 
 

@@ -2,12 +2,13 @@
 sizing, timeouts and the runner. Each reports into a Ctx with the spec location."""
 from __future__ import annotations
 
+import os
 import re
 from typing import TYPE_CHECKING, Any
 
 from water import expressions
 from water.spec.fields import Ctx, did_you_mean, is_set, mark_of
-from water.spec.marked import file_mark, text_mark
+from water.spec.marked import file_mark, in_file, text_mark
 from water.steps import KINDS
 
 if TYPE_CHECKING:
@@ -24,7 +25,8 @@ def step_path(i: int) -> str:
 
 
 def check_graph(doc: PipelineDoc, ctx: Ctx) -> dict:
-    """Unique names, known `after`, no cycles; returns each step's transitive upstream."""
+    """Unique names, known `after`, no cycles; returns each step's transitive upstream — of the steps it waits
+    for that exist, so that the checks after this one report their problems too ({} after a cycle)."""
     steps = doc.spec.steps
     first: dict = {}
     for i, s in enumerate(steps):
@@ -38,9 +40,8 @@ def check_graph(doc: PipelineDoc, ctx: Ctx) -> dict:
         for j, dep in enumerate(s.after):
             if dep == s.name or dep not in first:
                 _unknown_dependency(s, i, j, first, ctx)
-    if ctx.problems:
-        return {}
-    order, cycle = _dependency_order(first)
+    known = {name: [d for d in s.after if d in first and d != name] for name, s in first.items()}
+    order, cycle = _dependency_order(known)
     if cycle:
         s = first[cycle[0]]
         ctx.problem(mark_of(s, "after"), f"{step_path(steps.index(s))}.after",
@@ -48,8 +49,7 @@ def check_graph(doc: PipelineDoc, ctx: Ctx) -> dict:
         return {}
     upstream: dict = {}
     for name in order:  # a step's upstream steps come before it: their own upstream is known
-        deps = first[name].after
-        upstream[name] = frozenset(deps).union(*(upstream[d] for d in deps))
+        upstream[name] = frozenset(known[name]).union(*(upstream[d] for d in known[name]))
     return upstream
 
 
@@ -61,16 +61,16 @@ def _unknown_dependency(s, i: int, j: int, first: dict, ctx: Ctx) -> None:
         ctx.problem(*at, f"unknown step '{dep}'", did_you_mean(dep, first))
 
 
-def _dependency_order(first: dict) -> tuple[list, list]:
-    """(step names, each after the steps it waits for; []), or ([], a cycle: names with the first repeated
-    last). One depth-first walk, iterative: deep graphs are fine."""
+def _dependency_order(waits: dict) -> tuple[list, list]:
+    """(step names, each after the steps it waits for (`waits`: name → those names); []), or ([], a cycle: names
+    with the first repeated last). One depth-first walk, iterative: deep graphs are fine."""
     state: dict = {}  # name → "open" while on the walk's path, then "done"
     order = []
-    for root in first:
+    for root in waits:
         if root in state:
             continue
         state[root] = "open"
-        path, pending = [root], [iter(first[root].after)]
+        path, pending = [root], [iter(waits[root])]
         while pending:
             dep = next(pending[-1], None)
             if dep is None:
@@ -83,7 +83,7 @@ def _dependency_order(first: dict) -> tuple[list, list]:
             elif dep not in state:
                 state[dep] = "open"
                 path.append(dep)
-                pending.append(iter(first[dep].after))
+                pending.append(iter(waits[dep]))
     return order, []
 
 
@@ -99,10 +99,9 @@ def check_texts(texts: Any, prepared: Prepared, kind_path: str, ctx: Ctx) -> lis
         if needs_check(text):
             _check_text(text, path, lambda off, t=text, m=mark: text_mark(m, t, off), found, ctx)
     for name, (file, text) in sorted(prepared.files.items()):
-        where = lambda off, t=text: file_mark(t, off)  # noqa: E731
-        sub = Ctx(file)
-        _check_text(text, f"{kind_path}.{name}", where, found, sub)
-        ctx.problems.extend(sub.problems)
+        shown = os.path.join(os.path.dirname(ctx.file), file)  # as the spec's own path is shown
+        _check_text(text, f"{kind_path}.{name}", lambda off, t=text, f=shown: in_file(f, file_mark(t, off)), found,
+                    ctx)
     return list(found.values())
 
 
@@ -112,8 +111,8 @@ def _check_text(text: str, path: str, where, found, ctx: Ctx) -> None:
         ctx.problem(where(key.start()), path, "looks like a literal AWS access key",
                     "never put credentials in the spec: use the service account's IAM role (IRSA)")
     try:
-        for ref in expressions.refs(text):
-            found.setdefault(ref, (ref, where(text.index("{{")), path))
+        for ref, offset in expressions.refs_at(text):
+            found.setdefault(ref, (ref, where(offset), path))
     except expressions.ExpressionError as exc:
         ctx.problem(where(exc.offset), path, str(exc))
 
@@ -185,3 +184,26 @@ def check_runner(doc: PipelineDoc, ctx: Ctx) -> None:
         ctx.problem(mark_of(spec.alerts, "slack"), "spec.alerts.slack",
                     "the Slack failure handler needs runner: argo",
                     "a plain CronJob's failures reach Slack through kubewatch (water install)")
+
+
+def check_local_tables(doc: PipelineDoc, project_dir: str, ctx: Ctx) -> None:
+    """Each of spec.local.tables is there: a file, or a folder holding one (a typo is found here, not by DuckDB in
+    the middle of a run)."""
+    tables = doc.spec.local.tables if doc.spec.local else {}
+    for name, location in tables.items():
+        path = os.path.join(project_dir, location)
+        empty = os.path.isdir(path) and not any(os.path.isfile(os.path.join(path, f)) for f in os.listdir(path))
+        if not os.path.exists(path) or empty:
+            at = tables.value_marks[name] if hasattr(tables, "value_marks") else mark_of(doc.spec.local, "tables")
+            ctx.problem(at, f"spec.local.tables.{name}", f"'{location}' " + ("holds no file" if empty else
+                        "is not in the project"), did_you_mean(location, _near(project_dir, location)))
+
+
+def _near(project_dir: str, location: str) -> list:
+    """The files and folders beside where `location` points, as it would be written."""
+    folder = os.path.dirname(location)
+    try:
+        return [os.path.join(folder, f) for f in os.listdir(os.path.join(project_dir, folder) or ".")]
+    except OSError:
+        return []
+

@@ -43,10 +43,14 @@ def cli() -> None:
     """
 
 
-def _load(path: str | None):
+def _load(path: str | None, local_files: bool = False):
+    """The pipeline at path; `local_files`: its spec.local.tables checked too (validate, local runs)."""
     from water import pipeline
 
-    return pipeline.load(path)
+    p = pipeline.load(path)
+    if local_files:
+        pipeline.check_local_files(p)
+    return p
 
 
 @cli.command()
@@ -55,7 +59,7 @@ def validate(path: str | None) -> None:
     """Check a spec: a summary, or every problem with its line."""
     from water.schedule import describe
 
-    p = _load(path)
+    p = _load(path, local_files=True)
     steps = len(p.steps)
     click.echo(f"OK {p.name}: {steps} step{'s' if steps != 1 else ''}, {describe(p.spec.schedule)}")
 
@@ -282,7 +286,7 @@ def _run_local(path: str | None, params: dict, from_step: str | None, only: str 
 
     if from_step and only:
         raise click.UsageError("--from and --only exclude each other")
-    p = _load(path)
+    p = _load(path, local_files=True)
     progress = Progress([s.name for s in p.steps], sys.stderr, live=sys.stderr.isatty())
     try:
         result = runner.run(p, params=params, jobs=jobs, from_step=from_step, only=only, report=progress, date=date)

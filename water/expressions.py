@@ -50,21 +50,7 @@ def parse(text: str) -> list:
     for m in _TAG.finditer(text):
         if m.start() > pos:
             parts.append(text[pos:m.start()])
-        inner = m.group(1).strip()
-        literal = _LITERAL.fullmatch(inner)
-        ref = _REF.fullmatch(inner)
-        if literal:
-            parts.append(literal.group(1) if literal.group(1) is not None else literal.group(2))
-        elif ref and ref.group(1):
-            parts.append(Ref("run", ref.group(1)))
-        elif ref and ref.group(2):
-            parts.append(Ref("params", ref.group(2)))
-        elif ref and ref.group(5):
-            parts.append(Ref("models", ref.group(5), ref.group(6)))
-        elif ref:  # which outputs the step has, its kind says (checked with the pipeline)
-            parts.append(Ref("steps", ref.group(3), ref.group(4)))
-        else:
-            raise ExpressionError(m.start(), f"unknown expression '{m.group(0)}' ({HELP})")
+        parts.append(_part(m))
         pos = m.end()
     rest = text[pos:]
     if "{{" in rest:
@@ -72,6 +58,30 @@ def parse(text: str) -> list:
     if rest:
         parts.append(rest)
     return parts
+
+
+def _part(m: re.Match) -> str | Ref:
+    """What one `{{...}}` tag is: a literal's text or a Ref."""
+    inner = m.group(1).strip()
+    literal = _LITERAL.fullmatch(inner)
+    ref = _REF.fullmatch(inner)
+    if literal:
+        return literal.group(1) if literal.group(1) is not None else literal.group(2)
+    if ref and ref.group(1):
+        return Ref("run", ref.group(1))
+    if ref and ref.group(2):
+        return Ref("params", ref.group(2))
+    if ref and ref.group(5):
+        return Ref("models", ref.group(5), ref.group(6))
+    if ref:  # which outputs the step has, its kind says (checked with the pipeline)
+        return Ref("steps", ref.group(3), ref.group(4))
+    raise ExpressionError(m.start(), f"unknown expression '{m.group(0)}' ({HELP})")
+
+
+def refs_at(text: str) -> list[tuple[Ref, int]]:
+    """The references of a text, each with the offset of its `{{`; ExpressionError at the first bad tag."""
+    parse(text)
+    return [(part, m.start()) for m in _TAG.finditer(text) if isinstance(part := _part(m), Ref)]
 
 
 def refs(text: str) -> list[Ref]:

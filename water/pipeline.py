@@ -186,6 +186,18 @@ def load_text(text: str, file: str, project_dir: str) -> Pipeline:
     return _check(yamlmarks.load(text, file), text, file, project_dir)
 
 
+def check_local_files(p: Pipeline) -> None:
+    """SpecError unless every spec.local.tables entry is in the project: what `water validate` and a local run
+    check first (not every load: a deployed revision keeps the spec's files, not its sample data)."""
+    ctx = Ctx(p.file)
+    checks.check_local_tables(p.doc, p.project_dir, ctx)
+    if ctx.problems:
+        located = marked(p)  # with line marks, to say where
+        ctx = Ctx(p.file)
+        checks.check_local_tables(located.doc, located.project_dir, ctx)
+        raise SpecError(ctx.problems)
+
+
 def marked(p: Pipeline) -> Pipeline:
     """The same pipeline read with line marks (the fast loader keeps none), to point at a later problem."""
     from water.spec import yamlmarks
@@ -202,7 +214,7 @@ def _check(data, text: str, file: str, project_dir: str) -> Pipeline:
     if ctx.problems:
         raise SpecError(ctx.problems)
     upstream = checks.check_graph(doc, ctx)
-    if ctx.problems:
+    if ctx.problems and not upstream:  # a cycle: no step's upstream is known
         raise SpecError(ctx.problems)
     steps = tuple(_check_step(doc, s, i, upstream, project_dir, ctx) for i, s in enumerate(doc.spec.steps))
     _check_references(doc, steps, upstream, ctx)

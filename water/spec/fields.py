@@ -25,7 +25,8 @@ class Ctx:
         self.problems: list[Problem] = []
 
     def problem(self, mark: Mark, path: str, message: str, hint: str = "") -> object:
-        self.problems.append(Problem(self.file, mark[0], mark[1], path, message, hint))
+        """A problem at `mark`: in the spec, or in the file a FileMark names (a SQL file the spec names)."""
+        self.problems.append(Problem(getattr(mark, "file", self.file), mark[0], mark[1], path, message, hint))
         return INVALID
 
 
@@ -91,6 +92,7 @@ class SpecModel:
     __spec_fields__: tuple = ()
     __spec_keys__: dict = {}
     __spec_unset__: dict = {}
+    __spec_hints__: dict = {}  # a key users write from other tools → what to write instead
 
     def __init_subclass__(cls) -> None:
         fields = []
@@ -164,7 +166,8 @@ class Model(Type):
                 marks[f.attr] = vmark
             elif key not in variants:
                 at = marked.key_marks[key] if marked is not None else mark
-                ctx.problem(at, prefix + key, "unknown field", did_you_mean(key, [*keys, *variants]))
+                ctx.problem(at, prefix + key, "unknown field", self.cls.__spec_hints__.get(key) or
+                            did_you_mean(key, [*keys, *variants]))
         for f in self._required:
             if f.key not in value:
                 ctx.problem(mark, prefix + f.key, "required field is missing")
@@ -236,7 +239,8 @@ class List(Type):
 
     def parse(self, value: Any, mark: Mark, path: str, ctx: Ctx) -> Any:
         if not isinstance(value, list):
-            return ctx.problem(mark, path, f"expected a list, got {type_name(value)}")
+            hint = f"write [{value}]" if isinstance(value, str) and value and "," not in value else ""
+            return ctx.problem(mark, path, f"expected a list, got {type_name(value)}", hint)
         if len(value) < self.min_items:
             return ctx.problem(mark, path, f"needs at least {self.min_items} item(s)")
         parse_item = self.item.parse

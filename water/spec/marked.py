@@ -51,6 +51,18 @@ def text_mark(mark: Mark, text: str, offset: int) -> Mark:
     return (mark[0] + line, mark[1] + offset - text.rindex("\n", 0, offset) - 1)
 
 
+class FileMark(tuple):
+    """A mark (line, column) in another file than the spec's, such as a SQL file the spec names."""
+
+    file: str
+
+
+def in_file(file: str, mark: Mark) -> FileMark:
+    found = FileMark(mark)
+    found.file = file
+    return found
+
+
 def file_mark(text: str, offset: int) -> Mark:
     line = text.count("\n", 0, offset)
     return (line + 1, offset - (text.rindex("\n", 0, offset) if line else -1))

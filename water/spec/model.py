@@ -63,6 +63,9 @@ STEP_KINDS: dict = {}  # kind name → the spec model under its key; filled by w
 class Step(SpecModel):
     """One step of the pipeline: common settings plus exactly one kind (the key naming it)."""
 
+    __spec_hints__ = {key: "water calls it after: [STEP, ...]" for key in ("dependencies", "depends_on",
+                                                                              "dependsOn", "depends", "needs")}
+
     name: str = field(STEP_NAME, "Step name, unique in the pipeline (DNS-1123 label, at most 40 characters).",
                       required=True)
     after: list = field(List(STEP_NAME, unique=True), "Steps that must succeed before this one starts.", default=[])

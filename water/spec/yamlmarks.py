@@ -218,6 +218,44 @@ def _code(character) -> int:
     return character if isinstance(character, int) else ord(character)  # libyaml gives the number
 
 
+# what libyaml was reading when it gave up, where that began (its context mark) being the mistake: the '{' or '['
+# never closed, the key never followed by ':', the quote never closed (libyaml's scanner.c and parser.c contexts)
+_OPENED = {"while parsing a flow mapping": "this '{' is not closed", "while parsing a flow sequence":
+           "this '[' is not closed", "while scanning a quoted scalar": "this quoted text is not closed",
+           "while scanning a simple key": "a key without ':' after it"}
+
+
+def _mistake(exc: yaml.MarkedYAMLError, text: str) -> tuple[int, int, str]:
+    """(line, column, what is wrong) of a YAML syntax error, placed where the mistake is: libyaml's problem mark
+    is where it gave up, often a line or more later; its context mark is where what it could not finish began."""
+    problem, context = exc.problem or "invalid YAML", exc.context or ""
+    at, began = exc.problem_mark, exc.context_mark
+    if at is not None and (text[at.index:at.index + 1] == "\t" or "tab character" in problem):
+        return at.line + 1, at.column + 1, "a tab character: YAML indents with spaces, never tabs"
+    later = f" (line {at.line + 1}, column {at.column + 1})" if at is not None else ""
+    if began is not None and context in _OPENED:
+        return began.line + 1, began.column + 1, f"{_OPENED[context]}: {problem}{later}"
+    if at is None:
+        return 1, 1, problem
+    quote = _unclosed_quote(text, began.line if began is not None else 0, at.line)
+    if quote is not None:
+        return quote[0] + 1, quote[1] + 1, (f"this quoted text is not closed on its line: YAML read it on to "
+                                            f"line {at.line + 1}, column {at.column + 1}, and then {problem}")
+    return at.line + 1, at.column + 1, problem
+
+
+def _unclosed_quote(text: str, first: int, last: int) -> tuple[int, int] | None:
+    """(line, column) of the first quote left open on its line among lines first..last (0-based) — a missing
+    closing quote makes YAML read the next lines as the quoted text's."""
+    for number, line in enumerate(text.splitlines()[first:last + 1], first):
+        body = line.split(" #", 1)[0]
+        for quote in ('"', "'"):
+            count = body.count(quote) - (body.count('\\"') if quote == '"' else 2 * body.count("''"))
+            if count % 2:
+                return number, body.index(quote)
+    return None
+
+
 def load(text: str, file: str) -> Any:
     """Parse one YAML document; raise SpecError with located problems."""
     loader = (_AliasLoader if fastyaml.may_have_anchors(text) else _Loader)(text, file)
@@ -229,9 +267,7 @@ def load(text: str, file: str) -> Any:
     except RecursionError:
         raise SpecError([Problem(file, 1, 1, "", "YAML nested too deeply to read")]) from None
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        reason = exc.problem or exc.context or "invalid YAML"
+        line, col, reason = _mistake(exc, text)
         raise SpecError([Problem(file, line, col, "", f"YAML syntax error: {reason}")]) from None
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow, e.g. a NUL
         line, col = file_mark(text, exc.position)
