@@ -4,6 +4,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -83,7 +84,7 @@ def test_a_folder_render_cannot_write_to_is_one_line_naming_it(runner, tmp_path)
     blocker.write_text("")
     result = runner.invoke(cli, ["render", example_path("babyweight"), "--out", str(blocker / "manifests")])
     assert result.exit_code == 1
-    assert result.stderr == f"{blocker / 'manifests'}: {os.strerror(errno.ENOTDIR)}\n"
+    assert result.stderr.splitlines()[-1] == f"{blocker / 'manifests'}: {os.strerror(errno.ENOTDIR)}"
 
 
 def test_render_json_is_a_kubectl_style_list(runner):
@@ -151,14 +152,15 @@ def test_schema_command_prints_the_generated_schema(runner):
     assert json.loads(result.stdout) == water_schema()
 
 
-def test_new_creates_a_project_that_validates_renders_and_passes_its_own_tests(runner, tmp_path, water_bin):
+def test_new_creates_a_project_that_validates_renders_and_passes_its_own_tests(runner, tmp_path):
     result = runner.invoke(cli, ["new", "recsys", "--dir", str(tmp_path)])
     assert result.exit_code == 0
     project = tmp_path / "recsys"
     for rel in ["water.yaml", "water.schema.json", "sql/extract.sql", "features/features.py", "train/train.py",
                 "publish/publish.py", "Dockerfile", "README.md", "tests/test_pipeline.py",
-                ".github/workflows/water.yml"]:
+                ".github/workflows/water.yml", ".dockerignore"]:
         assert (project / rel).is_file(), rel
+    assert {".water/", ".git/"} <= set((project / ".dockerignore").read_text().split())
     assert (project / "water.yaml").read_text().startswith("# yaml-language-server: $schema=./water.schema.json\n")
     kinds = {next(k for k in s if k in ("container", "athena", "glue", "train", "transform"))
              for s in yaml.safe_load((project / "water.yaml").read_text())["spec"]["steps"]}
@@ -168,7 +170,9 @@ def test_new_creates_a_project_that_validates_renders_and_passes_its_own_tests(r
     ran = runner.invoke(cli, ["run", "--local", str(project)])
     assert ran.exit_code == 0, ran.output
     assert "score            done" in ran.stderr and "train: metrics: items " in ran.stdout
-    env = {**os.environ, "PATH": os.path.dirname(water_bin) + os.pathsep + os.environ["PATH"]}
+    # outside an activated venv: no water on PATH, only the interpreter that has it
+    env = {**os.environ, "PATH": os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep)
+                                                 if not os.path.exists(os.path.join(p, "water")))}
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], cwd=project,
                           capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -190,3 +194,48 @@ def test_the_field_reference_in_docs_is_current(runner):
     result = runner.invoke(cli, ["schema", "--format", "markdown"])
     with open(os.path.join(ROOT, "docs", "spec.md")) as f:
         assert f.read() == result.stdout, "regenerate: water schema --format markdown > docs/spec.md"
+
+
+def test_every_command_s_help_ends_with_examples(runner):
+    for name in COMMANDS:
+        result = runner.invoke(cli, [name, "--help"])
+        assert "Examples:\n    water " in result.stdout, name
+
+
+def test_formats_are_chosen_with_o_and_the_old_spellings_still_work_unlisted(runner, tmp_path):
+    for command in (["graph", example_path("babyweight")], ["schema"]):
+        assert "--format" not in runner.invoke(cli, [*command, "--help"]).stdout
+    dot = runner.invoke(cli, ["graph", example_path("babyweight"), "-o", "dot"]).stdout
+    assert dot.startswith("digraph") and dot == runner.invoke(cli, ["graph", example_path("babyweight"),
+                                                                    "--format", "dot"]).stdout
+    assert "--out " not in runner.invoke(cli, ["render", "--help"]).stdout
+    assert runner.invoke(cli, ["render", example_path("babyweight"), "--dir", str(tmp_path / "m")]).exit_code == 0
+    assert sorted(os.listdir(tmp_path / "m")) == ["cronworkflow-babyweight.yaml", "workflowtemplate-babyweight.yaml"]
+
+
+def test_run_of_a_folder_without_local_says_to_add_it(runner, tmp_path):
+    result = runner.invoke(cli, ["run", example_path("demo")])
+    assert result.exit_code == 2
+    assert f"'{example_path('demo')}' is a folder: to run it on this machine add --local" in result.stderr
+
+
+def test_deploy_warns_of_the_documentation_s_placeholder_account(memory_cluster, tmp_path, runner, datadog):
+    shutil.copytree(example_path("babyweight"), tmp_path / "p")
+    spec = tmp_path / "p" / "water.yaml"
+    lines = [n for n, line in enumerate(spec.read_text().splitlines(), 1) if "123456789012" in line.split("#")[0]]
+    result = runner.invoke(cli, ["deploy", str(tmp_path / "p"), "-y"],
+                           obj={"cluster": lambda target: memory_cluster.at(target.namespace)})
+    assert result.exit_code == 0, result.output
+    assert lines == [10]
+    assert result.stderr.startswith(f"warning: {spec}: line 10 names AWS account 123456789012, the documentation's "
+                                    "placeholder: put your account there\n")
+    spec.write_text(spec.read_text().replace("123456789012", "111122223333"))
+    assert "placeholder" not in runner.invoke(cli, ["render", str(tmp_path / "p")]).stderr
+
+
+def test_runs_lists_a_deployed_pipeline_s_runs(water_memory, tmp_path, datadog):
+    shutil.copytree(example_path("babyweight"), tmp_path / "p")
+    water_memory("deploy", tmp_path / "p")
+    water_memory("run", "babyweight")
+    rows = json.loads(water_memory("runs", "babyweight", "-o", "json"))
+    assert len(rows) == 1 and rows[0]["name"].startswith("babyweight-")

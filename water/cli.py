@@ -17,6 +17,26 @@ if TYPE_CHECKING:
 PATH_ARG = click.argument("path", required=False, metavar="[PATH]")
 
 
+class _Aliased(click.Option):
+    """An option whose older spellings still work but are not shown: one style (kubectl's `-o` for formats)."""
+
+    def __init__(self, *args, old: tuple = (), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.old = old
+
+    def get_help_record(self, ctx: click.Context):
+        shown, self.opts = self.opts, [o for o in self.opts if o not in self.old]
+        try:
+            return super().get_help_record(ctx)
+        finally:
+            self.opts = shown
+
+
+def _output_option(choices: list, default: str, help_text: str = "Output format.", old: tuple = ()):
+    return click.option("-o", "--output", *old, "fmt", cls=_Aliased, old=old, type=click.Choice(choices),
+                        default=default, show_default=True, help=help_text)
+
+
 class _Group(click.Group):
     """Prints WaterErrors as their message alone (no traceback) and exits with their code; so too a file that
     cannot be read or written (a folder that is not there, no permission, a full disk), as `cp` would say it."""
@@ -66,9 +86,9 @@ def validate(path: str | None) -> None:
 
 @cli.command()
 @PATH_ARG
-@click.option("-o", "--output", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True,
-              help="Output format.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Write one file per object to this folder.")
+@_output_option(["yaml", "json"], "yaml")
+@click.option("--dir", "--out", "out_dir", cls=_Aliased, old=("--out",), type=click.Path(file_okay=False),
+              help="Write one file per object to this folder.")
 def render(path: str | None, fmt: str, out_dir: str | None) -> None:
     """Print or write the Kubernetes manifests."""
     from water import gitinfo
@@ -102,13 +122,7 @@ def iam(path: str | None, account: str | None, region: str | None, oidc_provider
     """The IAM policy the pipeline's step pods need.
 
     Least privilege, built from the spec: the resources it names, S3 prefixes up to their first expression; the
-    notes on stderr say where a wildcard could not be avoided, and why.
-
-    \b
-    Examples:
-      water iam > policy.json
-      aws iam put-role-policy --role-name water-runner --policy-name babyweight --policy-document file://policy.json
-      water iam --trust https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B7 > trust.json"""
+    notes on stderr say where a wildcard could not be avoided, and why."""
     import json
 
     from water import iam as iam_policy
@@ -129,8 +143,7 @@ def iam(path: str | None, account: str | None, region: str | None, oidc_provider
 
 @cli.command()
 @PATH_ARG
-@click.option("--format", "fmt", type=click.Choice(["mermaid", "dot", "svg"]), default="mermaid",
-              show_default=True, help="svg needs Graphviz's dot program.")
+@_output_option(["mermaid", "dot", "svg"], "mermaid", "svg needs Graphviz's dot program.", old=("--format",))
 def graph(path: str | None, fmt: str) -> None:
     """Draw the steps and what they wait for."""
     from water.graph import FORMATS
@@ -139,8 +152,7 @@ def graph(path: str | None, fmt: str) -> None:
 
 
 @cli.command()
-@click.option("--format", "fmt", type=click.Choice(["json", "markdown"]), default="json", show_default=True,
-              help="markdown: the field reference (docs/spec.md).")
+@_output_option(["json", "markdown"], "json", "markdown: the field reference (docs/spec.md).", old=("--format",))
 def schema(fmt: str) -> None:
     """Print the JSON Schema of water.yaml."""
     from water.schema import markdown_reference, water_schema_json
@@ -268,6 +280,10 @@ def run_command(target: str | None, local: bool, pairs: tuple[str, ...], from_st
         raise click.UsageError("--from, --only and --jobs need --local")
     if not target:
         raise click.UsageError("name the deployed pipeline to run (or --local PATH)")
+    if os.path.exists(target):  # a pipeline's name is a DNS label: a path is meant to run here
+        raise click.UsageError(f"'{target}' is a {'folder' if os.path.isdir(target) else 'file'}: to run it on this "
+                               f"machine add --local (water run --local {target}); on the cluster, name the "
+                               "deployed pipeline")
     from water import runs
 
     cluster = _connect(context, namespace, kubeconfig, target)
@@ -309,6 +325,8 @@ def deploy(path: str | None, pairs: tuple[str, ...], dry_run: bool, yes: bool, f
     from water import deploy as d
 
     bundle = d.bundle_from_path(path, _params(pairs))
+    for warning in bundle.warnings:
+        click.echo(f"warning: {warning}", err=True)
     d.deploy(_connect(context, namespace, kubeconfig), bundle, namespace, dry_run=dry_run, force=force_conflicts,
              console=_console(yes), datadog=_datadog())
 
@@ -337,7 +355,9 @@ def diff(path: str | None, pairs: tuple[str, ...], context: str | None, namespac
 @click.argument("name")
 @_cluster_options
 def edit(name: str, context: str | None, namespace: str | None, kubeconfig: str | None) -> None:
-    """Edit the live spec in $EDITOR, then deploy it."""
+    """Edit the live spec, then deploy it.
+
+    The spec opens in $VISUAL (else $EDITOR, else vi), and again with its problems on top until it is valid."""
     from water.edit import edit as edit_live
 
     cluster = _connect(context, namespace, kubeconfig, name)
@@ -454,12 +474,7 @@ def delete(name: str, yes: bool, keep_endpoint: bool, context: str | None, names
            kubeconfig: str | None) -> None:
     """Remove a pipeline: its definition, schedule, runs and revisions.
 
-    Its Datadog monitors go too, and (asked about each) the SageMaker endpoints it made.
-
-    \b
-    Examples:
-      water delete babyweight                     # asks, then asks about each endpoint it made
-      water delete babyweight -y --keep-endpoint  # the model goes on serving"""
+    Its Datadog monitors go too, and (asked about each) the SageMaker endpoints it made."""
     from water import delete as deleting
     from water.runtime import aws
 
@@ -586,13 +601,7 @@ def promote(group: str | None, version: int, endpoint: str | None, local: str | 
             wait: bool, timeout: int, yes: bool) -> None:
     """Approve a model version and serve it.
 
-    An older version is the model rollback.
-
-    \b
-    Examples:
-      water promote babyweight --version 3            # every endpoint serving babyweight, after a yes
-      water promote babyweight --version 2 --endpoint babyweight-staging -y
-      water promote --local --version 1               # this project's registry and local endpoints"""
+    An older version is the model rollback."""
     import getpass
 
     from water.steps import endpoint as endpoints
@@ -652,7 +661,9 @@ def _asking_aws(what: str, call):
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
 def serve(local: str, endpoint: str | None, group: str | None, version: int | None, host: str, port: int) -> None:
-    """Serve a registered model over HTTP, as SageMaker's containers do."""
+    """Serve a model version over HTTP.
+
+    As SageMaker's inference containers do: GET /ping, POST /invocations."""
     from water.steps import endpoint as endpoints
 
     what, script, model_dir = endpoints.local_model(local, endpoint, group, version)
@@ -664,18 +675,81 @@ def serve(local: str, endpoint: str | None, group: str | None, version: int | No
 
 
 @cli.command("runs")
-@PATH_ARG
-@click.option("--local", "local", is_flag=True, required=True, help="Runs kept on this machine.")
-def runs_command(path: str | None, local: bool) -> None:
-    """List the pipeline's runs (--local: kept under .water/runs)."""
-    from water.local import runner
+@click.argument("target", required=False, metavar="[PATH | NAME]")
+@click.option("--local", "local", is_flag=True, help="Runs of the pipeline at PATH kept on this machine.")
+@OUTPUT
+@_cluster_options
+def runs_command(target: str | None, local: bool, fmt: str, context: str | None, namespace: str | None,
+                 kubeconfig: str | None) -> None:
+    """A pipeline's runs: NAME's on the cluster, or --local PATH's."""
+    if local:
+        from water.local import runner
 
-    records = runner.past_runs(_load(path))
-    click.echo(f"{'run':<40} {'status':<10} {'steps':>7} {'time':>8}  started")
-    for r in records:
-        done = sum(1 for s in r["steps"].values() if s["status"] in ("done", "reused"))
-        click.echo(f"{r['run_id']:<40} {r['status']:<10} {done:>3}/{len(r['steps']):<3} {r['seconds']:>7.1f}s  "
-                   f"{r['started']}")
+        rows = [{"name": r["run_id"], "phase": r["status"], "started": r["started"], "duration": r["seconds"],
+                 "steps": f"{sum(1 for s in r['steps'].values() if s['status'] in ('done', 'reused'))}/"
+                          f"{len(r['steps'])}"} for r in runner.past_runs(_load(target))]
+    else:
+        if not target:
+            raise click.UsageError("name the deployed pipeline (or --local PATH)")
+        from water import runs
+
+        rows = runs.detail(_connect(context, namespace, kubeconfig, target), target, limit=100)["runs"]
+    _print_data(rows, fmt, [("RUN", "name"), ("PHASE", "phase"), ("STEPS", "steps"), ("STARTED", "started"),
+                            ("DURATION", "duration")])
+
+
+EXAMPLES = {  # each command's help ends with these (tests/test_cli.py checks that every command has some)
+    "new": ["water new recsys                 # ./recsys: a project that validates, renders and runs locally",
+            "water new recsys --dir ~/src"],
+    "validate": ["water validate                   # the water.yaml here", "water validate pipelines/demo"],
+    "render": ["water render pipelines/demo | kubectl apply --dry-run=server -f -",
+               "water render -o json", "water render --dir rendered/      # one file per object (GitOps)"],
+    "graph": ["water graph -o svg > dag.svg", "water graph -o mermaid >> README.md"],
+    "schema": ["water schema > water.schema.json   # for editors (yaml-language-server)",
+               "water schema -o markdown"],
+    "run": ["water run --local pipelines/demo", "water run --local . --only train --param limit=100",
+            "water run babyweight --wait -f        # on the cluster, with the step logs",
+            "water run babyweight --date 2026-11-30"],
+    "runs": ["water runs babyweight", "water runs babyweight -o json", "water runs --local pipelines/demo"],
+    "models": ["water models babyweight", "water models babyweight -o json", "water models --local pipelines/demo"],
+    "serve": ["water serve --local pipelines/demo --endpoint water-demo --port 8080",
+              "curl -s -H 'Content-Type: text/csv' --data-binary @rows.csv http://127.0.0.1:8080/invocations"],
+    "deploy": ["water deploy                       # diff, confirm, apply, record a revision",
+               "water deploy --dry-run", "water deploy -y --param limit=500"],
+    "diff": ["water diff && echo unchanged"],
+    "edit": ["water edit babyweight", "VISUAL='code --wait' water edit babyweight"],
+    "status": ["water status", "water status babyweight", "water status babyweight -o json"],
+    "logs": ["water logs babyweight", "water logs babyweight --step train -f"],
+    "history": ["water history babyweight"],
+    "rollback": ["water rollback babyweight            # to the revision before the latest",
+                 "water rollback babyweight --to 3 -y"],
+    "suspend": ["water suspend babyweight"],
+    "resume": ["water resume babyweight"],
+    "promote": ["water promote babyweight --version 3            # every endpoint serving babyweight, after a yes",
+                "water promote babyweight --version 2 --endpoint babyweight-staging -y",
+                "water promote --local --version 1               # this project's registry and local endpoints"],
+    "delete": ["water delete babyweight                     # asks, then asks about each endpoint it made",
+               "water delete babyweight -y --keep-endpoint  # the model goes on serving"],
+    "iam": ["water iam > policy.json",
+            "aws iam put-role-policy --role-name water-runner --policy-name babyweight --policy-document "
+            "file://policy.json",
+            "water iam --trust https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B7 --account "
+            "111122223333"],
+    "install": ["water install --slack-webhook-file - < webhook.txt --aws-role-arn arn:aws:iam::111122223333:role/water",
+                "water install --dry-run -o yaml"],
+}
+
+
+def _add_examples() -> None:
+    import inspect
+
+    for name, lines in EXAMPLES.items():
+        command = cli.commands[name]
+        command.help = inspect.cleandoc(command.help or "") + "\n\n\b\nExamples:\n" + "\n".join(
+            f"  {line}" for line in lines)
+
+
+_add_examples()
 
 
 def main() -> None:

@@ -38,6 +38,7 @@ class Bundle:
     git: dict = field(default_factory=dict)
     note: str = "deploy"
     monitors: list = field(default_factory=list)  # Datadog monitor definitions (alerts.datadog.monitors)
+    warnings: list = field(default_factory=list)  # what rendering warned about, said before deploying
 
     @property
     def objects(self) -> list:
@@ -64,8 +65,9 @@ def bundle_from_pipeline(p: Pipeline, spec: str, params: dict, note: str) -> Bun
 
     p.spec.params = p.param_values(params)
     git = gitinfo.describe(p.project_dir)
-    return Bundle(p.name, spec, p.sources(), to_yaml(render.render(p, git.get("commit"), strict=True).objects),
-                  p.doc.metadata.namespace, dict(params), git, note, monitors.definitions(p))
+    rendered = render.render(p, git.get("commit"), strict=True)
+    return Bundle(p.name, spec, p.sources(), to_yaml(rendered.objects), p.doc.metadata.namespace, dict(params), git,
+                  note, monitors.definitions(p), rendered.warnings)
 
 
 def deploy(cluster: Cluster, bundle: Bundle, namespace_flag: str | None, *, dry_run: bool = False, force: bool = False,

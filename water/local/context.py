@@ -61,6 +61,20 @@ class StepRun:
         value = self.resolve(text)
         return self.run.local_path(value) if value.startswith("s3://") else value
 
+    def input_prefix(self, uri_text: str) -> str:
+        """The local folder (or file) of an S3 prefix a SageMaker job reads; StepFailed when no object is under it,
+        as SageMaker fails such a job ("No S3 objects found under S3 URL ...")."""
+        import glob
+
+        uri = self.resolve(uri_text)
+        path = self.run.local_path(uri)
+        found = os.path.isfile(path) or any(files for _, _, files in os.walk(path)) or any(
+            os.path.isfile(p) or any(files for _, _, files in os.walk(p)) for p in glob.glob(glob.escape(path) + "*"))
+        if not found:
+            raise StepFailed(f"no objects under {uri} (SageMaker fails the job the same way: No S3 objects found "
+                             "under S3 URL)")
+        return path
+
     def output_dir(self, uri_text: str) -> tuple[str, str]:
         """The resolved URI of an output and its local folder, created."""
         uri = self.resolve(uri_text)

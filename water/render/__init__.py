@@ -24,6 +24,21 @@ class Rendered:
     warnings: list = field(default_factory=list)
 
 
+PLACEHOLDER_ACCOUNT = "123456789012"  # AWS's documentation account, in every example (and `water new`)
+
+
+def placeholder_accounts(pipeline: Pipeline) -> list:
+    """Where the spec still names the documentation's AWS account (an image registry, a role): a pod pointed at an
+    account that is not yours."""
+    lines = [n for n, line in enumerate(pipeline.text.splitlines(), 1)
+             if PLACEHOLDER_ACCOUNT in line.split("#", 1)[0]]
+    if not lines:
+        return []
+    where = f"line {lines[0]} names" if len(lines) == 1 else f"lines {', '.join(map(str, lines))} name"
+    return [f"{pipeline.file}: {where} AWS account {PLACEHOLDER_ACCOUNT}, the documentation's placeholder: put your "
+            "account there"]
+
+
 def render(pipeline: Pipeline, git_commit: str | None = None, strict: bool = False) -> Rendered:
     """The objects a pipeline deploys as, in apply order. `strict`: what would only be warned about (an image
     left unresolved) is an error, as deploying it would fail."""
@@ -37,6 +52,7 @@ def render(pipeline: Pipeline, git_commit: str | None = None, strict: bool = Fal
             objects.append(submitter_cronjob(pipeline, git_commit))
         elif schedule:
             objects.append(cron_workflow(pipeline, git_commit))
+    warnings += placeholder_accounts(pipeline)
     for obj in objects:
         size = len(to_json(obj))
         if size > LARGE_OBJECT:

@@ -8,7 +8,8 @@ from water.errors import WaterError
 from water.spec.types import DNS_LABEL
 
 TOKEN = "__NAME__"
-RENAMES = {"ci.yml": os.path.join(".github", "workflows", "water.yml"), "gitignore": ".gitignore"}
+RENAMES = {"ci.yml": os.path.join(".github", "workflows", "water.yml"), "gitignore": ".gitignore",
+           "dockerignore": ".dockerignore"}
 
 
 def create(name: str, parent: str = ".") -> str:

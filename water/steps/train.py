@@ -110,7 +110,7 @@ class Train(Kind):
         env = {"SM_MODEL_DIR": model_dir, "SM_OUTPUT_DATA_DIR": output_data, "SM_HPS": json.dumps(hyperparameters),
                "SM_CHANNELS": json.dumps(sorted(config.inputs))}
         for channel, uri in config.inputs.items():
-            env[f"SM_CHANNEL_{channel.upper()}"] = sr.for_process(uri)
+            env[f"SM_CHANNEL_{channel.upper()}"] = sr.input_prefix(uri)
         argv = [sr.python(), config.entry]
         for key, value in hyperparameters.items():
             argv += [f"--{key}", value]

@@ -62,7 +62,7 @@ class Transform(Kind):
         with tarfile.open(model_tar) as tar:
             tar.extractall(model_dir, filter="data")
         uri, folder = sr.output_dir(config.output)
-        sr.run_process([sr.python(), "-m", "water.local.inference", entry, model_dir, sr.for_process(config.input),
+        sr.run_process([sr.python(), "-m", "water.local.inference", entry, model_dir, sr.input_prefix(config.input),
                         folder, config.content_type])
         return {"output": uri}
 

@@ -9,7 +9,8 @@ sys.path.insert(0, PROJECT)
 
 
 def test_spec_validates() -> None:
-    done = subprocess.run(["water", "validate", PROJECT], capture_output=True, text=True)
+    # the interpreter running the tests has water: no activated venv or PATH needed
+    done = subprocess.run([sys.executable, "-m", "water", "validate", PROJECT], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("OK __NAME__:")
 
