@@ -441,3 +441,21 @@ def test_water_serve_local_without_a_registered_model_says_so(tmp_path):
     assert result.exit_code == 1
     assert result.output == (f"no model versions under {tmp_path}/.water/models: run a pipeline with a register "
                              "step first\n")
+
+
+@pytest.mark.parametrize("old, new, step", [
+    ('input: "{{steps.features.output}}test/"', 'input: "{{steps.features.output}}nothing/"', "predict"),
+    ('inputs: {train: "{{steps.features.output}}train/"', 'inputs: {train: "{{steps.features.output}}trian/"',
+     "train"),
+])
+def test_a_sagemaker_job_over_a_prefix_without_objects_fails_as_sagemaker_fails_it(tmp_path, old, new, step):
+    path = tmp_path / "demo"
+    shutil.copytree(example_path("demo"), path, ignore=shutil.ignore_patterns(".water"))
+    spec = path / "water.yaml"
+    assert old in spec.read_text()
+    spec.write_text(spec.read_text().replace(old, new))
+    result = runner.run(pipeline_mod.load(str(path)), jobs=1)
+    assert result.status == "failed" and result.steps[step].status == "failed"
+    missing = new.split('"')[1].replace("{{steps.features.output}}", result.steps["features"].outputs["output"])
+    assert result.steps[step].error == (f"no objects under {missing} (SageMaker fails the job the same way: No S3 "
+                                        "objects found under S3 URL)")
