@@ -13,7 +13,7 @@ import yaml
 from conftest import example_path
 from water.cli import cli
 
-COMMANDS = ["delete", "deploy", "diff", "edit", "graph", "history", "iam", "install", "logs", "models", "new", "promote", "render", "resume",
+COMMANDS = ["completion", "delete", "deploy", "diff", "edit", "graph", "history", "iam", "install", "logs", "models", "new", "promote", "render", "resume",
             "rollback", "run", "runs", "schema", "serve", "status", "suspend", "validate"]
 
 
@@ -239,3 +239,22 @@ def test_runs_lists_a_deployed_pipeline_s_runs(water_memory, tmp_path, datadog):
     water_memory("run", "babyweight")
     rows = json.loads(water_memory("runs", "babyweight", "-o", "json"))
     assert len(rows) == 1 and rows[0]["name"].startswith("babyweight-")
+
+
+def test_completion_offers_files_for_paths_and_the_deployed_pipelines_for_names(water_memory, memory_cluster,
+                                                                                tmp_path, datadog, runner):
+    from click.shell_completion import BashComplete
+
+    shutil.copytree(example_path("babyweight"), tmp_path / "p")
+    water_memory("deploy", tmp_path / "p")
+    complete = BashComplete(cli, {"obj": {"cluster": lambda target: memory_cluster.at(target.namespace)}}, "water",
+                            "_WATER_COMPLETE")
+    assert [(c.value, c.type) for c in complete.get_completions(["logs"], "ba")] == [("babyweight", "plain")]
+    assert [(c.value, c.type) for c in complete.get_completions(["logs"], "x")] == []
+    assert [(c.value, c.type) for c in complete.get_completions(["validate"], "pipe")] == [("pipe", "file")]
+    assert [(c.value, c.type) for c in complete.get_completions(["run"], "b")] == [("b", "file"),
+                                                                                ("babyweight", "plain")]
+    unreachable = BashComplete(cli, {"obj": {"cluster": lambda target: 1 / 0}}, "water", "_WATER_COMPLETE")
+    assert unreachable.get_completions(["status"], "b") == []
+    script = runner.invoke(cli, ["completion", "bash"]).stdout
+    assert "_WATER_COMPLETE=bash_complete" in script and "complete -o nosort -F _water_completion water" in script

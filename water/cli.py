@@ -14,7 +14,31 @@ from water.errors import BadParameter, WaterError
 if TYPE_CHECKING:
     from datetime import datetime
 
-PATH_ARG = click.argument("path", required=False, metavar="[PATH]")
+def _pipeline_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list:
+    """A NAME's completions: the pipelines deployed in the namespace (one list request), nothing when the cluster
+    cannot be reached."""
+    from click.shell_completion import CompletionItem
+
+    try:
+        from water import runs
+
+        with ctx:  # the options given so far (and a caller's obj) are what _connect reads
+            names = runs.pipeline_names(_connect(ctx.params.get("context"), ctx.params.get("namespace"),
+                                                 ctx.params.get("kubeconfig")))
+    except Exception:  # noqa: BLE001 - a completion that fails offers nothing rather than a traceback
+        return []
+    return [CompletionItem(name) for name in names if name.startswith(incomplete)]
+
+
+def _paths_or_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list:
+    """A PATH | NAME's completions: the shell's own file completion, then the deployed pipelines."""
+    from click.shell_completion import CompletionItem
+
+    return [CompletionItem(incomplete, type="file"), *_pipeline_names(ctx, param, incomplete)]
+
+
+PATH_ARG = click.argument("path", required=False, metavar="[PATH]", type=click.Path())
+NAME_ARG = click.argument("name", shell_complete=_pipeline_names)
 
 
 class _Aliased(click.Option):
@@ -255,7 +279,7 @@ def _console(yes: bool, err: bool = False):
 
 
 @cli.command("run")
-@click.argument("target", required=False, metavar="[PATH | NAME]")
+@click.argument("target", required=False, metavar="[PATH | NAME]", shell_complete=_paths_or_names)
 @click.option("--local", "local", is_flag=True, help="Run PATH on this machine (no cluster, no AWS).")
 @PARAMS
 @click.option("--from", "from_step", metavar="STEP", help="--local: run STEP and what follows; reuse the rest.")
@@ -352,7 +376,7 @@ def diff(path: str | None, pairs: tuple[str, ...], context: str | None, namespac
 
 
 @cli.command()
-@click.argument("name")
+@NAME_ARG
 @_cluster_options
 def edit(name: str, context: str | None, namespace: str | None, kubeconfig: str | None) -> None:
     """Edit the live spec, then deploy it.
@@ -365,7 +389,7 @@ def edit(name: str, context: str | None, namespace: str | None, kubeconfig: str 
 
 
 @cli.command()
-@click.argument("name")
+@NAME_ARG
 @OUTPUT
 @_cluster_options
 def history(name: str, fmt: str, context: str | None, namespace: str | None, kubeconfig: str | None) -> None:
@@ -381,7 +405,7 @@ def history(name: str, fmt: str, context: str | None, namespace: str | None, kub
 
 
 @cli.command()
-@click.argument("name")
+@NAME_ARG
 @click.option("--to", "number", type=int, help="Revision to go back to (default: the one before the latest).")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask before applying.")
 @_cluster_options
@@ -397,7 +421,7 @@ def rollback(name: str, number: int | None, yes: bool, context: str | None, name
 
 
 @cli.command()
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=_pipeline_names)
 @OUTPUT
 @_cluster_options
 def status(name: str, fmt: str, context: str | None, namespace: str | None, kubeconfig: str | None) -> None:
@@ -427,7 +451,7 @@ def status(name: str, fmt: str, context: str | None, namespace: str | None, kube
 
 
 @cli.command()
-@click.argument("name")
+@NAME_ARG
 @click.argument("run", required=False)
 @click.option("--step", help="Only this step's log.")
 @click.option("-f", "--follow", is_flag=True, help="Keep streaming until the run ends.")
@@ -450,7 +474,7 @@ def _schedule_switch(command: str, suspended: bool, done: str, help_text: str) -
     """`water suspend` and `water resume`: the same patch of spec.suspend, either way."""
 
     @cli.command(command, help=help_text)
-    @click.argument("name")
+    @NAME_ARG
     @_cluster_options
     def switch(name: str, context: str | None, namespace: str | None, kubeconfig: str | None) -> None:
         from water import runs
@@ -464,7 +488,7 @@ _schedule_switch("resume", False, "resumed", "Let the pipeline's schedule start 
 
 
 @cli.command()
-@click.argument("name")
+@NAME_ARG
 @click.option("-y", "--yes", is_flag=True, help="Do not ask (required without a terminal); deletes the endpoints "
               "the pipeline made too, unless --keep-endpoint.")
 @click.option("--keep-endpoint", is_flag=True, help="Leave the SageMaker endpoints the pipeline's endpoint steps "
@@ -675,7 +699,7 @@ def serve(local: str, endpoint: str | None, group: str | None, version: int | No
 
 
 @cli.command("runs")
-@click.argument("target", required=False, metavar="[PATH | NAME]")
+@click.argument("target", required=False, metavar="[PATH | NAME]", shell_complete=_paths_or_names)
 @click.option("--local", "local", is_flag=True, help="Runs of the pipeline at PATH kept on this machine.")
 @OUTPUT
 @_cluster_options
@@ -696,6 +720,20 @@ def runs_command(target: str | None, local: bool, fmt: str, context: str | None,
         rows = runs.detail(_connect(context, namespace, kubeconfig, target), target, limit=100)["runs"]
     _print_data(rows, fmt, [("RUN", "name"), ("PHASE", "phase"), ("STEPS", "steps"), ("STARTED", "started"),
                             ("DURATION", "duration")])
+
+
+@cli.command()
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the shell's completion script for water.
+
+    Commands and options, files for PATH, and the pipelines deployed in the namespace for NAME (read from the
+    cluster as you type)."""
+    from click.shell_completion import get_completion_class
+
+    complete = get_completion_class(shell)
+    assert complete is not None  # the choices are the shells click knows
+    click.echo(complete(cli, {}, "water", "_WATER_COMPLETE").source())
 
 
 EXAMPLES = {  # each command's help ends with these (tests/test_cli.py checks that every command has some)
@@ -735,6 +773,9 @@ EXAMPLES = {  # each command's help ends with these (tests/test_cli.py checks th
             "file://policy.json",
             "water iam --trust https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B7 --account "
             "111122223333"],
+    "completion": ["water completion bash > ~/.local/share/bash-completion/completions/water",
+                   "water completion zsh > \"${fpath[1]}/_water\"",
+                   "water completion fish > ~/.config/fish/completions/water.fish"],
     "install": ["water install --slack-webhook-file - < webhook.txt --aws-role-arn arn:aws:iam::111122223333:role/water",
                 "water install --dry-run -o yaml"],
 }
