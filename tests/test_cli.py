@@ -219,18 +219,26 @@ def test_run_of_a_folder_without_local_says_to_add_it(runner, tmp_path):
     assert f"'{example_path('demo')}' is a folder: to run it on this machine add --local" in result.stderr
 
 
-def test_deploy_warns_of_the_documentation_s_placeholder_account(memory_cluster, tmp_path, runner, datadog):
+def test_deploy_warns_of_the_placeholder_account_and_of_secrets_the_namespace_lacks(memory_cluster, tmp_path,
+                                                                                   runner, datadog):
     shutil.copytree(example_path("babyweight"), tmp_path / "p")
     spec = tmp_path / "p" / "water.yaml"
-    lines = [n for n, line in enumerate(spec.read_text().splitlines(), 1) if "123456789012" in line.split("#")[0]]
-    result = runner.invoke(cli, ["deploy", str(tmp_path / "p"), "-y"],
-                           obj={"cluster": lambda target: memory_cluster.at(target.namespace)})
-    assert result.exit_code == 0, result.output
-    assert lines == [10]
-    assert result.stderr.startswith(f"warning: {spec}: line 10 names AWS account 123456789012, the documentation's "
-                                    "placeholder: put your account there\n")
+
+    def deployed() -> list:
+        result = runner.invoke(cli, ["deploy", str(tmp_path / "p"), "-y"],
+                               obj={"cluster": lambda target: memory_cluster.at(target.namespace)})
+        assert result.exit_code == 0, result.output
+        return [line for line in result.stdout.splitlines() if line.startswith("warning: ")]
+
+    assert deployed() == [
+        f"warning: {spec}: line 10 names AWS account 123456789012, the documentation's placeholder: put your account "
+        "there",
+        "warning: Secret 'slack-webhook' (spec.alerts.slack.webhookSecret) is not in namespace 'ml': the pods that "
+        "read it cannot start until it is there"]
     spec.write_text(spec.read_text().replace("123456789012", "111122223333"))
-    assert "placeholder" not in runner.invoke(cli, ["render", str(tmp_path / "p")]).stderr
+    memory_cluster.at("ml").apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "slack-webhook",
+                                                                                     "namespace": "ml"}})
+    assert deployed() == []
 
 
 def test_runs_lists_a_deployed_pipeline_s_runs(water_memory, tmp_path, datadog):

@@ -33,7 +33,12 @@ def revisions(apiserver):
 
 
 def rendered(water, path):
-    return [d for d in yaml.safe_load_all(water("render", path)) if d]
+    """What `water render` prints on stdout (its warnings go to stderr)."""
+    from click.testing import CliRunner
+
+    from water.cli import cli
+
+    return [d for d in yaml.safe_load_all(CliRunner().invoke(cli, ["render", str(path)]).stdout) if d]
 
 
 def test_first_deploy_creates_everything_then_is_unchanged(water, apiserver, project):

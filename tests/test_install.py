@@ -173,3 +173,12 @@ def test_applying_with_yaml_output_keeps_stdout_to_the_objects(runner, apiserver
     assert [o["kind"] for o in objects][0] == "Namespace" and len(objects) == len(documents())
     assert "namespace/ml created" in result.stderr and "+++ water/namespace/ml" in result.stderr
     assert ("v1/namespaces", None, "ml") in apiserver.api.objects
+
+
+def test_install_without_a_webhook_says_nothing_reaches_slack_until_the_secret_is_there(water, apiserver):
+    warning = ("warning: Secret 'slack-webhook' (--slack-secret) is not in namespace 'ml': nothing reaches Slack, "
+               "from kubewatch or the pipelines' alerts, until it is there (water install --slack-webhook-file FILE "
+               "makes it)")
+    assert warning in water("install").splitlines()
+    water("install", "--slack-webhook-file", "-", input=WEBHOOK)
+    assert "warning:" not in water("install")

@@ -349,8 +349,6 @@ def deploy(path: str | None, pairs: tuple[str, ...], dry_run: bool, yes: bool, f
     from water import deploy as d
 
     bundle = d.bundle_from_path(path, _params(pairs))
-    for warning in bundle.warnings:
-        click.echo(f"warning: {warning}", err=True)
     d.deploy(_connect(context, namespace, kubeconfig), bundle, namespace, dry_run=dry_run, force=force_conflicts,
              console=_console(yes), datadog=_datadog())
 

@@ -39,6 +39,7 @@ class Bundle:
     note: str = "deploy"
     monitors: list = field(default_factory=list)  # Datadog monitor definitions (alerts.datadog.monitors)
     warnings: list = field(default_factory=list)  # what rendering warned about, said before deploying
+    secrets: list = field(default_factory=list)  # [Secret, the field naming it] the pods read
 
     @property
     def objects(self) -> list:
@@ -67,7 +68,7 @@ def bundle_from_pipeline(p: Pipeline, spec: str, params: dict, note: str) -> Bun
     git = gitinfo.describe(p.project_dir)
     rendered = render.render(p, git.get("commit"), strict=True)
     return Bundle(p.name, spec, p.sources(), to_yaml(rendered.objects), p.doc.metadata.namespace, dict(params), git,
-                  note, monitors.definitions(p), rendered.warnings)
+                  note, monitors.definitions(p), rendered.warnings + render.placeholder_accounts(p), p.secrets())
 
 
 def deploy(cluster: Cluster, bundle: Bundle, namespace_flag: str | None, *, dry_run: bool = False, force: bool = False,
@@ -78,6 +79,9 @@ def deploy(cluster: Cluster, bundle: Bundle, namespace_flag: str | None, *, dry_
     p = plan(cluster, bundle, namespace_for(cluster, bundle, namespace_flag), store)
     datadog, monitor_changes = monitor_plan(bundle, p.latest, datadog)
     echo(f"pipeline {bundle.name} in namespace {p.namespace} ({cluster.where})")
+    for line in bundle.warnings + missing_secrets(cluster, bundle.secrets, p.namespace, "the pods that read it "
+                                                  "cannot start until it is there"):
+        echo(f"warning: {line}")
     review(p.pending + [c for c in monitor_changes if c.action != "unchanged"], p.namespace, "deploy",
            dry_run=dry_run, console=console)
     def sync_monitors():
@@ -93,6 +97,22 @@ def deploy(cluster: Cluster, bundle: Bundle, namespace_flag: str | None, *, dry_
         for change in monitor_changes:
             echo(f"{change}{' (dry run)' if change.action != 'unchanged' else ''}")
     return number
+
+
+def missing_secrets(cluster: Cluster, secrets: list, namespace: str, then: str) -> list:
+    """A line for each Secret the pods read ([name, the fields that name it]) that the namespace does not have,
+    ending with `then` (what follows from it); or saying it cannot be asked."""
+    said = []
+    for name in sorted({name for name, _ in secrets}):
+        fields = ", ".join(f for n, f in secrets if n == name)
+        try:
+            found = cluster.get("Secret", name, namespace)
+        except WaterError as exc:
+            said.append(f"cannot tell whether Secret '{name}' ({fields}) is in namespace '{namespace}': {exc}")
+            continue
+        if found is None:
+            said.append(f"Secret '{name}' ({fields}) is not in namespace '{namespace}': {then}")
+    return said
 
 
 def review(pending: list, namespace: str, what: str, *, dry_run: bool, console: Console) -> None:

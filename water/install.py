@@ -152,4 +152,9 @@ def install(cluster: Cluster, settings: Settings, *, dry_run: bool = False, forc
                      "does not exist yet)")
             return objects
     deploy.apply_changes(cluster, rest, dry_run=dry_run, force=force, echo=echo, undo=undo, applied=first)
+    if settings.slack_webhook is None:
+        for line in deploy.missing_secrets(cluster, [[settings.slack_secret, "--slack-secret"]], settings.namespace,
+                                           "nothing reaches Slack, from kubewatch or the pipelines' alerts, until it "
+                                           "is there (water install --slack-webhook-file FILE makes it)"):
+            echo(f"warning: {line}")
     return objects

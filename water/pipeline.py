@@ -93,6 +93,14 @@ class Pipeline:
         when` task decides it, and Argo reads only its true or false)."""
         return conditions.numbers_only(step.when, lambda ref: output_kind(self.by_name, ref) == NUMBER)
 
+    def secrets(self) -> list:
+        """[Secret name, the field that names it] of every Secret the pods read: the Slack webhook's, and each
+        step's env from a Secret."""
+        slack = self.spec.alerts.slack if self.spec.alerts else None
+        found = [[slack.webhook_secret, "spec.alerts.slack.webhookSecret"]] if slack else []
+        return found + [[ref.secret, f"{step.path}.env.{name}"] for step in self.steps
+                        for name, ref in sorted(step.secret_env.items())]
+
     @functools.cached_property
     def by_name(self) -> dict:
         """Step name → step (made once: render asks for thousands of steps)."""

@@ -52,7 +52,6 @@ def render(pipeline: Pipeline, git_commit: str | None = None, strict: bool = Fal
             objects.append(submitter_cronjob(pipeline, git_commit))
         elif schedule:
             objects.append(cron_workflow(pipeline, git_commit))
-    warnings += placeholder_accounts(pipeline)
     for obj in objects:
         size = len(to_json(obj))
         if size > LARGE_OBJECT:
