@@ -127,16 +127,16 @@ def message(config: dict, run_id: str, namespace: str, status: str, failures: st
     """`settings`: the namespace's install-time links (`argo`, `datadog`); the spec's alerts.links win.
     `skipped`: (step, why) of the steps the run skipped."""
     pipeline, links = config["pipeline"], {**(settings or {}), **(config.get("links") or {})}
-    ok = status == "Succeeded"
-    title = f"{'✅' if ok else '❌'} {pipeline} {status.lower()}"
+    ok, started = status == "Succeeded", status == "Running"  # Running: the start hook's message
+    title = f"▶️ {pipeline} started" if started else f"{'✅' if ok else '❌'} {pipeline} {status.lower()}"
     failed = failed_steps(failures, run_id)
     blocks = [
         {"type": "header", "text": {"type": "plain_text", "text": title}},
         {"type": "section", "fields": [
             {"type": "mrkdwn", "text": f"*Pipeline*\n{escape(pipeline)}"},
             {"type": "mrkdwn", "text": f"*Run*\n{escape(run_id)}"},
-            {"type": "mrkdwn", "text": f"*Status*\n{escape(status)}"},
-            {"type": "mrkdwn", "text": f"*Duration*\n{_duration(duration)}"}]},
+            {"type": "mrkdwn", "text": f"*Status*\n{escape(status)}"}]
+            + ([] if started else [{"type": "mrkdwn", "text": f"*Duration*\n{_duration(duration)}"}])},
     ]
     for failure in failed:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _failure_text(failure)}})

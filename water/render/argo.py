@@ -251,20 +251,26 @@ def _task(name: str, template: str, deps: list, after_gate: bool, args: list) ->
     return task
 
 
-def _exit_handler(pipeline: Pipeline, templates: _Templates) -> list:
-    """What runs when the workflow ends: `water-job notify` as alerts.slack.on asks, and, unless the run
-    succeeded, `water-job cleanup` stopping the AWS jobs its steps left running (a step leaves its job on
-    SIGTERM while the run goes on, for the retry that re-attaches; once the run is over, nothing will). No
-    steps, no handler."""
-    steps = _notify_steps(pipeline, templates) if pipeline.spec.alerts.slack else []
+def _exit_handler(pipeline: Pipeline, templates: _Templates) -> tuple[list, dict]:
+    """(what runs when the workflow ends, the workflow's lifecycle hooks): `water-job notify` as alerts.slack.on
+    asks — at the end, and at the start through Argo's `running` hook — and, unless the run succeeded, `water-job
+    cleanup` stopping the AWS jobs its steps left running (a step leaves its job on SIGTERM while the run goes on,
+    for the retry that re-attaches; once the run is over, nothing will). No steps, no handler."""
+    steps, hooks = _notify_steps(pipeline, templates) if pipeline.spec.alerts.slack else ([], {})
     stoppable = [step for step in pipeline.steps if step.kind.stops_aws_job]
     if stoppable:
         steps.append(_cleanup_step(pipeline, stoppable, templates))
-    return [{"name": "exit-handler", "steps": [steps]}] if steps else []
+    return ([{"name": "exit-handler", "steps": [steps]}] if steps else []), hooks
 
 
-def _notify_steps(pipeline: Pipeline, templates: _Templates) -> list:
-    """`{{workflow.failures}}` exists only when something failed, so success and failure are two steps."""
+# Argo runs a workflow's hook once, when its expression first holds over the global parameters
+# (workflow/controller/hooks.go, executeWfLifeCycleHook: the hook's node is made once and then only re-checked)
+STARTED = 'workflow.status == "Running"'
+
+
+def _notify_steps(pipeline: Pipeline, templates: _Templates) -> tuple[list, dict]:
+    """`{{workflow.failures}}` exists only when something failed, so success and failure are two steps; the start
+    is the `running` hook."""
     slack = pipeline.spec.alerts.slack
     secret = [{"name": "SLACK_WEBHOOK_URL",
                "valueFrom": {"secretKeyRef": {"name": slack.webhook_secret, "key": slack.webhook_key}}},
@@ -282,14 +288,16 @@ def _notify_steps(pipeline: Pipeline, templates: _Templates) -> list:
     common = [{"name": "config", "value": pods.encode(config)},
               {"name": "status", "value": "{{workflow.status}}"},
               {"name": "duration", "value": "{{workflow.duration}}"}]
-    steps = []
+    steps: list = []
+    hooks = {"running": {"template": notify, "expression": STARTED, "arguments": {"parameters": list(common)}}} \
+        if "start" in slack.on else {}
     if "failure" in slack.on:
         steps.append({"name": "notify-failure", "template": notify, "when": "{{workflow.status}} != Succeeded",
                       "arguments": {"parameters": common + [{"name": "failures", "value": "{{workflow.failures}}"}]}})
     if "success" in slack.on:
         steps.append({"name": "notify-success", "template": notify, "when": "{{workflow.status}} == Succeeded",
                       "arguments": {"parameters": list(common)}})
-    return steps
+    return steps, hooks
 
 
 def _cleanup_step(pipeline: Pipeline, stoppable: list, templates: _Templates) -> dict:
@@ -333,9 +341,11 @@ def workflow_template(pipeline: Pipeline, git_commit: str | None = None) -> dict
     spec["podSpecPatch"] = pods.GRACE_PATCH
     spec["volumes"] = [pods.TMP_VOLUME]
     spec["ttlStrategy"] = {"secondsAfterCompletion": WEEK}
-    handler = _exit_handler(pipeline, templates)
+    handler, hooks = _exit_handler(pipeline, templates)
     if handler:
         spec["onExit"] = "exit-handler"
+    if hooks:
+        spec["hooks"] = hooks
     spec["templates"] = [{"name": "main", "dag": {"tasks": tasks}}] + templates.templates + handler
     return {"apiVersion": ARGO_API, "kind": "WorkflowTemplate", "metadata": metadata(pipeline, git_commit),
             "spec": spec}

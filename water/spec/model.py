@@ -113,14 +113,14 @@ class Defaults(SpecModel):
 
 
 class SlackAlert(SpecModel):
-    """Post to Slack when a run ends (the Argo exit handler runs `water-job notify`)."""
+    """Post to Slack when a run ends (the Argo exit handler runs `water-job notify`), or starts."""
 
     webhook_secret: str = field(SecretName(), "Secret that holds the incoming-webhook URL.", required=True)
     webhook_key: str = field(Str(r"^[-._a-zA-Z0-9]+$", "a valid Secret key"), "Key of the URL in that Secret.",
                              default="url")
     channel: str = field(PLAIN, "Channel named in the message (the webhook decides where it goes).")
-    on: list = field(List(Enum("failure", "success"), min_items=1, unique=True), "Which outcomes post.",
-                     default=["failure"])
+    on: list = field(List(Enum("failure", "success", "start"), min_items=1, unique=True), "What posts: a run that "
+                     "failed, one that succeeded, one that started (Argo's `running` hook).", default=["failure"])
 
 
 class DatadogAlert(SpecModel):
