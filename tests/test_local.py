@@ -459,3 +459,52 @@ def test_a_sagemaker_job_over_a_prefix_without_objects_fails_as_sagemaker_fails_
     missing = new.split('"')[1].replace("{{steps.features.output}}", result.steps["features"].outputs["output"])
     assert result.steps[step].error == (f"no objects under {missing} (SageMaker fails the job the same way: No S3 "
                                         "objects found under S3 URL)")
+
+
+@pytest.mark.parametrize("command, program", [
+    ('[python, -c, "import time; print(\'working\', flush=True); time.sleep(60)"]', "python"),
+    # a step that ignores SIGINT and SIGTERM, with a child of its own: killed, child and all, after the grace time
+    ('[sh, -c, "trap \'\' INT TERM; echo working; python -c \'import time; time.sleep(60)\'"]', "sh"),
+], ids=["plain", "stubborn"])
+def test_ctrl_c_stops_the_steps_records_the_run_as_interrupted_and_keeps_its_logs(tmp_path, command, program):
+    """As a terminal's Ctrl-C does: SIGINT to water's foreground process group."""
+    import signal
+    import sys
+    import time
+
+    path = _project(tmp_path, f"""\
+      steps:
+        - {{name: slow, container: {{command: {command}}}}}
+        - {{name: after, after: [slow], container: {{command: [sh, -c, "echo never"]}}}}
+    """)
+    started = time.monotonic()
+    water = subprocess.Popen([sys.executable, "-m", "water.cli", "run", "--local", str(path)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, start_new_session=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # pytest may ignore it
+    logs = path / ".water" / "runs"
+    while not any("working" in p.read_text() for p in logs.glob("*/steps/slow.log")):
+        assert time.monotonic() - started < 30 and water.poll() is None, water.communicate()
+        time.sleep(0.05)
+    os.killpg(water.pid, signal.SIGINT)
+    out, err = water.communicate(timeout=30)
+    assert water.returncode == 130, err
+    assert "Aborted" not in err and "Traceback" not in err
+    (record,) = [json.loads(p.read_text()) for p in logs.glob("*/run.json")]
+    assert record["status"] == "interrupted"
+    assert {name: s["status"] for name, s in record["steps"].items()} == {"slow": "interrupted", "after": "skipped"}
+    assert record["steps"]["slow"]["error"] == f"stopped by Ctrl-C ({program} was terminated)"
+    assert "working" in (logs / record["run_id"] / "steps" / "slow.log").read_text()
+    assert "slow interrupted: stopped by Ctrl-C" in out
+    left = [pid for pid in os.listdir("/proc") if pid.isdigit() and _cmdline(pid).endswith("time.sleep(60)")]
+    assert left == []  # the step's process did not outlive the run
+    listed = subprocess.run([sys.executable, "-m", "water.cli", "runs", "--local", str(path)], capture_output=True,
+                            text=True, check=True).stdout
+    assert record["run_id"] in listed and "interrupted" in listed
+
+
+def _cmdline(pid: str) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""

@@ -333,7 +333,7 @@ def _run_local(path: str | None, params: dict, from_step: str | None, only: str 
     finally:
         progress.close()
     click.echo("\n".join(runner.summary(result)))
-    sys.exit(0 if result.status == "succeeded" else 1)
+    sys.exit({"succeeded": 0, "interrupted": 130}.get(result.status, 1))  # 130: a shell's code for Ctrl-C
 
 
 @cli.command()

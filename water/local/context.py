@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import os
+import signal
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass, field
 
 from water import contract, expressions
@@ -26,6 +28,27 @@ class LocalRun:
     data_root: str
     run_dir: str
     values: dict = field(default_factory=dict)  # Ref.key → value, filled as steps finish
+    processes: set = field(default_factory=set)  # the steps' processes running now (Popen)
+    interrupted: threading.Event = field(default_factory=threading.Event)  # Ctrl-C: start nothing more
+
+    def interrupt(self, grace: float = 5.0) -> None:
+        """Ctrl-C: stop the steps' processes and all they started (SIGTERM to each one's process group, SIGKILL
+        after `grace` seconds); their logs stay."""
+        self.interrupted.set()
+        for process in list(self.processes):
+            _signal_group(process, signal.SIGTERM)
+        for process in list(self.processes):
+            try:
+                process.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                _signal_group(process, signal.SIGKILL)
+
+
+def _signal_group(process: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(process.pid, sig)
+    except ProcessLookupError:  # it ended, and its group with it
+        pass
 
     def local_path(self, uri: str) -> str:
         """The folder that stands for an s3:// URI; never outside the data root."""
@@ -95,16 +118,27 @@ class StepRun:
         with open(self.log_path, "a", encoding="utf-8") as log:
             log.write(f"$ {' '.join(argv)}\n")
             log.flush()
+            if self.run.interrupted.is_set():
+                raise Interrupted("stopped by Ctrl-C before it started", self.log_path)
             try:
-                done = subprocess.run(argv, cwd=self.project_dir, env=self.env(env), stdout=log,
-                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, check=False,
-                                      timeout=self.step.timeout)
+                # a process group of its own: Ctrl-C and timeouts stop it with everything it started
+                process = subprocess.Popen(argv, cwd=self.project_dir, env=self.env(env), stdout=log,
+                                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
             except OSError as exc:
                 raise StepFailed(f"cannot run {argv[0]}: {exc.strerror}", self.log_path) from None
+            self.run.processes.add(process)
+            try:
+                code = process.wait(timeout=self.step.timeout)
             except subprocess.TimeoutExpired:
+                _signal_group(process, signal.SIGKILL)
+                process.wait()
                 raise StepFailed(f"timed out after {self.step.timeout}s (the step's timeout)", self.log_path) from None
-        if done.returncode:
-            raise StepFailed(f"{os.path.basename(argv[0])} exited with code {done.returncode}", self.log_path)
+            finally:
+                self.run.processes.discard(process)
+        if self.run.interrupted.is_set():
+            raise Interrupted(f"stopped by Ctrl-C ({os.path.basename(argv[0])} was terminated)", self.log_path)
+        if code:
+            raise StepFailed(f"{os.path.basename(argv[0])} exited with code {code}", self.log_path)
 
     def python(self) -> str:
         return sys.executable
@@ -112,6 +146,10 @@ class StepRun:
     def note(self, line: str) -> None:
         with open(self.log_path, "a", encoding="utf-8") as log:
             log.write(line + "\n")
+
+
+class Interrupted(StepFailed):
+    """The run was stopped (Ctrl-C) while the step ran."""
 
 
 def log_tail(path: str, lines: int = LOG_TAIL) -> list:

@@ -27,8 +27,8 @@ def event_line(result: Any, width: int = 16) -> str:
         return f"{name} reused from the latest run"
     if result.status == "skipped":
         return f"{name} skipped ({result.error})"
-    if result.status == "failed":
-        return f"{name} failed after {result.seconds:.1f}s: {result.error}"
+    if result.status in ("failed", "interrupted"):
+        return f"{name} {result.status} after {result.seconds:.1f}s: {result.error}"
     lines = [result.sizing] if result.sizing else []
     lines.append(f"{name} done in {result.seconds:.1f}s{_detail(result)}")
     return "\n".join(lines + [f"{result.name}: {note}" for note in result.notes])

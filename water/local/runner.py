@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from water import conditions, sizing
 from water.errors import BadInput, WaterError
-from water.local.context import LocalRun, StepFailed, StepRun, log_tail
+from water.local.context import Interrupted, LocalRun, StepFailed, StepRun, log_tail
 from water.local.progress import name_width
 from water.schedule import in_zone
 from water.spec.fields import as_data
@@ -28,7 +28,7 @@ RUNS = os.path.join(".water", "runs")
 @dataclass
 class StepResult:
     name: str
-    status: str  # done | failed | skipped | reused
+    status: str  # done | failed | skipped | reused | interrupted
     seconds: float = 0.0
     outputs: dict = field(default_factory=dict)
     error: str = ""
@@ -45,7 +45,7 @@ class RunResult:
     run_dir: str
     data_root: str
     params: dict
-    status: str = "running"
+    status: str = "running"  # then succeeded | failed | interrupted
     seconds: float = 0.0
     steps: dict = field(default_factory=dict)
 
@@ -114,11 +114,13 @@ def run(pipeline: Pipeline, *, params: dict | None = None, jobs: int | None = No
         local.values.update({f"steps.{name}.{k}": v for k, v in outputs.items()})
         report(result.steps[name])
     started = time.monotonic()
-    _schedule(pipeline, to_run, local, result, jobs or os.cpu_count() or 1, report)
-    result.seconds = time.monotonic() - started
-    failed = [s for s in result.steps.values() if s.status == "failed"]
-    result.status = "failed" if failed else "succeeded"
-    _record(result, now)
+    try:
+        _schedule(pipeline, to_run, local, result, jobs or os.cpu_count() or 1, report)
+    finally:  # a Ctrl-C too: the run is recorded as what it is, with what each step did
+        result.seconds = time.monotonic() - started
+        failed = [s for s in result.steps.values() if s.status == "failed"]
+        result.status = "interrupted" if local.interrupted.is_set() else "failed" if failed else "succeeded"
+        _record(result, now)
     return result
 
 
@@ -169,10 +171,26 @@ def _schedule(pipeline: Pipeline, to_run, local, result: Any, jobs, report: Any)
                 if pending and any(set(s.after) <= finished for s in pending):
                     continue  # a gate just skipped: what it freed is scheduled on the next pass
                 break
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            try:
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+            except KeyboardInterrupt:
+                _interrupted(local, running, pending, finish, result, report)
+                return
             for future in done:
                 step = running.pop(future)
                 finish(step, future.result())
+
+
+def _interrupted(local: LocalRun, running: dict, pending: list, finish: Any, result: Any, report: Any) -> None:
+    """Ctrl-C: the steps' processes stopped, what runs waited for (each recorded as interrupted, its log kept),
+    nothing more started."""
+    local.interrupt()
+    for future, step in running.items():
+        finish(step, future.result())
+    for step in pending:
+        result.steps[step.name] = StepResult(step.name, "skipped", error="the run was interrupted")
+        report(result.steps[step.name])
+    pending.clear()
 
 
 def _execute(local: LocalRun, step: PipelineStep, jobs: int) -> StepResult:
@@ -196,6 +214,8 @@ def _execute(local: LocalRun, step: PipelineStep, jobs: int) -> StepResult:
         outcome.notes = runs[0].notes
         if "bytes" in step.outputs and "output" in outcome.outputs:
             outcome.outputs["bytes"] = str(sizing.measure_folder(local.local_path(outcome.outputs["output"]))[0])
+    except Interrupted as exc:
+        outcome.status, outcome.error, outcome.log = "interrupted", str(exc), exc.log or outcome.log
     except StepFailed as exc:
         outcome.status, outcome.error, outcome.log = "failed", str(exc), exc.log or outcome.log
     except WaterError as exc:  # what a kind's code shared with its pod raises (JobFailed): its message says it all
@@ -230,8 +250,8 @@ def summary(result: RunResult) -> list:
     lines += [step.sizing for step in result.steps.values() if step.sizing]
     lines += [f"{step.name}: {note}" for step in result.steps.values() for note in step.notes]
     for step in result.steps.values():
-        if step.status == "failed":
-            lines.append(f"{step.name} failed: {step.error}")
+        if step.status in ("failed", "interrupted"):
+            lines.append(f"{step.name} {step.status}: {step.error}")
             lines += [f"  | {line}" for line in log_tail(step.log)]
             lines.append(f"  (log: {step.log})")
     lines.append(f"run {result.run_id} {result.status} in {result.seconds:.1f}s; records in {result.run_dir}; "
