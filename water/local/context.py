@@ -43,13 +43,6 @@ class LocalRun:
             except subprocess.TimeoutExpired:
                 _signal_group(process, signal.SIGKILL)
 
-
-def _signal_group(process: subprocess.Popen, sig: int) -> None:
-    try:
-        os.killpg(process.pid, sig)
-    except ProcessLookupError:  # it ended, and its group with it
-        pass
-
     def local_path(self, uri: str) -> str:
         """The folder that stands for an s3:// URI; never outside the data root."""
         if not uri.startswith("s3://"):
@@ -59,6 +52,13 @@ def _signal_group(process: subprocess.Popen, sig: int) -> None:
         if os.path.commonpath([root, path]) != root:
             raise StepFailed(f"'{uri}' points outside the local data root")
         return path + ("/" if uri.endswith("/") else "")
+
+
+def _signal_group(process: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(process.pid, sig)
+    except ProcessLookupError:  # it ended, and its group with it
+        pass
 
 
 @dataclass
