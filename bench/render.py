@@ -1,4 +1,5 @@
-"""Process wall time of `water render` on 10, 500 and 5,000 steps, and of `water --help`,
+"""Process wall time of `water render` on 10, 500 and 5,000 steps, of a `water new` project (whose images are
+`framework:version`), and of `water --help`,
 side by side with Hera and the plain-dict floor rendering the same topology in the same run.
 
 Each round runs every command once, in an order rotated per round (so drift on this shared
@@ -77,12 +78,16 @@ def commands(args, work: str) -> dict:
 
     water = shutil.which("water", path=os.path.dirname(sys.executable)) or "water"
     cmds = {"water --help": [water, "--help"]}
+    scaffold = os.path.join(work, "new")
+    subprocess.run([water, "new", "images", "--dir", scaffold], check=True, stdout=subprocess.DEVNULL)
+    # framework:version images (sklearn:1.2-1, xgboost:1.7-1) resolved from water's table, SDK installed or not
+    cmds["water new project (framework images)"] = [water, "render", os.path.join(scaffold, "images")]
     for size, (case, chains) in SIZES.items():
         folder = os.path.join(work, f"water-{size}")
         os.makedirs(folder, exist_ok=True)
         with open(os.path.join(folder, "water.yaml"), "w") as f:
             f.write(water_spec(topology, case, chains))
-        cmds[f"water {size}"] = [water, "render", folder, "--out", os.path.join(work, f"out-{size}")]
+        cmds[f"water {size}"] = [water, "render", folder, "--dir", os.path.join(work, f"out-{size}")]
         anchor = ["--case", case] + (["--chains", str(chains)] if chains else [])
         cmds[f"floor {size}"] = [sys.executable, os.path.join(args.anchors, "render_floor.py"), *anchor,
                                  "--out", os.path.join(work, f"floor-{size}.yaml")]

@@ -1,4 +1,5 @@
-"""framework:version images (train, transform) resolved at render time through the sagemaker SDK's lookup."""
+"""framework:version images resolved at render time from water's table of SageMaker's images, which holds what the
+sagemaker SDK's own lookup (image_uris.retrieve) answers."""
 from __future__ import annotations
 
 import base64
@@ -10,6 +11,7 @@ from sagemaker import image_uris
 
 from water import pipeline as pipeline_mod
 from water import render as render_mod
+from water.render import images
 from water.errors import SpecError
 
 
@@ -49,7 +51,8 @@ def test_an_unknown_version_is_a_spec_error_at_its_line(project, runner):
     assert result.exit_code == 2
     train, predict = [line.split("babyweight/", 1)[1] for line in result.output.strip().splitlines()]
     assert train == ("water.yaml:42:16: spec.steps[2].train.image: 'xgboost:9.9' is not a SageMaker image for "
-                     "ap-northeast-1: Unsupported xgboost version: 9.9")
+                     "ap-northeast-1: no training image of xgboost 9.9 (known: 0.90-1, 0.90-2, 1, 1.0-1, 1.2-1, 1.2-2, "
+                     "1.3-1, 1.5-1, 1.7-1, latest)")
     assert predict.startswith("water.yaml:53:9: spec.steps[3].transform.image: ")  # serves with train's image
 
 
@@ -65,7 +68,30 @@ def test_without_a_region_render_warns_and_deploy_refuses(project):
     assert [p.field for p in err.value.problems] == ["spec.steps[2].train.image", "spec.steps[3].transform.image"]
 
 
-def test_without_the_sdk_render_says_how_to_get_it(project, monkeypatch):
+def test_without_the_sdk_render_resolves_the_same_images(project, monkeypatch):
+    path = project("babyweight")
+    with_sdk, _ = step_configs(path)
     monkeypatch.setitem(sys.modules, "sagemaker", None)  # import sagemaker now raises ImportError
-    _, warnings = step_configs(project("babyweight"))
-    assert "need the sagemaker SDK (pip install 'water[sagemaker]')" in warnings[0]
+    without, warnings = step_configs(path)
+    assert warnings == [] and without == with_sdk
+
+
+@pytest.mark.parametrize("framework", images.FRAMEWORKS)
+def test_the_table_answers_what_the_sdk_answers(framework):
+    """For each framework and scope: its newest and oldest versions (an alias among them where there is one), on
+    CPU and GPU, in three regions of three partitions' kinds. The table was made from the SDK
+    (`python -m water.render.images`); an SDK whose answers moved fails here until it is made again."""
+    import json
+
+    with open(images.TABLE) as f:
+        table = json.load(f)
+    assert table["sdk"] == __import__("sagemaker").__version__
+    for scope, versions in table["images"].get(framework, {}).items():
+        for version in {list(versions)[0], list(versions)[-1]}:
+            for processor, instance in (("cpu", images.CPU_INSTANCE), ("gpu", images.GPU_INSTANCE)):
+                if processor not in versions[version]:
+                    continue
+                registries = table["registries"][versions[version][processor][1]]
+                for region in [r for r in ("us-east-1", "eu-west-1", "cn-north-1") if r in registries]:
+                    assert images.image_uri(f"{framework}:{version}", region, instance, scope) == image_uris.retrieve(
+                        framework, region, version, instance_type=instance, image_scope=scope), (scope, version)

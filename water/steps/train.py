@@ -1,5 +1,5 @@
-"""`train`: a SageMaker training job (plain boto3; the sagemaker SDK only resolves
-`framework:version` images, and only where the water[sagemaker] extra is installed)."""
+"""`train`: a SageMaker training job (plain boto3; `framework:version` images are resolved when rendering, from
+water's table of SageMaker's images)."""
 from __future__ import annotations
 
 import hashlib
@@ -34,7 +34,7 @@ class TrainSpec(SpecModel):
 
     image: str = field(SAGEMAKER_IMAGE, "Training image: a full image URI, or `framework:version` (e.g. "
                        "xgboost:1.7-1), "
-                       "looked up at render time for spec.aws.region through the sagemaker SDK (water[sagemaker]).",
+                       "looked up at render time for spec.aws.region.",
                        required=True)
     entry: str = field(Str(r"^[\w./-]+\.py$", "a Python file in the project"), "Script-mode entry point, "
                        "uploaded with its folder as the source dir.")
@@ -225,11 +225,11 @@ def stop_if_running(job: Job, job_type: str) -> str | None:
 
 
 def image_uri(image: str) -> str:
-    """A full image URI as SageMaker takes it. `framework:version` is resolved where water renders (with
-    spec.aws.region and water[sagemaker]); one that reaches a pod was left unresolved there."""
+    """A full image URI as SageMaker takes it. `framework:version` is resolved where water renders (for
+    spec.aws.region); one that reaches a pod was left unresolved there."""
     if "/" not in image:
-        raise BadInput(f"image '{image}' was not resolved to an image URI when rendered: set spec.aws.region and "
-                       "install water[sagemaker] where you deploy, or give the full URI")
+        raise BadInput(f"image '{image}' was not resolved to an image URI when rendered: set spec.aws.region, or "
+                       "give the full URI")
     return image
 
 
