@@ -393,3 +393,77 @@ def test_cluster_errors_are_types_carrying_the_servers_status(apiserver):
     with pytest.raises(errors.ServerError) as err:
         cluster.get("ConfigMap", "once")
     assert "tried 4 times" in str(err.value) and err.value.exit_code == 1
+
+
+def test_the_readme_s_day_one_path_works_command_by_command(water, runner, apiserver, kube, aws_env, tmp_path,
+                                                           monkeypatch):
+    """The README's "From your laptop to a cluster" block, in order, as written (the shell's variables given
+    values): the `water` commands against the test API server, the `aws iam` ones as boto3 makes the same calls
+    against moto's IAM (which checks the documents' grammar); docker is not stood in for. The edit the block asks
+    for between them is made as a user would."""
+    import os
+    import re
+    import shlex
+
+    readme = open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")).read()
+    block = readme.split("<!-- day-one -->", 1)[1].split("<!-- /day-one -->", 1)[0]
+    values = {"$REGISTRY": "111122223333.dkr.ecr.us-east-1.amazonaws.com", "$ACCOUNT": "111122223333",
+              "$CLUSTER": "ml", "$WEBHOOK_FILE": str(tmp_path / "webhook.txt")}
+    issuer = "https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B7"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "webhook.txt").write_text("https://hooks.slack.com/services/T000/B000/XXXX\n")
+    ran = []
+    for line in (line.strip() for line in block.splitlines()):
+        for name, value in values.items():
+            line = line.replace(name, value)
+        line = re.sub(r'"\$\(aws eks describe-cluster [^)]*\)"', issuer, line)
+        for command in (part.strip() for part in line.split("&&")):
+            if command.startswith("cd "):
+                monkeypatch.chdir(command[3:])
+            elif command.startswith("aws iam "):
+                _aws_iam(shlex.split(command)[2:])
+                ran.append(f"aws iam {shlex.split(command)[2]}")
+            elif command.startswith("water "):
+                argv, _, target = shlex.split(command)[1:], None, None
+                if ">" in argv:
+                    argv, target = argv[:argv.index(">")], argv[argv.index(">") + 1]
+                if argv[0] == "run":
+                    threading.Thread(target=_finish, args=(apiserver, kube, "Succeeded",
+                                                           [("extract", "rows 3\n")])).start()
+                if target:  # the shell's `>`: stdout only
+                    result = runner.invoke(cli, argv)
+                    assert result.exit_code == 0, result.output
+                    with open(target, "w") as f:
+                        f.write(result.stdout)
+                else:
+                    water(*argv)
+                ran.append(argv[0])
+                if argv[0] == "new":  # the edit the block's next lines ask for
+                    spec = tmp_path / "recsys" / "water.yaml"
+                    spec.write_text(re.sub(r"image: \S+/recsys:0\.1\.0", f"image: {values['$REGISTRY']}/recsys:0.1.0",
+                                           spec.read_text()).replace("123456789012", "111122223333"))
+    assert ran == ["new", "validate", "iam", "iam", "aws iam create-role", "aws iam put-role-policy", "install",
+                   "deploy", "run", "status"]
+    from water.runtime import aws
+
+    role = aws.client("iam").get_role_policy(RoleName="water-runner", PolicyName="recsys")
+    assert role["PolicyDocument"] == json.loads(open(tmp_path / "recsys" / "policy.json").read())
+    assert json.loads(open(tmp_path / "recsys" / "policy.json").read())["Version"] == "2012-10-17"
+    assert "system:serviceaccount:ml:water-runner" in open(tmp_path / "recsys" / "trust.json").read()
+    assert apiserver.api.objects[("v1/serviceaccounts", "ml", "water-runner")]["metadata"]["annotations"] == {
+        "eks.amazonaws.com/role-arn": "arn:aws:iam::111122223333:role/water-runner"}
+    assert ("argoproj.io/v1alpha1/workflowtemplates", "ml", "recsys") in apiserver.api.objects
+
+
+def _aws_iam(argv: list) -> None:
+    """`aws iam create-role | put-role-policy --flag value ...` as boto3's same call (file:// read as the CLI does)."""
+    from water.runtime import aws
+
+    flags = {argv[i][2:]: argv[i + 1] for i in range(1, len(argv), 2)}
+    read = {k: open(v[len("file://"):]).read() if v.startswith("file://") else v for k, v in flags.items()}
+    iam = aws.client("iam")
+    if argv[0] == "create-role":
+        iam.create_role(RoleName=read["role-name"], AssumeRolePolicyDocument=read["assume-role-policy-document"])
+    else:
+        iam.put_role_policy(RoleName=read["role-name"], PolicyName=read["policy-name"],
+                            PolicyDocument=read["policy-document"])
