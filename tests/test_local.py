@@ -508,3 +508,68 @@ def _cmdline(pid: str) -> str:
             return f.read().replace(b"\0", b" ").decode(errors="replace").strip()
     except OSError:
         return ""
+
+
+BUILTIN = """\
+apiVersion: water/v1
+kind: Pipeline
+metadata: {name: builtin}
+spec:
+  image: registry.example.com/builtin:1.0.0
+  aws: {region: us-east-1, sagemakerRole: "arn:aws:iam::111122223333:role/sm"}
+  steps:
+    - name: train
+      train:
+        image: xgboost:1.7-1
+        instance: {type: ml.m5.large}
+        contentType: text/csv
+        hyperparameters: {num_round: 30, objective: "reg:squarederror", max_depth: 3, eta: 0.3}
+        inputs: {train: "s3://data/train/", validation: "s3://data/validation/"}
+        output: s3://data/models/
+        metrics: {rmse: "validation-rmse:([0-9.]+)"}
+    - name: predict
+      after: [train]
+      transform:
+        model: "{{steps.train.model}}"
+        input: s3://data/test/
+        output: s3://data/predictions/
+        instance: {type: ml.m5.large}
+"""
+
+
+def test_sagemaker_s_builtin_xgboost_trains_and_predicts_locally_without_an_entry(tmp_path):
+    """As the container's algorithm mode does: CSV with the label first and no header in the train and validation
+    channels, its hyperparameters, its eval lines in the log (what metric regexes read), `xgboost-model` in
+    model.tar.gz; then batch transform of label-less CSV rows through the same model."""
+    import tarfile
+
+    pytest.importorskip("xgboost")
+    (tmp_path / "water.yaml").write_text(BUILTIN)
+    data = tmp_path / ".water" / "s3" / "data"
+    rows = [(x1, x2, 2 * x1 + x2) for x1 in range(10) for x2 in range(10)]
+    for channel, picked in (("train", rows), ("validation", rows[::3])):
+        (data / channel).mkdir(parents=True)
+        (data / channel / "part.csv").write_text("".join(f"{y},{a},{b}\n" for a, b, y in picked))
+    (data / "test").mkdir()
+    (data / "test" / "rows.csv").write_text("1,2\n9,9\n")
+    result = runner.run(pipeline_mod.load(str(tmp_path)), jobs=1)
+    assert result.status == "succeeded", {n: s.error for n, s in result.steps.items()}
+    assert float(result.steps["train"].outputs["metrics.rmse"]) < 1.0
+    log = open(result.steps["train"].log).read()
+    assert "[29]\ttrain-rmse:" in log and "\tvalidation-rmse:" in log
+    with tarfile.open(result.steps["train"].outputs["model"].replace("s3://", str(tmp_path / ".water" / "s3") + "/")) as tar:
+        assert tar.getnames() == ["xgboost-model"]
+    predicted = (data / "predictions" / "rows.csv.out").read_text().split()
+    assert [round(float(p)) for p in predicted] == [4, 27]
+
+
+def test_a_train_step_without_entry_whose_image_is_not_xgboost_says_what_to_set(tmp_path):
+    (tmp_path / "water.yaml").write_text(BUILTIN.replace("image: xgboost:1.7-1", "image: linear-learner:1"))
+    data = tmp_path / ".water" / "s3" / "data"
+    for channel in ("train", "validation"):
+        (data / channel).mkdir(parents=True)
+        (data / channel / "part.csv").write_text("1,2,3\n")
+    result = runner.run(pipeline_mod.load(str(tmp_path)), jobs=1)
+    assert result.steps["train"].error == ("locally, a train step runs its entry script: set train.entry (only "
+                                           "SageMaker's built-in XGBoost runs here without one, and "
+                                           "linear-learner:1 is not it)")

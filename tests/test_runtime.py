@@ -1098,3 +1098,10 @@ def test_a_rerun_keeps_the_date_of_the_run_it_stands_for():
         "WATER_SCHEDULED_TIME": "2026-11-30T03:00:00+09:00", "WATER_CREATED_TIME": "2026-12-04T09:00:00Z"},
         shared=shared)
     assert job.values()["run.date"] == "2026-11-30"
+
+
+def test_a_train_step_s_content_type_is_every_channel_s(aws_env):
+    """A built-in algorithm reads CSV only when the channel says text/csv (SageMaker's XGBoost defaults to libsvm)."""
+    assert water_job(_pod("train", spec={"contentType": "text/csv"})) == 0
+    (job,) = _training_jobs()
+    assert [c.get("ContentType") for c in job["InputDataConfig"]] == ["text/csv"] * len(job["InputDataConfig"])

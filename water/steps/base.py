@@ -130,6 +130,10 @@ class Kind:
         whose calls water cannot know says so in scope.note."""
         return []
 
+    def local_entry(self, config: Any) -> str:
+        """The script a local run of this step runs (and a model it makes is served with); '' for none."""
+        return ""
+
     def lasting(self, spec: dict, pipeline: str, client: Callable[[str], Any]) -> list:
         """What this step made in AWS that outlives the runs and `water delete` may remove (Lasting each): `spec`,
         the kind's fields as a deployed revision has them; client(service) makes an AWS client."""
@@ -162,5 +166,8 @@ def trained_entry(sr: StepRun, model: str) -> str:
     from water import expressions
 
     trained = [r.name for r in expressions.refs(model) if r.root == "steps" and r.attr == "model"]
-    return (trained and sr.run.pipeline.step(trained[0]).config.entry) or ""
+    if not trained:
+        return ""
+    step = sr.run.pipeline.step(trained[0])
+    return step.kind.local_entry(step.config)
 

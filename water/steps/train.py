@@ -43,6 +43,9 @@ class TrainSpec(SpecModel):
                                   "Hyperparameters (strings to SageMaker); values may hold expressions.", default={})
     inputs: dict = field(Map(Str(r"^[A-Za-z0-9._-]{1,64}$", "a channel name"), S3Uri()), "Input channels: "
                          "name → S3 prefix (SM_CHANNEL_<NAME> in the container).", default={})
+    content_type: str = field(Str(r"^[\w.+-]+/[\w.+-]+$|^(csv|libsvm)$", "a MIME type such as text/csv"),
+                              "ContentType of every input channel, as the algorithm reads it (a built-in algorithm's "
+                              "CSV: text/csv; without it, the algorithm's default: libsvm for XGBoost).")
     output: str = field(S3Uri(), "Where SageMaker writes the model artifact.", required=True)
     spot: bool = field(Bool(), "Use managed spot training (with checkpoints under the output).", default=False)
     max_runtime: int = field(Duration(), "Longest training time (SageMaker's MaxRuntimeInSeconds; default: the "
@@ -95,23 +98,36 @@ class Train(Kind):
                         "raise the step's timeout")
 
 
+    def local_entry(self, config: Any) -> str:
+        """What runs this step here: its entry script, or for SageMaker's built-in XGBoost (an image without entry)
+        water's stand-in for it (water.local.xgboost_builtin), which is also the model's inference code."""
+        if config.entry:
+            return config.entry
+        if config.image.startswith("xgboost:") or "/sagemaker-xgboost:" in config.image:
+            from water.local import xgboost_builtin
+
+            return xgboost_builtin.__file__
+        return ""
+
     def run_local(self, sr: StepRun) -> dict:
         """The entry script in a subprocess with SageMaker's conventions: SM_CHANNEL_<NAME> folders,
         SM_MODEL_DIR, SM_OUTPUT_DATA_DIR, SM_HPS and `--name value` hyperparameters; the model folder is
         packed as <output>/<job>/output/model.tar.gz, as SageMaker does."""
         config, name = sr.step.config, sr.step.name
-        if not config.entry:
-            raise StepFailed("set train.entry to the training script to run this step locally")
+        entry = self.local_entry(config)
+        if not entry:
+            raise StepFailed(f"locally, a train step runs its entry script: set train.entry (only SageMaker's "
+                             f"built-in XGBoost runs here without one, and {config.image} is not it)")
         work = os.path.join(sr.run.run_dir, "steps", name, "sagemaker")
         model_dir, output_data = os.path.join(work, "model"), os.path.join(work, "output")
         os.makedirs(model_dir, exist_ok=True)
         os.makedirs(output_data, exist_ok=True)
         hyperparameters = {k: sr.resolve(v) for k, v in config.hyperparameters.items()}
         env = {"SM_MODEL_DIR": model_dir, "SM_OUTPUT_DATA_DIR": output_data, "SM_HPS": json.dumps(hyperparameters),
-               "SM_CHANNELS": json.dumps(sorted(config.inputs))}
+               "SM_CHANNELS": json.dumps(sorted(config.inputs)), "WATER_CONTENT_TYPE": config.content_type or ""}
         for channel, uri in config.inputs.items():
             env[f"SM_CHANNEL_{channel.upper()}"] = sr.input_prefix(uri)
-        argv = [sr.python(), config.entry]
+        argv = [sr.python(), entry]
         for key, value in hyperparameters.items():
             argv += [f"--{key}", value]
         sr.run_process(argv, env)
@@ -247,7 +263,8 @@ def _training_request(job: Job, name: str, output: str, s3: Any) -> dict[str, An
         "RoleArn": execution_role(job),
         "HyperParameters": hyperparameters,
         "InputDataConfig": [{"ChannelName": channel, "DataSource": {"S3DataSource": {
-            "S3DataType": "S3Prefix", "S3Uri": job.resolve(uri), "S3DataDistributionType": "FullyReplicated"}}}
+            "S3DataType": "S3Prefix", "S3Uri": job.resolve(uri), "S3DataDistributionType": "FullyReplicated"}},
+            **({"ContentType": spec["contentType"]} if spec.get("contentType") else {})}
             for channel, uri in sorted(spec.get("inputs", {}).items())],
         "OutputDataConfig": {"S3OutputPath": output},
         "ResourceConfig": {"InstanceType": instance_type, "InstanceCount": instance_count, "VolumeSizeInGB": 30},
