@@ -161,6 +161,9 @@ def test_new_creates_a_project_that_validates_renders_and_passes_its_own_tests(r
                 ".github/workflows/water.yml", ".dockerignore"]:
         assert (project / rel).is_file(), rel
     assert {".water/", ".git/"} <= set((project / ".dockerignore").read_text().split())
+    ci = yaml.safe_load((project / ".github/workflows/water.yml").read_text())
+    assert ci["env"]["WATER_PACKAGE"] == "${{ vars.WATER_PACKAGE }}"  # water is not on PyPI: the team says where
+    assert ci["jobs"]["check"]["steps"][2]["run"].startswith('test -n "$WATER_PACKAGE" ||')
     assert (project / "water.yaml").read_text().startswith("# yaml-language-server: $schema=./water.schema.json\n")
     kinds = {next(k for k in s if k in ("container", "athena", "glue", "train", "transform"))
              for s in yaml.safe_load((project / "water.yaml").read_text())["spec"]["steps"]}
