@@ -15,6 +15,7 @@ import json
 import os
 import sys
 import tempfile
+from typing import Any
 
 MODEL_NAME = "xgboost-model"  # sagemaker_xgboost_container/constants/xgb_constants.py
 
@@ -84,24 +85,24 @@ def train(env: dict) -> None:
 
 # the inference handler (water.local.inference's convention), as the container's serve_utils answers text/csv
 
-def model_fn(model_dir: str):
+def model_fn(model_dir: str) -> Any:
     booster = _xgboost().Booster()
     booster.load_model(os.path.join(model_dir, MODEL_NAME))
     return booster
 
 
-def input_fn(body: bytes, content_type: str):
+def input_fn(body: bytes, content_type: str) -> Any:
     if not _is_csv(content_type):
         raise ValueError(f"SageMaker's XGBoost answers text/csv here, not {content_type}")
     features, _ = _rows(body, labelled=False)
     return _xgboost().DMatrix(features)
 
 
-def predict_fn(data, model):
+def predict_fn(data: Any, model: Any) -> Any:
     return model.predict(data)
 
 
-def output_fn(prediction, accept: str) -> str:
+def output_fn(prediction: Any, accept: str) -> str:
     return "".join((",".join(f"{v:g}" for v in row) if getattr(row, "ndim", 0) else f"{row:g}") + "\n"
                    for row in prediction)
 
