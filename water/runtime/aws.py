@@ -92,6 +92,18 @@ def already_exists(exc: Exception) -> bool:
     return code in ("ValidationException", "ResourceInUse", "ResourceInUseException") and "already exist" in message
 
 
+def made(create: Callable[[], Any]) -> bool:
+    """Call a create whose name is ours (the run's, or its content's): True if this call made it, False if it was
+    there already ("already exists": an earlier call of ours made it)."""
+    try:
+        create()
+    except Exception as exc:
+        if not already_exists(exc):
+            raise
+        return False
+    return True
+
+
 def _one_line(text: str) -> str:
     return "; ".join(line.strip() for line in text.splitlines() if line.strip())
 

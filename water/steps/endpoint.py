@@ -248,19 +248,20 @@ def serve(target: Target, sagemaker: Any, wait: Callable[[Callable[[], Any]], An
     endpoint created, or updated unless it already serves them or an update toward them is under way; waited for
     until InService. Returns DescribeEndpoint's answer. An update SageMaker rolled back (the endpoint InService
     with another config after ours was asked for), or a Failed endpoint, fails with SageMaker's reason."""
+    from water.runtime.aws import made
     from water.steps.train import describe_or_none
 
     name = target.name
-    _made(lambda: sagemaker.create_model(ModelName=name, PrimaryContainer=target.container,
+    made(lambda: sagemaker.create_model(ModelName=name, PrimaryContainer=target.container,
                                          ExecutionRoleArn=target.role, Tags=target.tags))
-    _made(lambda: sagemaker.create_endpoint_config(
+    made(lambda: sagemaker.create_endpoint_config(
         EndpointConfigName=name, ProductionVariants=[{**target.variant, "ModelName": name}], Tags=target.tags))
     asked = [False]
 
     def settled() -> dict | None:
         found = describe_or_none(sagemaker.describe_endpoint, EndpointName=target.endpoint)
         if found is None:
-            _made(lambda: sagemaker.create_endpoint(EndpointName=target.endpoint, EndpointConfigName=name,
+            made(lambda: sagemaker.create_endpoint(EndpointName=target.endpoint, EndpointConfigName=name,
                                                     Tags=target.tags))
             say(f"creating endpoint {target.endpoint} with config {name}")
             asked[0] = True
@@ -291,17 +292,6 @@ def serve(target: Target, sagemaker: Any, wait: Callable[[Callable[[], Any]], An
     done = wait(settled)
     say(f"endpoint {target.endpoint} serves {name}")
     return done
-
-
-def _made(create: Callable[[], Any]) -> None:
-    """A create of a resource named by its content (or the endpoint's name): "already exists" is as good."""
-    from water.runtime import aws
-
-    try:
-        create()
-    except Exception as exc:
-        if not aws.already_exists(exc):
-            raise
 
 
 KIND = Endpoint()

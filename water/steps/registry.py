@@ -175,14 +175,10 @@ def _ensure_group(job: Job, sagemaker: Any, group: str, lineage: dict) -> None:
     except Exception as exc:
         if not aws.not_found(exc):
             raise
-    try:
-        sagemaker.create_model_package_group(
+    if aws.made(lambda: sagemaker.create_model_package_group(
             ModelPackageGroupName=group, ModelPackageGroupDescription=f"models of water pipeline {job.pipeline}",
-            Tags=[{"Key": "water/pipeline", "Value": lineage["water/pipeline"]}])
+            Tags=[{"Key": "water/pipeline", "Value": lineage["water/pipeline"]}])):
         print(f"created model package group {group}", flush=True)
-    except Exception as exc:
-        if not aws.already_exists(exc):
-            raise
 
 
 def find_version(sagemaker: Any, group: str, lineage: dict) -> dict | None:

@@ -95,12 +95,8 @@ class Transform(Kind):
         from water.steps.train import execution_role, image_uri, instances
 
         spec, once = job.spec, job.client("sagemaker", retries=False)
-        try:
-            once.create_model(ModelName=name, ExecutionRoleArn=execution_role(job), PrimaryContainer={
-                "Image": image_uri(spec["image"]), "ModelDataUrl": job.resolve(spec["model"])})
-        except Exception as exc:
-            if not aws.already_exists(exc):
-                raise
+        aws.made(lambda: once.create_model(ModelName=name, ExecutionRoleArn=execution_role(job), PrimaryContainer={
+            "Image": image_uri(spec["image"]), "ModelDataUrl": job.resolve(spec["model"])}))
         instance_type, instance_count = instances(job)
         once.create_transform_job(
             TransformJobName=name, ModelName=name, BatchStrategy=spec.get("strategy", "MultiRecord"),
