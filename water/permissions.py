@@ -73,12 +73,17 @@ def pass_role(scope: Scope, sid: str, role: str | None) -> list:
                                                                         "sagemaker.amazonaws.com"}})]
 
 
-def sagemaker_jobs(scope: Scope, sid: str, job_type: str, step: str, actions: list) -> list:
-    """A step's SageMaker jobs (and models) of every run: their names start `<pipeline>-<step>-`
-    (water.steps.train.job_name); SageMaker's ARNs hold names in lower case. Listing them cannot be narrowed
-    (List*Jobs has no resource), and needs no more: the answer is names."""
+def sagemaker_named(scope: Scope, sid: str, resource_type: str, step: str, actions: list) -> dict:
+    """A step's SageMaker jobs (or models) of every run: their names start `<pipeline>-<step>-`
+    (water.steps.train.job_name); SageMaker's ARNs hold names in lower case."""
     prefix = f"{scope.pipeline[:26]}-{step[:26]}-".replace("_", "-").lower()
-    return [statement(sid, actions, [scope.arn("sagemaker", f"{job_type}/{prefix}*")]),
+    return statement(sid, actions, [scope.arn("sagemaker", f"{resource_type}/{prefix}*")])
+
+
+def sagemaker_jobs(scope: Scope, sid: str, job_type: str, step: str, actions: list) -> list:
+    """sagemaker_named's jobs, and listing them: that cannot be narrowed (List*Jobs has no resource), and needs
+    no more: the answer is names."""
+    return [sagemaker_named(scope, sid, job_type, step, actions),
             statement(f"{sid}List", [f"sagemaker:List{_camel(job_type)}s"], ["*"])]
 
 

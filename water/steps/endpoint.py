@@ -311,16 +311,26 @@ def serving(sagemaker: Any, group: str) -> dict:
     return served
 
 
+def _serving_now(sagemaker: Any, endpoint: str) -> tuple[dict, dict | None, dict | None]:
+    """(DescribeEndpoint's answer, its config's first variant, that variant's model) of an endpoint; None for
+    what it does not have yet (an endpoint being created has no config)."""
+    described = sagemaker.describe_endpoint(EndpointName=endpoint)
+    config = described.get("EndpointConfigName")
+    variants = sagemaker.describe_endpoint_config(EndpointConfigName=config)["ProductionVariants"] if config else []
+    if not variants:
+        return described, None, None
+    return described, variants[0], sagemaker.describe_model(ModelName=variants[0]["ModelName"])
+
+
+def _package_of(model: dict | None) -> tuple[str, int] | None:
+    """(group, version) of the model package a SageMaker model runs; None for any other model."""
+    found = MODEL_PACKAGE.match(((model or {}).get("PrimaryContainer") or {}).get("ModelPackageName", ""))
+    return (found[1], int(found[2])) if found else None
+
+
 def _served_version(sagemaker: Any, endpoint: str) -> tuple[str, int] | None:
     """(group, version) of the model package the endpoint serves; None for an endpoint serving something else."""
-    config = sagemaker.describe_endpoint(EndpointName=endpoint).get("EndpointConfigName")
-    variants = sagemaker.describe_endpoint_config(EndpointConfigName=config)["ProductionVariants"] if config else []
-    for variant in variants[:1]:
-        container = sagemaker.describe_model(ModelName=variant["ModelName"]).get("PrimaryContainer") or {}
-        found = MODEL_PACKAGE.match(container.get("ModelPackageName", ""))
-        if found:
-            return found[1], int(found[2])
-    return None
+    return _package_of(_serving_now(sagemaker, endpoint)[2])
 
 
 def live_metrics(sagemaker: Any, group: str) -> tuple | None:
@@ -381,18 +391,20 @@ def _packages(sagemaker: Any, group: str) -> list:
 
 
 def _promotion(sagemaker: Any, group: str, version: int, arn: str, endpoint: str) -> Promotion:
-    described = sagemaker.describe_endpoint(EndpointName=endpoint)
-    (variant, *_) = sagemaker.describe_endpoint_config(
-        EndpointConfigName=described["EndpointConfigName"])["ProductionVariants"]
-    model = sagemaker.describe_model(ModelName=variant["ModelName"])
-    was = MODEL_PACKAGE.match((model.get("PrimaryContainer") or {}).get("ModelPackageName", ""))
+    from water.errors import WaterError
+
+    described, variant, model = _serving_now(sagemaker, endpoint)
+    if variant is None or model is None:
+        raise WaterError(f"endpoint {endpoint} serves no model yet ({described['EndpointStatus']}): promote once "
+                         "it does")
+    was = _package_of(model)
     kept = {k: v for k, v in variant.items() if k in ("VariantName", "InstanceType", "InitialInstanceCount",
                                                         "InitialVariantWeight", "ServerlessConfig")}
     tags = [t for t in sagemaker.list_tags(ResourceArn=described["EndpointArn"]).get("Tags", [])
             if t["Key"] in ("water/pipeline", "water/step")]
     target = Target(endpoint, {"ModelPackageName": arn}, model["ExecutionRoleArn"], kept,
                     described.get("LastDeploymentConfig") or None, tags)
-    return Promotion(group, version, arn, endpoint, int(was[2]) if was and was[1] == group else None, target)
+    return Promotion(group, version, arn, endpoint, was[1] if was and was[0] == group else None, target)
 
 
 METADATA_TEXT = re.compile(r"[^\w\s.:/=+@-]")  # what SageMaker's metadata values may not hold (botocore's pattern)

@@ -116,7 +116,7 @@ class Transform(Kind):
         config, name = step.config, iam.sid(step.name)
         return [*iam.sagemaker_jobs(scope, f"{name}Jobs", "transform-job", step.name, [
                     "sagemaker:CreateTransformJob", "sagemaker:DescribeTransformJob", "sagemaker:StopTransformJob"]),
-                *iam.sagemaker_jobs(scope, f"{name}Models", "model", step.name, ["sagemaker:CreateModel"])[:1],
+                iam.sagemaker_named(scope, f"{name}Models", "model", step.name, ["sagemaker:CreateModel"]),
                 *iam.pass_role(scope, f"{name}Role", config.role),
                 *iam.s3_access(scope, name, [config.output], write=True)]
 
