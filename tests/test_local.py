@@ -502,6 +502,24 @@ def test_ctrl_c_stops_the_steps_records_the_run_as_interrupted_and_keeps_its_log
     assert record["run_id"] in listed and "interrupted" in listed
 
 
+def test_ctrl_c_while_the_progress_prints_still_stops_the_run(tmp_path):
+    """Ctrl-C lands wherever the main thread is: here in the progress report of a step starting, outside the
+    scheduler's wait (where a KeyboardInterrupt once escaped, the run unrecorded and its step left running)."""
+    import signal
+
+    path = _project(tmp_path, """\
+      steps:
+        - {name: slow, container: {command: [python, -c, "import time; time.sleep(60)"]}}
+    """)
+    def report(step):
+        if step.status == "running":
+            os.kill(os.getpid(), signal.SIGINT)
+    result = runner.run(pipeline_mod.load(str(path)), jobs=1, report=report)
+    assert result.status == "interrupted" and result.steps["slow"].status == "interrupted"
+    assert json.loads((tmp_path / ".water" / "runs" / result.run_id / "run.json").read_text())["status"] == "interrupted"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # a second Ctrl-C stops water as usual
+
+
 def _cmdline(pid: str) -> str:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:

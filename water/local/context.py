@@ -30,14 +30,17 @@ class LocalRun:
     values: dict = field(default_factory=dict)  # Ref.key → value, filled as steps finish
     processes: set = field(default_factory=set)  # the steps' processes running now (Popen)
     interrupted: threading.Event = field(default_factory=threading.Event)  # Ctrl-C: start nothing more
+    starting: threading.Lock = field(default_factory=threading.Lock)  # a process starts, or the run stops: not both
 
     def interrupt(self, grace: float = 5.0) -> None:
         """Ctrl-C: stop the steps' processes and all they started (SIGTERM to each one's process group, SIGKILL
         after `grace` seconds); their logs stay."""
-        self.interrupted.set()
-        for process in list(self.processes):
+        with self.starting:  # a process started now is in `processes` here, or sees `interrupted` and never starts
+            self.interrupted.set()
+            stopping = list(self.processes)
+        for process in stopping:
             _signal_group(process, signal.SIGTERM)
-        for process in list(self.processes):
+        for process in stopping:
             try:
                 process.wait(timeout=grace)
             except subprocess.TimeoutExpired:
@@ -118,15 +121,7 @@ class StepRun:
         with open(self.log_path, "a", encoding="utf-8") as log:
             log.write(f"$ {' '.join(argv)}\n")
             log.flush()
-            if self.run.interrupted.is_set():
-                raise Interrupted("stopped by Ctrl-C before it started", self.log_path)
-            try:
-                # a process group of its own: Ctrl-C and timeouts stop it with everything it started
-                process = subprocess.Popen(argv, cwd=self.project_dir, env=self.env(env), stdout=log,
-                                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-            except OSError as exc:
-                raise StepFailed(f"cannot run {argv[0]}: {exc.strerror}", self.log_path) from None
-            self.run.processes.add(process)
+            process = self._start(argv, env, log)
             try:
                 code = process.wait(timeout=self.step.timeout)
             except subprocess.TimeoutExpired:
@@ -139,6 +134,19 @@ class StepRun:
             raise Interrupted(f"stopped by Ctrl-C ({os.path.basename(argv[0])} was terminated)", self.log_path)
         if code:
             raise StepFailed(f"{os.path.basename(argv[0])} exited with code {code}", self.log_path)
+
+    def _start(self, argv: list, env: dict | None, log: Any) -> subprocess.Popen:
+        with self.run.starting:
+            if self.run.interrupted.is_set():
+                raise Interrupted("stopped by Ctrl-C before it started", self.log_path)
+            try:
+                # a process group of its own: Ctrl-C and timeouts stop it with everything it started
+                process = subprocess.Popen(argv, cwd=self.project_dir, env=self.env(env), stdout=log,
+                                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+            except OSError as exc:
+                raise StepFailed(f"cannot run {argv[0]}: {exc.strerror}", self.log_path) from None
+            self.run.processes.add(process)
+            return process
 
     def python(self) -> str:
         return sys.executable

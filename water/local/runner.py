@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -23,6 +27,7 @@ if TYPE_CHECKING:
 
 
 RUNS = os.path.join(".water", "runs")
+STOP_POLL_SECONDS = 0.1  # how soon a Ctrl-C is acted on
 
 
 @dataclass
@@ -115,7 +120,8 @@ def run(pipeline: Pipeline, *, params: dict | None = None, jobs: int | None = No
         report(result.steps[name])
     started = time.monotonic()
     try:
-        _schedule(pipeline, to_run, local, result, jobs or os.cpu_count() or 1, report)
+        with _ctrl_c_asks_to_stop() as stop_asked:
+            _schedule(pipeline, to_run, local, result, jobs or os.cpu_count() or 1, report, stop_asked)
     finally:  # a Ctrl-C too: the run is recorded as what it is, with what each step did
         result.seconds = time.monotonic() - started
         failed = [s for s in result.steps.values() if s.status == "failed"]
@@ -133,7 +139,22 @@ def _new_run_id(pipeline: Pipeline, now: datetime) -> str:
     return run_id
 
 
-def _schedule(pipeline: Pipeline, to_run, local, result: Any, jobs, report: Any) -> None:
+@contextmanager
+def _ctrl_c_asks_to_stop() -> Iterator[threading.Event]:
+    """Ctrl-C sets the event instead of raising KeyboardInterrupt wherever the main thread happens to be (a
+    KeyboardInterrupt inside ThreadPoolExecutor.submit escaped the scheduler and left the steps running)."""
+    asked = threading.Event()
+    if threading.current_thread() is not threading.main_thread():  # only the main thread gets signals
+        yield asked
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: asked.set())
+    try:
+        yield asked
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _schedule(pipeline: Pipeline, to_run, local, result: Any, jobs, report: Any, stop_asked: threading.Event) -> None:
     pending = list(to_run)
     running: dict = {}
     def finish(step: PipelineStep, outcome: StepResult) -> None:
@@ -171,9 +192,8 @@ def _schedule(pipeline: Pipeline, to_run, local, result: Any, jobs, report: Any)
                 if pending and any(set(s.after) <= finished for s in pending):
                     continue  # a gate just skipped: what it freed is scheduled on the next pass
                 break
-            try:
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-            except KeyboardInterrupt:
+            done, _ = wait(running, timeout=STOP_POLL_SECONDS, return_when=FIRST_COMPLETED)
+            if stop_asked.is_set():
                 _interrupted(local, running, pending, finish, result, report)
                 return
             for future in done:
