@@ -30,9 +30,13 @@ fi
 "$venv/bin/python" -m pip install --quiet "$root$extras"
 if [ "$extras" = "[test]" ]; then
   # The tests draw with Graphviz's real `dot`, read rendered YAML back with a real Go YAML reader (kubectl, Debian's
-  # kubernetes-client, offline), and make a throwaway TLS certificate with openssl.
+  # kubernetes-client, offline), make a throwaway TLS certificate with openssl, and run the rendered Sensors' rules
+  # with Go's text/template and the sprig and gjson libraries Argo Events uses (tests/argoevents, built offline).
   missing=""
   command -v dot >/dev/null 2>&1 || missing="$missing graphviz"
+  command -v go >/dev/null 2>&1 || missing="$missing golang-go"
+  [ -d /usr/share/gocode/src/github.com/Masterminds/sprig ] || missing="$missing golang-github-masterminds-sprig-dev"
+  [ -d /usr/share/gocode/src/github.com/tidwall/gjson ] || missing="$missing golang-github-tidwall-gjson-dev"
   command -v kubectl >/dev/null 2>&1 || missing="$missing kubernetes-client"
   command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
   if [ -n "$missing" ]; then

@@ -22,6 +22,7 @@ TESTS = os.path.join(ROOT, "tests")
 EXAMPLES = sorted(d for d in os.listdir(os.path.join(ROOT, "pipelines"))
                   if os.path.isfile(os.path.join(ROOT, "pipelines", d, "water.yaml")))
 ARGO_PREFIX = "io.argoproj.workflow.v1alpha1."
+EVENTS_PREFIX = "io.argoproj.events.v1alpha1."
 K8S_VERSION = "1.33"
 
 
@@ -53,8 +54,8 @@ def project(tmp_path):
     return make
 
 
-def _strict_argo_schema() -> dict:
-    with open(os.path.join(TESTS, "schemas", "argo-workflows-schema.json")) as f:
+def _strict_argo_schema(file: str = "argo-workflows-schema.json") -> dict:
+    with open(os.path.join(TESTS, "schemas", file)) as f:
         schema = json.load(f)
     defs = schema["definitions"]
     defs["io.k8s.apimachinery.pkg.util.intstr.IntOrString"] = {"type": ["string", "integer"]}
@@ -67,16 +68,18 @@ def _strict_argo_schema() -> dict:
 
 @pytest.fixture(scope="session")
 def argo_errors():
-    """errors(doc) -> list of messages from Argo's official schema, strict."""
+    """errors(doc) -> list of messages from Argo's official schema, strict: Argo Workflows' kinds, and Argo
+    Events' (EventSource, Sensor)."""
     from jsonschema import Draft202012Validator
 
-    schema = _strict_argo_schema()
+    schemas = {ARGO_PREFIX: _strict_argo_schema(), EVENTS_PREFIX: _strict_argo_schema("argo-events-schema.json")}
     validators: dict = {}
 
     def errors(doc: dict) -> list:
         kind = doc["kind"]
         if kind not in validators:
-            sub = {"$ref": f"#/definitions/{ARGO_PREFIX}{kind}", "definitions": schema["definitions"]}
+            prefix = EVENTS_PREFIX if kind in ("EventSource", "Sensor", "EventBus") else ARGO_PREFIX
+            sub = {"$ref": f"#/definitions/{prefix}{kind}", "definitions": schemas[prefix]["definitions"]}
             validators[kind] = Draft202012Validator(sub)
         return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validators[kind].iter_errors(doc)]
 
@@ -108,13 +111,13 @@ def water_bin():
 
 @pytest.fixture
 def apiserver(request, tmp_path, monkeypatch):
-    """A Kubernetes API server emulator on 127.0.0.1 (core kinds + Argo's CRDs), KUBECONFIG pointing at it
+    """A Kubernetes API server emulator on 127.0.0.1 (core kinds + Argo Workflows' and Argo Events' CRDs), KUBECONFIG pointing at it
     with context 'test' and namespace 'ml'. `.api` is the server (state, fault injection). Namespaces 'default'
     and 'ml' exist, or those of a `namespaces(...)` mark (`water install` tests start without 'ml')."""
-    from kubeapi import ARGO, CORE, RunningApiServer
+    from kubeapi import ARGO, CORE, EVENTS, RunningApiServer
 
     mark = request.node.get_closest_marker("namespaces")
-    with RunningApiServer({**CORE, **ARGO}, namespaces=mark.args if mark else ("default", "ml")) as server:
+    with RunningApiServer({**CORE, **ARGO, **EVENTS}, namespaces=mark.args if mark else ("default", "ml")) as server:
         monkeypatch.setenv("KUBECONFIG", server.kubeconfig(tmp_path / "kubeconfig"))
         yield server
 

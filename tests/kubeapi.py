@@ -44,6 +44,10 @@ ARGO = {
     "argoproj.io/v1alpha1/cronworkflows": ("CronWorkflow", True),
     "argoproj.io/v1alpha1/workflows": ("Workflow", True),
 }
+EVENTS = {  # Argo Events' CRDs, in the same API group
+    "argoproj.io/v1alpha1/eventsources": ("EventSource", True),
+    "argoproj.io/v1alpha1/sensors": ("Sensor", True),
+}
 APPLY = "application/apply-patch+yaml"
 NAMESPACE_PATH = re.compile(r"^/api/v1/namespaces/([^/]+)$")
 SERVER_SET = ("uid", "resourceVersion", "creationTimestamp", "generation", "managedFields")

@@ -13,8 +13,9 @@ import yaml
 from conftest import example_path
 from water.cli import cli
 
-COMMANDS = ["completion", "delete", "deploy", "diff", "edit", "graph", "history", "iam", "install", "logs", "models", "new", "promote", "render", "resume",
-            "rollback", "run", "runs", "schema", "serve", "status", "suspend", "validate"]
+COMMANDS = ["backfill", "completion", "delete", "deploy", "diff", "edit", "graph", "history", "iam", "install", "logs",
+            "models", "new", "promote", "render", "resume", "retry", "rollback", "run", "runs", "schema", "serve",
+            "status", "suspend", "validate"]
 
 
 def test_help_lists_every_command_with_a_one_line_description(runner):

@@ -10,7 +10,15 @@ import yaml
 from conftest import ROOT
 
 MANIFESTS = os.path.join(ROOT, "manifests")
-FILES = sorted(f for f in os.listdir(MANIFESTS) if f.endswith(".yaml") and f != "kustomization.yaml")
+KUSTOMIZATIONS = ("", "events")  # manifests/ and its optional part, `water install --events`
+
+
+def _files(folder: str) -> list:
+    return sorted(os.path.join(folder, f) for f in os.listdir(os.path.join(MANIFESTS, folder))
+                  if f.endswith(".yaml") and f != "kustomization.yaml")
+
+
+FILES = [f for folder in KUSTOMIZATIONS for f in _files(folder)]
 
 
 def documents(name=None):
@@ -18,9 +26,10 @@ def documents(name=None):
             if d]
 
 
-def test_kustomization_lists_every_file():
-    kustomization = yaml.safe_load(open(os.path.join(MANIFESTS, "kustomization.yaml")))
-    assert sorted(kustomization["resources"]) == FILES
+@pytest.mark.parametrize("folder", KUSTOMIZATIONS)
+def test_kustomization_lists_every_file(folder):
+    kustomization = yaml.safe_load(open(os.path.join(MANIFESTS, folder, "kustomization.yaml")))
+    assert sorted(os.path.join(folder, f) for f in kustomization["resources"]) == _files(folder)
 
 
 @pytest.mark.parametrize("doc", documents(), ids=lambda d: f"{d['kind']}/{d['metadata']['name']}")
@@ -53,7 +62,7 @@ def test_step_pods_may_report_results_and_read_their_run_and_nothing_more():
 
 
 def test_no_secret_values_anywhere():
-    text = "".join(open(os.path.join(MANIFESTS, f)).read() for f in os.listdir(MANIFESTS))
+    text = "".join(open(os.path.join(top, f)).read() for top, _, names in os.walk(MANIFESTS) for f in names)
     assert "hooks.slack.com" not in text and "AKIA" not in text
     assert not [d for d in documents() if d["kind"] == "Secret"]
     container = next(d for d in documents() if d["kind"] == "Deployment")["spec"]["template"]["spec"][

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from water import expressions
 from water.spec.fields import Ctx, did_you_mean, is_set, mark_of
 from water.spec.marked import file_mark, in_file, text_mark
+from water.spec.types import EXPR_OPEN
 from water.steps import KINDS
 
 if TYPE_CHECKING:
@@ -207,3 +208,35 @@ def _near(project_dir: str, location: str) -> list:
     except OSError:
         return []
 
+
+
+def check_triggers(doc: PipelineDoc, ctx: Ctx) -> None:
+    """Each trigger's queue has a region, and its params are declared parameters made of event fields."""
+    spec = doc.spec
+    for i, trigger in enumerate(spec.triggers):
+        path = f"spec.triggers[{i}]"
+        if spec.runner == "cronjob":
+            ctx.problem(mark_of(spec, "triggers"), "spec.triggers", "triggers need runner: argo (Argo Events "
+                        "submits the WorkflowTemplate)")
+            return
+        if not (trigger.s3.region or spec.aws.region):
+            ctx.problem(mark_of(trigger, "s3"), f"{path}.s3", "the queue's region is unknown",
+                        "set s3.region or spec.aws.region")
+        for name, text in trigger.params.items():
+            at, where = trigger.params.value_marks[name], f"{path}.params.{name}"  # Map gives a MarkedMap
+            if name not in spec.params:
+                ctx.problem(trigger.params.key_marks[name], where,
+                            f"unknown parameter '{name}'", did_you_mean(name, spec.params) or
+                            "declare it under spec.params, with the value a run not started by an event gets")
+            try:
+                refs = expressions.refs_at(text)
+            except expressions.ExpressionError as exc:
+                ctx.problem(text_mark(at, text, exc.offset), where, str(exc))
+                continue
+            if any(isinstance(part, str) and EXPR_OPEN in part for part in expressions.parse(text)):
+                ctx.problem(at, where, "a run parameter cannot hold '{{' (Argo Workflows would read it)")
+            for ref, offset in refs:
+                if ref.root != "event":
+                    ctx.problem(text_mark(at, text, offset), where, f"{{{{{ref.key}}}}} is not known when the event "
+                                "arrives", "a trigger's params are made of event.bucket, event.key, event.size, "
+                                "event.time and event.etag")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
@@ -141,8 +141,10 @@ def render(path: str | None, fmt: str, out_dir: str | None) -> None:
               "pipeline's ServiceAccount: OIDC is the cluster's OIDC provider ARN or issuer URL (`aws eks "
               "describe-cluster --query cluster.identity.oidc.issuer`).")
 @click.option("-n", "--namespace", help="The namespace of the ServiceAccount (default: the spec's, else 'ml').")
+@click.option("--events", is_flag=True, help="The role of the water-events ServiceAccount instead (spec.triggers: "
+              "its EventSource reads the SQS queues).")
 def iam(path: str | None, account: str | None, region: str | None, oidc_provider: str | None,
-        namespace: str | None) -> None:
+        namespace: str | None, events: bool) -> None:
     """The IAM policy the pipeline's step pods need.
 
     Least privilege, built from the spec: the resources it names, S3 prefixes up to their first expression; the
@@ -150,16 +152,17 @@ def iam(path: str | None, account: str | None, region: str | None, oidc_provider
     import json
 
     from water import iam as iam_policy
+    from water.contract import EVENTS_SERVICE_ACCOUNT
 
     pipeline = _load(path)
-    document, notes = iam_policy.policy(pipeline, account, region)
+    document, notes = (iam_policy.events_policy if events else iam_policy.policy)(pipeline, account, region)
     if oidc_provider:
         found = iam_policy.ROLE_ACCOUNT.match((pipeline.spec.aws and pipeline.spec.aws.sagemaker_role) or "")
         owner = account or (found[1] if found else None)
         if owner is None and not oidc_provider.startswith("arn:"):
             raise click.UsageError("--trust with an issuer URL needs --account (or spec.aws.sagemakerRole)")
         document, notes = iam_policy.trust(oidc_provider, owner or "", namespace or pipeline.doc.metadata.namespace or "ml",
-                                           pipeline.spec.service_account), []
+                                           EVENTS_SERVICE_ACCOUNT if events else pipeline.spec.service_account), []
     click.echo(json.dumps(document, indent=2))
     for note in notes:
         click.echo(f"note: {note}", err=True)
@@ -287,21 +290,23 @@ def _console(yes: bool, err: bool = False):
 @click.option("--jobs", type=click.IntRange(1, 256), help="--local: steps at once (default: the cores).")
 @click.option("--date", type=click.DateTime(["%Y-%m-%d"]), help="The day the run stands for ({{run.date}}; "
               "default: today in schedule.timezone), e.g. to redo a past day.")
+@click.option("--event", metavar="s3://BUCKET/KEY", help="--local: run as spec.triggers would for this object (in "
+              "the local data root): its params from the event.")
 @click.option("--wait", is_flag=True, help="Cluster: wait for the run to end; exit 0 if it succeeded, else 1.")
 @click.option("-f", "--follow", is_flag=True, help="Cluster: stream the steps' logs until the run ends.")
 @_cluster_options
 def run_command(target: str | None, local: bool, pairs: tuple[str, ...], from_step: str | None, only: str | None,
-                jobs: int | None, date: datetime | None, wait: bool, follow: bool, context: str | None,
-                namespace: str | None, kubeconfig: str | None) -> None:
+                jobs: int | None, date: datetime | None, event: str | None, wait: bool, follow: bool,
+                context: str | None, namespace: str | None, kubeconfig: str | None) -> None:
     """Run a pipeline: --local PATH here, or NAME on the cluster."""
     day = f"{date:%Y-%m-%d}" if date else None
     if local:
         if wait or follow:
             raise click.UsageError("--wait and --follow are for cluster runs, not --local")
-        _run_local(target, _params(pairs), from_step, only, jobs, day)
+        _run_local(target, _params(pairs), from_step, only, jobs, day, event)
         return
-    if from_step or only or jobs:
-        raise click.UsageError("--from, --only and --jobs need --local")
+    if from_step or only or jobs or event:
+        raise click.UsageError("--from, --only, --jobs and --event need --local")
     if not target:
         raise click.UsageError("name the deployed pipeline to run (or --local PATH)")
     if os.path.exists(target):  # a pipeline's name is a DNS label: a path is meant to run here
@@ -320,16 +325,25 @@ def run_command(target: str | None, local: bool, pairs: tuple[str, ...], from_st
 
 
 def _run_local(path: str | None, params: dict, from_step: str | None, only: str | None, jobs: int | None,
-               date: str | None) -> None:
-    from water.local import runner
-    from water.local.progress import Progress
-
+               date: str | None, event: str | None = None) -> None:
     if from_step and only:
         raise click.UsageError("--from and --only exclude each other")
     p = _load(path, local_files=True)
+    if event:
+        from water import events
+
+        params = {**events.local_params(p, event), **params}  # a --param given as well wins
+    _run_local_record(p, None, jobs, params=params, from_step=from_step, only=only, date=date)
+
+
+def _run_local_record(p: Any, retrying: dict | None, jobs: int | None, **options: Any) -> None:
+    """A local run with progress on stderr, its summary, and its outcome as the exit code."""
+    from water.local import runner
+    from water.local.progress import Progress
+
     progress = Progress([s.name for s in p.steps], sys.stderr, live=sys.stderr.isatty())
     try:
-        result = runner.run(p, params=params, jobs=jobs, from_step=from_step, only=only, report=progress, date=date)
+        result = runner.run(p, jobs=jobs, report=progress, retrying=retrying, **options)
     finally:
         progress.close()
     click.echo("\n".join(runner.summary(result)))
@@ -526,6 +540,10 @@ def delete(name: str, yes: bool, keep_endpoint: bool, context: str | None, names
 @click.option("--aws-role-arn", help="IAM role of the water-runner ServiceAccount (IRSA).")
 @click.option("--argo-url", help="Argo UI that failure messages link to (a pipeline's alerts.links wins).")
 @click.option("--datadog-url", help="Datadog that failure messages link to, e.g. https://app.datadoghq.com.")
+@click.option("--events", is_flag=True, help="Also what spec.triggers need: the water-events ServiceAccount and "
+              "its Role (create Workflows), for the Argo Events pods.")
+@click.option("--events-role-arn", help="--events: IAM role of water-events (IRSA), which reads the SQS queues "
+              "(`water iam --events`).")
 @click.option("--dry-run", is_flag=True, help="Diff and let the server dry-run; with -o yaml, print the objects "
               "without a cluster.")
 @click.option("-o", "--output", "fmt", type=click.Choice(["yaml"]), help="Print the objects (Secret values "
@@ -535,14 +553,15 @@ def delete(name: str, yes: bool, keep_endpoint: bool, context: str | None, names
 @CONTEXT
 @KUBECONFIG
 def install(namespace: str, slack_secret: str, slack_webhook_file: TextIO | None, aws_role_arn: str | None,
-            argo_url: str | None, datadog_url: str | None, dry_run: bool, fmt: str | None, yes: bool,
-            force_conflicts: bool, context: str | None, kubeconfig: str | None) -> None:
+            argo_url: str | None, datadog_url: str | None, events: bool, events_role_arn: str | None, dry_run: bool,
+            fmt: str | None, yes: bool, force_conflicts: bool, context: str | None, kubeconfig: str | None) -> None:
     """Set up the cluster add-ons: namespace, RBAC, kubewatch → Slack."""
     from water import install as i
     from water.render import to_yaml
 
     settings = i.Settings(namespace, slack_secret, aws_role_arn,
-                          slack_webhook_file.read() if slack_webhook_file else None, argo_url, datadog_url)
+                          slack_webhook_file.read() if slack_webhook_file else None, argo_url, datadog_url, events,
+                          events_role_arn)
     if dry_run and fmt:  # like kubectl's --dry-run=client: no cluster needed
         objects = i.render(settings)
     else:
@@ -696,6 +715,108 @@ def serve(local: str, endpoint: str | None, group: str | None, version: int | No
                               str(port)])
 
 
+@cli.command()
+@click.argument("target", required=False, metavar="[PATH | NAME]", shell_complete=_paths_or_names)
+@click.argument("run_name", required=False, metavar="[RUN]")
+@click.option("--local", "local", is_flag=True, help="Retry a run of the pipeline at PATH kept on this machine.")
+@click.option("--jobs", type=click.IntRange(1, 256), help="--local: steps at once (default: the cores).")
+@click.option("--wait", is_flag=True, help="Cluster: wait for the retry to end; exit 0 if it succeeded, else 1.")
+@click.option("-f", "--follow", is_flag=True, help="Cluster: stream the steps' logs until the retry ends.")
+@_cluster_options
+def retry(target: str | None, run_name: str | None, local: bool, jobs: int | None, wait: bool, follow: bool,
+          context: str | None, namespace: str | None, kubeconfig: str | None) -> None:
+    """Run the failed part of a run again.
+
+    A new run with the same parameters and date as RUN (default: the latest failed one): the steps that succeeded
+    in it are not run again, their recorded outputs go to the steps that read them; the failed ones and what
+    follows them run."""
+    if local:
+        if wait or follow:
+            raise click.UsageError("--wait and --follow are for cluster runs, not --local")
+        from water.local import runner
+
+        p = _load(target, local_files=True)
+        _run_local_record(p, runner.failed_run(p, run_name), jobs)
+        return
+    if jobs:
+        raise click.UsageError("--jobs needs --local")
+    if not target:
+        raise click.UsageError("name the deployed pipeline to retry (or --local PATH)")
+    from water import retry as retrying, runs
+
+    cluster = _connect(context, namespace, kubeconfig, target)
+    failed, run, reused = retrying.start(cluster, target, run_name)
+    click.echo(f"workflow/{run['metadata']['name']} created: retries {failed['metadata']['name']}"
+               + (f", reusing {', '.join(reused)}" if reused else ", every step again"))
+    if wait or follow:
+        ended = runs.wait(cluster, run | {"kind": "Workflow"}, follow=follow, echo=click.echo,
+                          progress=lambda line: click.echo(line, err=True), every=_given("run_poll", runs.POLL))
+        sys.exit(0 if ended == "Succeeded" else 1)
+
+
+@cli.command()
+@click.argument("target", required=False, metavar="[PATH | NAME]", shell_complete=_paths_or_names)
+@click.option("--from", "first", type=click.DateTime(["%Y-%m-%d"]), required=True, help="First day (in the "
+              "schedule's time zone).")
+@click.option("--to", "last", type=click.DateTime(["%Y-%m-%d"]), required=True, help="Last day, included.")
+@click.option("--local", "local", is_flag=True, help="Run the days here, one after the other (PATH).")
+@PARAMS
+@click.option("--parallel", type=click.IntRange(1, 100), metavar="N", help="Cluster: at most N of the backfill's "
+              "runs at once (water waits for one to end before starting the next); default: all at once.")
+@click.option("--dry-run", is_flag=True, help="List the ticks and what each would do; start nothing.")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask before starting the runs (never asked without a "
+              "terminal).")
+@_cluster_options
+def backfill(target: str | None, first: datetime, last: datetime, local: bool, pairs: tuple[str, ...],
+             parallel: int | None, dry_run: bool, yes: bool, context: str | None, namespace: str | None,
+             kubeconfig: str | None) -> None:
+    """Run the days a schedule missed.
+
+    One run per tick of the schedule from --from to --to, each standing for its tick ({{run.date}} its date) and
+    named after it: running the same backfill again starts none twice, and ticks the schedule already ran are
+    left alone."""
+    if local:
+        _backfill_local(target, first.date(), last.date(), _params(pairs), dry_run, parallel)
+        return
+    if not target:
+        raise click.UsageError("name the deployed pipeline to backfill (or --local PATH)")
+    from water import backfill as backfilling, runs
+
+    cluster = _connect(context, namespace, kubeconfig, target)
+    ticks = backfilling.plan(cluster, target, first.date(), last.date())
+    todo = [t for t in ticks if not t.ran]
+    if dry_run or not todo:
+        for tick in ticks:
+            click.echo(f"{tick.at.isoformat()}  {f'{tick.ran} exists' if tick.ran else f'workflow/{tick.name} would be created'}")
+        click.echo(f"{len(todo)} of {len(ticks)} tick(s) to run" + (" (dry run)" if dry_run and todo else ""))
+        return
+    if not yes and sys.stdin.isatty() and not click.confirm(
+            f"Start {len(todo)} run(s) of {target} in namespace '{cluster.namespace}'?"):
+        raise click.Abort()
+    created = backfilling.start(cluster, target, ticks, _params(pairs), parallel=parallel, echo=click.echo,
+                                every=_given("run_poll", runs.POLL))
+    click.echo(f"{created} run(s) started, {len(ticks) - created} already there")
+
+
+def _backfill_local(path: str | None, first: Any, last: Any, params: dict, dry_run: bool,
+                    parallel: int | None) -> None:
+    from water.local import runner
+
+    if parallel:
+        raise click.UsageError("--parallel is for cluster backfills: --local runs the days one after the other")
+    p = _load(path, local_files=True)
+    days = runner.backfill_days(p, first, last)
+    failed = 0
+    for day, done in days:
+        if done or dry_run:
+            click.echo(f"{day}  {f'{done} succeeded' if done else 'would run'}")
+            continue
+        result = runner.run(p, params=params, date=day)
+        click.echo(f"{day}  {result.run_id} {result.status}")
+        failed += result.status != "succeeded"
+    sys.exit(1 if failed else 0)
+
+
 @cli.command("runs")
 @click.argument("target", required=False, metavar="[PATH | NAME]", shell_complete=_paths_or_names)
 @click.option("--local", "local", is_flag=True, help="Runs of the pipeline at PATH kept on this machine.")
@@ -743,9 +864,14 @@ EXAMPLES = {  # each command's help ends with these (tests/test_cli.py checks th
     "graph": ["water graph -o svg > dag.svg", "water graph -o mermaid >> README.md"],
     "schema": ["water schema > water.schema.json   # for editors (yaml-language-server)",
                "water schema -o markdown"],
-    "run": ["water run --local pipelines/demo", "water run --local . --only train --param limit=100",
+    "run": ["water run --local pipelines/demo", "water run --local . --event s3://landing/incoming/day.csv", "water run --local . --only train --param limit=100",
             "water run babyweight --wait -f        # on the cluster, with the step logs",
             "water run babyweight --date 2026-11-30"],
+    "backfill": ["water backfill babyweight --from 2026-11-01 --to 2026-11-30 --dry-run",
+                 "water backfill babyweight --from 2026-11-01 --to 2026-11-30 --parallel 3 -y",
+                 "water backfill --local pipelines/demo --from 2026-11-28 --to 2026-11-30"],
+    "retry": ["water retry babyweight                 # the latest failed run", "water retry babyweight "
+              "babyweight-x7k2p --wait -f", "water retry --local pipelines/demo"],
     "runs": ["water runs babyweight", "water runs babyweight -o json", "water runs --local pipelines/demo"],
     "models": ["water models babyweight", "water models babyweight -o json", "water models --local pipelines/demo"],
     "serve": ["water serve --local pipelines/demo --endpoint water-demo --port 8080",

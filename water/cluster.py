@@ -17,6 +17,8 @@ KINDS = {  # kind → (group/version, plural)
     "WorkflowTemplate": ("argoproj.io/v1alpha1", "workflowtemplates"),
     "CronWorkflow": ("argoproj.io/v1alpha1", "cronworkflows"),
     "Workflow": ("argoproj.io/v1alpha1", "workflows"),
+    "EventSource": ("argoproj.io/v1alpha1", "eventsources"),  # Argo Events: spec.triggers
+    "Sensor": ("argoproj.io/v1alpha1", "sensors"),
     "CronJob": ("batch/v1", "cronjobs"),
     "Job": ("batch/v1", "jobs"),
     "ConfigMap": ("v1", "configmaps"),
@@ -29,6 +31,7 @@ KINDS = {  # kind → (group/version, plural)
     "RoleBinding": ("rbac.authorization.k8s.io/v1", "rolebindings"),
 }
 CLUSTER_SCOPED = {"Namespace"}
+ARGO_EVENTS = ("EventSource", "Sensor")
 FIELD_MANAGER = "water"
 SERVER_SET = ("uid", "resourceVersion", "creationTimestamp", "generation")  # metadata the server keeps
 
@@ -80,7 +83,8 @@ class Cluster:
         """A one-line error when the cluster does not serve `kind` (e.g. Argo's CRDs are not installed)."""
         if not self.serves(kind):
             group_version, plural = KINDS[kind]
-            product = "Argo Workflows" if group_version.startswith("argoproj.io/") else group_version
+            product = ("Argo Events" if kind in ARGO_EVENTS else "Argo Workflows") if group_version.startswith(
+                "argoproj.io/") else group_version
             raise ClusterError(f"the cluster has no {kind} API ({group_version}/{plural}): is {product} installed? "
                                f"({self.where})")
 

@@ -61,6 +61,7 @@ def sizing_ref(output: str) -> str:
 # The namespace's install-time links (`water install --argo-url/--datadog-url`), which failure messages use
 # unless a spec's alerts.links says otherwise: the water-settings ConfigMap key of each link.
 SETTINGS_CONFIGMAP = "water-settings"
+EVENTS_SERVICE_ACCOUNT = "water-events"  # the EventSource (reads SQS, IRSA) and Sensor (creates Workflows) pods
 SETTINGS_KEYS = {"argo": "argo-url", "datadog": "datadog-url"}
 
 

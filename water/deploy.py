@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from water.pipeline import Pipeline
 
 
-PRUNABLE = ("WorkflowTemplate", "CronWorkflow", "CronJob")  # what a revision may stop having
+PRUNABLE = ("WorkflowTemplate", "CronWorkflow", "CronJob", "EventSource", "Sensor")  # what a revision may stop having
 
 
 @dataclass
@@ -174,7 +174,10 @@ def plan(cluster: Cluster, bundle: Bundle, namespace: str, store: Any | None = N
     """What deploying the bundle would change; `store`: where its revisions are (default: the cluster's)."""
     store = store or ConfigMapStore(cluster, namespace)
     objects = bundle.objects
-    cluster.require("CronJob" if {o["kind"] for o in objects} <= {"CronJob"} else "WorkflowTemplate")
+    kinds = {o["kind"] for o in objects}
+    cluster.require("CronJob" if kinds <= {"CronJob"} else "WorkflowTemplate")
+    if "Sensor" in kinds:
+        cluster.require("Sensor")
     for obj in objects:
         obj["metadata"]["namespace"] = namespace
     wanted = changes_for(cluster, objects)

@@ -1,6 +1,7 @@
 """water's expressions: `{{run.id}}`, `{{run.date}}`, `{{params.NAME}}`, `{{steps.NAME.OUTPUT}}` (the outputs
 a step's kind declares), `{{models.GROUP.live.metrics.NAME}}` (a metric of the version that serves now; in
-`when:` only), and string literals (`{{ '{{' }}` writes a literal `{{`).
+`when:` only), `{{event.FIELD}}` (the S3 event that started the run; in spec.triggers only), and string
+literals (`{{ '{{' }}` writes a literal `{{`).
 
 Texts are split into literal parts and references; references compile to Argo's
 variables. Anything else inside `{{ }}` is an error: user text never reaches Argo's
@@ -16,17 +17,18 @@ from water.contract import output_param
 
 _TAG = re.compile(r"\{\{(.*?)\}\}", re.S)
 _REF = re.compile(r"^(?:run\.(id|date)|params\.([A-Za-z_][A-Za-z0-9_]*)|steps\.([a-z0-9][-a-z0-9]*)\.([a-z]+(?:\.[A-Za-z][A-Za-z0-9_]*)?)"
-                  r"|models\.([a-zA-Z0-9](?:-*[a-zA-Z0-9])*)\.(live\.metrics\.[A-Za-z][A-Za-z0-9_]*))$")
+                  r"|models\.([a-zA-Z0-9](?:-*[a-zA-Z0-9])*)\.(live\.metrics\.[A-Za-z][A-Za-z0-9_]*)"
+                  r"|event\.(bucket|key|size|time|etag))$")
 _LITERAL = re.compile(r"""^(?:'([^']*)'|"([^"]*)")$""")
-HELP = ("water expressions: run.id, run.date, params.NAME, steps.NAME.OUTPUT, models.GROUP.live.metrics.NAME, or a "
-        "quoted literal")
+HELP = ("water expressions: run.id, run.date, params.NAME, steps.NAME.OUTPUT, models.GROUP.live.metrics.NAME, "
+        "event.bucket|key|size|time|etag (in spec.triggers), or a quoted literal")
 
 
 @dataclass(frozen=True)
 class Ref:
     """A reference to a value known only at run time."""
 
-    root: str  # run | params | steps | models
+    root: str  # run | params | steps | models | event
     name: str  # id/date, the parameter, the step, or the model group
     attr: str = ""  # the step output, or the group's `live.metrics.NAME`
 
@@ -71,6 +73,8 @@ def _part(m: re.Match) -> str | Ref:
         return Ref("run", ref.group(1))
     if ref and ref.group(2):
         return Ref("params", ref.group(2))
+    if ref and ref.group(7):  # what started the run: spec.triggers[].params only
+        return Ref("event", ref.group(7))
     if ref and ref.group(5):
         return Ref("models", ref.group(5), ref.group(6))
     if ref:  # which outputs the step has, its kind says (checked with the pipeline)
@@ -101,6 +105,8 @@ def to_argo(ref: Ref, task_of: Callable[[str], str] = lambda step: step) -> str:
         raise ValueError("{{run.date}} is resolved in the step's pod, never by Argo")
     if ref.root == "params":
         return "{{workflow.parameters.%s}}" % ref.name
+    if ref.root == "event":  # the Sensor writes it into the run's parameters (water.events)
+        raise ValueError("{{event...}} is resolved by the Sensor that starts the run, never by Argo Workflows")
     if ref.root == "models":  # asked of SageMaker by the water-when task that decides the condition
         raise ValueError("{{models...}} is resolved in the step's pod, never by Argo")
     return "{{tasks.%s.outputs.parameters.%s}}" % (task_of(ref.name), output_param(ref.attr))

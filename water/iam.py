@@ -14,6 +14,26 @@ ROLE_ACCOUNT = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/")
 def policy(pipeline: Pipeline, account: str | None = None, region: str | None = None) -> tuple[dict, list]:
     """(the policy document, what the reader should know about it: where a wildcard could not be avoided, and
     why)."""
+    scope = _scope(pipeline, account, region)
+    statements = [s for step in pipeline.steps for s in step.kind.permissions(step, scope)]
+    statements += _live_models(pipeline, scope)
+    return {"Version": POLICY_VERSION, "Statement": permissions.merged(statements)}, scope.notes
+
+
+def events_policy(pipeline: Pipeline, account: str | None = None, region: str | None = None) -> tuple[dict, list]:
+    """The policy of the `water-events` ServiceAccount's role: its EventSource reads each trigger's queue (argo-events
+    eventsources/sources/awssqs/start.go: GetQueueUrl by name, ReceiveMessage, DeleteMessage once dispatched)."""
+    scope = _scope(pipeline, account, region)
+    if not pipeline.spec.triggers:
+        scope.note("the pipeline has no spec.triggers: its EventSource reads nothing")
+    queues = [permissions.Scope(t.s3.region or scope.region, scope.account, scope.pipeline).arn("sqs", t.s3.queue)
+              for t in pipeline.spec.triggers]
+    statements = [permissions.statement("ReadTriggerQueues", ["sqs:GetQueueUrl", "sqs:ReceiveMessage",
+                                                              "sqs:DeleteMessage"], queues)] if queues else []
+    return {"Version": POLICY_VERSION, "Statement": statements}, scope.notes
+
+
+def _scope(pipeline: Pipeline, account: str | None, region: str | None) -> permissions.Scope:
     aws = pipeline.spec.aws
     role = aws.sagemaker_role if aws else None
     found = ROLE_ACCOUNT.match(role or "")
@@ -23,9 +43,7 @@ def policy(pipeline: Pipeline, account: str | None = None, region: str | None = 
         scope.note("no region (spec.aws.region or --region): the ARNs name every region")
     if scope.account == permissions.ANY_ACCOUNT:
         scope.note("no account (the SageMaker role's, or --account): the ARNs name every account")
-    statements = [s for step in pipeline.steps for s in step.kind.permissions(step, scope)]
-    statements += _live_models(pipeline, scope)
-    return {"Version": POLICY_VERSION, "Statement": permissions.merged(statements)}, scope.notes
+    return scope
 
 
 def _live_models(pipeline: Pipeline, scope: permissions.Scope) -> list:

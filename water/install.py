@@ -14,7 +14,7 @@ from typing import Any
 from water import deploy
 from water.cluster import CLUSTER_SCOPED, Cluster
 from water.console import Console
-from water.contract import SETTINGS_CONFIGMAP, SETTINGS_KEYS
+from water.contract import EVENTS_SERVICE_ACCOUNT, SETTINGS_CONFIGMAP, SETTINGS_KEYS
 from water.errors import InstallError
 from water.render.pods import MANAGED_BY
 from water.spec.fields import Ctx
@@ -27,6 +27,7 @@ KUBEWATCH_FILE = ".kubewatch.yaml"
 CHECKSUM_ANNOTATION = "water/config-checksum"
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
 RUNNER = "water-runner"
+EVENTS_ADDON = "events"
 SLACK_KEY = "url"
 REDACTED = "<redacted>"  # not base64: a printed Secret cannot be applied by mistake with a wrong value
 
@@ -39,17 +40,23 @@ class Settings:
     slack_webhook: str | None = None  # the URL itself, read from --slack-webhook-file
     argo_url: str | None = None  # links in failure messages (water-settings)
     datadog_url: str | None = None
+    events: bool = False  # spec.triggers' add-on (manifests/events)
+    events_role_arn: str | None = None  # IRSA of water-events: its EventSource reads SQS
 
 
-def addon_objects() -> list:
-    """The add-ons exactly as manifests/ has them, in the kustomization's order."""
+def addon_objects(events: bool = False) -> list:
+    """The add-ons exactly as manifests/ has them, in the kustomization's order; `events`: with manifests/events."""
+    return _kustomized(ADDONS) + (_kustomized(os.path.join(ADDONS, EVENTS_ADDON)) if events else [])
+
+
+def _kustomized(folder: str) -> list:
     import yaml
 
-    with open(os.path.join(ADDONS, "kustomization.yaml"), encoding="utf-8") as f:
+    with open(os.path.join(folder, "kustomization.yaml"), encoding="utf-8") as f:
         resources = yaml.safe_load(f)["resources"]
     objects = []
     for name in resources:
-        with open(os.path.join(ADDONS, name), encoding="utf-8") as f:
+        with open(os.path.join(folder, name), encoding="utf-8") as f:
             objects += [o for o in yaml.safe_load_all(f) if o]
     return objects
 
@@ -59,10 +66,13 @@ def render(settings: Settings) -> list:
     _check("--namespace", settings.namespace, Name(63))
     _check("--slack-secret", settings.slack_secret, DNS_SUBDOMAIN)
     for flag, value, kind in (("--aws-role-arn", settings.aws_role_arn, IAM_ROLE), ("--argo-url", settings.argo_url,
-                              URL), ("--datadog-url", settings.datadog_url, URL)):
+                              URL), ("--datadog-url", settings.datadog_url, URL),
+                              ("--events-role-arn", settings.events_role_arn, IAM_ROLE)):
         if value is not None:
             _check(flag, value, kind)
-    objects = copy.deepcopy(addon_objects())
+    if settings.events_role_arn and not settings.events:
+        raise InstallError("--events-role-arn: is the role of water-events, which only --events installs")
+    objects = copy.deepcopy(addon_objects(settings.events))
     for obj in objects:
         _customise(obj, settings)
     config = next(o for o in objects if (o["kind"], o["metadata"]["name"]) == KUBEWATCH_CONFIG)
@@ -88,6 +98,8 @@ def _customise(obj: dict, settings: Settings) -> None:
         obj["data"] = {key: urls[link] for link, key in SETTINGS_KEYS.items() if urls[link]}
     elif obj["kind"] == "ServiceAccount" and meta["name"] == RUNNER and settings.aws_role_arn:
         meta.setdefault("annotations", {})[IRSA_ANNOTATION] = settings.aws_role_arn
+    elif obj["kind"] == "ServiceAccount" and meta["name"] == EVENTS_SERVICE_ACCOUNT and settings.events_role_arn:
+        meta.setdefault("annotations", {})[IRSA_ANNOTATION] = settings.events_role_arn
     elif obj["kind"] == "Deployment":
         for container in obj["spec"]["template"]["spec"]["containers"]:
             for env in container.get("env", []):

@@ -227,6 +227,7 @@ def _check(data, text: str, file: str, project_dir: str) -> Pipeline:
     steps = tuple(_check_step(doc, s, i, upstream, project_dir, ctx) for i, s in enumerate(doc.spec.steps))
     _check_references(doc, steps, upstream, ctx)
     checks.check_runner(doc, ctx)
+    checks.check_triggers(doc, ctx)
     if ctx.problems:
         raise SpecError(ctx.problems)
     # the files as written, as a revision keeps them: an edit of any of them is a new revision
@@ -341,6 +342,9 @@ def _check_references(doc, steps, upstream, ctx) -> None:
                             did_you_mean(ref.name, params) or "declare it under spec.params")
             elif ref.root == "steps":
                 _check_step_ref(step, ref, mark, path, by_name, upstream, ctx)
+            elif ref.root == "event":
+                ctx.problem(mark, path, "{{event...}} is known to a triggered run's parameters only",
+                            "map it to a parameter in spec.triggers[].params and use {{params.NAME}} here")
             elif ref.root == "models" and path != f"{step.path}.when":
                 ctx.problem(mark, path, "{{models...}} is read in when: conditions only (by the task that decides "
                             "them)")

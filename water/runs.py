@@ -53,18 +53,25 @@ def start(cluster: Cluster, name: str, params: dict, date: str | None = None) ->
                                  "uid": found["metadata"]["uid"], "controller": True}]},
             "spec": spec}
         return cluster.create(job)
+    return cluster.create(template_run(found, params, _scheduled_time(cluster, name, date), {"generateName": f"{name}-"}))
+
+
+def template_run(template: dict, params: dict, scheduled_time: str, naming: dict, labels: dict | None = None) -> dict:
+    """A Workflow of the WorkflowTemplate with `params` (each declared, none that Argo would evaluate), standing
+    for `scheduled_time` (RFC 3339), named as `naming` says (name or generateName)."""
+    name = template["metadata"]["name"]
     check_overrides(params)
-    declared = [p["name"] for p in found["spec"].get("arguments", {}).get("parameters", [])]
+    declared = [p["name"] for p in template["spec"].get("arguments", {}).get("parameters", [])]
     for key in params:
         if key not in declared:
             raise BadParameter(f"unknown parameter '{key}' (declared: {', '.join(declared) or 'none'})")
-    spec = {"workflowTemplateRef": {"name": name}}
+    spec: dict = {"workflowTemplateRef": {"name": name}}
     if params:
         spec["arguments"] = {"parameters": [{"name": k, "value": v} for k, v in sorted(params.items())]}
     # as `argo submit --scheduled-time` does (cmd/argo/commands/submit.go): the run's {{workflow.scheduledTime}}
-    annotations = {SCHEDULED_TIME: _scheduled_time(cluster, name, date)}
-    return cluster.create({"apiVersion": ARGO_API, "kind": "Workflow", "metadata": {
-        "generateName": f"{name}-", "labels": labels, "annotations": annotations}, "spec": spec})
+    return {"apiVersion": ARGO_API, "kind": "Workflow", "metadata": {
+        **naming, "labels": {**MANAGED_BY, PIPELINE_LABEL: name, **(labels or {})},
+        "annotations": {SCHEDULED_TIME: scheduled_time}}, "spec": spec}
 
 
 def _scheduled_time(cluster: Cluster, name: str, date: str | None) -> str:

@@ -1,7 +1,7 @@
 """Human summaries of a schedule: its cron, time zone and next run."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -60,3 +60,27 @@ def longest_gap(cron: str, timezone: str, *, days: int = 366, fires: int = 3000)
             break
         previous = current
     return int(longest)
+
+
+def ticks(cron: str, timezone: str, first: date, last: date, limit: int = 10000) -> list[datetime]:
+    """The times the schedule fires from the start of `first` to the end of `last`, in its time zone (DST-aware:
+    a time the clock skips fires at the first moment after the jump, as croniter has it; a time the clock shows
+    twice fires once, at its first showing). At most `limit`: a runaway range is refused, not looped over."""
+    import zoneinfo
+
+    from croniter import croniter
+
+    tz = zoneinfo.ZoneInfo(timezone)
+    start = datetime.combine(first, time.min, tz)
+    end = datetime.combine(last + timedelta(days=1), time.min, tz)
+    found: list[datetime] = []
+    seen = set()
+    fires = croniter(cron, start - timedelta(microseconds=1))
+    while (tick := fires.get_next(datetime)) < end:
+        wall = tick.replace(tzinfo=None)
+        if wall not in seen:
+            seen.add(wall)
+            found.append(tick)
+        if len(found) > limit:
+            raise ValueError(f"more than {limit} runs from {first} to {last}: backfill a shorter range")
+    return found

@@ -11,14 +11,14 @@ from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from water import conditions, sizing
 from water.errors import BadInput, WaterError
 from water.local.context import Interrupted, LocalRun, StepFailed, StepRun, log_tail
 from water.local.progress import name_width
-from water.schedule import in_zone
+from water.schedule import in_zone, ticks
 from water.spec.fields import as_data
 from water.steps import registry
 
@@ -50,9 +50,11 @@ class RunResult:
     run_dir: str
     data_root: str
     params: dict
+    date: str = ""  # {{run.date}}: the day the run stands for
     status: str = "running"  # then succeeded | failed | interrupted
     seconds: float = 0.0
     steps: dict = field(default_factory=dict)
+    retry_of: str = ""  # the run this one retries (water retry --local)
 
 
 def runs_dir(pipeline: Pipeline) -> str:
@@ -99,19 +101,25 @@ def _plan(pipeline: Pipeline, from_step, only) -> tuple[list, dict]:
 
 def run(pipeline: Pipeline, *, params: dict | None = None, jobs: int | None = None, from_step: str | None = None,
         only: str | None = None, report: Any = lambda result: None, now: datetime | None = None,
-        date: str | None = None) -> RunResult:
+        date: str | None = None, retrying: dict | None = None) -> RunResult:
     """Run the pipeline here; `report` gets a StepResult as each step starts and ends (water.local.progress).
-    {{run.date}} is `date`, else today in the schedule's time zone (UTC without one), as on the cluster."""
+    {{run.date}} is `date`, else today in the schedule's time zone (UTC without one), as on the cluster.
+    `retrying`: the record of a run to retry (see `retry`)."""
     now = now or datetime.now().astimezone()
+    if retrying is not None:
+        params, date = retrying["params"], retrying.get("date") or date
+        to_run, reused = _retry_plan(pipeline, retrying)
+    else:
+        to_run, reused = _plan(pipeline, from_step, only)
     date = date or in_zone(now, pipeline.run_zone).strftime("%Y-%m-%d")
     values = pipeline.param_values(params or {})
-    to_run, reused = _plan(pipeline, from_step, only)
     run_id = _new_run_id(pipeline, now)
     run_dir = os.path.join(runs_dir(pipeline), run_id)
     os.makedirs(os.path.join(run_dir, "steps"))
     data_root = os.path.join(pipeline.project_dir, pipeline.spec.local.data_root)
     local = LocalRun(pipeline, run_id, date, values, data_root, run_dir)
-    result = RunResult(pipeline.name, run_id, run_dir, data_root, values)
+    result = RunResult(pipeline.name, run_id, run_dir, data_root, values, date,
+                       retry_of=retrying["run_id"] if retrying else "")
     with open(os.path.join(run_dir, "water.yaml"), "w", encoding="utf-8") as f, open(pipeline.file) as spec:
         f.write(f"# run {run_id}, params {json.dumps(values, sort_keys=True)}\n" + spec.read())
     for name, outputs in reused.items():
@@ -128,6 +136,49 @@ def run(pipeline: Pipeline, *, params: dict | None = None, jobs: int | None = No
         result.status = "interrupted" if local.interrupted.is_set() else "failed" if failed else "succeeded"
         _record(result, now)
     return result
+
+
+def failed_run(pipeline: Pipeline, run_id: str | None = None) -> dict:
+    """The record of RUN, or of the latest local run that failed or was interrupted and has no retry that
+    succeeded: what `water retry --local` runs again."""
+    records = past_runs(pipeline)
+    if run_id is None:
+        done = {r.get("retry_of") for r in records if r.get("status") == "succeeded"}  # retried already
+        found = next((r for r in records if r.get("status") in ("failed", "interrupted") and r["run_id"] not in done),
+                     None)
+        if found is None:
+            raise WaterError(f"{pipeline.name} has no failed local run to retry (water runs --local)")
+        return found
+    found = next((r for r in records if r.get("run_id") == run_id), None)
+    if found is None:
+        raise BadInput(f"no local run '{run_id}' of {pipeline.name} (water runs --local lists them)")
+    if found.get("status") == "succeeded":
+        raise WaterError(f"run '{run_id}' succeeded: nothing to retry")
+    return found
+
+
+def backfill_days(pipeline: Pipeline, first: date, last: date) -> list[tuple[str, str]]:
+    """(day, the local run that already succeeded for it, or '') of each day the schedule fires on from `first`
+    to `last`, in its time zone: what `water backfill --local` runs, one run per day (a local run stands for a
+    day, its {{run.date}})."""
+    schedule = pipeline.spec.schedule
+    if schedule is None:
+        raise BadInput(f"{pipeline.file}: spec.schedule is missing: a backfill runs the days the schedule fires on")
+    if last < first:
+        raise BadInput(f"--to {last} is before --from {first}")
+    try:
+        days = dict.fromkeys(f"{t:%Y-%m-%d}" for t in ticks(schedule.cron, schedule.timezone, first, last))
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+    done = {r.get("date"): r["run_id"] for r in reversed(past_runs(pipeline)) if r.get("status") == "succeeded"}
+    return [(day, done.get(day, "")) for day in days]
+
+
+def _retry_plan(pipeline: Pipeline, record: dict) -> tuple[list, dict]:
+    """The steps that did not succeed in the run, and the outputs of those that did (its own, or what it reused)."""
+    reused = {name: step["outputs"] for name, step in record["steps"].items()
+              if step.get("status") in ("done", "reused") and name in pipeline.by_name}
+    return [s for s in pipeline.steps if s.name not in reused], reused
 
 
 def _new_run_id(pipeline: Pipeline, now: datetime) -> str:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from water.render import images
 from water.render.argo import cron_workflow, workflow_template
 from water.render.cronjob import plain_cronjob, submitter_cronjob
+from water.render.events import event_source, sensor
 from water.render.yamlout import to_yaml
 
 if TYPE_CHECKING:
@@ -52,6 +53,8 @@ def render(pipeline: Pipeline, git_commit: str | None = None, strict: bool = Fal
             objects.append(submitter_cronjob(pipeline, git_commit))
         elif schedule:
             objects.append(cron_workflow(pipeline, git_commit))
+        if pipeline.doc.spec.triggers:
+            objects += [event_source(pipeline, git_commit), sensor(pipeline, git_commit)]
     for obj in objects:
         size = len(to_json(obj))
         if size > LARGE_OBJECT:

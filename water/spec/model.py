@@ -180,6 +180,33 @@ class LocalSettings(SpecModel):
                    "in the project.", default={})
 
 
+S3_BUCKET = Str(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", "an S3 bucket name")
+KEY_PART = Str(r"^[^\s{}]*$", "a key prefix or suffix, as written (not URL-encoded), without spaces or braces")
+
+
+class S3Events(SpecModel):
+    """New objects in a bucket start runs. The bucket's event notifications (ObjectCreated) go to an SQS queue;
+    water's Argo Events EventSource reads the queue and its Sensor submits one run per object version."""
+
+    bucket: str = field(S3_BUCKET, "The bucket whose new objects start runs.", required=True)
+    prefix: str = field(KEY_PART, "Only keys that start with this.", default="")
+    suffix: str = field(KEY_PART, "Only keys that end with this (e.g. .csv).", default="")
+    queue: str = field(Str(r"^[A-Za-z0-9_-]{1,80}$", "an SQS queue name (letters, digits, - and _; at most 80)"),
+                       "The SQS queue (standard, not FIFO) that receives the bucket's notifications.", required=True)
+    region: str = field(Str(r"^[a-z]{2}(-[a-z]+)+-\d$", "an AWS region such as ap-northeast-1"),
+                        "Region of the queue (default: spec.aws.region).")
+
+
+class Trigger(SpecModel):
+    """Something besides the schedule that starts a run: an object arriving in S3."""
+
+    s3: S3Events = field(Model(S3Events), "Runs when objects are created in an S3 bucket.", required=True)
+    params: dict = field(Map(IDENTIFIER, TEXT), "Run parameters (declared under spec.params) from the event: "
+                         "{{event.bucket}}, {{event.key}} (URL-decoded), {{event.size}} (bytes), {{event.time}} "
+                         "(ISO 8601, UTC) and {{event.etag}}, in any text, e.g. s3://{{event.bucket}}/{{event.key}}.",
+                         default={})
+
+
 class PipelineSpec(SpecModel):
     """What the pipeline runs, how and when."""
 
@@ -189,6 +216,8 @@ class PipelineSpec(SpecModel):
     runner: str = field(Enum("argo", "cronjob"), "argo: WorkflowTemplate (+ schedule); cronjob: a single "
                         "container step as a plain Kubernetes CronJob.", default="argo")
     schedule: Schedule = field(Model(Schedule), "When to run; without it the pipeline runs only on `water run`.")
+    triggers: list = field(List(Model(Trigger)), "Runs besides (or instead of) the schedule: each object that "
+                           "lands in S3 starts one (Argo Events).", default=[])
     params: dict = field(Map(IDENTIFIER, Scalar()), "Run parameters with their defaults; `{{params.NAME}}` in "
                          "steps, `--param NAME=VALUE` to override.", default={})
     defaults: Defaults = field(Model(Defaults), "Settings every step gets unless it sets its own.", default={})
