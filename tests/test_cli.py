@@ -13,7 +13,7 @@ import yaml
 from conftest import example_path
 from water.cli import cli
 
-COMMANDS = ["backfill", "completion", "delete", "deploy", "diff", "edit", "graph", "history", "iam", "install", "logs",
+COMMANDS = ["backfill", "completion", "delete", "deploy", "diff", "edit", "events", "graph", "history", "iam", "install", "logs",
             "models", "new", "promote", "render", "resume", "retry", "rollback", "run", "runs", "schema", "serve",
             "status", "suspend", "validate"]
 

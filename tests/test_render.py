@@ -341,6 +341,10 @@ def _decode(text):
 @pytest.mark.parametrize("name", EXAMPLES)
 def test_argo_sees_only_variables_water_emitted(name):
     for obj in render_objects(example_path(name)):
+        if obj["kind"] == "EventSource":
+            continue  # read by Argo Events only
+        if obj["kind"] == "Sensor":  # its Go templates are Argo Events'; the Workflow it creates is Argo's to read
+            obj = [t["template"]["k8s"]["source"]["resource"] for t in obj["spec"]["triggers"]]
         for text in _all_strings(obj):
             for tag in re.findall(r"\{\{.*?\}\}", text):
                 assert ARGO_VARIABLES_WATER_EMITS.match(tag), f"{name}: Argo would evaluate {tag!r} in {text!r}"

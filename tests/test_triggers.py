@@ -266,6 +266,11 @@ def test_deploy_applies_the_event_source_and_sensor_and_prunes_them_with_the_tri
     out = water("deploy", str(tmp_path), "-y")
     assert "eventsource.argoproj.io/arrivals pruned" in out and "sensor.argoproj.io/arrivals pruned" in out
     assert ("argoproj.io/v1alpha1/sensors", "ml", "arrivals") not in apiserver.api.objects
+    (tmp_path / "water.yaml").write_text(SPEC)
+    water("deploy", str(tmp_path), "-y")
+    out = water("delete", "arrivals", "--yes")
+    assert "eventsource.argoproj.io/arrivals deleted" in out and "sensor.argoproj.io/arrivals deleted" in out
+    assert not [k for k in apiserver.api.objects if k[0].endswith(("/sensors", "/eventsources"))]
 
 
 def test_deploy_without_argo_events_is_one_line_and_writes_nothing(tmp_path, runner):
@@ -301,3 +306,63 @@ def test_iam_events_is_the_event_sources_calls_on_the_queue_only(tmp_path, runne
                                 "https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE"])
     condition = json.loads(trust.stdout)["Statement"][0]["Condition"]["StringEquals"]
     assert condition["oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE:sub"] == "system:serviceaccount:ml:water-events"
+
+
+def test_events_setup_makes_the_bucket_notify_the_queue_and_keeps_what_was_there(aws_env, runner):
+    """Against moto's S3 and SQS over HTTP: after setup, a new object under the prefix reaches the queue."""
+    from urllib.parse import unquote_plus
+
+    import boto3
+
+    from conftest import example_path
+    from water.cli import cli
+
+    def client(name):
+        return boto3.client(name, region_name="ap-northeast-1")
+    s3, sqs = client("s3"), client("sqs")
+    s3.create_bucket(Bucket="landing-zone", CreateBucketConfiguration={"LocationConstraint": "ap-northeast-1"})
+    url = sqs.create_queue(QueueName="landing-zone-events")["QueueUrl"]
+    other = sqs.create_queue(QueueName="audit")["QueueUrl"]
+    other_arn = sqs.get_queue_attributes(QueueUrl=other, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    theirs = {"Sid": "audit-team", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+              "Action": "sqs:ReceiveMessage", "Resource": "*"}
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps({"Version": "2012-10-17",
+                                                                             "Statement": [theirs]})})
+    s3.put_bucket_notification_configuration(Bucket="landing-zone", NotificationConfiguration={
+        "QueueConfigurations": [{"Id": "audit", "QueueArn": other_arn, "Events": ["s3:ObjectRemoved:*"]}]})
+    path = example_path("arrivals")
+
+    dry = runner.invoke(cli, ["events", "setup", path, "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert json.loads(dry.stdout)["queueConfiguration"]["QueueArn"].endswith(":landing-zone-events")
+    assert s3.get_bucket_notification_configuration(Bucket="landing-zone")["QueueConfigurations"][0]["Id"] == "audit"
+
+    done = runner.invoke(cli, ["events", "setup", path])
+    assert done.exit_code == 0, done.output
+    assert done.output.splitlines() == ["sqs queue landing-zone-events: policy lets s3://landing-zone send",
+                                        "s3 bucket landing-zone: notifies landing-zone-events of new objects"]
+    policy = json.loads(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])["Attributes"]["Policy"])
+    assert policy["Statement"][0] == theirs and policy["Statement"][1]["Condition"] == {
+        "ArnLike": {"aws:SourceArn": "arn:aws:s3:::landing-zone"}}
+    config = s3.get_bucket_notification_configuration(Bucket="landing-zone")["QueueConfigurations"]
+    assert [c["Id"] for c in config] == ["audit", "water-arrivals-s3-1"]
+
+    sqs.purge_queue(QueueUrl=url)  # S3's s3:TestEvent
+    s3.put_object(Bucket="landing-zone", Key="incoming/2026-12-02.csv", Body=b"id\n1\n")
+    s3.put_object(Bucket="landing-zone", Key="elsewhere/2026-12-02.csv", Body=b"id\n1\n")
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    keys = [json.loads(m["Body"])["Records"][0]["s3"]["object"]["key"] for m in got]
+    assert [unquote_plus(k) for k in keys] == ["incoming/2026-12-02.csv"]  # moto encodes / too (quote_plus)
+
+    again = runner.invoke(cli, ["events", "setup", path])
+    assert again.output.splitlines() == ["sqs queue landing-zone-events: policy unchanged",
+                                         "s3 bucket landing-zone: notification unchanged"]
+
+
+def test_events_setup_of_a_queue_that_is_missing_is_one_line(aws_env, runner):
+    from conftest import example_path
+    from water.cli import cli
+
+    result = runner.invoke(cli, ["events", "setup", example_path("arrivals")])
+    assert result.exit_code == 1
+    assert result.output.startswith("cannot read the queues: ") and len(result.output.splitlines()) == 1

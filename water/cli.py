@@ -817,6 +817,40 @@ def _backfill_local(path: str | None, first: Any, last: Any, params: dict, dry_r
     sys.exit(1 if failed else 0)
 
 
+@cli.group()
+def events() -> None:
+    """AWS's side of spec.triggers."""
+
+
+@events.command("setup")
+@PATH_ARG
+@click.option("--dry-run", is_flag=True, help="Print each trigger's bucket notification and queue policy statement "
+              "(JSON); change nothing.")
+def events_setup(path: str | None, dry_run: bool) -> None:
+    """Make each trigger's bucket notify its SQS queue.
+
+    The queue's policy gets a statement letting the bucket send (S3 sends a test message when the notification is
+    put), the bucket a QueueConfiguration for new objects under the prefix with the suffix; what else is there
+    stays. With your AWS credentials (the standard chain), not the pods'."""
+    import json
+
+    from water import eventsetup
+    from water.runtime import aws
+
+    pipeline = _load(path)
+    if not pipeline.spec.triggers:
+        raise WaterError(f"{pipeline.file}: the pipeline has no spec.triggers")
+    setups = _asking_aws("cannot read the queues", lambda: eventsetup.plans(pipeline, eventsetup.queue_arn_of(
+        aws.client)))
+    for setup in setups:
+        if dry_run:
+            click.echo(json.dumps({"bucket": setup.bucket, "queueConfiguration": setup.notification,
+                                   "queuePolicyStatement": setup.statement}, indent=2))
+        else:
+            _asking_aws(f"cannot set up s3://{setup.bucket} → {setup.queue}",
+                        lambda setup=setup: eventsetup.apply(setup, aws.client, click.echo))
+
+
 @cli.command("runs")
 @click.argument("target", required=False, metavar="[PATH | NAME]", shell_complete=_paths_or_names)
 @click.option("--local", "local", is_flag=True, help="Runs of the pipeline at PATH kept on this machine.")
@@ -867,6 +901,9 @@ EXAMPLES = {  # each command's help ends with these (tests/test_cli.py checks th
     "run": ["water run --local pipelines/demo", "water run --local . --event s3://landing/incoming/day.csv", "water run --local . --only train --param limit=100",
             "water run babyweight --wait -f        # on the cluster, with the step logs",
             "water run babyweight --date 2026-11-30"],
+    "events": ["water events setup --dry-run"],
+    "events setup": ["water events setup --dry-run   # the notification and policy, as JSON",
+                     "water events setup pipelines/arrivals"],
     "backfill": ["water backfill babyweight --from 2026-11-01 --to 2026-11-30 --dry-run",
                  "water backfill babyweight --from 2026-11-01 --to 2026-11-30 --parallel 3 -y",
                  "water backfill --local pipelines/demo --from 2026-11-28 --to 2026-11-30"],
@@ -909,7 +946,9 @@ def _add_examples() -> None:
     import inspect
 
     for name, lines in EXAMPLES.items():
-        command = cli.commands[name]
+        command: Any = cli
+        for word in name.split():  # a group's command: "events setup"
+            command = command.commands[word]
         command.help = inspect.cleandoc(command.help or "") + "\n\n\b\nExamples:\n" + "\n".join(
             f"  {line}" for line in lines)
 
