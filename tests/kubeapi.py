@@ -49,6 +49,11 @@ EVENTS = {  # Argo Events' CRDs, in the same API group
     "argoproj.io/v1alpha1/sensors": ("Sensor", True),
 }
 APPLY = "application/apply-patch+yaml"
+# The real server's limits: a request body of at most 3 MiB (apiserver's MaxRequestBodyBytes, answered 413), and
+# an object etcd stores of at most 1.5 MiB (etcd's --max-request-bytes default; the API server answers 500
+# "etcdserver: request is too large"). A dry run stops before etcd: it never meets the second.
+BODY_LIMIT = 3 * 1024 * 1024
+ETCD_LIMIT = 1536 * 1024
 NAMESPACE_PATH = re.compile(r"^/api/v1/namespaces/([^/]+)$")
 SERVER_SET = ("uid", "resourceVersion", "creationTimestamp", "generation", "managedFields")
 
@@ -338,6 +343,8 @@ class ApiServer(kmock.KubernetesScaffold):
         object_key = (key, ns, meta["name"])
         if dry_run:
             return self._out(key, obj)
+        if len(json.dumps(obj, separators=(",", ":"))) > ETCD_LIMIT:
+            raise ApiError(500, "InternalError", "etcdserver: request is too large")
         with self._lock:
             self.objects[object_key] = obj
             self.owners[object_key] = owners
@@ -462,13 +469,21 @@ def selector_matcher(selector: str):
 
 # --- running it ----------------------------------------------------------------------------------------
 
-class _TlsServer(aiohttp.test_utils.RawTestServer):
-    def __init__(self, handler, *, ssl_context, **kwargs):
+class _Server(aiohttp.test_utils.RawTestServer):
+    """aiohttp's test server with the API server's body limit (aiohttp's own default is 1 MiB), over TLS if given."""
+
+    def __init__(self, handler, *, ssl_context=None, **kwargs):
         super().__init__(handler, **kwargs)
         self.ssl_context = ssl_context
 
     async def start_server(self, loop=None, **kwargs):
-        await super().start_server(loop, ssl=self.ssl_context, **kwargs)
+        await super().start_server(loop, **({"ssl": self.ssl_context} if self.ssl_context else {}), **kwargs)
+
+    async def _make_runner(self, debug=True, **kwargs):
+        def request(message, payload, protocol, writer, task):
+            return aiohttp.web.BaseRequest(message, payload, protocol, writer, task, asyncio.get_running_loop(),
+                                           client_max_size=BODY_LIMIT)
+        return await super()._make_runner(debug=debug, request_factory=request, **kwargs)
 
 
 def self_signed_certificate(directory) -> tuple[str, str]:
@@ -513,11 +528,11 @@ class RunningApiServer:
     async def _serve(self):
         self._stop = asyncio.Event()
         self._loop = asyncio.get_running_loop()
-        server_class = aiohttp.test_utils.RawTestServer
+        server_class = _Server
         if self.tls:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(*self.tls)
-            server_class = functools.partial(_TlsServer, ssl_context=context)
+            server_class = functools.partial(_Server, ssl_context=context)
         async with self.api, kmock.Server(self.api, server_cls=server_class) as server:
             self.url = str(server.url).rstrip("/")
             self._ready.set()

@@ -101,9 +101,11 @@ def _load(path: str | None, local_files: bool = False):
 @PATH_ARG
 def validate(path: str | None) -> None:
     """Check a spec: a summary, or every problem with its line."""
+    from water import render as r
     from water.schedule import describe
 
     p = _load(path, local_files=True)
+    r.render(p).refuse_too_large()  # as deploy would meet it
     steps = len(p.steps)
     click.echo(f"OK {p.name}: {steps} step{'s' if steps != 1 else ''}, {describe(p.spec.schedule)}")
 
@@ -260,24 +262,30 @@ def _datadog():
 
 OUTPUT = click.option("-o", "--output", "fmt", type=click.Choice(["table", "yaml", "json"]), default="table",
                       show_default=True, help="Output format.")
+FULL_DIFF = click.option("--full", is_flag=True, help="Show a huge diff in full (by default: its first lines and "
+                         "the counts).")
 PARAMS = click.option("--param", "pairs", multiple=True, metavar="NAME=VALUE", help="Override a run parameter.")
 
 
-def _print_diff(text: str, err: bool = False) -> None:
+def _print_diff(text: str, err: bool = False, full: bool = True) -> None:
+    """A diff in colour; unless `full`, a huge one summarized (its first lines and the counts)."""
+    from water import review
+
     colours = {"+": "green", "-": "red", "@": "cyan"}
-    for line in text.splitlines():
+    for line in (text if full else review.summarized(text)).splitlines():
         click.echo(click.style(line, fg=colours.get(line[:1])) if not line.startswith(("+++", "---")) else
                    click.style(line, bold=True), err=err)
 
 
-def _console(yes: bool, err: bool = False):
+def _console(yes: bool, err: bool = False, full: bool = True):
     """Progress and diffs on stdout (stderr when stdout carries the objects), in colour; a question before
     applying only on a terminal and without --yes."""
     from water.console import Console
 
     ask = None if yes or not sys.stdin.isatty() else (
         lambda count, namespace: click.confirm(f"Apply {count} change(s) to namespace '{namespace}'?", err=err))
-    return Console(echo=lambda line: click.echo(line, err=err), show_diff=lambda text: _print_diff(text, err=err),
+    return Console(echo=lambda line: click.echo(line, err=err),
+                   show_diff=lambda text: _print_diff(text, err=err, full=full),
                    confirm=ask)
 
 
@@ -354,24 +362,26 @@ def _run_local_record(p: Any, retrying: dict | None, jobs: int | None, **options
 @PATH_ARG
 @PARAMS
 @click.option("--dry-run", is_flag=True, help="Show the diff and let the server dry-run it; change nothing.")
+@FULL_DIFF
 @YES_APPLY
 @FORCE_CONFLICTS
 @_cluster_options
-def deploy(path: str | None, pairs: tuple[str, ...], dry_run: bool, yes: bool, force_conflicts: bool,
+def deploy(path: str | None, pairs: tuple[str, ...], dry_run: bool, full: bool, yes: bool, force_conflicts: bool,
            context: str | None, namespace: str | None, kubeconfig: str | None) -> None:
     """Diff and apply the pipeline to the cluster."""
     from water import deploy as d
 
     bundle = d.bundle_from_path(path, _params(pairs))
     d.deploy(_connect(context, namespace, kubeconfig), bundle, namespace, dry_run=dry_run, force=force_conflicts,
-             console=_console(yes), datadog=_datadog())
+             console=_console(yes, full=full), datadog=_datadog())
 
 
 @cli.command()
 @PATH_ARG
 @PARAMS
+@FULL_DIFF
 @_cluster_options
-def diff(path: str | None, pairs: tuple[str, ...], context: str | None, namespace: str | None,
+def diff(path: str | None, pairs: tuple[str, ...], full: bool, context: str | None, namespace: str | None,
          kubeconfig: str | None) -> None:
     """Show what deploy would change (exit 1 if anything)."""
     from water import deploy as d
@@ -381,7 +391,7 @@ def diff(path: str | None, pairs: tuple[str, ...], context: str | None, namespac
     plan = d.plan(cluster, bundle, d.namespace_for(cluster, bundle, namespace))
     _, monitor_changes = d.monitor_plan(bundle, plan.latest, _datadog())
     for change in plan.changes:
-        _print_diff(change.diff) if change.diff else click.echo(f"{change.ref} {change.action}")
+        _print_diff(change.diff, full=full) if change.diff else click.echo(f"{change.ref} {change.action}")
     for change in monitor_changes:
         _print_diff(change.diff) if change.diff else click.echo(str(change))
     sys.exit(1 if plan.pending or any(c.action != "unchanged" for c in monitor_changes) else 0)
@@ -389,27 +399,37 @@ def diff(path: str | None, pairs: tuple[str, ...], context: str | None, namespac
 
 @cli.command()
 @NAME_ARG
+@FULL_DIFF
 @_cluster_options
-def edit(name: str, context: str | None, namespace: str | None, kubeconfig: str | None) -> None:
+def edit(name: str, full: bool, context: str | None, namespace: str | None, kubeconfig: str | None) -> None:
     """Edit the live spec, then deploy it.
 
     The spec opens in $VISUAL (else $EDITOR, else vi), and again with its problems on top until it is valid."""
     from water.edit import edit as edit_live
 
     cluster = _connect(context, namespace, kubeconfig, name)
-    edit_live(cluster, name, cluster.namespace, console=_console(yes=True), datadog=_datadog())
+    edit_live(cluster, name, cluster.namespace, console=_console(yes=True, full=full), datadog=_datadog())
 
 
 @cli.command()
 @NAME_ARG
 @OUTPUT
+@click.option("--diff", "between", type=int, nargs=2, metavar="N M", help="What changed from revision N to M: the "
+              "spec, its files, and each object with the steps' configs decoded.")
 @_cluster_options
-def history(name: str, fmt: str, context: str | None, namespace: str | None, kubeconfig: str | None) -> None:
+def history(name: str, fmt: str, between: tuple[int, int] | None, context: str | None, namespace: str | None,
+            kubeconfig: str | None) -> None:
     """List the pipeline's revisions (the last 10 are kept)."""
-    from water.revisions import ConfigMapStore
+    from water import review
+    from water.revisions import ConfigMapStore, pick
 
     cluster = _connect(context, namespace, kubeconfig, name)
-    found = [r.summary() for r in ConfigMapStore(cluster, cluster.namespace).list(name)]
+    kept = ConfigMapStore(cluster, cluster.namespace).list(name)
+    if between:
+        older, newer = (pick(kept, name, cluster.namespace, n) for n in between)
+        _print_diff(review.between_revisions(older, newer) or f"revisions {between[0]} and {between[1]} are the same\n")
+        return
+    found = [r.summary() for r in kept]
     if not found:
         raise WaterError(f"pipeline '{name}' has no revisions in namespace '{cluster.namespace}'")
     _print_data(found, fmt, [("REVISION", "number"), ("TIME", "time"), ("USER", "user"), ("GIT", "git-commit"),
@@ -919,7 +939,7 @@ EXAMPLES = {  # each command's help ends with these (tests/test_cli.py checks th
     "edit": ["water edit babyweight", "VISUAL='code --wait' water edit babyweight"],
     "status": ["water status", "water status babyweight", "water status babyweight -o json"],
     "logs": ["water logs babyweight", "water logs babyweight --step train -f"],
-    "history": ["water history babyweight"],
+    "history": ["water history babyweight", "water history babyweight --diff 3 4    # the SQL, commands, settings that changed"],
     "rollback": ["water rollback babyweight            # to the revision before the latest",
                  "water rollback babyweight --to 3 -y"],
     "suspend": ["water suspend babyweight"],

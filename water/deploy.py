@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from water import drift, monitors
+from water.review import diff as review_diff
 from water.cluster import Cluster
 from water.console import Console
 from water.errors import ApiError, ClusterError, Conflict, DeployError, NotFound, WaterError
@@ -67,6 +68,7 @@ def bundle_from_pipeline(p: Pipeline, spec: str, params: dict, note: str) -> Bun
     p.spec.params = p.param_values(params)
     git = gitinfo.describe(p.project_dir)
     rendered = render.render(p, git.get("commit"), strict=True)
+    rendered.refuse_too_large()
     return Bundle(p.name, spec, p.sources(), to_yaml(rendered.objects), p.doc.metadata.namespace, dict(params), git,
                   note, monitors.definitions(p), rendered.warnings + render.placeholder_accounts(p), p.secrets())
 
@@ -201,13 +203,15 @@ def changes_for(cluster: Cluster, objects: list) -> list:
 
 
 def _change(obj: dict, live: dict | None) -> Change:
+    """Diffed as reviewed (water.review): each step's config decoded, SQL and scripts line by line."""
+    name = f"{obj['kind'].lower()}/{obj['metadata']['name']}"
     if live is None:
-        return Change(obj, "created", _diff(obj, "", _yaml(_masked(obj, None, "after"))))
+        return Change(obj, "created", review_diff(name, None, _masked(obj, None, "after"), source="live"))
     current = drift.project(live, obj)
     if current == obj:
         return Change(obj, "unchanged")
-    return Change(obj, "configured", _diff(obj, _yaml(_masked(current, obj, "before")),
-                                           _yaml(_masked(obj, current, "after"))))
+    return Change(obj, "configured", review_diff(name, _masked(current, obj, "before"), _masked(obj, current, "after"),
+                                                 source="live"))
 
 
 def _masked(obj: dict, other: dict | None, side: str) -> dict:
@@ -217,16 +221,6 @@ def _masked(obj: dict, other: dict | None, side: str) -> dict:
     theirs = (other or {}).get("data") or {}
     return dict(obj, data={k: "***" if theirs.get(k) == v else f"*** ({side})" for k, v in (obj.get("data") or
                                                                                           {}).items()})
-
-
-def _yaml(obj: dict) -> str:
-    import yaml
-
-    return yaml.safe_dump(obj, sort_keys=False, width=1 << 20, allow_unicode=True)
-
-
-def _diff(obj: dict, before: str, after: str) -> str:
-    return drift.unified_diff(f"{obj['kind'].lower()}/{obj['metadata']['name']}", before, after, source="live")
 
 
 def selector(name: str) -> str:

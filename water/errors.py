@@ -57,6 +57,10 @@ class SpecError(BadInput):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
+class TooLarge(BadInput):
+    """A rendered object the API server would refuse for its size."""
+
+
 class UnreadableSpec(BadInput):
     """The spec cannot be read: what was given cannot be checked."""
 

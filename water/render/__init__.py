@@ -5,6 +5,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from water.errors import TooLarge
 from water.render import images
 from water.render.argo import cron_workflow, workflow_template
 from water.render.cronjob import plain_cronjob, submitter_cronjob
@@ -16,13 +17,22 @@ if TYPE_CHECKING:
 
 __all__ = ["Rendered", "file_name", "render", "to_json", "to_json_list", "to_yaml"]
 
-LARGE_OBJECT = 512 * 1024  # etcd rejects requests near 1.5 MiB; warn well before
+LARGE_OBJECT = 512 * 1024  # warned of well before the limit
+# etcd stores at most 1.5 MiB per object (its --max-request-bytes default): the write fails, though a server-side
+# dry run (which stops before etcd) passes; the server adds its metadata to what water sends, hence the margin
+OBJECT_LIMIT = 1536 * 1024 - 16 * 1024
 
 
 @dataclass
 class Rendered:
     objects: list
     warnings: list = field(default_factory=list)
+    too_large: list = field(default_factory=list)  # what the API server would refuse for its size
+
+    def refuse_too_large(self) -> None:
+        """TooLarge naming each object over the limit and its size (validate and deploy: nothing is sent)."""
+        if self.too_large:
+            raise TooLarge("\n".join(self.too_large))
 
 
 PLACEHOLDER_ACCOUNT = "123456789012"  # AWS's documentation account, in every example (and `water new`)
@@ -55,12 +65,17 @@ def render(pipeline: Pipeline, git_commit: str | None = None, strict: bool = Fal
             objects.append(cron_workflow(pipeline, git_commit))
         if pipeline.doc.spec.triggers:
             objects += [event_source(pipeline, git_commit), sensor(pipeline, git_commit)]
+    too_large = []
     for obj in objects:
         size = len(to_json(obj))
-        if size > LARGE_OBJECT:
+        if size > OBJECT_LIMIT:
+            too_large.append(f"{obj['kind']} {obj['metadata']['name']} is {size / 1024 / 1024:.2f} MiB: the API "
+                             "server stores at most 1.5 MiB per object (etcd's limit); split the pipeline or "
+                             "shorten inline texts")
+        elif size > LARGE_OBJECT:
             warnings.append(f"{obj['kind']} {obj['metadata']['name']} is {size // 1024} KiB; the API server "
                             "rejects objects near 1.5 MiB: split the pipeline or shorten inline texts")
-    return Rendered(objects, warnings)
+    return Rendered(objects, warnings + too_large, too_large)
 
 
 def to_json(obj: Any) -> str:

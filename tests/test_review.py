@@ -1,0 +1,138 @@
+"""What a reviewer reads in `water diff`, `deploy`, `edit` and `history --diff`: each step's config decoded, SQL
+line by line, a huge change summarized."""
+from __future__ import annotations
+
+import pytest
+
+from water import review
+
+
+@pytest.fixture(autouse=True)
+def _datadog(datadog):
+    """babyweight keeps Datadog monitors: its deploys talk to the local Datadog API."""
+    return datadog
+
+
+def _changed_lines(out: str) -> list:
+    return [line for line in out.splitlines() if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+
+
+def test_a_one_line_sql_edit_is_a_one_line_sql_diff(water, apiserver, project):
+    path = project("babyweight")
+    water("deploy", path)
+    sql = path / "sql" / "extract.sql"
+    sql.write_text(sql.read_text().replace("WHERE weight_pounds > 0", "WHERE weight_pounds > 1"))
+    out = water("diff", path, code=1)
+    changed = _changed_lines(out)
+    sql_lines = [line for line in changed if "WHERE weight_pounds" in line]
+    assert [line[0] for line in sql_lines] == ["-", "+"] and sql_lines[1].endswith(
+        "WHERE weight_pounds > 1 AND mother_age > 0 AND plurality > 0 AND gestation_weeks > 0")
+    others = [line for line in changed if line not in sql_lines]
+    assert all("water/spec-hash" in line for line in others), others  # and the spec's hash, nothing else
+    assert "eyJ" not in out  # no base64 blob
+
+
+def test_a_readable_view_is_never_what_is_applied(water, apiserver, project):
+    path = project("babyweight")
+    water("deploy", path)
+    template = apiserver.api.objects[("argoproj.io/v1alpha1/workflowtemplates", "ml", "babyweight")]
+    tasks = next(t for t in template["spec"]["templates"] if t["name"] == "main")["dag"]["tasks"]
+    config = next(p for p in tasks[0]["arguments"]["parameters"] if p["name"] == "config")
+    assert set(config) == {"name", "value"} and config["value"].startswith("eyJ")
+    shown = review.readable(template)
+    shown_tasks = next(t for t in shown["spec"]["templates"] if t["name"] == "main")["dag"]["tasks"]
+    decoded = next(p for p in shown_tasks[0]["arguments"]["parameters"] if p["name"] == "config")[review.DECODED]
+    assert decoded["step"] == "extract" and "SELECT weight_pounds" in decoded["spec"]["query"]
+
+
+def test_a_huge_change_is_summarized_unless_full(water, apiserver, project):
+    path = project("babyweight")
+    water("deploy", path)
+    sql = path / "sql" / "extract.sql"
+    sql.write_text(sql.read_text() + "".join(f"-- note {i}\n" for i in range(300)))
+    out = water("diff", path, code=1)
+    assert "more diff lines (" in out and "--full shows them" in out
+    assert len(out.splitlines()) < 120
+    full = water("diff", path, "--full", code=1)
+    assert "-- note 299" in full and "--full shows them" not in full
+
+
+def test_history_diff_shows_what_changed_between_two_revisions(water, apiserver, project):
+    path = project("babyweight")
+    water("deploy", path)
+    sql = path / "sql" / "extract.sql"
+    sql.write_text(sql.read_text().replace("LIMIT {{params.limit}}", "LIMIT {{params.limit}} -- capped"))
+    water("deploy", path)
+    out = water("history", "babyweight", "--diff", "1", "2")
+    changed = _changed_lines(out)
+    assert "-LIMIT {{params.limit}}" in changed and "+LIMIT {{params.limit}} -- capped" in changed  # the file itself
+    assert any(line.startswith("+") and line.strip("+ ").endswith("-- capped") for line in changed
+               if "LIMIT" in line and not line.startswith("+LIMIT"))  # and the step's config in the manifests
+    assert "eyJ" not in out
+    assert "pipeline 'babyweight' has no revision 3 (kept: 2, 1)" in water("history", "babyweight", "--diff", "1", "3",
+                                                                           code=1)
+
+
+def test_summaries_count_what_they_leave_out():
+    text = "--- a\n+++ b\n@@ -1 +1 @@\n" + "".join(f"-old {i}\n+new {i}\n" for i in range(150))
+    shown = review.summarized(text, limit=200, head=40)
+    assert shown.splitlines()[-1] == "... 263 more diff lines (150 added, 150 removed in all): --full shows them"
+    assert review.summarized("--- a\n+++ b\n-x\n+y\n") == "--- a\n+++ b\n-x\n+y\n"
+
+
+def _wide(tmp_path, steps: int):
+    """A pipeline of `steps` independent container steps, each with a 300-character command."""
+    lines = ["apiVersion: water/v1", "kind: Pipeline", "metadata: {name: wide, namespace: ml}", "spec:",
+             "  image: registry.example.com/wide:1.0.0", "  steps:"]
+    lines += [f"    - {{name: s{i}, container: {{command: [sh, -c, \"echo {i} {'x' * 300}\"]}}}}" for i in range(steps)]
+    (tmp_path / "water.yaml").write_text("\n".join(lines) + "\n")
+    return tmp_path
+
+
+def _template_size(tmp_path) -> int:
+    from water import pipeline, render
+
+    (template,) = [o for o in render.render(pipeline.load(str(tmp_path))).objects if o["kind"] == "WorkflowTemplate"]
+    return len(render.to_json(template))
+
+
+def test_an_object_etcd_would_refuse_is_refused_by_validate_and_deploy_before_any_write(tmp_path, water, apiserver,
+                                                                                       runner):
+    from water.cli import cli
+
+    path = _wide(tmp_path, 3000)
+    assert _template_size(path) > 1536 * 1024
+    result = runner.invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 2
+    assert result.output.startswith("WorkflowTemplate wide is 1.") and "MiB: the API server stores at most 1.5 MiB " \
+        "per object (etcd's limit)" in result.output
+    out = water("deploy", path, "-y", code=2)
+    assert "WorkflowTemplate wide is 1." in out and apiserver.api.written() == {}
+
+
+def test_an_object_over_a_mib_deploys_as_the_real_server_takes_it(tmp_path, water, apiserver):
+    """Under the API server's 3 MiB body limit and etcd's 1.5 MiB: a real server stores it (the test server, like
+    aiohttp's default, once refused bodies over 1 MiB)."""
+    path = _wide(tmp_path, 2000)
+    assert 1024 * 1024 < _template_size(path) < 1536 * 1024 - 16 * 1024
+    assert "revision 1 recorded" in water("deploy", path, "-y")
+    assert ("argoproj.io/v1alpha1/workflowtemplates", "ml", "wide") in apiserver.api.objects
+
+
+def test_the_test_server_refuses_as_etcd_and_the_body_limit_do(tmp_path, kube, apiserver):
+    """What the real server does with sizes, so that the tests above mean something: a dry run of a 2 MiB object
+    passes (it never reaches etcd), the write fails; a 4 MiB body is refused outright."""
+    from kubernetes import client
+
+    api = client.CoreV1Api(kube)
+
+    def config_map(size):
+        return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"big-{size}"},
+                "data": {"x": "y" * size}}
+    api.create_namespaced_config_map("ml", config_map(2 * 1024 * 1024), dry_run="All")
+    with pytest.raises(client.ApiException) as caught:
+        api.create_namespaced_config_map("ml", config_map(2 * 1024 * 1024))
+    assert caught.value.status == 500 and "etcdserver: request is too large" in caught.value.body
+    with pytest.raises(client.ApiException) as caught:
+        api.create_namespaced_config_map("ml", config_map(4 * 1024 * 1024))
+    assert caught.value.status == 413
