@@ -13,6 +13,8 @@ collection, granular list merging in apply (lists are atomic here), the Argo con
 from __future__ import annotations
 
 import asyncio
+import base64
+import bisect
 import copy
 import datetime
 import functools
@@ -98,9 +100,13 @@ class ApiServer(kmock.KubernetesScaffold):
     logs: dict = attrs.field(factory=dict)  # (namespace, pod) → text
     faults: list = attrs.field(factory=list)
     events: list = attrs.field(factory=list)  # (resourceVersion, type, object key, object)
+    requests: list = attrs.field(factory=list)  # (method, path with query, Accept) of every request, in order
+    answered_bytes: int = 0  # of the bodies of every answer
+    latency: float = 0.0  # seconds each answer waits: a server across a network (bench/status.py)
     last_rv: int = 1000
     start_rv: int = 0  # the resourceVersion once the namespaces it starts with exist
     _lock: object = attrs.field(factory=threading.Lock)
+    _snapshots: dict = attrs.field(factory=dict)  # the list a paged read is served from
     _changed: object = attrs.field(default=None)
 
     def __attrs_post_init__(self):
@@ -113,6 +119,10 @@ class ApiServer(kmock.KubernetesScaffold):
             self._commit("v1/namespaces", None, None, {"metadata": {"name": name}}, {}, dry_run=False)
         self.start_rv = self.last_rv
 
+    def put(self, key: str, ns: str, obj: dict) -> None:
+        """Store an object as a write through the API would (a test's setup of thousands, without the HTTP)."""
+        self._commit(key, ns, None, obj, {}, dry_run=False)
+
     def written(self) -> dict:
         """The objects created or changed since the server started."""
         return {k: o for k, o in self.objects.items() if int(o["metadata"]["resourceVersion"]) > self.start_rv}
@@ -124,6 +134,14 @@ class ApiServer(kmock.KubernetesScaffold):
             self.faults.append(Fault(code, method, path, when, times, message))
 
     async def _handle(self, request):
+        self.requests.append((request.method, str(request.url.relative()), request.headers.get("Accept", "")))
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        response = await self._answer(request)
+        self.answered_bytes += len(getattr(response, "body", None) or b"")
+        return response
+
+    async def _answer(self, request):
         fault = self._take_fault(request)
         if fault and fault.message.startswith("<"):  # a web page, as an SSO proxy or another port answers
             return aiohttp.web.Response(status=fault.code, text=fault.message, content_type="text/html")
@@ -163,7 +181,9 @@ class ApiServer(kmock.KubernetesScaffold):
     async def _serve(self, request, key, ns, name):
         method, params = request.method, request.params
         if method == "GET" and name is None:
-            return aiohttp.web.json_response(self._list(key, ns, params.get("labelSelector", "")))
+            metadata_only = "as=PartialObjectMetadataList" in request.headers.get("Accept", "")
+            return aiohttp.web.json_response(self._list(key, ns, params.get("labelSelector", ""), metadata_only,
+                                                        int(params.get("limit") or 0), params.get("continue")))
         if method == "GET" and request.subresource == "log":
             return await self._log(request, ns, name)
         if method == "GET":
@@ -193,26 +213,54 @@ class ApiServer(kmock.KubernetesScaffold):
             raise ApiError(404, "NotFound", f'{key.rsplit("/", 1)[1]} "{name}" not found', _details(key, name))
         return self._out(key, obj)
 
-    def _list(self, key, ns, selector):
-        match = selector_matcher(selector)
-        items = [self._out(k, o) for (k, n, _), o in sorted(self.objects.items(), key=lambda kv: (kv[0][1] or "", kv[0][2]))
-                 if k == key and (ns is None or n == ns) and match(o["metadata"].get("labels") or {})]
+    def _list(self, key, ns, selector, metadata_only=False, limit=0, token=None):
+        """As the server lists: in key order (namespace, name); `limit` items a page with an opaque `continue` token
+        (the last key given, and the resourceVersion the list was read at); metadata only when the client asks for
+        a PartialObjectMetadataList (Accept: application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1)."""
+        after, version = (json.loads(base64.b64decode(token)) if token else (None, str(self.last_rv)))
+        snapshot = (key, ns, selector, version)
+        found = self._snapshots.get(snapshot) if token else None
+        if found is None:  # the list as of `version`: later pages come from it, as etcd serves them at a revision
+            match = selector_matcher(selector)
+            found = sorted(((n or "", name), o) for (k, n, name), o in list(self.objects.items())
+                           if k == key and (ns is None or n == ns) and match(o["metadata"].get("labels") or {}))
+            self._snapshots = {snapshot: (found, [at for at, _ in found])}
+        else:
+            found = found[0]
+        keys = self._snapshots[snapshot][1]
+        start = bisect.bisect_right(keys, tuple(after)) if after is not None else 0
+        found = found[start:]
+        page = found[:limit] if limit else found
+        meta = {"resourceVersion": version}
+        if limit and len(found) > limit:
+            meta["continue"] = base64.b64encode(json.dumps([list(page[-1][0]), version]).encode()).decode()
+            meta["remainingItemCount"] = len(found) - limit
+        if metadata_only:
+            return {"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": meta,
+                    "items": [{"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                               "metadata": self._out_metadata(key, o)} for _, o in page]}
         kind, _ = self.kinds[key]
-        return {"kind": f"{kind}List", "apiVersion": _group_version(key),
-                "metadata": {"resourceVersion": str(self.last_rv)}, "items": items}
+        return {"kind": f"{kind}List", "apiVersion": _group_version(key), "metadata": meta,
+                "items": [self._out(key, o) for _, o in page]}
 
     def _existing(self, key, ns, name):
         """The stored object (not a copy), or a 404 as the server says it."""
         self._get(key, ns, name)
         return self.objects[(key, ns, name)]
 
+    def _out_metadata(self, key, obj):
+        """The metadata as the server answers it (a shallow copy: it is serialized at once, never changed)."""
+        return {**obj["metadata"], "managedFields": self._managed(key, obj)}
+
     def _out(self, key, obj):
         out = copy.deepcopy(obj)
-        managed = [{"manager": m, "operation": op, "apiVersion": _group_version(key), "fieldsType": "FieldsV1",
+        out["metadata"]["managedFields"] = self._managed(key, obj)
+        return out
+
+    def _managed(self, key, obj):
+        return [{"manager": m, "operation": op, "apiVersion": _group_version(key), "fieldsType": "FieldsV1",
                     "fieldsV1": fields_v1(paths)} for m, (op, paths) in sorted(self.owners.get(
                         (key, obj["metadata"].get("namespace"), obj["metadata"]["name"]), {}).items())]
-        out["metadata"]["managedFields"] = managed
-        return out
 
     async def _watch(self, request, key):
         ns, params = request.namespace, request.params

@@ -108,7 +108,10 @@ def _finish(apiserver, kube, phase, pods=()):
         apiserver.api.logs[("ml", pod.metadata.name)] = text
         core.patch_namespaced_pod_status(pod.metadata.name, "ml", {"status": {"phase": "Succeeded"}})
     time.sleep(0.1)
-    custom.patch_namespaced_custom_object("argoproj.io", "v1alpha1", "ml", "workflows", name, {"status": {
+    # Argo's controller keeps the phase in a label too, and marks a run that ended (workflow/controller/operator.go)
+    labels = {"workflows.argoproj.io/phase": phase, "workflows.argoproj.io/completed": "true"}
+    custom.patch_namespaced_custom_object("argoproj.io", "v1alpha1", "ml", "workflows", name, {
+        "metadata": {"labels": labels}, "status": {
         "phase": phase, "startedAt": "2026-11-22T10:00:00Z", "finishedAt": "2026-11-22T10:01:30Z",
         "nodes": {f"{name}-{i}": {"type": "Pod", "displayName": s, "phase": phase, "startedAt": "2026-11-22T10:00:00Z",
                                   "finishedAt": "2026-11-22T10:00:30Z"} for i, (s, _) in enumerate(pods)}}})

@@ -139,7 +139,8 @@ def _argo_run(tmp_path, outputs: dict) -> dict:
              node(4, "serve", "Skipped", "Omitted", message="omitted: depends condition not met"),
              node(5, "report", "Pod", "Succeeded")]
     return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
-            "metadata": {"name": RUN, "namespace": "ml", "labels": {"water/pipeline": "gated"},
+            "metadata": {"name": RUN, "namespace": "ml", "labels": {"water/pipeline": "gated",
+                                                                   "workflows.argoproj.io/phase": "Succeeded"},
                          "creationTimestamp": at},
             "spec": {"workflowTemplateRef": {"name": "gated"}},
             "status": {"phase": "Succeeded", "startedAt": at, "finishedAt": at,

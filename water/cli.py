@@ -465,7 +465,7 @@ def status(name: str, fmt: str, context: str | None, namespace: str | None, kube
         rows = runs.summaries(cluster)
         _print_data(rows, fmt, [("NAME", "name"), ("SCHEDULE", "schedule"), ("TIMEZONE", "timezone"),
                                 ("SUSPENDED", "suspended"), ("LAST RUN", "lastRun"), ("PHASE", "phase"),
-                                ("DURATION", "duration"), ("NEXT RUN", "nextRun")])
+                                ("STARTED", "started"), ("NEXT RUN", "nextRun")])
         return
     found = runs.detail(cluster, name)
     if fmt != "table":
@@ -890,7 +890,7 @@ def runs_command(target: str | None, local: bool, fmt: str, context: str | None,
             raise click.UsageError("name the deployed pipeline (or --local PATH)")
         from water import runs
 
-        rows = runs.detail(_connect(context, namespace, kubeconfig, target), target, limit=100)["runs"]
+        rows = runs.listing(_connect(context, namespace, kubeconfig, target), target)
     _print_data(rows, fmt, [("RUN", "name"), ("PHASE", "phase"), ("STEPS", "steps"), ("STARTED", "started"),
                             ("DURATION", "duration")])
 

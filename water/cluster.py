@@ -49,6 +49,10 @@ class Cluster:
         """The object, or None when there is none."""
         raise NotImplementedError
 
+    def list_metadata(self, kind: str, selector: str, namespace: str | None = None) -> list:
+        """As list(), each object's metadata only ({"metadata": ...}): what a status of thousands of runs reads."""
+        raise NotImplementedError
+
     def list(self, kind: str, selector: str, namespace: str | None = None) -> list:
         """The objects of `kind` whose labels match `selector` (`k=v` and `k` terms, comma-separated)."""
         raise NotImplementedError
@@ -197,6 +201,9 @@ class MemoryCluster(Cluster):
         self._refuse("get", kind, name)
         found = self.objects.get(key)
         return copy.deepcopy(found) if found is not None else None
+
+    def list_metadata(self, kind: str, selector: str, namespace: str | None = None) -> list:
+        return [{"metadata": obj["metadata"]} for obj in self.list(kind, selector, namespace)]
 
     def list(self, kind: str, selector: str, namespace: str | None = None) -> list:
         key = self._key(kind, "", namespace)

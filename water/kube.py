@@ -18,6 +18,8 @@ RETRIABLE = {429, 500, 502, 503, 504}
 # idempotent calls: 4 tries, 0.25 s doubling with full jitter; a server's Retry-After is taken up to 5 s
 RETRIES = backoff.Policy(first=0.25, cap=5.0, attempts=4)
 ONCE = backoff.Policy(attempts=1)  # a POST whose answer was lost may have created what it asked for
+PAGE = 500  # items per list request: what kubectl asks for (its --chunk-size default)
+METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 TIMEOUT = (5, 30)  # connect, read seconds per request
 
 
@@ -77,12 +79,13 @@ class KubeCluster(Cluster):
     # --- requests ----------------------------------------------------------------------------------------
 
     def request(self, method: str, path: str, *, query: Sequence[tuple[str, Any]] = (), body: Any | None = None,
-                content_type: str = "application/json", retry: bool = True, answer: str = "json") -> Any:
+                content_type: str = "application/json", retry: bool = True, answer: str = "json",
+                accept: str = "application/json") -> Any:
         """One API call; the answer as JSON, text, or a stream. Retries 429/5xx and lost connections when
         `retry` (the call is idempotent); raises ApiError with the server's message, ClusterError when
         unreachable."""
         stream = answer == "stream"
-        headers = {"Accept": "application/json" if answer == "json" else "*/*"}
+        headers = {"Accept": accept if answer == "json" else "*/*"}
         if body is not None:
             headers["Content-Type"] = content_type
 
@@ -153,9 +156,25 @@ class KubeCluster(Cluster):
                 return None
             raise
 
+    def list_metadata(self, kind: str, selector: str, namespace: str | None = None) -> list:
+        # kubectl's Accept for `get -o name` and its kin: the server answers a PartialObjectMetadataList (and a
+        # server that cannot, full objects, of which only the metadata is read)
+        return self._pages(kind, selector, namespace, METADATA_ONLY)
+
+    def _pages(self, kind: str, selector: str, namespace: str | None, accept: str) -> list:
+        """Every page of a list: `limit` items each, the next asked for with the server's `continue` token."""
+        items: list = []
+        token = None
+        while True:
+            page = self.request("GET", self.path(kind, namespace=namespace), accept=accept, query=[
+                ("labelSelector", selector), ("limit", PAGE), ("continue", token)])
+            items += page["items"]
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return items
+
     def list(self, kind: str, selector: str, namespace: str | None = None) -> list:
-        return self.request("GET", self.path(kind, namespace=namespace), query=[("labelSelector", selector)])[
-            "items"]
+        return self._pages(kind, selector, namespace, "application/json")
 
     def apply(self, obj: dict, *, dry_run: bool = False, force: bool = False) -> dict:
         meta = obj["metadata"]

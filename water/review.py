@@ -57,7 +57,9 @@ def to_text(obj: Any) -> str:
     """YAML for reading: multi-line strings as literal blocks, one line of the text per line."""
     import yaml
 
-    class Dumper(yaml.SafeDumper):
+    base: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's emitter where there is one
+
+    class Dumper(base):
         pass
 
     def text(dumper: Any, data: str) -> Any:

@@ -244,15 +244,69 @@ class _Follower:
 
 # --- status and schedule ---------------------------------------------------------------------------------
 
+PHASE_LABEL = "workflows.argoproj.io/phase"  # Argo's controller keeps the run's phase in it (operator.go)
+
+
+def summaries(cluster: Cluster) -> list:
+    """Each pipeline of the namespace: schedule, latest run (its phase, when it started) and next run. A constant
+    number of list requests, whatever the number of pipelines; the runs' metadata only, never their nodes. A
+    pipeline whose objects cannot be read shows why in its row."""
+    selector = ",".join([f"{k}={v}" for k, v in MANAGED_BY.items()] + [PIPELINE_LABEL])
+    argo = cluster.serves("WorkflowTemplate")
+    templates = cluster.list_metadata("WorkflowTemplate", selector) if argo else []
+    crons = {c["metadata"]["name"]: c for c in cluster.list("CronWorkflow", selector)} if argo else {}
+    cronjobs = {c["metadata"]["name"]: c for c in cluster.list("CronJob", selector)}
+    latest: dict = {}  # pipeline → its newest run
+    for kind, found in (("Workflow", cluster.list_metadata("Workflow", selector) if argo else []),
+                        ("Job", cluster.list("Job", selector))):
+        for run in found:
+            owner = run["metadata"]["labels"].get(PIPELINE_LABEL)
+            if owner and _created(run) >= _created(latest.get(owner, {})):
+                latest[owner] = run
+                run["kind"] = kind  # a list's items have none (PartialObjectMetadata's are not the run's)
+    names = {o["metadata"]["labels"][PIPELINE_LABEL] for o in [*templates, *cronjobs.values()]}
+    rows = []
+    for name in sorted(names):
+        try:
+            rows.append(_row(name, _schedule(name, crons.get(name), cronjobs.get(name)), latest.get(name)))
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            rows.append({"name": name, "schedule": "", "timezone": "", "suspended": False, "lastRun": "",
+                         "phase": f"unreadable ({type(exc).__name__}: {exc})", "started": "", "nextRun": ""})
+    return rows
+
+
+def _created(obj: dict) -> tuple:
+    meta = obj.get("metadata") or {}
+    return meta.get("creationTimestamp", ""), meta.get("name", "")
+
+
+def listed_phase(run: dict) -> str:
+    """A run's phase from what a list gives: a Job's status, a Workflow's phase label (of its metadata only)."""
+    if run["kind"] == "Job" or "status" in run:
+        return phase(run)
+    return (run["metadata"].get("labels") or {}).get(PHASE_LABEL) or "Pending"
+
+
+def _row(name: str, sched: dict | None, last: dict | None) -> dict:
+    return {"name": name, "schedule": sched["cron"] if sched else "", "timezone": sched["timezone"] if sched else "",
+            "suspended": bool(sched and sched["suspended"]),
+            "lastRun": last["metadata"]["name"] if last else "", "phase": listed_phase(last) if last else "",
+            "started": last["metadata"].get("creationTimestamp", "") if last else "",
+            "nextRun": _next_run(sched) if sched and not sched["suspended"] else ""}
+
+
 def schedule_of(cluster: Cluster, name: str) -> dict | None:
-    """{kind, name, cron, timezone, suspended} of what schedules the pipeline, if anything does."""
+    """{kind, cron, timezone, suspended} of what schedules the pipeline, if anything does."""
     cron_workflow = cluster.serves("CronWorkflow") and cluster.get("CronWorkflow", name)
+    return _schedule(name, cron_workflow or None, None if cron_workflow else cluster.get("CronJob", name))
+
+
+def _schedule(name: str, cron_workflow: dict | None, cronjob: dict | None) -> dict | None:
     if cron_workflow:
         spec = cron_workflow["spec"]
         crons = spec.get("schedules") or [spec.get("schedule", "")]
         return {"kind": "CronWorkflow", "cron": crons[0], "timezone": spec.get("timezone") or "UTC",
                 "suspended": bool(spec.get("suspend"))}
-    cronjob = cluster.get("CronJob", name)
     if cronjob and cronjob["metadata"].get("labels", {}).get(PIPELINE_LABEL) == name:
         spec = cronjob["spec"]
         return {"kind": "CronJob", "cron": spec["schedule"], "timezone": spec.get("timeZone") or "UTC",
@@ -269,18 +323,6 @@ def set_suspended(cluster: Cluster, name: str, suspended: bool) -> str:
     return found["kind"]
 
 
-def summary(cluster: Cluster, name: str, recent: list | None = None) -> dict:
-    """Schedule, last run and next run (`recent`: the runs, when the caller has them already)."""
-    sched = schedule_of(cluster, name)
-    recent = runs(cluster, name) if recent is None else recent
-    last = recent[0] if recent else None
-    return {"name": name, "schedule": sched["cron"] if sched else "", "timezone": sched["timezone"] if sched else "",
-            "suspended": bool(sched and sched["suspended"]),
-            "lastRun": last["metadata"]["name"] if last else "", "phase": phase(last) if last else "",
-            "duration": duration(last) if last else None,
-            "nextRun": _next_run(sched) if sched and not sched["suspended"] else ""}
-
-
 def _next_run(sched: dict) -> str:
     """The next fire time; for a cron that never fires or cannot be read (deployed by hand, or by an older water),
     what is wrong with it: shown in its row, so that one object does not break the namespace's status."""
@@ -292,32 +334,37 @@ def _next_run(sched: dict) -> str:
         return f"never ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else sched['cron']})"
 
 
-def summaries(cluster: Cluster) -> list:
-    """summary() of every pipeline in the namespace; one whose objects cannot be read shows why in its row."""
-    rows = []
-    for name in pipeline_names(cluster):
-        try:
-            rows.append(summary(cluster, name))
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-            rows.append({"name": name, "schedule": "", "timezone": "", "suspended": False, "lastRun": "",
-                         "phase": f"unreadable ({type(exc).__name__}: {exc})", "duration": None, "nextRun": ""})
-    return rows
-
-
 def pipeline_names(cluster: Cluster) -> list:
     selector = ",".join([f"{k}={v}" for k, v in MANAGED_BY.items()] + [PIPELINE_LABEL])
     kinds = (["WorkflowTemplate"] if cluster.serves("WorkflowTemplate") else []) + ["CronJob"]
-    return sorted({o["metadata"]["labels"][PIPELINE_LABEL] for kind in kinds for o in cluster.list(kind, selector)})
+    return sorted({o["metadata"]["labels"][PIPELINE_LABEL] for kind in kinds
+                   for o in cluster.list_metadata(kind, selector)})
 
 
 def detail(cluster: Cluster, name: str, limit: int = 10) -> dict:
-    """The pipeline's summary, its recent runs, and each step of the latest run."""
-    recent = runs(cluster, name)[:limit]
-    return {**summary(cluster, name, recent),
-            "runs": [{"name": r["metadata"]["name"], "phase": phase(r), "started": _started(r),
-                      "duration": duration(r)} for r in recent],
+    """The pipeline's schedule, its recent runs (their metadata: name, phase, start) and the latest run in full:
+    its duration and steps. Only the latest run's nodes are read, however large the others."""
+    kind = run_kind(cluster, name)
+    listed = cluster.list_metadata(kind, f"{PIPELINE_LABEL}={name}") if kind == "Workflow" else cluster.list(
+        kind, f"{PIPELINE_LABEL}={name}")
+    recent = sorted((r | {"kind": kind} for r in listed), key=_created, reverse=True)[:limit]
+    latest = (cluster.get(kind, recent[0]["metadata"]["name"]) if kind == "Workflow" else recent[0]) if recent \
+        else None
+    latest = latest | {"kind": kind} if latest else None
+    rows = [{"name": r["metadata"]["name"], "phase": listed_phase(r), "started": r["metadata"].get(
+        "creationTimestamp", "")} for r in recent]
+    if latest and rows:
+        rows[0].update(phase=phase(latest), started=_started(latest), duration=duration(latest))
+    return {**_row(name, schedule_of(cluster, name), latest), "runs": rows,
             "steps": [{"step": s, "phase": p, "duration": d, "reason": why}
-                      for s, p, d, why in (steps(recent[0]) if recent else [])]}
+                      for s, p, d, why in (steps(latest) if latest else [])]}
+
+
+def listing(cluster: Cluster, name: str, limit: int = 100) -> list:
+    """`water runs NAME`: the recent runs in full — phase, steps done, start, duration."""
+    return [{"name": r["metadata"]["name"], "phase": phase(r), "started": _started(r), "duration": duration(r),
+             "steps": f"{sum(1 for s in steps(r) if s[1] == 'Succeeded')}/{len(steps(r))}"}
+            for r in runs(cluster, name)[:limit]]
 
 
 def _started(run: dict) -> str:
