@@ -50,7 +50,7 @@ def test_a_changed_spec_shows_the_diff_and_applies_only_the_change(water_memory,
     water_memory("deploy", path)
     cron_version = memory_cluster.objects[CW]["metadata"]["resourceVersion"]
     out = water_memory("deploy", path, "--param", "limit=500")
-    assert "-      value: '100000'" in out and "+      value: '500'" in out
+    assert '-      value: "100000"' in out and '+      value: "500"' in out
     assert "workflowtemplate.argoproj.io/babyweight configured" in out
     assert "cronworkflow.argoproj.io/babyweight unchanged" in out and "revision 2 recorded" in out
     assert memory_cluster.objects[CW]["metadata"]["resourceVersion"] == cron_version

@@ -123,7 +123,7 @@ def test_install_creates_the_namespace_first_then_everything_and_is_unchanged_af
 def test_a_new_webhook_url_is_diffed_masked_and_applied(water, apiserver):
     water("install", "--slack-webhook-file", "-", input=WEBHOOK)
     out = water("install", "--slack-webhook-file", "-", input=WEBHOOK + "-rotated")
-    assert "-  url: '*** (before)'" in out and "+  url: '*** (after)'" in out
+    assert '-  url: "*** (before)"' in out and '+  url: "*** (after)"' in out
     assert "secret/slack-webhook configured" in out and "XXXXSECRET" not in out
     stored = apiserver.api.objects[("v1/secrets", "ml", "slack-webhook")]["data"]["url"]
     assert base64.b64decode(stored).decode() == WEBHOOK + "-rotated"

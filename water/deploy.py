@@ -41,12 +41,18 @@ class Bundle:
     monitors: list = field(default_factory=list)  # Datadog monitor definitions (alerts.datadog.monitors)
     warnings: list = field(default_factory=list)  # what rendering warned about, said before deploying
     secrets: list = field(default_factory=list)  # [Secret, the field naming it] the pods read
+    rendered: list | None = None  # the objects the manifests were written from, when this process rendered them
 
     @property
     def objects(self) -> list:
+        """What was rendered (a plan sets their namespace, the same each time), else read back from the manifests (a
+        revision's), with libyaml where PyYAML has it."""
+        if self.rendered is not None:
+            return self.rendered
         import yaml
 
-        return [o for o in yaml.safe_load_all(self.manifests) if o]
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        return [o for o in yaml.load_all(self.manifests, Loader=loader) if o]
 
     @property
     def hash(self) -> str:
@@ -70,7 +76,8 @@ def bundle_from_pipeline(p: Pipeline, spec: str, params: dict, note: str) -> Bun
     rendered = render.render(p, git.get("commit"), strict=True)
     rendered.refuse_too_large()
     return Bundle(p.name, spec, p.sources(), to_yaml(rendered.objects), p.doc.metadata.namespace, dict(params), git,
-                  note, monitors.definitions(p), rendered.warnings + render.placeholder_accounts(p), p.secrets())
+                  note, monitors.definitions(p), rendered.warnings + render.placeholder_accounts(p), p.secrets(),
+                  rendered.objects)
 
 
 def deploy(cluster: Cluster, bundle: Bundle, namespace_flag: str | None, *, dry_run: bool = False, force: bool = False,

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import difflib
+import os
+import shutil
 from typing import Any
 
 
@@ -14,7 +16,34 @@ def project(live: Any, wanted: Any) -> Any:
     return live
 
 
+BIG_DIFF = 2000  # lines: past this, difflib's longest-match search (quadratic on YAML's repeated lines) is left to diff
+
+
 def unified_diff(name: str, before: str, after: str, *, source: str) -> str:
     """`before` (from `source`/name) against `after` (water/name), as `diff -u` shows them."""
-    return "".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True), f"{source}/{name}",
-                                        f"water/{name}"))
+    return labelled_diff(before, after, f"{source}/{name}", f"water/{name}")
+
+
+def labelled_diff(before: str, after: str, old: str, new: str) -> str:
+    """A unified diff; of big texts through GNU diff (Myers' algorithm in C: 4,000 changed steps in well under a
+    second, where difflib took 40 s) when the machine has it, the same format either way."""
+    if before == after:
+        return ""
+    if max(before.count("\n"), after.count("\n")) > BIG_DIFF and shutil.which("diff"):
+        return _gnu_diff(before, after, old, new)
+    return "".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True), old, new))
+
+
+def _gnu_diff(before: str, after: str, old: str, new: str) -> str:
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        paths = [os.path.join(folder, "before"), os.path.join(folder, "after")]
+        for path, text in zip(paths, (before, after)):
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+        done = subprocess.run(["diff", "-u", "--label", old, "--label", new, *paths], capture_output=True)
+    if done.returncode > 1:  # 0 same, 1 different, 2 trouble: difflib then
+        return "".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True), old, new))
+    return done.stdout.decode("utf-8")
