@@ -72,7 +72,8 @@ def test_two_runs_serve_version_1_then_2_the_second_through_one_guarded_update(s
     assert second["ProductionVariants"] == [{"VariantName": "AllTraffic", "InstanceType": "ml.m5.large",
                                              "InitialInstanceCount": 2, "InitialVariantWeight": 1.0,
                                              "ModelName": second["EndpointConfigName"]}]
-    assert {t["Key"]: t["Value"] for t in created["Tags"]} == {"water/pipeline": "wines", "water/step": "serve"}
+    assert {t["Key"]: t["Value"] for t in created["Tags"]} == {"water/pipeline": "wines", "water/run": "wines-run-1",
+                                                           "water/step": "serve"}
     (template,) = [o for o in render_mod.render(pipeline_mod.load(PIPELINE)).objects if o["kind"] ==
                    "WorkflowTemplate"]
     assert argo_errors(template) == []

@@ -119,7 +119,9 @@ def test_the_rendered_register_pod_reads_the_lineage_from_its_annotations(argo_e
                                       if t["name"] == "register")["container"]["env"]}
     assert env["WATER_GIT_COMMIT"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.annotations['water/git-commit']"}}
     train = next(t for t in template["spec"]["templates"] if t["name"] == "train")
-    assert "WATER_GIT_COMMIT" not in {e["name"] for e in train["container"]["env"]}
+    assert "WATER_GIT_COMMIT" in {e["name"] for e in train["container"]["env"]}  # its training job is tagged with it
+    notify = [t for t in template["spec"]["templates"] if t["name"] in ("notify", "cleanup", "size", "when")]
+    assert all("WATER_GIT_COMMIT" not in {e["name"] for e in t["container"]["env"]} for t in notify)
 
 
 # --- locally: .water/models/<group>/ ------------------------------------------------------------------------------

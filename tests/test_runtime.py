@@ -1105,3 +1105,47 @@ def test_a_train_step_s_content_type_is_every_channel_s(aws_env):
     assert water_job(_pod("train", spec={"contentType": "text/csv"})) == 0
     (job,) = _training_jobs()
     assert [c.get("ContentType") for c in job["InputDataConfig"]] == ["text/csv"] * len(job["InputDataConfig"])
+
+
+# --- lineage tags -------------------------------------------------------------------------------------------------
+
+COMMIT = "4f2c1a9e8b7d6c5f4e3d2c1b0a9f8e7d6c5b4a39"
+
+
+def _lineage_env(template: dict, annotations: dict) -> dict:
+    """WATER_SPEC_HASH and WATER_GIT_COMMIT as the kubelet sets them: fieldRefs to the pod's annotations."""
+    env = {}
+    for item in template["container"]["env"]:
+        path = item.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath", "")
+        if path.startswith("metadata.annotations['water/"):
+            env[item["name"]] = annotations.get(path[len("metadata.annotations['"):-2], "")
+    return env
+
+
+@pytest.mark.parametrize("step, kind", [("train", "train"), ("predict", "transform")])
+def test_training_and_transform_jobs_and_models_carry_pipeline_run_step_and_commit(aws_env, monkeypatch, step, kind):
+    """Rendered with the commit the deploy came from, read by the pod from its annotation, tagged on what it makes."""
+    from conftest import POD_PIPELINE
+
+    from water import pipeline, render
+
+    (workflow_template,) = [o for o in render.render(pipeline.load(POD_PIPELINE), COMMIT).objects
+                            if o["kind"] == "WorkflowTemplate"]
+    annotations = workflow_template["spec"]["podMetadata"]["annotations"]
+    assert annotations["water/git-commit"] == COMMIT
+    template = next(t for t in workflow_template["spec"]["templates"] if t["name"] == kind)
+    for name, value in _lineage_env(template, annotations).items():
+        monkeypatch.setenv(name, value)
+    assert water_job(_pod(step)) == 0
+    sm = aws.client("sagemaker")
+    if kind == "train":
+        made = [sm.describe_training_job(TrainingJobName=j["TrainingJobName"])["TrainingJobArn"]
+                for j in sm.list_training_jobs()["TrainingJobSummaries"]]
+    else:
+        (summary,) = sm.list_transform_jobs()["TransformJobSummaries"]
+        job = sm.describe_transform_job(TransformJobName=summary["TransformJobName"])
+        made = [job["TransformJobArn"], sm.describe_model(ModelName=job["ModelName"])["ModelArn"]]
+    for arn in made:
+        tags = {t["Key"]: t["Value"] for t in sm.list_tags(ResourceArn=arn)["Tags"]}
+        assert tags == {"water/pipeline": "demo", "water/run": RUN_ID, "water/step": step,
+                        "water/git-commit": COMMIT}, arn

@@ -121,7 +121,8 @@ def render(path: str | None, fmt: str, out_dir: str | None) -> None:
     from water import render as r
 
     p = _load(path)
-    rendered = r.render(p, gitinfo.commit(p.project_dir))
+    git = gitinfo.describe(p.project_dir)
+    rendered = r.render(p, git.get("commit"), git_branch=git.get("branch"))
     for warning in rendered.warnings:
         click.echo(f"warning: {warning}", err=True)
     if not out_dir:

@@ -29,6 +29,7 @@ NAMESPACE_ENV = "WATER_NAMESPACE"  # the pod's namespace (the exit handler's lin
 SAGEMAKER_ROLE_ENV = "WATER_SAGEMAKER_ROLE"  # the pod's default SageMaker execution role
 SPEC_HASH_ENV = "WATER_SPEC_HASH"  # the spec hash of the deployed revision (from the pod's annotation)
 GIT_COMMIT_ENV = "WATER_GIT_COMMIT"  # the git commit it was deployed from, if any (from the pod's annotation)
+GIT_BRANCH_ENV = "WATER_GIT_BRANCH"  # the branch it was deployed from, if any (from the pod's annotation)
 ON_TERM_ENV = "WATER_ON_TERM"  # stop | leave: what SIGTERM does to the AWS job, without asking the Workflow
 STOP_BUDGET_ENV = "WATER_STOP_BUDGET"  # seconds a SIGTERM'd step spends stopping its job (default 20)
 TERMINATION_LOG_ENV = "WATER_TERMINATION_LOG"  # elsewhere than the kubelet's /dev/termination-log (tests)

@@ -73,7 +73,7 @@ def bundle_from_pipeline(p: Pipeline, spec: str, params: dict, note: str) -> Bun
 
     p.spec.params = p.param_values(params)
     git = gitinfo.describe(p.project_dir)
-    rendered = render.render(p, git.get("commit"), strict=True)
+    rendered = render.render(p, git.get("commit"), strict=True, git_branch=git.get("branch"))
     rendered.refuse_too_large()
     return Bundle(p.name, spec, p.sources(), to_yaml(rendered.objects), p.doc.metadata.namespace, dict(params), git,
                   note, monitors.definitions(p), rendered.warnings + render.placeholder_accounts(p), p.secrets(),

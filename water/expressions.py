@@ -18,17 +18,17 @@ from water.contract import output_param
 _TAG = re.compile(r"\{\{(.*?)\}\}", re.S)
 _REF = re.compile(r"^(?:run\.(id|date)|params\.([A-Za-z_][A-Za-z0-9_]*)|steps\.([a-z0-9][-a-z0-9]*)\.([a-z]+(?:\.[A-Za-z][A-Za-z0-9_]*)?)"
                   r"|models\.([a-zA-Z0-9](?:-*[a-zA-Z0-9])*)\.(live\.metrics\.[A-Za-z][A-Za-z0-9_]*)"
-                  r"|event\.(bucket|key|size|time|etag))$")
+                  r"|event\.(bucket|key|size|time|etag)|git\.(commit|branch))$")
 _LITERAL = re.compile(r"""^(?:'([^']*)'|"([^"]*)")$""")
 HELP = ("water expressions: run.id, run.date, params.NAME, steps.NAME.OUTPUT, models.GROUP.live.metrics.NAME, "
-        "event.bucket|key|size|time|etag (in spec.triggers), or a quoted literal")
+        "git.commit, git.branch, event.bucket|key|size|time|etag (in spec.triggers), or a quoted literal")
 
 
 @dataclass(frozen=True)
 class Ref:
     """A reference to a value known only at run time."""
 
-    root: str  # run | params | steps | models | event
+    root: str  # run | params | steps | models | event | git
     name: str  # id/date, the parameter, the step, or the model group
     attr: str = ""  # the step output, or the group's `live.metrics.NAME`
 
@@ -73,6 +73,8 @@ def _part(m: re.Match) -> str | Ref:
         return Ref("run", ref.group(1))
     if ref and ref.group(2):
         return Ref("params", ref.group(2))
+    if ref and ref.group(8):  # what the deploy came from (the pod's annotations; locally, the project's git)
+        return Ref("git", ref.group(8))
     if ref and ref.group(7):  # what started the run: spec.triggers[].params only
         return Ref("event", ref.group(7))
     if ref and ref.group(5):
@@ -105,6 +107,8 @@ def to_argo(ref: Ref, task_of: Callable[[str], str] = lambda step: step) -> str:
         raise ValueError("{{run.date}} is resolved in the step's pod, never by Argo")
     if ref.root == "params":
         return "{{workflow.parameters.%s}}" % ref.name
+    if ref.root == "git":
+        raise ValueError("{{git...}} is resolved in the step's pod, from the annotations of the deploy")
     if ref.root == "event":  # the Sensor writes it into the run's parameters (water.events)
         raise ValueError("{{event...}} is resolved by the Sensor that starts the run, never by Argo Workflows")
     if ref.root == "models":  # asked of SageMaker by the water-when task that decides the condition

@@ -29,6 +29,7 @@ class LocalRun:
     run_dir: str
     values: dict = field(default_factory=dict)  # Ref.key → value, filled as steps finish
     processes: set = field(default_factory=set)  # the steps' processes running now (Popen)
+    git: dict = field(default_factory=dict)  # {commit, branch, dirty} of the project: {{git...}}
     interrupted: threading.Event = field(default_factory=threading.Event)  # Ctrl-C: start nothing more
     starting: threading.Lock = field(default_factory=threading.Lock)  # a process starts, or the run stops: not both
 
@@ -79,6 +80,7 @@ class StepRun:
     def resolve(self, text: str) -> str:
         """A text with its expressions replaced by this run's values."""
         values = {**self.run.values, "run.id": self.run.run_id, "run.date": self.run.run_date,
+                  "git.commit": self.run.git.get("commit", ""), "git.branch": self.run.git.get("branch", ""),
                   **{f"params.{k}": v for k, v in self.run.params.items()}}
         return expressions.substitute(text, values)
 

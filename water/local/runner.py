@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from water import conditions, sizing
+from water import conditions, gitinfo, sizing
 from water.errors import BadInput, WaterError
 from water.local.context import Interrupted, LocalRun, StepFailed, StepRun, log_tail
 from water.local.progress import name_width
@@ -55,6 +55,7 @@ class RunResult:
     seconds: float = 0.0
     steps: dict = field(default_factory=dict)
     retry_of: str = ""  # the run this one retries (water retry --local)
+    git: dict = field(default_factory=dict)  # {commit, branch, dirty} of the project when it ran
 
 
 def runs_dir(pipeline: Pipeline) -> str:
@@ -117,9 +118,10 @@ def run(pipeline: Pipeline, *, params: dict | None = None, jobs: int | None = No
     run_dir = os.path.join(runs_dir(pipeline), run_id)
     os.makedirs(os.path.join(run_dir, "steps"))
     data_root = os.path.join(pipeline.project_dir, pipeline.spec.local.data_root)
-    local = LocalRun(pipeline, run_id, date, values, data_root, run_dir)
+    git = gitinfo.describe(pipeline.project_dir)
+    local = LocalRun(pipeline, run_id, date, values, data_root, run_dir, git=git)
     result = RunResult(pipeline.name, run_id, run_dir, data_root, values, date,
-                       retry_of=retrying["run_id"] if retrying else "")
+                       retry_of=retrying["run_id"] if retrying else "", git=git)
     with open(os.path.join(run_dir, "water.yaml"), "w", encoding="utf-8") as f, open(pipeline.file) as spec:
         f.write(f"# run {run_id}, params {json.dumps(values, sort_keys=True)}\n" + spec.read())
     for name, outputs in reused.items():

@@ -50,14 +50,15 @@ def placeholder_accounts(pipeline: Pipeline) -> list:
             "account there"]
 
 
-def render(pipeline: Pipeline, git_commit: str | None = None, strict: bool = False) -> Rendered:
+def render(pipeline: Pipeline, git_commit: str | None = None, strict: bool = False,
+           git_branch: str | None = None) -> Rendered:
     """The objects a pipeline deploys as, in apply order. `strict`: what would only be warned about (an image
     left unresolved) is an error, as deploying it would fail."""
     pipeline, warnings = images.resolved(pipeline, strict)
     if pipeline.spec.runner == "cronjob":
         objects = [plain_cronjob(pipeline, git_commit)]
     else:
-        objects = [workflow_template(pipeline, git_commit)]
+        objects = [workflow_template(pipeline, git_commit, git_branch)]
         schedule = pipeline.spec.schedule
         if schedule and schedule.via == "cronjob":
             objects.append(submitter_cronjob(pipeline, git_commit))

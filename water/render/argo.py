@@ -202,7 +202,7 @@ def _step_tasks(pipeline: Pipeline, step: PipelineStep, templates: _Templates) -
                 patch)
     template = templates.for_settings(step.kind.name, settings, lambda: job_template(
         pipeline, step.kind.name, inputs, step.outputs, step.resources, retries=step.retries, timeout=step.timeout,
-        extra_env=pods.secret_env(step) + (pods.LINEAGE_ENV if step.kind.lineage else []), patch=patch,
+        extra_env=pods.secret_env(step) + (pods.LINEAGE_ENV if _told_lineage(step) else []), patch=patch,
         shared=shared_config(pipeline, step)))
     by_argo = step.when is not None and pipeline.decided_by_argo(step)
     if step.when is not None and not by_argo:
@@ -217,6 +217,12 @@ def _step_tasks(pipeline: Pipeline, step: PipelineStep, templates: _Templates) -
     if patch and step.fans_out:
         task["withParam"] = size_output % "shards"
     return tasks + [task]
+
+
+def _told_lineage(step: PipelineStep) -> bool:
+    """Whether the step's pod is told what the deploy came from: its kind records it, or its texts read
+    {{git...}}."""
+    return step.kind.lineage or any(ref.root == "git" for ref, _, _ in step.refs)
 
 
 def _when_task(pipeline: Pipeline, step: PipelineStep, templates: _Templates) -> dict:
@@ -323,7 +329,7 @@ def metadata(pipeline: Pipeline, git_commit: str | None, name: str | None = None
     return meta
 
 
-def workflow_template(pipeline: Pipeline, git_commit: str | None = None) -> dict:
+def workflow_template(pipeline: Pipeline, git_commit: str | None = None, git_branch: str | None = None) -> dict:
     templates = _Templates()
     tasks = []
     for step in pipeline.steps:
@@ -331,9 +337,9 @@ def workflow_template(pipeline: Pipeline, git_commit: str | None = None) -> dict
     spec: dict[str, Any] = {"entrypoint": "main", "serviceAccountName": pipeline.spec.service_account}
     if pipeline.spec.params:
         spec["arguments"] = {"parameters": [{"name": k, "value": v} for k, v in sorted(pipeline.spec.params.items())]}
-    lineage = any(step.kind.lineage for step in pipeline.steps)
-    spec["podMetadata"] = {"labels": pods.pod_labels(pipeline),
-                           "annotations": pods.pod_annotations(pipeline, git_commit if lineage else None, lineage)}
+    lineage = any(_told_lineage(step) for step in pipeline.steps)
+    spec["podMetadata"] = {"labels": pods.pod_labels(pipeline), "annotations": pods.pod_annotations(
+        pipeline, git_commit if lineage else None, lineage, git_branch if lineage else None)}
     spec["workflowMetadata"] = {"labels": pods.labels(pipeline)}
     spec["securityContext"] = pods.POD_SECURITY
     # every pod of the run: Argo applies the workflow's podSpecPatch, then the template's (argo-workflows

@@ -75,20 +75,25 @@ def pod_labels(pipeline: Pipeline) -> dict:
     return {**labels(pipeline), **datadog_tags(pipeline)}
 
 
-def pod_annotations(pipeline: Pipeline, git_commit: str | None = None, lineage: bool = False) -> dict:
-    """The annotations of every pod of a run; `lineage`: also the spec hash and commit, which the pods of kinds
-    that record them read through the downward API (LINEAGE_ENV)."""
+def pod_annotations(pipeline: Pipeline, git_commit: str | None = None, lineage: bool = False,
+                    git_branch: str | None = None) -> dict:
+    """The annotations of every pod of a run; `lineage`: also the spec hash, commit and branch, which the pods of
+    kinds that record them (and of steps reading {{git...}}) read through the downward API (LINEAGE_ENV)."""
     service = datadog_tags(pipeline)[DD_TAGS + "service"]
     logs = json.dumps([{"source": "water", "service": service}], separators=(",", ":"))
-    return {"ad.datadoghq.com/main.logs": logs,
-            **({k: v for k, v in object_annotations(pipeline, git_commit).items() if k != "water/version"}
-               if lineage else {})}
+    if not lineage:
+        return {"ad.datadoghq.com/main.logs": logs}
+    found = {k: v for k, v in object_annotations(pipeline, git_commit).items() if k != "water/version"}
+    return {"ad.datadoghq.com/main.logs": logs, **found, **({GIT_BRANCH: git_branch} if git_branch else {})}
+
+
+GIT_BRANCH = "water/git-branch"
 
 
 # an annotation the pod lacks (no git commit) reads as an empty value
 LINEAGE_ENV = [{"name": env, "valueFrom": {"fieldRef": {"fieldPath": f"metadata.annotations['{key}']"}}}
                for env, key in ((contract.SPEC_HASH_ENV, "water/spec-hash"),
-                                (contract.GIT_COMMIT_ENV, "water/git-commit"))]
+                                (contract.GIT_COMMIT_ENV, "water/git-commit"), (contract.GIT_BRANCH_ENV, GIT_BRANCH))]
 
 
 def datadog_env(pipeline: Pipeline) -> list:

@@ -85,8 +85,17 @@ class Job:
                 break
         return in_zone(instant, self.config.get("timezone")).strftime("%Y-%m-%d")
 
+    def tags(self) -> list:
+        """What every AWS resource the step creates is tagged with: its pipeline, run and step, and the git commit
+        it was deployed from (from the pod's annotation; SageMaker refuses an empty value, so none is left out)."""
+        found = {"water/pipeline": self.pipeline, "water/run": self.run_id, "water/step": self.step,
+                 "water/git-commit": self.env.get(contract.GIT_COMMIT_ENV, "")}
+        return [{"Key": k, "Value": v} for k, v in found.items() if v]
+
     def values(self) -> dict:
-        values = {"run.id": self.run_id, "run.date": self.run_date()}
+        values = {"run.id": self.run_id, "run.date": self.run_date(),
+                  "git.commit": self.env.get(contract.GIT_COMMIT_ENV, ""),
+                  "git.branch": self.env.get(contract.GIT_BRANCH_ENV, "")}
         prefix = contract.PARAM_ENV_PREFIX
         values.update({f"params.{k[len(prefix):]}": v for k, v in self.env.items() if k.startswith(prefix)})
         values.update(self.refs)

@@ -73,6 +73,7 @@ class Endpoint(Kind):
     spec = EndpointSpec
     outputs = {"output": ENDPOINT}
     image_scope = "inference"
+    lineage = True  # what it creates is tagged with the commit behind it
 
     def prepare(self, config: Any, project_dir: str, path: str, ctx: Ctx) -> Prepared:
         if (config.instance is None) == (config.serverless is None):
@@ -129,8 +130,7 @@ class Endpoint(Kind):
         container = {"ModelPackageName": model} if MODEL_PACKAGE.match(model) else \
             {"Image": image_uri(spec["image"]), "ModelDataUrl": model}
         target = Target(spec["name"], container, execution_role(job), _variant(job),
-                        deployment_config(spec.get("deployment")),
-                        [{"Key": "water/pipeline", "Value": job.pipeline}, {"Key": "water/step", "Value": job.step}])
+                        deployment_config(spec.get("deployment")), job.tags())
         job.attached(f"sagemaker endpoint {spec['name']}", None)  # SageMaker cannot stop an update
         served = serve(target, job.client("sagemaker"), lambda check: job.wait(
             check, interval=poll.job_interval, transient=aws.transient), lambda line: print(line, flush=True))

@@ -68,6 +68,7 @@ class Train(Kind):
     sizes = "instance"
     image_scope = "training"
     stop_keys = ()  # the job's name follows from pipeline, step and run
+    lineage = True  # its training job is tagged with the commit behind it
 
     def step_outputs(self, config: Any) -> tuple:
         return (*self.outputs, *(f"metrics.{name}" for name in config.metrics))
@@ -269,7 +270,7 @@ def _training_request(job: Job, name: str, output: str, s3: Any) -> dict[str, An
         "OutputDataConfig": {"S3OutputPath": output},
         "ResourceConfig": {"InstanceType": instance_type, "InstanceCount": instance_count, "VolumeSizeInGB": 30},
         "StoppingCondition": {"MaxRuntimeInSeconds": spec["maxRuntime"]},
-        "Tags": [{"Key": "water/pipeline", "Value": job.pipeline}, {"Key": "water/step", "Value": job.step}],
+        "Tags": job.tags(),
     }
     if spec.get("spot"):
         request["EnableManagedSpotTraining"] = True

@@ -41,6 +41,7 @@ class Transform(Kind):
     sizes = "instance"
     image_scope = "inference"
     stop_keys = ()  # the job's name follows from pipeline, step and run
+    lineage = True  # its model and job are tagged with the commit behind them
 
     def take_from(self, config: Any, by_name: dict, path: str, ctx: Ctx) -> None:
         image_of_model(config, by_name, path, ctx)
@@ -96,7 +97,7 @@ class Transform(Kind):
 
         spec, once = job.spec, job.client("sagemaker", retries=False)
         aws.made(lambda: once.create_model(ModelName=name, ExecutionRoleArn=execution_role(job), PrimaryContainer={
-            "Image": image_uri(spec["image"]), "ModelDataUrl": job.resolve(spec["model"])}))
+            "Image": image_uri(spec["image"]), "ModelDataUrl": job.resolve(spec["model"])}, Tags=job.tags()))
         instance_type, instance_count = instances(job)
         once.create_transform_job(
             TransformJobName=name, ModelName=name, BatchStrategy=spec.get("strategy", "MultiRecord"),
@@ -105,7 +106,7 @@ class Transform(Kind):
                             "ContentType": spec.get("contentType", "text/csv"),
                             "SplitType": spec.get("splitType", "Line")},
             TransformOutput={"S3OutputPath": output},
-            TransformResources={"InstanceType": instance_type, "InstanceCount": instance_count})
+            TransformResources={"InstanceType": instance_type, "InstanceCount": instance_count}, Tags=job.tags())
         Marker(job, s3, output).write(name)
 
     def permissions(self, step: Any, scope: Any) -> list:
@@ -115,8 +116,10 @@ class Transform(Kind):
 
         config, name = step.config, iam.sid(step.name)
         return [*iam.sagemaker_jobs(scope, f"{name}Jobs", "transform-job", step.name, [
-                    "sagemaker:CreateTransformJob", "sagemaker:DescribeTransformJob", "sagemaker:StopTransformJob"]),
-                iam.sagemaker_named(scope, f"{name}Models", "model", step.name, ["sagemaker:CreateModel"]),
+                    "sagemaker:CreateTransformJob", "sagemaker:DescribeTransformJob", "sagemaker:StopTransformJob",
+                    "sagemaker:AddTags"]),
+                iam.sagemaker_named(scope, f"{name}Models", "model", step.name, ["sagemaker:CreateModel",
+                                                                                  "sagemaker:AddTags"]),
                 *iam.pass_role(scope, f"{name}Role", config.role),
                 *iam.s3_access(scope, name, [config.output], write=True)]
 
