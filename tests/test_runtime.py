@@ -525,6 +525,31 @@ def test_script_mode_uploads_the_entry_folder(aws_env, tmp_path, monkeypatch):
         assert sorted(tar.getnames()) == ["train.py", "util.py"]
 
 
+def test_script_mode_stores_each_version_of_the_code_once(aws_env, tmp_path, monkeypatch):
+    """Runs of the same code share one object (its key the content's hash); an edit is a new key."""
+    (tmp_path / "train").mkdir()
+    (tmp_path / "train" / "train.py").write_text("print('training')\n")
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(POD_PIPELINE, tmp_path)
+
+    def run(run_id):
+        monkeypatch.setenv("WATER_RUN_ID", run_id)
+        assert water_job(_pod("train", spec={"entry": "train/train.py"}, project=tmp_path)) == 0
+        return {j["TrainingJobName"]: j["HyperParameters"]["sagemaker_submit_directory"] for j in _training_jobs()}
+
+    first = run("demo-run-1")
+    os.utime(tmp_path / "train" / "train.py", (1, 1))  # a checkout's new file times change nothing
+    both = run("demo-run-2")
+    assert len(both) == 2 and len(set(both.values())) == 1
+    (tmp_path / "train" / "train.py").write_text("print('training better')\n")
+    three = run("demo-run-3")
+    assert len(set(three.values())) == 2
+    keys = [o["Key"] for o in aws.client("s3").list_objects_v2(Bucket="lake-results", Prefix="models/water-source/")
+            .get("Contents", [])]
+    assert len(keys) == 2 and all(k.endswith("/sourcedir.tar.gz") for k in keys)
+    assert set(first.values()) < set(three.values())
+
+
 @pytest.mark.parametrize("change, message", [
     (lambda c: c["spec"].update(image="xgboost:1.7-1"), "image 'xgboost:1.7-1' was not resolved to an image URI"),
     (lambda c: c.update(aws={}), "no SageMaker execution role: set train.role or spec.aws.sagemakerRole"),

@@ -68,8 +68,9 @@ def _said(exc: Exception) -> tuple[str, str]:
     return error.get("Code", ""), str(error.get("Message", "")).lower()
 
 
+# "404": S3's HeadObject of a missing key, whose answer has no body, so botocore names the error after the status
 NOT_FOUND = frozenset({"EntityNotFoundException", "ResourceNotFound", "ResourceNotFoundException", "NoSuchBucket",
-                       "NoSuchKey"})
+                       "NoSuchKey", "404"})
 
 
 def not_found(exc: Exception) -> bool:

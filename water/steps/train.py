@@ -256,7 +256,7 @@ def _training_request(job: Job, name: str, output: str, s3: Any) -> dict[str, An
     hyperparameters = {k: job.resolve(v) for k, v in spec.get("hyperparameters", {}).items()}
     definitions = [{"Name": k, "Regex": v} for k, v in sorted(spec.get("metrics", {}).items()) if v != METRICS_FILE]
     if spec.get("entry"):
-        hyperparameters.update(_upload_source(job, spec["entry"], f"{output.rstrip('/')}/{name}/source/", s3))
+        hyperparameters.update(_upload_source(job, spec["entry"], f"{output.rstrip('/')}/", s3))
     request: dict[str, Any] = {
         "TrainingJobName": name,
         "AlgorithmSpecification": {"TrainingImage": image_uri(spec["image"]), "TrainingInputMode": "File",
@@ -279,6 +279,28 @@ def _training_request(job: Job, name: str, output: str, s3: Any) -> dict[str, An
     return request
 
 
+def source_archive(folder: str) -> bytes:
+    """The folder as a gzip'd tar that depends on the files' names and contents only (no times, owners or
+    modes beyond executable), so that the same code is the same bytes on every machine."""
+    import gzip
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as zipped, \
+            tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for root, dirs, files in os.walk(folder):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            for file in sorted(files):
+                path = os.path.join(root, file)
+                info = tar.gettarinfo(path, arcname=os.path.relpath(path, folder))
+                info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+                info.mode = 0o755 if info.mode & 0o111 else 0o644
+                with open(path, "rb") as f:
+                    tar.addfile(info, f)
+    return buffer.getvalue()
+
+
 def execution_role(job: Job) -> str:
     """The role a SageMaker job assumes: the step's, the pipeline's, or the pod's (contract.SAGEMAKER_ROLE_ENV)."""
     role = job.spec.get("role") or (job.config.get("aws") or {}).get("sagemakerRole") or \
@@ -296,22 +318,20 @@ def instances(job: Job) -> tuple[str, int]:
 
 
 def _upload_source(job: Job, entry: str, prefix: str, s3: Any) -> dict:
-    """Script mode: the entry's folder (from the step image's working directory) as sourcedir.tar.gz."""
-    import io
-    import tarfile
-
+    """Script mode: the entry's folder (from the step image's working directory) as sourcedir.tar.gz, stored once
+    per content under `prefix`water-source/<its sha256>/: runs of the same code share one object, and the key
+    says which code a job ran."""
     from water.runtime import aws
 
-    folder = os.path.dirname(entry) or "."
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for root, dirs, files in os.walk(folder):
-            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-            for file in sorted(files):
-                path = os.path.join(root, file)
-                tar.add(path, arcname=os.path.relpath(path, folder))
-    bucket, key = aws.s3_parts(prefix + "sourcedir.tar.gz")
-    s3.put_object(Bucket=bucket, Key=key, Body=buffer.getvalue())
+    archive = source_archive(os.path.dirname(entry) or ".")
+    digest = hashlib.sha256(archive).hexdigest()[:32]
+    bucket, key = aws.s3_parts(f"{prefix}water-source/{digest}/sourcedir.tar.gz")
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+    except Exception as exc:  # botocore's ClientError: a 404 means not stored yet
+        if not aws.not_found(exc):
+            raise
+        s3.put_object(Bucket=bucket, Key=key, Body=archive)
     return {"sagemaker_program": os.path.basename(entry), "sagemaker_submit_directory": f"s3://{bucket}/{key}",
             "sagemaker_region": s3.meta.region_name}
 
