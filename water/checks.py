@@ -210,6 +210,16 @@ def _near(project_dir: str, location: str) -> list:
 
 
 
+def check_environments(doc: PipelineDoc, ctx: Ctx) -> None:
+    """An environment's params are declared ones."""
+    for env, settings in doc.spec.environments.items():
+        for name in settings.params:
+            if name not in doc.spec.params:
+                ctx.problem(settings.params.key_marks[name], f"spec.environments.{env}.params.{name}",
+                            f"unknown parameter '{name}'", did_you_mean(name, doc.spec.params) or
+                            "declare it under spec.params")
+
+
 def check_triggers(doc: PipelineDoc, ctx: Ctx) -> None:
     """Each trigger's queue has a region, and its params are declared parameters made of event fields."""
     spec = doc.spec

@@ -97,6 +97,15 @@ def _load(path: str | None, local_files: bool = False):
     return p
 
 
+def _remember_env(ctx: click.Context, param: Any, value: str | None) -> None:
+    ctx.meta["water_env"] = value
+
+
+ENV = click.option("--env", metavar="NAME", expose_value=False, callback=_remember_env, help="An environment of the "
+                   "spec's spec.environments: its context and namespace (and, for deploy, diff, render, its params and "
+                   "image); -n and --context win.")
+
+
 @cli.command()
 @PATH_ARG
 def validate(path: str | None) -> None:
@@ -115,12 +124,16 @@ def validate(path: str | None) -> None:
 @_output_option(["yaml", "json"], "yaml")
 @click.option("--dir", "--out", "out_dir", cls=_Aliased, old=("--out",), type=click.Path(file_okay=False),
               help="Write one file per object to this folder.")
+@ENV
 def render(path: str | None, fmt: str, out_dir: str | None) -> None:
     """Print or write the Kubernetes manifests."""
-    from water import gitinfo
+    from water import gitinfo, pipeline
     from water import render as r
 
     p = _load(path)
+    env = _env()
+    if env:
+        pipeline.in_environment(p, env)
     git = gitinfo.describe(p.project_dir)
     rendered = r.render(p, git.get("commit"), git_branch=git.get("branch"))
     for warning in rendered.warnings:
@@ -221,13 +234,28 @@ FORCE_CONFLICTS = click.option("--force-conflicts", is_flag=True, help="Take fie
 
 
 def _cluster_options(fn):
-    """kubectl's flags for where to talk to."""
+    """kubectl's flags for where to talk to, and the spec's environments."""
     for option in reversed([
         CONTEXT, click.option("-n", "--namespace", help="Namespace (default: the spec's, else the context's)."),
-        KUBECONFIG,
+        KUBECONFIG, ENV,
     ]):
         fn = option(fn)
     return fn
+
+
+def _env() -> str | None:
+    ctx = click.get_current_context(silent=True)
+    return ctx.meta.get("water_env") if ctx else None
+
+
+def _environment(env: str, spec: str | None, name: str | None) -> Any:
+    """The spec's environment `env`: of the spec deployed (`spec`), else of the one in this folder."""
+    from water import pipeline
+
+    found = pipeline.load(spec) if spec or os.path.exists(pipeline.SPEC_FILE) else None
+    if found is None or (spec is None and name is not None and found.name != name):
+        raise click.UsageError(f"--env {env} needs the pipeline's water.yaml: run it in the project's folder")
+    return pipeline.environment(found, env)
 
 
 def _given(key: str, default):
@@ -238,11 +266,17 @@ def _given(key: str, default):
     return ((ctx and ctx.obj) or {}).get(key, default)
 
 
-def _connect(context: str | None, namespace: str | None, kubeconfig: str | None, name: str | None = None, here=False):
+def _connect(context: str | None, namespace: str | None, kubeconfig: str | None, name: str | None = None, here=False,
+             spec: str | None = None):
     """`name` (or `here`): a command about a pipeline takes the namespace of the spec in this folder when that spec
-    is the pipeline, as `water deploy` does, unless -n says otherwise."""
+    is the pipeline, as `water deploy` does, unless -n says otherwise. With --env, the context and namespace of that
+    environment of the spec (`spec`, a deploy's; else this folder's, when it is the pipeline)."""
     from water.kube import RETRIES, KubeCluster, Target
 
+    env = _env()
+    if env:
+        settings = _environment(env, spec, name)
+        context, namespace = context or settings.context, namespace or settings.namespace
     if namespace is None and (name or here):
         from water.pipeline import namespace_here
 
@@ -372,9 +406,9 @@ def deploy(path: str | None, pairs: tuple[str, ...], dry_run: bool, full: bool, 
     """Diff and apply the pipeline to the cluster."""
     from water import deploy as d
 
-    bundle = d.bundle_from_path(path, _params(pairs))
-    d.deploy(_connect(context, namespace, kubeconfig), bundle, namespace, dry_run=dry_run, force=force_conflicts,
-             console=_console(yes, full=full), datadog=_datadog())
+    bundle = d.bundle_from_path(path, _params(pairs), env=_env())
+    d.deploy(_connect(context, namespace, kubeconfig, spec=path or "."), bundle, namespace, dry_run=dry_run,
+             force=force_conflicts, console=_console(yes, full=full), datadog=_datadog())
 
 
 @cli.command()
@@ -387,8 +421,8 @@ def diff(path: str | None, pairs: tuple[str, ...], full: bool, context: str | No
     """Show what deploy would change (exit 1 if anything)."""
     from water import deploy as d
 
-    bundle = d.bundle_from_path(path, _params(pairs))
-    cluster = _connect(context, namespace, kubeconfig)
+    bundle = d.bundle_from_path(path, _params(pairs), env=_env())
+    cluster = _connect(context, namespace, kubeconfig, spec=path or ".")
     plan = d.plan(cluster, bundle, d.namespace_for(cluster, bundle, namespace))
     _, monitor_changes = d.monitor_plan(bundle, plan.latest, _datadog())
     for change in plan.changes:
@@ -914,7 +948,7 @@ EXAMPLES = {  # each command's help ends with these (tests/test_cli.py checks th
     "new": ["water new recsys                 # ./recsys: a project that validates, renders and runs locally",
             "water new recsys --dir ~/src"],
     "validate": ["water validate                   # the water.yaml here", "water validate pipelines/demo"],
-    "render": ["water render pipelines/demo | kubectl apply --dry-run=server -f -",
+    "render": ["water render --env prod --dir deploy/prod   # for Argo CD or Flux to apply", "water render pipelines/demo | kubectl apply --dry-run=server -f -",
                "water render -o json", "water render --dir rendered/      # one file per object (GitOps)"],
     "graph": ["water graph -o svg > dag.svg", "water graph -o mermaid >> README.md"],
     "schema": ["water schema > water.schema.json   # for editors (yaml-language-server)",

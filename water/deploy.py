@@ -41,6 +41,7 @@ class Bundle:
     monitors: list = field(default_factory=list)  # Datadog monitor definitions (alerts.datadog.monitors)
     warnings: list = field(default_factory=list)  # what rendering warned about, said before deploying
     secrets: list = field(default_factory=list)  # [Secret, the field naming it] the pods read
+    env: str = ""  # the spec.environments entry it was rendered for
     rendered: list | None = None  # the objects the manifests were written from, when this process rendered them
 
     @property
@@ -59,12 +60,17 @@ class Bundle:
         return hashlib.sha256(self.manifests.encode()).hexdigest()
 
 
-def bundle_from_path(path: str | None, params: dict, note: str = "deploy") -> Bundle:
+def bundle_from_path(path: str | None, params: dict, note: str = "deploy", env: str | None = None) -> Bundle:
+    """`env`: as environment `env` of spec.environments deploys it (its namespace, parameter defaults, image)."""
     from water import pipeline
 
     p = pipeline.load(path)
+    if env:
+        pipeline.in_environment(p, env)
     with open(p.file, encoding="utf-8") as f:
-        return bundle_from_pipeline(p, f.read(), params, note)
+        bundle = bundle_from_pipeline(p, f.read(), params, note)
+    bundle.env = env or ""
+    return bundle
 
 
 def bundle_from_pipeline(p: Pipeline, spec: str, params: dict, note: str) -> Bundle:
@@ -77,7 +83,7 @@ def bundle_from_pipeline(p: Pipeline, spec: str, params: dict, note: str) -> Bun
     rendered.refuse_too_large()
     return Bundle(p.name, spec, p.sources(), to_yaml(rendered.objects), p.doc.metadata.namespace, dict(params), git,
                   note, monitors.definitions(p), rendered.warnings + render.placeholder_accounts(p), p.secrets(),
-                  rendered.objects)
+                  rendered=rendered.objects)
 
 
 def deploy(cluster: Cluster, bundle: Bundle, namespace_flag: str | None, *, dry_run: bool = False, force: bool = False,
@@ -325,7 +331,7 @@ def _undo(p: Plan) -> str:
 def revision_of(bundle: Bundle) -> Revision:
     """What a deploy of the bundle records: the bundle, and who deployed it when, from which commit."""
     info = {"hash": bundle.hash, "user": getpass.getuser(), "time": _now(), "note": bundle.note,
-            **{f"git-{k}": str(v) for k, v in bundle.git.items()}}
+            **({"env": bundle.env} if bundle.env else {}), **{f"git-{k}": str(v) for k, v in bundle.git.items()}}
     return Revision(0, bundle.spec, bundle.manifests, bundle.files, bundle.monitors, bundle.params, info)
 
 

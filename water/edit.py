@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from water import deploy, pipeline
 from water.console import Console
-from water.errors import SpecError, WaterError
+from water.errors import BadParameter, SpecError, WaterError
 
 if TYPE_CHECKING:
     from water.cluster import Cluster
@@ -56,7 +56,17 @@ def edit(cluster: Cluster, name: str, namespace: str, *, console: Console = Cons
                 text, last_invalid = saved, saved
                 header = _header(exc)
                 continue
+            env = revision.info.get("env", "")  # deployed as an environment: edited, it stays that environment
+            if env:
+                try:
+                    pipeline.in_environment(p, env)
+                except BadParameter as exc:
+                    text, last_invalid = saved, saved
+                    header = f"{HEADER}fix what is below and save; save it unchanged or empty to give up.\n" \
+                             f"{HEADER}{exc}: revision {revision.number} is deployed as it\n"
+                    continue
             bundle = deploy.bundle_from_pipeline(p, saved, revision.params, f"edit of revision {revision.number}")
+            bundle.env = env
             return deploy.deploy(cluster, bundle, namespace, console=console, store=store,
                                  **({"datadog": datadog} if datadog else {}))
 

@@ -158,6 +158,26 @@ def namespace_here(name: str | None = None, folder: str = ".") -> str | None:
     return namespace if isinstance(namespace, str) and namespace else None
 
 
+def environment(p: Pipeline, name: str) -> Any:
+    """spec.environments[name], or a one-line error naming the ones there are."""
+    found = p.spec.environments.get(name)
+    if found is None:
+        known = ", ".join(sorted(p.spec.environments)) or "none"
+        raise BadParameter(f"--env {name}: {p.file} has no such environment (spec.environments: {known})")
+    return found
+
+
+def in_environment(p: Pipeline, name: str) -> Pipeline:
+    """The pipeline as it deploys to environment `name`: its namespace, parameter defaults and image."""
+    env = environment(p, name)
+    p.spec.params = {**p.spec.params, **env.params}
+    if env.image:
+        p.spec.image = env.image
+    if env.namespace:
+        p.doc.metadata.namespace = env.namespace
+    return p
+
+
 def check_overrides(given: dict) -> None:
     """--param values are held to what `params` allows: no expressions, which Argo would evaluate."""
     for name, value in given.items():
@@ -228,6 +248,7 @@ def _check(data, text: str, file: str, project_dir: str) -> Pipeline:
     _check_references(doc, steps, upstream, ctx)
     checks.check_runner(doc, ctx)
     checks.check_triggers(doc, ctx)
+    checks.check_environments(doc, ctx)
     if ctx.problems:
         raise SpecError(ctx.problems)
     # the files as written, as a revision keeps them: an edit of any of them is a new revision

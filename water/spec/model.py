@@ -207,6 +207,17 @@ class Trigger(SpecModel):
                          default={})
 
 
+class Environment(SpecModel):
+    """One place the pipeline deploys to (`--env NAME` on every cluster command): where, with which defaults."""
+
+    namespace: str = field(Name(63), "Namespace (default: metadata.namespace, else the context's).")
+    context: str = field(Str(r"^\S+$", "a kubeconfig context name"), "Kube context (default: the kubeconfig's "
+                         "current one; --context wins).")
+    params: dict = field(Map(IDENTIFIER, Scalar()), "Parameter defaults here, over spec.params (each declared "
+                         "there).", default={})
+    image: str = field(IMAGE, "The steps' image here (default: spec.image).")
+
+
 class PipelineSpec(SpecModel):
     """What the pipeline runs, how and when."""
 
@@ -216,6 +227,9 @@ class PipelineSpec(SpecModel):
     runner: str = field(Enum("argo", "cronjob"), "argo: WorkflowTemplate (+ schedule); cronjob: a single "
                         "container step as a plain Kubernetes CronJob.", default="argo")
     schedule: Schedule = field(Model(Schedule), "When to run; without it the pipeline runs only on `water run`.")
+    environments: dict = field(Map(Name(30), Model(Environment)), "Where the pipeline deploys, by name "
+                               "(staging, prod, ...): `water deploy --env prod` and every cluster command's --env.",
+                               default={})
     triggers: list = field(List(Model(Trigger)), "Runs besides (or instead of) the schedule: each object that "
                            "lands in S3 starts one (Argo Events).", default=[])
     params: dict = field(Map(IDENTIFIER, Scalar()), "Run parameters with their defaults; `{{params.NAME}}` in "
