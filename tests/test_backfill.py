@@ -148,3 +148,16 @@ def test_local_backfill_runs_each_weekday_once(tmp_path, runner):
     assert len((tmp_path / "days.txt").read_text().split()) == 3
     records = [json.loads(p.read_text()) for p in (tmp_path / ".water" / "runs").glob("*/run.json")]
     assert sorted(r["date"] for r in records) == ["2026-11-27", "2026-11-30", "2026-12-01"]
+
+
+def test_a_backfill_cut_short_by_the_server_is_finished_by_running_it_again(water, apiserver, project):
+    water("deploy", project("babyweight"))
+    def second_tick(request):
+        return ((request.data or {}).get("metadata") or {}).get("name") == "babyweight-2611290300"
+    apiserver.api.inject(500, method="POST", path="workflows", when=second_tick)
+    failed = water("backfill", "babyweight", "--from", "2026-11-28", "--to", "2026-11-30", "-y", code=1)
+    assert "workflow/babyweight-2611280300 created" in failed and "500" in failed
+    assert sorted(_backfills(apiserver)) == ["babyweight-2611280300"]
+    again = water("backfill", "babyweight", "--from", "2026-11-28", "--to", "2026-11-30", "-y")
+    assert again.splitlines()[-1] == "2 run(s) started, 1 already there"
+    assert len(_backfills(apiserver)) == 3

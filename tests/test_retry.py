@@ -189,3 +189,18 @@ def test_retry_usage_errors(runner, args, message):
 
     result = runner.invoke(cli, args)
     assert result.exit_code == 2 and message in result.output
+
+
+def test_a_recorded_output_argo_would_read_is_refused_and_nothing_is_created(water, apiserver, kube, project):
+    """An upstream value is written into the retry as a plain value: one holding `{{` would be Argo's to read."""
+    water("deploy", project("babyweight"))
+    name = _started(water, apiserver)
+    _fail_at_train(apiserver, kube, name)
+    run = apiserver.api.objects[(WORKFLOWS, "ml", name)]
+    for node in run["status"]["nodes"].values():
+        for parameter in (node.get("outputs") or {}).get("parameters", []):
+            if node["displayName"] == "features" and parameter["name"] == "output":
+                parameter["value"] = "s3://ml-bucket/{{workflow.name}}/features/"
+    out = water("retry", "babyweight", code=1)
+    assert "output output of features holds '{{', which Argo would read" in out
+    assert [k for k in apiserver.api.objects if k[0] == WORKFLOWS] == [(WORKFLOWS, "ml", name)]

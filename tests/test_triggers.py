@@ -366,3 +366,18 @@ def test_events_setup_of_a_queue_that_is_missing_is_one_line(aws_env, runner):
     result = runner.invoke(cli, ["events", "setup", example_path("arrivals")])
     assert result.exit_code == 1
     assert result.output.startswith("cannot read the queues: ") and len(result.output.splitlines()) == 1
+
+
+def test_events_setup_of_a_bucket_that_is_missing_is_one_line_after_the_queue(aws_env, runner):
+    import boto3
+
+    from conftest import example_path
+    from water.cli import cli
+
+    boto3.client("sqs", region_name="ap-northeast-1").create_queue(QueueName="landing-zone-events")
+    result = runner.invoke(cli, ["events", "setup", example_path("arrivals")])
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert lines[0] == "sqs queue landing-zone-events: policy lets s3://landing-zone send"
+    assert lines[1].startswith("cannot set up s3://landing-zone → landing-zone-events: ") and "bucket" in lines[1].lower()
+    assert len(lines) == 2
