@@ -11,9 +11,9 @@ from datetime import date, datetime
 
 from water import backoff, schedule
 from water.cluster import Cluster
-from water.errors import AlreadyExists, BadParameter, WaterError
+from water.errors import AlreadyExists, WaterError
 from water.render.pods import PIPELINE_LABEL
-from water.runs import ENDED, POLL, SCHEDULED_TIME, definition, phase, template_run
+from water.runs import ENDED, POLL, SCHEDULED_TIME, definition, listed_phase, parse_time, schedule_of, template_run
 
 BACKFILL_LABEL = "water/backfill"  # "true" on every run a backfill starts
 RUN_DATE_LABEL = "water/run-date"  # the tick's date, YYYY-MM-DD
@@ -36,31 +36,22 @@ def deployed_schedule(cluster: Cluster, name: str) -> tuple[str, str]:
     if definition(cluster, name)["kind"] == "CronJob":
         raise WaterError(f"pipeline '{name}' runs as a plain CronJob: backfill it day by day with "
                          "`water run NAME --date D`")
-    cron = cluster.serves("CronWorkflow") and cluster.get("CronWorkflow", name)
-    if cron:
-        spec = cron["spec"]
-        return (spec.get("schedules") or [spec.get("schedule")])[0], spec.get("timezone") or "UTC"
-    job = cluster.get("CronJob", name)
-    if job and job["metadata"].get("labels", {}).get(PIPELINE_LABEL) == name:
-        return job["spec"]["schedule"], job["spec"].get("timeZone") or "UTC"
-    raise WaterError(f"pipeline '{name}' has no schedule to backfill: start a past day with `water run NAME --date D`")
+    found = schedule_of(cluster, name)
+    if found is None:
+        raise WaterError(f"pipeline '{name}' has no schedule to backfill: start a past day with "
+                         "`water run NAME --date D`")
+    return found["cron"], found["timezone"]
 
 
 def plan(cluster: Cluster, name: str, first: date, last: date) -> list[Tick]:
-    """The ticks from `first` to `last`, each with the run that already stands for it."""
-    if last < first:
-        raise BadParameter(f"--to {last} is before --from {first}")
-    cron, zone = deployed_schedule(cluster, name)
-    try:
-        found = schedule.ticks(cron, zone, first, last)
-    except ValueError as exc:
-        raise BadParameter(str(exc)) from None
+    """The ticks from `first` to `last`, each with the run that already stands for it (its metadata says)."""
+    found = schedule.ticks(*deployed_schedule(cluster, name), first, last)
     ran: dict = {}
-    for run in cluster.list("Workflow", f"{PIPELINE_LABEL}={name}"):
+    for run in cluster.list_metadata("Workflow", f"{PIPELINE_LABEL}={name}"):
         stamp = (run["metadata"].get("annotations") or {}).get(SCHEDULED_TIME)
         if stamp:
             try:
-                ran[datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()] = run["metadata"]["name"]
+                ran[parse_time(stamp).timestamp()] = run["metadata"]["name"]
             except ValueError:
                 continue  # not a time: no tick's run
     return [Tick(at, run_name(name, at), ran.get(at.timestamp(), "")) for at in found]
@@ -93,8 +84,8 @@ def start(cluster: Cluster, name: str, ticks: list[Tick], params: dict, *, paral
 
 def _wait_for_room(cluster: Cluster, name: str, parallel: int, every: backoff.Policy,
                    sleep: Callable[[float], object]) -> None:
-    n = 0
-    while sum(phase(r | {"kind": "Workflow"}) not in ENDED for r in cluster.list(
+    n = 0  # the runs' metadata each time (their phase label), never their nodes
+    while sum(listed_phase(r | {"kind": "Workflow"}) not in ENDED for r in cluster.list_metadata(
             "Workflow", f"{PIPELINE_LABEL}={name},{BACKFILL_LABEL}=true")) >= parallel:
         sleep(every.pause(n))
         n += 1

@@ -362,9 +362,16 @@ def run_command(target: str | None, local: bool, pairs: tuple[str, ...], from_st
     run = runs.start(cluster, target, _params(pairs), day)
     click.echo(f"{run['kind'].lower()}/{run['metadata']['name']} created")
     if wait or follow:
-        ended = runs.wait(cluster, run, follow=follow, echo=click.echo, progress=lambda line: click.echo(line, err=True),
-                          every=_given("run_poll", runs.POLL))
-        sys.exit(0 if ended == "Succeeded" else 1)
+        _wait_for(cluster, run, follow)
+
+
+def _wait_for(cluster: Any, run: dict, follow: bool) -> None:
+    """--wait/-f: until the run ends (its logs streamed with -f); exit 0 if it succeeded, else 1."""
+    from water import runs
+
+    ended = runs.wait(cluster, run, follow=follow, echo=click.echo, progress=lambda line: click.echo(line, err=True),
+                      every=_given("run_poll", runs.POLL))
+    sys.exit(0 if ended == "Succeeded" else 1)
 
 
 def _run_local(path: str | None, params: dict, from_step: str | None, only: str | None, jobs: int | None,
@@ -797,16 +804,14 @@ def retry(target: str | None, run_name: str | None, local: bool, jobs: int | Non
         raise click.UsageError("--jobs needs --local")
     if not target:
         raise click.UsageError("name the deployed pipeline to retry (or --local PATH)")
-    from water import retry as retrying, runs
+    from water import retry as retrying
 
     cluster = _connect(context, namespace, kubeconfig, target)
     failed, run, reused = retrying.start(cluster, target, run_name)
     click.echo(f"workflow/{run['metadata']['name']} created: retries {failed['metadata']['name']}"
                + (f", reusing {', '.join(reused)}" if reused else ", every step again"))
     if wait or follow:
-        ended = runs.wait(cluster, run | {"kind": "Workflow"}, follow=follow, echo=click.echo,
-                          progress=lambda line: click.echo(line, err=True), every=_given("run_poll", runs.POLL))
-        sys.exit(0 if ended == "Succeeded" else 1)
+        _wait_for(cluster, run | {"kind": "Workflow"}, follow)
 
 
 @cli.command()
@@ -895,8 +900,7 @@ def events_setup(path: str | None, dry_run: bool) -> None:
     pipeline = _load(path)
     if not pipeline.spec.triggers:
         raise WaterError(f"{pipeline.file}: the pipeline has no spec.triggers")
-    setups = _asking_aws("cannot read the queues", lambda: eventsetup.plans(pipeline, eventsetup.queue_arn_of(
-        aws.client)))
+    setups = _asking_aws("cannot read the queues", lambda: eventsetup.plans(pipeline, eventsetup.queues(aws.client)))
     for setup in setups:
         if dry_run:
             click.echo(json.dumps({"bucket": setup.bucket, "queueConfiguration": setup.notification,

@@ -17,7 +17,7 @@ from water.console import Console
 from water.errors import ApiError, ClusterError, Conflict, DeployError, NotFound, WaterError
 from water.render import to_yaml
 from water.render.pods import PIPELINE_LABEL
-from water.revisions import ConfigMapStore, Revision, pick
+from water.revisions import ConfigMapStore, Revision, manifest_objects, pick
 
 if TYPE_CHECKING:
     from water.pipeline import Pipeline
@@ -48,12 +48,7 @@ class Bundle:
     def objects(self) -> list:
         """What was rendered (a plan sets their namespace, the same each time), else read back from the manifests (a
         revision's), with libyaml where PyYAML has it."""
-        if self.rendered is not None:
-            return self.rendered
-        import yaml
-
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        return [o for o in yaml.load_all(self.manifests, Loader=loader) if o]
+        return self.rendered if self.rendered is not None else manifest_objects(self.manifests)
 
     @property
     def hash(self) -> str:
@@ -347,12 +342,12 @@ def rollback_bundle(store: Any, name: str, namespace: str, number: int | None = 
 
 
 def bundle_from_revision(revision: Revision, name: str, namespace: str, note: str) -> Bundle:
-    import yaml
-
-    first: dict = next((o for o in yaml.safe_load_all(revision.manifests) if o), {})
+    """Revision's exact manifests, read once."""
+    objects = manifest_objects(revision.manifests)
+    first: dict = objects[0] if objects else {}
     return Bundle(name, revision.spec, revision.files, revision.manifests,
                   first.get("metadata", {}).get("namespace") or namespace, revision.params, revision.git, note,
-                  revision.monitors)
+                  revision.monitors, rendered=objects)
 
 
 def _now() -> str:

@@ -31,6 +31,10 @@ def labelled_diff(before: str, after: str, old: str, new: str) -> str:
         return ""
     if max(before.count("\n"), after.count("\n")) > BIG_DIFF and shutil.which("diff"):
         return _gnu_diff(before, after, old, new)
+    return _difflib(before, after, old, new)
+
+
+def _difflib(before: str, after: str, old: str, new: str) -> str:
     return "".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True), old, new))
 
 
@@ -45,5 +49,5 @@ def _gnu_diff(before: str, after: str, old: str, new: str) -> str:
                 f.write(text)
         done = subprocess.run(["diff", "-u", "--label", old, "--label", new, *paths], capture_output=True)
     if done.returncode > 1:  # 0 same, 1 different, 2 trouble: difflib then
-        return "".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True), old, new))
+        return _difflib(before, after, old, new)
     return done.stdout.decode("utf-8")

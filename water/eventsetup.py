@@ -13,22 +13,23 @@ from water.pipeline import Pipeline
 
 @dataclass
 class Setup:
-    """One trigger's two documents, and the clients that apply them."""
+    """One trigger's two documents, and where they go."""
 
     bucket: str
     queue: str
+    queue_url: str
     region: str
     notification: dict  # a QueueConfiguration of the bucket's NotificationConfiguration
     statement: dict  # of the queue's Policy
 
 
-def plans(pipeline: Pipeline, queue_arn: Callable[[str, str], str]) -> list[Setup]:
-    """Each trigger's setup; queue_arn(queue, region) → its ARN."""
+def plans(pipeline: Pipeline, queue_of: Callable[[str, str], tuple[str, str]]) -> list[Setup]:
+    """Each trigger's setup; queue_of(queue, region) → its URL and ARN."""
     found = []
     for i, trigger in enumerate(pipeline.spec.triggers):
         s3 = trigger.s3
         region = s3.region or pipeline.spec.aws.region
-        arn = queue_arn(s3.queue, region)
+        url, arn = queue_of(s3.queue, region)
         rules = [{"Name": name, "Value": value} for name, value in (("prefix", s3.prefix), ("suffix", s3.suffix))
                  if value]
         notification: dict[str, Any] = {"Id": f"water-{pipeline.name}-s3-{i + 1}", "QueueArn": arn,
@@ -38,23 +39,23 @@ def plans(pipeline: Pipeline, queue_arn: Callable[[str, str], str]) -> list[Setu
         statement = {"Sid": f"water-{pipeline.name}-s3-{i + 1}", "Effect": "Allow",
                      "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sqs:SendMessage", "Resource": arn,
                      "Condition": {"ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{s3.bucket}"}}}
-        found.append(Setup(s3.bucket, s3.queue, region, notification, statement))
+        found.append(Setup(s3.bucket, s3.queue, url, region, notification, statement))
     return found
 
 
-def queue_arn_of(clients: Callable[..., Any]) -> Callable[[str, str], str]:
-    def arn(queue: str, region: str) -> str:
+def queues(clients: Callable[..., Any]) -> Callable[[str, str], tuple[str, str]]:
+    """(URL, ARN) of a queue by name, as SQS answers them."""
+    def found(queue: str, region: str) -> tuple[str, str]:
         sqs = clients("sqs", region)
         url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
-        return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    return arn
+        return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return found
 
 
 def apply(setup: Setup, clients: Callable[..., Any], echo: Callable[[str], object] = print) -> None:
     """The queue's policy first (S3 checks, when the notification is put, that it may send: it sends its
     s3:TestEvent), then the bucket's notification."""
-    sqs = clients("sqs", setup.region)
-    url = sqs.get_queue_url(QueueName=setup.queue)["QueueUrl"]
+    sqs, url = clients("sqs", setup.region), setup.queue_url
     current = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"]).get("Attributes", {}).get("Policy")
     policy: dict[str, Any] = json.loads(current) if current else {"Version": "2012-10-17", "Statement": []}
     policy["Statement"] = [s for s in policy.get("Statement", []) if s.get("Sid") != setup.statement["Sid"]] + [

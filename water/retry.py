@@ -105,8 +105,8 @@ def without_reused(tasks: list, reused: dict, run_name: str) -> list:
             raise WaterError(f"output {param} of {task} holds '{{{{', which Argo would read: run the pipeline again")
         return outputs[param]
 
-    kept = []
-    for task in (json.loads(json.dumps(t)) for t in tasks if t["name"] not in gone):
+    kept = []  # the tasks are the caller's copy (retry_workflow's), changed in place
+    for task in (t for t in tasks if t["name"] not in gone):
         if "dependencies" in task:
             task["dependencies"] = [d for d in task["dependencies"] if d not in gone]
             if not task["dependencies"]:

@@ -103,15 +103,18 @@ def _scalar(value: Any) -> str:
         plain = _PLAIN.match(value) and value == value.strip() and value not in ("true", "false", "null") and \
             not _NUMBER.fullmatch(value) and ": " not in value and " #" not in value and not value.endswith(":")
         return value if plain else json.dumps(value, ensure_ascii=False)
-    if isinstance(value, dict) or isinstance(value, list):
+    if isinstance(value, (dict, list)):  # an empty one (a full one is written nested)
         return "{}" if isinstance(value, dict) else "[]"
     return json.dumps(value)
 
 
 def diff(name: str, before: dict | None, after: dict | None, *, source: str) -> str:
     """The unified diff of two objects as reviewed (None: absent)."""
-    return drift.unified_diff(name, to_text(readable(before)) if before is not None else "",
-                              to_text(readable(after)) if after is not None else "", source=source)
+    return drift.unified_diff(name, _shown(before), _shown(after), source=source)
+
+
+def _shown(obj: dict | None) -> str:
+    return to_text(readable(obj)) if obj is not None else ""
 
 
 def summarized(text: str, limit: int = DIFF_LINES, head: int = HEAD_LINES) -> str:
@@ -128,21 +131,18 @@ def summarized(text: str, limit: int = DIFF_LINES, head: int = HEAD_LINES) -> st
 def between_revisions(older: Any, newer: Any) -> str:
     """What changed from one revision to another (water.revisions.Revision): the spec, each project file it names,
     then each object of the manifests as reviewed."""
-    import yaml
+    from water.revisions import manifest_objects
 
     def labelled(name: str, before: str, after: str) -> str:
         return drift.labelled_diff(before, after, f"revision-{older.number}/{name}", f"revision-{newer.number}/{name}")
 
     def objects(revision: Any) -> dict:
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        return {f"{o['kind'].lower()}/{o['metadata']['name']}": o
-                for o in yaml.load_all(revision.manifests or "", Loader=loader) if o}
+        return {f"{o['kind'].lower()}/{o['metadata']['name']}": o for o in manifest_objects(revision.manifests)}
 
     parts = [labelled("water.yaml", older.spec, newer.spec)]
     parts += [labelled(name, older.files.get(name, ""), newer.files.get(name, ""))
               for name in sorted(set(older.files) | set(newer.files))]
     before, after = objects(older), objects(newer)
     for name in sorted(set(before) | set(after)):
-        parts.append(labelled(name, to_text(readable(before[name])) if name in before else "",
-                              to_text(readable(after[name])) if name in after else ""))
+        parts.append(labelled(name, _shown(before.get(name)), _shown(after.get(name))))
     return "".join(parts)

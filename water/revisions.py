@@ -50,6 +50,14 @@ class Revision:
         return {"number": self.number, "configmap": self.stored_as, "params": self.params, **self.info}
 
 
+def manifest_objects(manifests: str) -> list:
+    """The objects of a revision's manifests (YAML documents), read with libyaml where PyYAML has it."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return [o for o in yaml.load_all(manifests or "", Loader=loader) if o]
+
+
 def pick(found: list, name: str, namespace: str, number: int | None) -> Revision:
     """Revision `number` (default: the latest) of those found, newest first; one that cannot be read is refused."""
     if not found:

@@ -245,13 +245,14 @@ class _Follower:
 # --- status and schedule ---------------------------------------------------------------------------------
 
 PHASE_LABEL = "workflows.argoproj.io/phase"  # Argo's controller keeps the run's phase in it (operator.go)
+PIPELINES = ",".join([f"{k}={v}" for k, v in MANAGED_BY.items()] + [PIPELINE_LABEL])  # what water made, per pipeline
 
 
 def summaries(cluster: Cluster) -> list:
     """Each pipeline of the namespace: schedule, latest run (its phase, when it started) and next run. A constant
     number of list requests, whatever the number of pipelines; the runs' metadata only, never their nodes. A
     pipeline whose objects cannot be read shows why in its row."""
-    selector = ",".join([f"{k}={v}" for k, v in MANAGED_BY.items()] + [PIPELINE_LABEL])
+    selector = PIPELINES
     argo = cluster.serves("WorkflowTemplate")
     templates = cluster.list_metadata("WorkflowTemplate", selector) if argo else []
     crons = {c["metadata"]["name"]: c for c in cluster.list("CronWorkflow", selector)} if argo else {}
@@ -335,7 +336,7 @@ def _next_run(sched: dict) -> str:
 
 
 def pipeline_names(cluster: Cluster) -> list:
-    selector = ",".join([f"{k}={v}" for k, v in MANAGED_BY.items()] + [PIPELINE_LABEL])
+    selector = PIPELINES
     kinds = (["WorkflowTemplate"] if cluster.serves("WorkflowTemplate") else []) + ["CronJob"]
     return sorted({o["metadata"]["labels"][PIPELINE_LABEL] for kind in kinds
                    for o in cluster.list_metadata(kind, selector)})
@@ -375,9 +376,10 @@ def _started(run: dict) -> str:
 def _seconds(start: str | None, end: str | None) -> float | None:
     if not start:
         return None
-    finish = _parse(end) if end else datetime.now(timezone.utc)
-    return round((finish - _parse(start)).total_seconds(), 1)
+    finish = parse_time(end) if end else datetime.now(timezone.utc)
+    return round((finish - parse_time(start)).total_seconds(), 1)
 
 
-def _parse(stamp: str) -> datetime:
+def parse_time(stamp: str) -> datetime:
+    """An RFC 3339 time as the API server and Argo write them (`Z` for UTC)."""
     return datetime.fromisoformat(stamp.replace("Z", "+00:00"))

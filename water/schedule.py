@@ -68,6 +68,11 @@ def ticks(cron: str, timezone: str, first: date, last: date, limit: int = 10000)
     twice fires once, at its first showing). At most `limit`: a runaway range is refused, not looped over."""
     import zoneinfo
 
+    from water.errors import BadParameter
+
+    if last < first:
+        raise BadParameter(f"--to {last} is before --from {first}")
+
     from croniter import croniter
 
     tz = zoneinfo.ZoneInfo(timezone)
@@ -82,5 +87,5 @@ def ticks(cron: str, timezone: str, first: date, last: date, limit: int = 10000)
             seen.add(wall)
             found.append(tick)
         if len(found) > limit:
-            raise ValueError(f"more than {limit} runs from {first} to {last}: backfill a shorter range")
+            raise BadParameter(f"more than {limit} runs from {first} to {last}: backfill a shorter range")
     return found
