@@ -90,3 +90,14 @@ def test_the_environments_context_is_the_one_talked_to(tmp_path, water, apiserve
     # --context wins over the environment's; its namespace (default) holds no envy
     assert water("status", "--context", "test", "--env", "staging").splitlines()[1:] == []
     assert "envy" in water("status", "--env", "prod")
+
+
+def test_a_rollback_is_recorded_as_the_environment_it_rolls_back(tmp_path, water_memory, memory_cluster, monkeypatch):
+    (tmp_path / "water.yaml").write_text(SPEC)
+    monkeypatch.chdir(tmp_path)
+    water_memory("deploy", "--env", "prod")
+    (tmp_path / "water.yaml").write_text(SPEC.replace("command: [echo,", "command: [printf,"))
+    water_memory("deploy", "--env", "prod")
+    assert "revision 3 recorded" in water_memory("rollback", "envy", "--env", "prod", "-y")
+    history = json.loads(water_memory("history", "envy", "--env", "prod", "-o", "json"))
+    assert [(r["number"], r.get("env")) for r in history] == [(3, "prod"), (2, "prod"), (1, "prod")]

@@ -342,12 +342,12 @@ def rollback_bundle(store: Any, name: str, namespace: str, number: int | None = 
 
 
 def bundle_from_revision(revision: Revision, name: str, namespace: str, note: str) -> Bundle:
-    """Revision's exact manifests, read once."""
+    """Revision's exact manifests (read once), as the environment it was deployed as."""
     objects = manifest_objects(revision.manifests)
     first: dict = objects[0] if objects else {}
     return Bundle(name, revision.spec, revision.files, revision.manifests,
                   first.get("metadata", {}).get("namespace") or namespace, revision.params, revision.git, note,
-                  revision.monitors, rendered=objects)
+                  revision.monitors, env=revision.info.get("env", ""), rendered=objects)
 
 
 def _now() -> str:
