@@ -431,12 +431,12 @@ def diff(path: str | None, pairs: tuple[str, ...], full: bool, context: str | No
     bundle = d.bundle_from_path(path, _params(pairs), env=_env())
     cluster = _connect(context, namespace, kubeconfig, spec=path or ".")
     plan = d.plan(cluster, bundle, d.namespace_for(cluster, bundle, namespace))
-    _, monitor_changes = d.monitor_plan(bundle, plan.latest, _datadog())
+    others = d.aws_plan(bundle) + d.monitor_plan(bundle, plan.latest, _datadog())[1]
     for change in plan.changes:
         _print_diff(change.diff, full=full) if change.diff else click.echo(f"{change.ref} {change.action}")
-    for change in monitor_changes:
-        _print_diff(change.diff) if change.diff else click.echo(str(change))
-    sys.exit(1 if plan.pending or any(c.action != "unchanged" for c in monitor_changes) else 0)
+    for change in others:
+        _print_diff(change.diff, full=full) if change.diff else click.echo(str(change))
+    sys.exit(1 if plan.pending or any(c.action != "unchanged" for c in others) else 0)
 
 
 @cli.command()

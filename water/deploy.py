@@ -82,17 +82,21 @@ def bundle_from_pipeline(p: Pipeline, spec: str, params: dict, note: str) -> Bun
 
 
 def deploy(cluster: Cluster, bundle: Bundle, namespace_flag: str | None, *, dry_run: bool = False, force: bool = False,
-           console: Console = Console(), datadog: Any = monitors.Datadog, store: Any | None = None) -> int | None:
-    """Plan (manifests and Datadog monitors), show the diff, confirm (when the console asks), then execute:
-    manifests first, monitors after them. Returns the new revision's number."""
+           console: Console = Console(), datadog: Any = monitors.Datadog, store: Any | None = None,
+           aws: Callable[..., Any] | None = None) -> int | None:
+    """Plan (manifests, what the steps define in AWS, Datadog monitors), show the diff, confirm (when the console
+    asks), then execute: a server-side dry run of the manifests, the AWS definitions, the manifests, the monitors.
+    `aws(service, region)` makes AWS clients (asked only when the pipeline defines something in AWS). Returns the
+    new revision's number."""
     echo = console.echo
     p = plan(cluster, bundle, namespace_for(cluster, bundle, namespace_flag), store)
+    defined = aws_plan(bundle, aws)
     datadog, monitor_changes = monitor_plan(bundle, p.latest, datadog)
     echo(f"pipeline {bundle.name} in namespace {p.namespace} ({cluster.where})")
     for line in bundle.warnings + missing_secrets(cluster, bundle.secrets, p.namespace, "the pods that read it "
                                                   "cannot start until it is there"):
         echo(f"warning: {line}")
-    review(p.pending + [c for c in monitor_changes if c.action != "unchanged"], p.namespace, "deploy",
+    review(p.pending + [c for c in defined + monitor_changes if c.action != "unchanged"], p.namespace, "deploy",
            dry_run=dry_run, console=console)
     def sync_monitors():
         try:
@@ -102,11 +106,74 @@ def deploy(cluster: Cluster, bundle: Bundle, namespace_flag: str | None, *, dry_
                               "again finishes the monitors") from None
 
     number = execute(cluster, p, dry_run=dry_run, force=force, echo=echo,
-                     then=sync_monitors if monitor_changes else None)
+                     then=sync_monitors if monitor_changes else None,
+                     first=(lambda: define_in_aws(defined, echo)) if defined else None)
     if dry_run:
-        for change in monitor_changes:
+        for change in defined + monitor_changes:
             echo(f"{change}{' (dry run)' if change.action != 'unchanged' else ''}")
     return number
+
+
+@dataclass
+class AwsChange:
+    """What a step defines in AWS (water.steps.base.Defined) as deploy reviews and applies it."""
+
+    defined: Any
+    diff: str
+
+    @property
+    def action(self) -> str:
+        return self.defined.action
+
+    def __str__(self) -> str:
+        return str(self.defined)
+
+
+def aws_plan(bundle: Bundle, aws: Callable[..., Any] | None = None) -> list:
+    """Each AWS definition the bundle's manifests carry against what AWS has; AWS is asked only when there are
+    some. An AWS error is one line naming what was being read."""
+    from water.render import aws_definitions
+    from water.steps import KINDS
+
+    found = aws_definitions(bundle.objects)
+    if not found:
+        return []
+    if aws is None:
+        from water.runtime.aws import client as aws
+    changes = []
+    for definition in found:
+        kind = KINDS[definition["kind"]]
+        defined = _asking_aws(f"reading {definition['what']} from AWS", lambda: kind.defined(
+            definition, bundle.files, aws))
+        changes.append(AwsChange(defined, "" if defined.action == "unchanged" else review_diff(
+            defined.what, defined.before, defined.after, source="AWS")))
+    return changes
+
+
+def define_in_aws(changes: list, echo: Callable[[str], object]) -> None:
+    """Apply each pending AWS definition; a failure says what was defined and that the cluster is untouched."""
+    done: list[str] = []
+    for change in changes:
+        if change.action == "unchanged":
+            echo(str(change))
+            continue
+        _asking_aws(f"defining {change.defined.what} failed", change.defined.apply,
+                    then=f"defined: {', '.join(done) or 'nothing'}; nothing was applied to the cluster")
+        done.append(change.defined.what)
+        echo(str(change))
+
+
+def _asking_aws(doing: str, call: Callable[[], Any], then: str = "") -> Any:
+    """call(), an AWS error raised as a DeployError of one line (and `then`, what it leaves)."""
+    from water.runtime.aws import refusal
+
+    try:
+        return call()
+    except Exception as exc:
+        said = refusal(exc)
+        if said is None:
+            raise
+        raise DeployError(f"{doing}: {said[0]}" + (f"\n{then}" if then else "")) from None
 
 
 def missing_secrets(cluster: Cluster, secrets: list, namespace: str, then: str) -> list:
@@ -236,11 +303,12 @@ def selector(name: str) -> str:
 
 
 def execute(cluster: Cluster, p: Plan, *, dry_run: bool = False, force: bool = False,
-            echo: Callable[[str], object] = print, then: Callable[[], None] | None = None) -> int | None:
-    """Dry-run every change, then apply, prune, run `then` (what must land before the revision says it did) and
-    record the revision. Returns the new revision's number (None when nothing changed or on --dry-run). Raises
-    DeployError saying what was and was not applied."""
-    apply_changes(cluster, p.changes, dry_run=dry_run, force=force, echo=echo, undo=_undo(p))
+            echo: Callable[[str], object] = print, then: Callable[[], None] | None = None,
+            first: Callable[[], None] | None = None) -> int | None:
+    """Dry-run every change, run `first` (what the manifests' runs need in place), then apply, prune, run `then`
+    (what must land before the revision says it did) and record the revision. Returns the new revision's number
+    (None when nothing changed or on --dry-run). Raises DeployError saying what was and was not applied."""
+    apply_changes(cluster, p.changes, dry_run=dry_run, force=force, echo=echo, undo=_undo(p), first=first)
     if dry_run:
         return None
     if then:
@@ -259,10 +327,10 @@ def execute(cluster: Cluster, p: Plan, *, dry_run: bool = False, force: bool = F
 
 
 def apply_changes(cluster: Cluster, changes: list, *, dry_run: bool, force: bool, echo: Callable[[str], object],
-                  undo: str, applied: Sequence = ()) -> None:
-    """A server-side dry run of every pending change; then, unless `dry_run`, each write in order. A rejected
-    dry run writes nothing; a failed write says what was applied (`applied`: by an earlier call), what was not,
-    and `undo`."""
+                  undo: str, applied: Sequence = (), first: Callable[[], None] | None = None) -> None:
+    """A server-side dry run of every pending change; then, unless `dry_run`, `first()` and each write in order.
+    A rejected dry run writes nothing; a failed write says what was applied (`applied`: by an earlier call), what
+    was not, and `undo`."""
     pending = [c for c in changes if c.action != "unchanged"]
     rejected = []
     for change in pending:
@@ -280,6 +348,8 @@ def apply_changes(cluster: Cluster, changes: list, *, dry_run: bool, force: bool
             echo(f"{change.ref} {change.action}{' (server dry run)' if change.action != 'unchanged' else ''}")
     if dry_run:
         return
+    if first:
+        first()
     done = list(applied)
     for change in pending:  # each line as its write lands: progress on long deploys, honest on failure
         try:

@@ -309,6 +309,7 @@ def _check_step(doc, step, i, upstream, project_dir, ctx) -> PipelineStep:
     if step.sizing:
         checks.check_sizing(step, kind, path, upstream, doc, ctx)
     kind.check_limits(step.config, timeout, cpath, ctx)
+    kind.check_settings(step.config, doc.spec, cpath, ctx)
     return PipelineStep(step.name, kind, step.config, tuple(step.after), retries, timeout, resources, env,
                         secret_env, step.sizing, outputs, prepared, tuple(found), path, when)
 

@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from water import drift
+from water.render import AWS_DEFINITIONS
 
 DECODED = "value (decoded)"  # what a config parameter's value is shown as: never applied, only read
 SHARED_ARG = "--shared"
@@ -19,9 +20,13 @@ HEAD_LINES = 40
 
 
 def readable(obj: dict) -> dict:
-    """A copy with each base64 config decoded: task and hook arguments named `config`, a template's `--shared`."""
+    """A copy with each base64 config decoded (task and hook arguments named `config`, a template's `--shared`), and
+    the AWS definitions the object carries as data."""
     view = copy.deepcopy(obj)
     _decode_in(view)
+    annotations = (view.get("metadata") or {}).get("annotations") or {}
+    if AWS_DEFINITIONS in annotations:
+        annotations[f"{AWS_DEFINITIONS} (decoded)"] = json.loads(annotations.pop(AWS_DEFINITIONS))
     return view
 
 

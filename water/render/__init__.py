@@ -35,6 +35,18 @@ class Rendered:
             raise TooLarge("\n".join(self.too_large))
 
 
+AWS_DEFINITIONS = "water/aws-definitions"  # what `water deploy` defines in AWS (Kind.aws_definitions), as JSON
+
+
+def aws_definitions(objects: list) -> list:
+    """The AWS definitions rendered objects carry (none for a pipeline that defines nothing in AWS)."""
+    for obj in objects[:1]:
+        text = ((obj.get("metadata") or {}).get("annotations") or {}).get(AWS_DEFINITIONS)
+        if text:
+            return json.loads(text)
+    return []
+
+
 PLACEHOLDER_ACCOUNT = "123456789012"  # AWS's documentation account, in every example (and `water new`)
 
 
@@ -66,6 +78,10 @@ def render(pipeline: Pipeline, git_commit: str | None = None, strict: bool = Fal
             objects.append(cron_workflow(pipeline, git_commit))
         if pipeline.doc.spec.triggers:
             objects += [event_source(pipeline, git_commit), sensor(pipeline, git_commit)]
+    definitions = [d for step in pipeline.steps for d in step.kind.aws_definitions(step, pipeline)]
+    if definitions:  # on the pipeline's definition object, so its revision defines the same on a rollback
+        objects[0]["metadata"]["annotations"][AWS_DEFINITIONS] = json.dumps(definitions, sort_keys=True,
+                                                                            separators=(",", ":"))
     too_large = []
     for obj in objects:
         size = len(to_json(obj))

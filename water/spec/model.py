@@ -167,6 +167,11 @@ class Aws(SpecModel):
                         "Region of the AWS jobs (default: the pod's AWS_REGION); also the region `framework:version` "
                         "images are looked up for when rendering.")
     sagemaker_role: str = field(IAM_ROLE, "Execution role SageMaker jobs assume (train, transform).")
+    artifacts: str = field(Str(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/([^\s{}]+/)?$", "an S3 prefix ending in '/' "
+                                "(s3://bucket/prefix/), without expressions"),
+                           "Where `water deploy` stores the code AWS runs, by content (`glue/<sha256>/<script>`): "
+                           "with it set, a glue step's `script` is uploaded and its Glue job defined from the spec.")
+    glue_role: str = field(IAM_ROLE, "The role the Glue jobs water defines run as (with `artifacts`).")
 
 
 class LocalSettings(SpecModel):

@@ -64,6 +64,22 @@ class Lasting:
     remove: Callable[[], object]
 
 
+@dataclass
+class Defined:
+    """Something a deploy defines in AWS from the spec (a Glue job) against what AWS has now: `action` is created,
+    configured or unchanged; `before` (None: AWS has none) and `after` as a reviewer compares them; `apply()`
+    makes AWS match the spec."""
+
+    what: str
+    action: str
+    before: dict | None
+    after: dict
+    apply: Callable[[], object]
+
+    def __str__(self) -> str:
+        return f"{self.what} {self.action}"
+
+
 # what an output is (Kind.outputs): what later steps and water's own tasks may do with it
 PREFIX = "an S3 prefix"  # `output`: measured by sizing and by `bytes`
 MODEL = "a model artifact"
@@ -106,6 +122,9 @@ class Kind:
     def check_limits(self, config: Any, timeout: int, path: str, ctx: Ctx) -> None:
         """Check the step's own limits against its timeout (`path`: the kind's field path)."""
 
+    def check_settings(self, config: Any, spec: Any, path: str, ctx: Ctx) -> None:
+        """Check the step against the pipeline-wide settings (`spec`: the spec's `spec`, e.g. its `aws`)."""
+
     def take_from(self, config: Any, by_name: dict, path: str, ctx: Ctx) -> None:
         """Settings a step takes from the steps it references (`by_name`: every step of the pipeline by name)."""
 
@@ -133,6 +152,16 @@ class Kind:
     def local_entry(self, config: Any) -> str:
         """The script a local run of this step runs (and a model it makes is served with); '' for none."""
         return ""
+
+    def aws_definitions(self, step: Any, pipeline: Any) -> list:
+        """What `water deploy` defines in AWS for this step of the validated pipeline, as JSON data with "kind" and
+        "what" (as a person names it) keys: the manifests carry it, so a revision (and its rollback) defines exactly what it deployed."""
+        return []
+
+    def defined(self, definition: dict, files: dict, client: Callable[..., Any]) -> Defined:
+        """One of aws_definitions' records against what AWS has (`files`: the project files the revision keeps;
+        client(service, region) makes AWS clients)."""
+        raise NotImplementedError(f"{self.name} steps define nothing in AWS")
 
     def lasting(self, spec: dict, pipeline: str, client: Callable[[str], Any]) -> list:
         """What this step made in AWS that outlives the runs and `water delete` may remove (Lasting each): `spec`,

@@ -1,15 +1,17 @@
 """`glue`: an AWS Glue job run with the step's arguments and workers."""
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
+import posixpath
 import re
 from typing import TYPE_CHECKING, Any
 
 from water.errors import JobFailed, StepFailed
-from water.spec.fields import Map, Model, SpecModel, as_data, field
-from water.spec.types import TEXT, Enum, Int, S3Uri, Str
-from water.steps.base import NUMBER, PREFIX, Kind, named_script
+from water.spec.fields import Map, Model, SpecModel, as_data, field, mark_of
+from water.spec.types import PLAIN, TEXT, Enum, Int, S3Uri, Str
+from water.steps.base import NUMBER, PREFIX, Defined, Kind, named_script
 
 if TYPE_CHECKING:
     from water.local.context import StepRun
@@ -25,16 +27,27 @@ class GlueWorkers(SpecModel):
     count: int = field(Int(2, 1000), "Number of workers.", default=2)
 
 
+SMALLEST = {"type": "G.1X", "count": 2}  # GlueWorkers' defaults: the workers of a defined job without `workers`
+
+
+ARGUMENT = Str(r"^--[A-Za-z0-9_.-]+$", "a Glue argument name (--name)")
+
+
 class GlueSpec(SpecModel):
     """Run an AWS Glue job."""
 
     job: str = field(Str(r"^[\w.\- ]{1,255}$", "a Glue job name"), "Name of the Glue job.", required=True)
-    arguments: dict = field(Map(Str(r"^--[A-Za-z0-9_.-]+$", "a Glue argument name (--name)"), TEXT),
-                            "Job arguments (`--name: value`); values may hold expressions.", default={})
+    arguments: dict = field(Map(ARGUMENT, TEXT), "Job arguments (`--name: value`); values may hold expressions.",
+                            default={})
     workers: GlueWorkers = field(Model(GlueWorkers), "Worker type and count (default: the job's own).")
     output: str = field(S3Uri(), "The step's output (default: the `--output` argument, if any).")
     script: str = field(Str(r"^[\w./-]+\.py$", "a Python file in the project"), "The job's script in the project: "
-                        "what local runs execute (on AWS the Glue job runs the script it is defined with).")
+                        "what local runs execute. With `spec.aws.artifacts` set, `water deploy` uploads it there by "
+                        "content and defines the Glue job to run it (script, role, version, workers, default "
+                        "arguments); without, the job runs the script AWS has.")
+    version: str = field(Enum("2.0", "3.0", "4.0", "5.0"), "Glue version of the job water defines (default 4.0).")
+    default_arguments: dict = field(Map(ARGUMENT, PLAIN), "The DefaultArguments of the job water defines: what "
+                                    "every run of it gets (no expressions), under `arguments`.")
 
 
 class Glue(Kind):
@@ -51,9 +64,67 @@ class Glue(Kind):
 
     def job_config(self, config: Any, prepared: Prepared) -> dict:
         data = as_data(config)
+        for defined_only in ("version", "defaultArguments"):  # the job's definition carries them, not a run
+            data.pop(defined_only, None)
         if not config.output and "--output" in config.arguments:
             data["output"] = config.arguments["--output"]
         return data
+
+    def check_settings(self, config: Any, spec: Any, path: str, ctx: Ctx) -> None:
+        """A job water defines needs a role; the definition's own fields mean nothing for a job it does not."""
+        if _defines(config, spec.aws):
+            if not spec.aws.glue_role:
+                ctx.problem(mark_of(config, "script"), f"{path}.script", f"water defines Glue job '{config.job}' "
+                            "from the spec (spec.aws.artifacts is set) and needs the role it runs as",
+                            "set spec.aws.glueRole")
+            return
+        for attr, key in (("version", "version"), ("default_arguments", "defaultArguments")):
+            if getattr(config, attr) is not None:
+                ctx.problem(mark_of(config, attr), f"{path}.{key}", f"{key} is part of a Glue job water defines: "
+                            "set glue.script and spec.aws.artifacts (or leave it to the job's own definition)")
+
+    def aws_definitions(self, step: Any, pipeline: Any) -> list:
+        """The Glue job as the spec defines it: its script at `<artifacts>glue/<sha256 of the script>/<name>`, so
+        an edit is a new object and a rollback points the job back at the old one."""
+        config, aws = step.config, pipeline.spec.aws
+        if not _defines(config, aws):
+            return []
+        text = step.prepared.named[config.script]
+        location = f"{aws.artifacts}glue/{hashlib.sha256(text.encode()).hexdigest()}/{posixpath.basename(config.script)}"
+        workers = as_data(config.workers) if config.workers else SMALLEST
+        definition = {"Role": aws.glue_role, "GlueVersion": config.version or "4.0",
+                      "Command": {"Name": "glueetl", "ScriptLocation": location, "PythonVersion": "3"},
+                      "WorkerType": workers["type"], "NumberOfWorkers": workers["count"],
+                      "DefaultArguments": dict(config.default_arguments or {})}
+        return [{"kind": self.name, "what": f"glue job {config.job}", "job": config.job, "region": aws.region, "script": config.script,
+                 "definition": definition, "tags": {"water/pipeline": pipeline.name}}]
+
+    def defined(self, definition: dict, files: dict, client: Any) -> Defined:
+        """The job's definition and script (read at the location the live job names) against the spec's; applied
+        by uploading the script when S3 lacks it, then CreateJob or UpdateJob (which replaces the definition
+        whole: what the spec does not set goes back to Glue's defaults)."""
+        from water.runtime import aws
+
+        glue, s3 = client("glue", definition["region"]), client("s3", definition["region"])
+        job, wanted, text = definition["job"], definition["definition"], files[definition["script"]]
+        try:
+            live = glue.get_job(JobName=job)["Job"]
+        except glue.exceptions.EntityNotFoundException:
+            live = None
+        before = None if live is None else {**_projected(live, wanted), SCRIPT: _script(
+            s3, (live.get("Command") or {}).get("ScriptLocation", ""))}
+        after = {**wanted, SCRIPT: text}
+
+        def apply() -> None:  # the script first: the job never names a script S3 does not have
+            bucket, key = aws.s3_parts(wanted["Command"]["ScriptLocation"])
+            s3.put_object(Bucket=bucket, Key=key, Body=text.encode(), ContentType="text/x-python")
+            if live is None:
+                glue.create_job(Name=job, **wanted, Tags=definition["tags"])
+            else:
+                glue.update_job(JobName=job, JobUpdate=wanted)
+
+        return Defined(definition["what"], "created" if before is None else
+                       "unchanged" if before == after else "configured", before, after, apply)
 
     def run_local(self, sr: StepRun) -> dict:
         config = sr.step.config
@@ -149,6 +220,36 @@ class Glue(Kind):
         for run_id in running:
             _stop(glue, name, run_id)
         return ", ".join(f"glue job {name} run {run_id}" for run_id in running) or None
+
+
+SCRIPT = "script (text)"  # what a reviewer sees of the script: its text, beside the definition
+
+
+def _defines(config: Any, aws: Any) -> bool:
+    """Whether water defines the Glue job (uploads its script, creates or updates it) on deploy."""
+    return bool(config.script and aws and aws.artifacts)
+
+
+def _projected(live: dict, wanted: dict) -> dict:
+    """The live job's fields that the spec defines, shaped as the spec's (a field Glue leaves out is None)."""
+    return {k: {sub: (live.get(k) or {}).get(sub) for sub in v} if isinstance(v, dict) and k == "Command"
+            else live.get(k) or {} if isinstance(v, dict) else live.get(k) for k, v in wanted.items()}
+
+
+def _script(s3: Any, location: str) -> str:
+    """The text of the script a live job runs, or what stands for it when it cannot be read."""
+    from water.runtime import aws
+
+    if not location.startswith("s3://"):
+        return f"(the job runs {location or 'no script'})"
+    bucket, key = aws.s3_parts(location)
+    try:
+        return s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8", "replace")
+    except Exception as exc:
+        said = aws.refusal(exc)
+        if said is None:
+            raise
+        return f"(cannot read {location}: {said[0]})"
 
 
 RUN_TAG = "--water-run-id"  # the argument that ties a Glue run to the step, run and attempt that started it
