@@ -13,8 +13,8 @@ import yaml
 from conftest import example_path
 from water.cli import cli
 
-COMMANDS = ["backfill", "completion", "delete", "deploy", "diff", "edit", "events", "graph", "history", "iam", "install", "logs",
-            "models", "new", "promote", "render", "resume", "retry", "rollback", "run", "runs", "schema", "serve",
+COMMANDS = ["backfill", "completion", "cost", "delete", "deploy", "diff", "edit", "events", "graph", "history", "iam",
+            "install", "lineage", "logs", "models", "new", "promote", "render", "resume", "retry", "rollback", "run", "runs", "schema", "serve",
             "status", "suspend", "validate"]
 
 

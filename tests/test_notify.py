@@ -90,6 +90,23 @@ def _notify(monkeypatch, url, status="Failed", failures=FAILURES, timeout=60, on
                  "--status", status, "--failures", failures, "--duration", "3725.4"])
 
 
+def notified_success(monkeypatch, pod_account, run: dict) -> dict:
+    """The Slack body the exit handler's pod posts for a succeeded run whose Workflow the API server has as `run`
+    (read as a pod reads it: token, CA)."""
+    api, pod_env = pod_account
+    api.objects[("argoproj.io/v1alpha1/workflows", "ml", "babyweight-29123")] = {
+        **run, "metadata": {"name": "babyweight-29123", "namespace": "ml"}}
+    for name, value in pod_env.items():
+        monkeypatch.setenv(name, value)
+    slack = Receiver([])
+    try:
+        assert _notify(monkeypatch, slack.url, status="Succeeded", failures="", on=("success",)) == 0
+    finally:
+        slack.close()
+    (body,) = slack.bodies
+    return body
+
+
 def test_a_failure_posts_blocks_with_the_step_the_reason_and_links(receiver, monkeypatch, capsys):
     slack = receiver()
     assert _notify(monkeypatch, slack.url) == 0

@@ -417,7 +417,8 @@ def test_outputs_are_declared_as_argo_output_parameters():
     template = render_objects(example_path("babyweight"))[0]
     by_name = {t["name"]: t for t in _templates(template)}
     outputs = {p["name"]: p["valueFrom"]["path"] for p in by_name["train"]["outputs"]["parameters"]}
-    assert outputs == {"output": "/tmp/water/outputs/output", "model": "/tmp/water/outputs/model"}
+    assert outputs == {"output": "/tmp/water/outputs/output", "model": "/tmp/water/outputs/model",
+                       "cost": "/tmp/water/outputs/cost"}  # the pod's own, for status and Slack
 
 
 # --- exit handler ----------------------------------------------------------------------------------------------

@@ -59,7 +59,9 @@ def test_athena_runs_the_query_with_parameters_and_writes_its_outputs(aws_env):
     assert execution["Query"] == "SELECT * FROM t WHERE who = ? -- {{params.limit}}\nLIMIT ?"
     assert execution["ExecutionParameters"] == ["'O''Brien'", "10"]  # a value, quoted; never SQL text
     assert execution["QueryExecutionContext"] == {"Database": "lake"}
-    assert _outputs(aws_env) == {"bytes": "0", "output": f"s3://lake-results/{RUN_ID}/extract/"}
+    # cost: moto scans 0 bytes, priced at Athena's 10 MB minimum
+    assert _outputs(aws_env) == {"bytes": "0", "cost": "0.000048",
+                                 "output": f"s3://lake-results/{RUN_ID}/extract/"}
 
 
 def test_athena_failure_exits_1_with_the_service_reason(aws_env, capsys):
@@ -188,10 +190,11 @@ def test_killed_20_times_mid_wait_the_step_still_makes_exactly_one_job(aws_env, 
 
 def test_metrics_reach_dogstatsd_with_the_step_tags(aws_env, agent):
     assert water_job(_pod("extract")) == 0
-    by_name = received(agent, 4)
+    by_name = received(agent, 5)
     tags = "#pipeline:demo,step:extract,kind:athena"
     assert by_name["water.step.runs"] == f"water.step.runs:1|c|{tags},status:success"
     assert by_name["water.step.output_bytes"] == f"water.step.output_bytes:0.0|g|{tags}"
+    assert by_name["water.step.cost"] == f"water.step.cost:4.8e-05|g|{tags}"
     assert by_name["water.step.duration"].startswith("water.step.duration:")
     assert by_name["water.step.duration"].endswith(f"|h|{tags}")
     assert by_name["water.aws.job.duration"].endswith(f"|h|{tags}")
@@ -232,7 +235,7 @@ def test_the_rendered_datadog_env_tags_every_metric_and_sends_it_where_the_spec_
     for name, value in _pod_env(pod, template["spec"]["podMetadata"]["labels"]).items():
         monkeypatch.setenv(name, value)
     assert water_job(_pod("extract")) == 0
-    runs = received(statsd, 4)["water.step.runs"]
+    runs = received(statsd, 5)["water.step.runs"]
     assert set(runs.split("|#")[1].split(",")) == {
         "pipeline:demo", "step:extract", "kind:athena", "status:success", "team:ml", "cost-center:42", "env:prod",
         "service:scores", "version:2.3.1"}

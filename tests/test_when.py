@@ -160,9 +160,9 @@ def test_status_says_why_each_step_was_skipped(tmp_path, water_memory, memory_cl
     memory_cluster.create(_argo_run(tmp_path / "rendered", TRAINED))
     out = water_memory("status", "gated", "-n", "ml")
     rows = {line.split()[0]: line for line in out.split(f"steps of {RUN}:")[1].splitlines() if line.strip()}
-    assert rows["register"].split(None, 3)[1:] == ["Skipped", "0s", SAID["register"]]
-    assert rows["serve"].split(None, 3)[1:] == ["Omitted", "0s", SAID["serve"]]
-    assert rows["report"].split()[1:] == ["Succeeded", "0s", "-"]
+    assert rows["register"].split(None, 4)[1:] == ["Skipped", "0s", "-", SAID["register"]]  # COST, MESSAGE
+    assert rows["serve"].split(None, 4)[1:] == ["Omitted", "0s", "-", SAID["serve"]]
+    assert rows["report"].split()[1:] == ["Succeeded", "0s", "-", "-"]
     steps = __import__("json").loads(water_memory("status", "gated", "-n", "ml", "-o", "json"))["steps"]
     assert {s["step"]: s["reason"] for s in steps if s["reason"]} == SAID
 
@@ -171,19 +171,9 @@ def test_the_exit_handler_s_slack_message_says_which_steps_were_skipped_and_why(
                                                                                  pod_account):
     """The notify pod reads its run's Workflow from the API server (as a pod does: token, CA) and lists the skipped
     steps in the success message."""
-    from test_notify import Receiver, _notify
+    from test_notify import notified_success
 
-    api, pod_env = pod_account
-    api.objects[("argoproj.io/v1alpha1/workflows", "ml", "babyweight-29123")] = {
-        **_argo_run(tmp_path, TRAINED), "metadata": {"name": "babyweight-29123", "namespace": "ml"}}
-    for name, value in pod_env.items():
-        monkeypatch.setenv(name, value)
-    slack = Receiver([])
-    try:
-        assert _notify(monkeypatch, slack.url, status="Succeeded", failures="", on=("success",)) == 0
-    finally:
-        slack.close()
-    (body,) = slack.bodies  # Slack's mrkdwn takes < > & as entities
+    body = notified_success(monkeypatch, pod_account, _argo_run(tmp_path, TRAINED))  # mrkdwn: < > & as entities
     assert body["blocks"][2]["text"]["text"] == "\n".join(f"*{step}* skipped: {why.replace('>', '&gt;')}"
                                                           for step, why in SAID.items())
 
@@ -198,7 +188,7 @@ def test_without_api_access_the_exit_handler_posts_without_the_skipped_steps_and
     finally:
         slack.close()
     assert [b["type"] for b in slack.bodies[0]["blocks"]] == ["header", "section", "context"]
-    assert "cannot say which steps were skipped: no in-cluster API access" in capsys.readouterr().out
+    assert "cannot say which steps were skipped or what they cost: no in-cluster API access" in capsys.readouterr().out
 
 
 # --- conditions over texts: decided by water-job, never by Argo ---------------------------------------------------

@@ -114,6 +114,16 @@ def _skipped_text(skipped: Sequence[tuple[str, str]]) -> str:
     return text + (f"\n… and {len(lines) - shown} more skipped" if shown < len(lines) else "")
 
 
+def _cost_text(costs: Sequence[tuple[str, float]]) -> str:
+    """The run's AWS cost and its steps' (the costliest first, ten at most), within a section's 3,000 characters."""
+    from water.argonodes import usd_text
+
+    ranked = sorted(costs, key=lambda c: -c[1])
+    parts = ", ".join(f"{escape(step)} {usd_text(usd)}" for step, usd in ranked[:10])
+    more = f", and {len(ranked) - 10} more" if len(ranked) > 10 else ""
+    return f"*AWS cost* {usd_text(sum(usd for _, usd in costs))} ({parts}{more})"[:3000]
+
+
 def _duration(text: str) -> str:
     try:
         seconds = int(float(text))
@@ -123,9 +133,10 @@ def _duration(text: str) -> str:
 
 
 def message(config: dict, run_id: str, namespace: str, status: str, failures: str, duration: str,
-            settings: dict | None = None, skipped: Sequence[tuple[str, str]] = ()) -> dict:
+            settings: dict | None = None, skipped: Sequence[tuple[str, str]] = (),
+            costs: Sequence[tuple[str, float]] = ()) -> dict:
     """`settings`: the namespace's install-time links (`argo`, `datadog`); the spec's alerts.links win.
-    `skipped`: (step, why) of the steps the run skipped."""
+    `skipped`: (step, why) of the steps the run skipped; `costs`: (step, USD) of its priced AWS jobs."""
     pipeline, links = config["pipeline"], {**(settings or {}), **(config.get("links") or {})}
     ok, started = status == "Succeeded", status == "Running"  # Running: the start hook's message
     title = f"▶️ {pipeline} started" if started else f"{'✅' if ok else '❌'} {pipeline} {status.lower()}"
@@ -142,6 +153,8 @@ def message(config: dict, run_id: str, namespace: str, status: str, failures: st
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _failure_text(failure)}})
     if skipped:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _skipped_text(skipped)}})
+    if costs:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _cost_text(costs)}})
     link_texts = []
     if links.get("argo"):
         link_texts.append(f"<{links['argo'].rstrip('/')}/workflows/{namespace}/{urllib.parse.quote(run_id)}|Run in Argo>")
@@ -207,11 +220,15 @@ class NotifyTask:
     """Post the run's Slack message (the exit handler)."""
 
     def run_cluster(self, job: Job) -> dict:
+        from water import argonodes
+
         url = job.env.get("SLACK_WEBHOOK_URL", "")
         settings = {link: job.env[settings_env(link)] for link in SETTINGS_KEYS
                     if job.env.get(settings_env(link))}  # from the water-settings ConfigMap, when `water install` set them
+        run = _workflow(job)
         body = message(job.config, job.run_id, job.env.get(NAMESPACE_ENV, "default"), job.extra.get("status", ""),
-                       job.extra.get("failures", ""), job.extra.get("duration", ""), settings, _skipped(job))
+                       job.extra.get("failures", ""), job.extra.get("duration", ""), settings,
+                       argonodes.skipped(run) if run else [], argonodes.costs(run) if run else [])
         why = post(url, body, deadline=float(job.config.get("timeout", DEADLINE)) - 5) if url else "no webhook URL"
         if why:
             print(f"water-job: could not post to Slack: {why}", flush=True)
@@ -221,17 +238,15 @@ class NotifyTask:
         return {}
 
 
-def _skipped(job: Job) -> list:
-    """(step, why) of the steps the run skipped, read from its Workflow; none, saying why, if it cannot be read."""
-    from water import argonodes
+def _workflow(job: Job) -> dict | None:
+    """The run's Workflow (what it skipped, what it cost), or None, saying why, when it cannot be read."""
     from water.runtime import workflow
 
     try:
-        run = workflow.read(job.run_id, job.env)
+        return workflow.read(job.run_id, job.env)
     except workflow.Unknown as exc:
-        print(f"water-job: cannot say which steps were skipped: {exc}", flush=True)
-        return []
-    return argonodes.skipped(run) if run else []
+        print(f"water-job: cannot say which steps were skipped or what they cost: {exc}", flush=True)
+        return None
 
 
 NOTIFY_TASK = NotifyTask()

@@ -23,6 +23,29 @@ def step_nodes(workflow: dict) -> list:
     return sorted(nodes, key=lambda n: (n.get("startedAt") or "", n.get("displayName", "")))
 
 
+def cost(node: dict) -> float | None:
+    """What a priced step's AWS job cost (USD), as its pod said in its `cost` output; None if it said nothing."""
+    from water.contract import COST
+
+    for param in (node.get("outputs") or {}).get("parameters") or ():
+        if param.get("name") == COST and param.get("value"):
+            return float(param["value"])
+    return None
+
+
+def costs(workflow: dict) -> list:
+    """(step, USD) of each step of the run whose AWS job was priced, in start order."""
+    return [(n.get("displayName") or n.get("name"), usd) for n in step_nodes(workflow)
+            if (usd := cost(n)) is not None]
+
+
+def usd_text(usd: float | None) -> str:
+    """A cost as status and Slack show it: dollars to the cent, or to the first figure under a cent."""
+    if usd is None:
+        return ""
+    return f"${usd:.2f}" if usd >= 0.01 or usd == 0 else f"${usd:.2g}"
+
+
 def reasons(workflow: dict) -> dict:
     """Node id → why the node is where it is: a skipped step's condition with its values, the step an omitted one
     waited for, a failed one's message (its first line); '' for the rest. The node graph is indexed once, so a

@@ -517,11 +517,11 @@ def status(name: str, fmt: str, context: str | None, namespace: str | None, kube
                                ("SUSPENDED", "suspended"), ("NEXT RUN", "nextRun")])
     click.echo()
     _print_data(found["runs"], fmt, [("RUN", "name"), ("PHASE", "phase"), ("STARTED", "started"),
-                                     ("DURATION", "duration")])
+                                     ("DURATION", "duration"), ("COST", "cost")])
     if found["steps"]:
         click.echo(f"\nsteps of {found['runs'][0]['name']}:")
         _print_data(found["steps"], fmt, [("STEP", "step"), ("PHASE", "phase"), ("DURATION", "duration"),
-                                          ("MESSAGE", "reason")])
+                                          ("COST", "cost"), ("MESSAGE", "reason")])
 
 
 @cli.command()
@@ -741,16 +741,9 @@ def promote(group: str | None, version: int, endpoint: str | None, local: str | 
 
 def _asking_aws(what: str, call):
     """call()'s answer; what AWS refused, in one line after `what`."""
-    from water.errors import WaterError
     from water.runtime import aws
 
-    try:
-        return call()
-    except Exception as exc:
-        said = aws.refusal(exc)
-        if said is None:
-            raise
-        raise WaterError(f"{what}: {said[0]}") from None
+    return aws.asking(what, call)
 
 
 @cli.command()
@@ -932,6 +925,169 @@ def runs_command(target: str | None, local: bool, fmt: str, context: str | None,
         rows = runs.listing(_connect(context, namespace, kubeconfig, target), target)
     _print_data(rows, fmt, [("RUN", "name"), ("PHASE", "phase"), ("STEPS", "steps"), ("STARTED", "started"),
                             ("DURATION", "duration")])
+
+
+@cli.command()
+@click.argument("target", required=False, metavar="[PATH | NAME]", shell_complete=_paths_or_names)
+@click.argument("run", required=False)
+@click.option("--local", "local", is_flag=True, help="The runs of the pipeline at PATH kept on this machine.")
+@click.option("--model", metavar="GROUP:VERSION", help="What made this model version: its run's steps from the "
+              "data it was trained on, the commit, and where it serves.")
+@click.option("--object", "obj", metavar="s3://BUCKET/KEY", help="The runs and steps that read this object (or "
+              "anything under this prefix).")
+@click.option("--region", help="AWS region of SageMaker and of the lineage records (default: spec.aws.region).")
+@OUTPUT
+@_cluster_options
+def lineage(target: str | None, run: str | None, local: bool, model: str | None, obj: str | None,
+            region: str | None, fmt: str, context: str | None, namespace: str | None,
+            kubeconfig: str | None) -> None:
+    """What runs read and made: data → model → endpoint.
+
+    The chain data → steps → model version → endpoint, from what each step recorded. A run's objects read (with ETags) and outputs, the latest run by default; or, with --model, what made a version
+    and where it serves; or, with --object, which runs read an object. Recorded in S3 under spec.aws.artifacts on
+    a cluster, in run.json locally.
+
+    \b
+    Examples:
+      water lineage babyweight
+      water lineage babyweight --model babyweight:3
+      water lineage babyweight --object s3://ml-bucket/babyweight/raw/2026-12-01.csv -o json
+      water lineage --local pipelines/demo --model water-demo:1"""
+    from water import lineage as lin
+
+    if model and obj:
+        raise click.UsageError("--model and --object ask different questions: give one")
+    group, _, number = (model or "").rpartition(":")
+    if model and (not group or not number.isdigit()):
+        raise click.BadParameter(f"'{model}' is not GROUP:VERSION", param_hint="--model")
+    if local:
+        project = _load(target)
+        runs = lin.local_runs(project)
+        serving = lambda group: _served_on(endpoints_local(project.project_dir, group))  # noqa: E731
+    else:
+        target = target or (_model_pipeline(model, region) if model else None)
+        if not target:
+            raise click.UsageError("name the deployed pipeline (or --local PATH)")
+        runs, serving = _cluster_lineage(_connect(context, namespace, kubeconfig, target), target, region)
+    name = project.name if local else str(target)
+    if model:
+        found, chain = lin.model_origin(runs, group, int(number))
+        serves = serving(group).get(int(number), [])
+        if fmt == "table":
+            click.echo(f"version {number} of {group}: made by {lin.header(found)}; serves on: "
+                       f"{', '.join(serves) or 'no endpoint'}")
+        _lineage_out(lin.rows(found, chain), fmt, {**lin.as_data(found, chain), "model": model, "serves": serves})
+    elif obj:
+        found_rows = lin.readers(runs, obj)
+        if not found_rows and fmt == "table":
+            click.echo(f"no recorded run of {name} read {obj}")
+        _lineage_out(found_rows, fmt, found_rows)
+    else:
+        chosen = lin.pick_run(runs, name, run)
+        if fmt == "table":
+            click.echo(lin.header(chosen))
+        _lineage_out(lin.rows(chosen), fmt, lin.as_data(chosen))
+
+
+@cli.command()
+@NAME_ARG
+@click.option("--since", default="30d", show_default=True, metavar="DURATION",
+              help="How far back: a number of days (30d) or hours (12h).")
+@click.option("--region", help="AWS region of the lineage records (default: spec.aws.region).")
+@OUTPUT
+@_cluster_options
+def cost(name: str, since: str, region: str | None, fmt: str, context: str | None, namespace: str | None,
+         kubeconfig: str | None) -> None:
+    """What the pipeline's runs cost on AWS.
+
+    Per run and per step.
+
+    From the cost each step's pod priced from its AWS job (Athena's bytes scanned, Glue's DPU time, SageMaker's
+    billable seconds) and recorded under spec.aws.artifacts.
+
+    \b
+    Examples:
+      water cost babyweight
+      water cost babyweight --since 7d -o json"""
+    import re
+    from datetime import datetime, timedelta, timezone
+
+    from water import lineage as lin
+    from water.argonodes import usd_text
+
+    found = re.fullmatch(r"(\d+)([dh])", since)
+    if not found:
+        raise click.BadParameter(f"'{since}' is not a number of days or hours (30d, 12h)", param_hint="--since")
+    back = timedelta(**{"days" if found[2] == "d" else "hours": int(found[1])})
+    start = (datetime.now(timezone.utc) - back).strftime("%Y-%m-%dT%H:%M:%SZ")
+    runs, _ = _cluster_lineage(_connect(context, namespace, kubeconfig, name), name, region)
+    summary = lin.costs(runs, start)
+    if fmt != "table":
+        _print_data(summary, fmt, [])
+        return
+    _print_data([{**r, "usd": usd_text(r["usd"])} for r in summary["runs"]], fmt, [("RUN", "run"),
+                                                                                    ("STARTED", "started"),
+                                                                                    ("COST", "usd")])
+    click.echo()
+    _print_data([{"step": s, "usd": usd_text(v)} for s, v in summary["steps"].items()], fmt,
+                [("STEP", "step"), ("COST", "usd")])
+    unpriced = (f"; {summary['unpriced']} step runs could not be priced (an instance type or region water's price "
+                "table lacks: spec.aws.prices)") if summary["unpriced"] else ""
+    click.echo(f"\n{usd_text(summary['usd'])} over {len(summary['runs'])} runs since {start}{unpriced}")
+
+
+def _model_pipeline(model: str, region: str | None) -> str:
+    """The pipeline that registered GROUP:VERSION, as the version's metadata in SageMaker's registry says."""
+    from water.runtime import aws
+    from water.steps import registry
+
+    group, _, number = model.rpartition(":")
+    rows = _asking_aws(f"cannot list the versions of model group '{group}'", lambda: registry.versions(
+        aws.client("sagemaker", region), group))
+    found = [r for r in rows if r["version"] == int(number)]
+    if not found or not found[0]["pipeline"]:
+        raise WaterError(f"version {number} of model group '{group}' names no pipeline water registered it from: "
+                         "name the pipeline (water lineage NAME --model GROUP:VERSION)")
+    return found[0]["pipeline"]
+
+
+def _lineage_out(rows: list, fmt: str, data) -> None:
+    if fmt == "table":
+        _print_data(rows, fmt, [("RUN", "run"), ("STEP", "step"), ("KIND", "kind"), ("", "io"), ("WHAT", "what"),
+                                ("ETAG", "etag")])
+    else:
+        _print_data(data, fmt, [])
+
+
+def endpoints_local(project_dir: str, group: str) -> list:
+    from water.steps import endpoint as endpoints
+
+    return endpoints.local_versions_served(project_dir, group)
+
+
+def _served_on(rows: list) -> dict:
+    """{version: [endpoints serving it]} of `water models` rows."""
+    return {r["version"]: [e for e in r.get("serves", "").split(", ") if e] for r in rows}
+
+
+def _cluster_lineage(cluster, name: str, region: str | None) -> tuple:
+    """(the pipeline's recorded runs, group → {version: endpoints}), from S3 under the latest revision's
+    spec.aws.artifacts and from SageMaker."""
+    from water import lineage as lin
+    from water.revisions import ConfigMapStore, deployed_spec
+    from water.runtime import aws
+    from water.steps import endpoint as endpoints
+
+    aws_spec = deployed_spec(ConfigMapStore(cluster, cluster.namespace), name).get("aws") or {}
+    if not aws_spec.get("artifacts"):
+        raise WaterError(f"pipeline '{name}' records no lineage: its deployed spec has no spec.aws.artifacts (the "
+                         "S3 prefix its steps write their records to)")
+    region = region or aws_spec.get("region")
+    runs = _asking_aws(f"cannot read the lineage records under {aws_spec['artifacts']}", lambda: lin.cluster_runs(
+        aws.client("s3", region), aws_spec["artifacts"], name))
+    return runs, lambda group: _served_on(_asking_aws(f"cannot list the versions of model group '{group}'",
+                                                      lambda: endpoints.versions_served(aws.client("sagemaker",
+                                                                                                   region), group)))
 
 
 @cli.command()

@@ -47,6 +47,8 @@ def output_param(output: str) -> str:
     return output.replace(".", "-")
 
 
+COST = "cost"  # what a priced kind's AWS job cost (USD), an output of its pod only: empty when it could not be priced
+
 WHEN_TASK_PREFIX = "water-when-"  # + the step: the task that decides its text condition (water's own names start water-)
 WHEN_HOLDS = "holds"  # a `water-job when` task's answer: true or false, all Argo's `when` reads of a text condition
 WHEN_OUTPUTS = (WHEN_HOLDS, "said")  # said: the condition with the values it was decided on

@@ -9,7 +9,7 @@ from water import monitors
 from water.cluster import Cluster
 from water.deploy import Change, selector, served_kinds
 from water.errors import WaterError
-from water.revisions import ConfigMapStore
+from water.revisions import ConfigMapStore, deployed_spec
 
 
 def labelled(cluster: Cluster, name: str, namespace: str) -> list:
@@ -22,12 +22,9 @@ def labelled(cluster: Cluster, name: str, namespace: str) -> list:
 def lasting(cluster: Cluster, name: str, namespace: str, clients: Callable[..., Any]) -> list:
     """What the pipeline's steps made in AWS that outlives it (water.steps.base.Lasting: an endpoint), as its
     latest revision's spec names them; clients(service, region) makes AWS clients."""
-    import yaml
-
     from water.steps import KINDS
 
-    found = ConfigMapStore(cluster, namespace).list(name)
-    spec = (yaml.safe_load(found[0].spec) or {}).get("spec", {}) if found and found[0].spec else {}
+    spec = deployed_spec(ConfigMapStore(cluster, namespace), name)
     region = (spec.get("aws") or {}).get("region")
     return [item for step in spec.get("steps") or [] for key, fields in step.items() if key in KINDS
             for item in KINDS[key].lasting(fields, name, lambda service: clients(service, region))]

@@ -164,16 +164,9 @@ def define_in_aws(changes: list, echo: Callable[[str], object]) -> None:
 
 
 def _asking_aws(doing: str, call: Callable[[], Any], then: str = "") -> Any:
-    """call(), an AWS error raised as a DeployError of one line (and `then`, what it leaves)."""
-    from water.runtime.aws import refusal
+    from water.runtime.aws import asking
 
-    try:
-        return call()
-    except Exception as exc:
-        said = refusal(exc)
-        if said is None:
-            raise
-        raise DeployError(f"{doing}: {said[0]}" + (f"\n{then}" if then else "")) from None
+    return asking(doing, call, DeployError, then)
 
 
 def missing_secrets(cluster: Cluster, secrets: list, namespace: str, then: str) -> list:

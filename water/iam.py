@@ -16,7 +16,7 @@ def policy(pipeline: Pipeline, account: str | None = None, region: str | None = 
     why)."""
     scope = _scope(pipeline, account, region)
     statements = [s for step in pipeline.steps for s in step.kind.permissions(step, scope)]
-    statements += _live_models(pipeline, scope)
+    statements += _live_models(pipeline, scope) + _lineage(pipeline, scope)
     return {"Version": POLICY_VERSION, "Statement": permissions.merged(statements)}, scope.notes
 
 
@@ -61,6 +61,30 @@ def _live_models(pipeline: Pipeline, scope: permissions.Scope) -> list:
             permissions.statement("LiveModelVersions", ["sagemaker:DescribeModelPackage"],
                                   [scope.arn("sagemaker", f"model-package/{g.lower()}/*") for g in groups]),
             permissions.statement("LiveModelList", ["sagemaker:ListEndpoints", "sagemaker:ListModelPackages"], ["*"])]
+
+
+def _lineage(pipeline: Pipeline, scope: permissions.Scope) -> list:
+    """With spec.aws.artifacts every step writes its lineage record under `<artifacts>lineage/<pipeline>/`, after
+    listing the data it read (an input that is an upstream step's output: under that step's `output`)."""
+    from water.runtime.lineage import FOLDER
+    from water.spec.fields import as_data
+
+    artifacts = pipeline.spec.aws.artifacts if pipeline.spec.aws else None
+    if not artifacts:
+        return []
+    by_name = {step.name: step for step in pipeline.steps}
+
+    def prefix(uri: str) -> str:  # `{{steps.X....}}...` is under X's output
+        ref = uri.removeprefix("{{steps.").split(".", 1)[0] if uri.startswith("{{steps.") else None
+        output = getattr(by_name[ref].config, "output", None) if ref in by_name else None
+        return output or uri
+
+    statements = [permissions.statement("LineageRecords", ["s3:PutObject"], [
+        f"arn:{scope.partition}:s3:::{artifacts[len('s3://'):]}{FOLDER}{pipeline.name}/*"])]
+    for step in pipeline.steps:
+        read = [prefix(uri) for uri in step.kind.inputs(as_data(step.config), lambda text: text)]
+        statements += permissions.s3_access(scope, permissions.sid(step.name, "Inputs"), read)
+    return statements
 
 
 def trust(oidc_provider: str, account: str, namespace: str, service_account: str) -> dict:

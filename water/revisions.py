@@ -58,6 +58,14 @@ def manifest_objects(manifests: str) -> list:
     return [o for o in yaml.load_all(manifests or "", Loader=loader) if o]
 
 
+def deployed_spec(store: "ConfigMapStore | MemoryStore", name: str) -> dict:
+    """The `spec` of the pipeline's latest revision as written ({} when it has none)."""
+    import yaml
+
+    found = store.list(name)
+    return (yaml.safe_load(found[0].spec) or {}).get("spec", {}) if found and found[0].spec else {}
+
+
 def pick(found: list, name: str, namespace: str, number: int | None) -> Revision:
     """Revision `number` (default: the latest) of those found, newest first; one that cannot be read is refused."""
     if not found:

@@ -97,14 +97,14 @@ def phase(run: dict) -> str:
 
 
 def steps(run: dict) -> list:
-    """(step, phase, seconds, why) of a run's steps, in start order: its pods, and the steps Argo skipped (a
-    false `when`) or omitted (after a skipped or failed step), with the reason."""
+    """(step, phase, seconds, why, USD) of a run's steps, in start order: its pods, and the steps Argo skipped (a
+    false `when`) or omitted (after a skipped or failed step), with the reason, and what each priced AWS job cost."""
     if run["kind"] != "Workflow":
         return [(run["metadata"]["labels"].get(PIPELINE_LABEL, run["metadata"]["name"]), phase(run), duration(run),
-                 "")]
+                 "", None)]
     why = argonodes.reasons(run)
     return [(n.get("displayName") or n.get("name"), n.get("phase", "Pending"),
-             _seconds(n.get("startedAt"), n.get("finishedAt")), why.get(n.get("id"), ""))
+             _seconds(n.get("startedAt"), n.get("finishedAt")), why.get(n.get("id"), ""), argonodes.cost(n))
             for n in argonodes.step_nodes(run)]
 
 
@@ -354,11 +354,15 @@ def detail(cluster: Cluster, name: str, limit: int = 10) -> dict:
     latest = latest | {"kind": kind} if latest else None
     rows = [{"name": r["metadata"]["name"], "phase": listed_phase(r), "started": r["metadata"].get(
         "creationTimestamp", "")} for r in recent]
+    found = steps(latest) if latest else []
     if latest and rows:
-        rows[0].update(phase=phase(latest), started=_started(latest), duration=duration(latest))
+        priced = [usd for *_, usd in found if usd is not None]
+        rows[0].update(phase=phase(latest), started=_started(latest), duration=duration(latest),
+                       cost=argonodes.usd_text(sum(priced)) if priced else "")
     return {**_row(name, schedule_of(cluster, name), latest), "runs": rows,
-            "steps": [{"step": s, "phase": p, "duration": d, "reason": why}
-                      for s, p, d, why in (steps(latest) if latest else [])]}
+            "steps": [{"step": s, "phase": p, "duration": d, "reason": why, "cost": argonodes.usd_text(usd)}
+                      for s, p, d, why, usd in found]}
+
 
 
 def listing(cluster: Cluster, name: str, limit: int = 100) -> list:

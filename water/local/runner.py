@@ -41,6 +41,7 @@ class StepResult:
     sizing: str = ""
     shards: int = 0
     notes: list = field(default_factory=list)
+    inputs: list = field(default_factory=list)  # the data it read, each object with its ETag (lineage)
 
 
 @dataclass
@@ -56,6 +57,7 @@ class RunResult:
     steps: dict = field(default_factory=dict)
     retry_of: str = ""  # the run this one retries (water retry --local)
     git: dict = field(default_factory=dict)  # {commit, branch, dirty} of the project when it ran
+    spec_hash: str = ""  # of the spec and the files it names, as a deploy's water/spec-hash
 
 
 def runs_dir(pipeline: Pipeline) -> str:
@@ -121,7 +123,7 @@ def run(pipeline: Pipeline, *, params: dict | None = None, jobs: int | None = No
     git = gitinfo.describe(pipeline.project_dir)
     local = LocalRun(pipeline, run_id, date, values, data_root, run_dir, git=git)
     result = RunResult(pipeline.name, run_id, run_dir, data_root, values, date,
-                       retry_of=retrying["run_id"] if retrying else "", git=git)
+                       retry_of=retrying["run_id"] if retrying else "", git=git, spec_hash=pipeline.source_hash)
     with open(os.path.join(run_dir, "water.yaml"), "w", encoding="utf-8") as f, open(pipeline.file) as spec:
         f.write(f"# run {run_id}, params {json.dumps(values, sort_keys=True)}\n" + spec.read())
     for name, outputs in reused.items():
@@ -280,6 +282,7 @@ def _execute(local: LocalRun, step: PipelineStep, jobs: int) -> StepResult:
                 outcome.outputs = list(pool.map(step.kind.run_local, runs))[0]
         outcome.shards = shards
         outcome.notes = runs[0].notes
+        outcome.inputs = _inputs_read(local, step, runs[0])
         if "bytes" in step.outputs and "output" in outcome.outputs:
             outcome.outputs["bytes"] = str(sizing.measure_folder(local.local_path(outcome.outputs["output"]))[0])
     except Interrupted as exc:
@@ -292,6 +295,30 @@ def _execute(local: LocalRun, step: PipelineStep, jobs: int) -> StepResult:
         outcome.status, outcome.error = "failed", f"{type(exc).__name__}: {exc}"
     outcome.seconds = time.monotonic() - started
     return outcome
+
+
+def _inputs_read(local: LocalRun, step: PipelineStep, sr: StepRun) -> list:
+    """What the step read, as a pod records it (water.runtime.lineage): each file under the data root standing for
+    an s3:// input, with its MD5 as its ETag."""
+    from water.runtime import lineage
+
+    return [lineage.read_data(uri, _local_entries(local, uri))
+            for uri in step.kind.inputs(step.job_config(), sr.resolve) if uri.startswith("s3://")]
+
+
+def _local_entries(local: LocalRun, uri: str) -> Iterator[tuple[str, str, int]]:
+    import hashlib
+
+    from water.runtime.aws import MARKER
+
+    bucket_root = local.local_path("s3://" + uri[len("s3://"):].partition("/")[0] + "/")
+    path = local.local_path(uri)
+    files = [path] if os.path.isfile(path) else [os.path.join(folder, name) for folder, _, names in os.walk(path)
+                                                 for name in names if name != MARKER]
+    for file in files:
+        with open(file, "rb") as f:
+            etag = hashlib.file_digest(f, lambda: hashlib.md5(usedforsecurity=False)).hexdigest()
+        yield os.path.relpath(file, bucket_root).replace(os.sep, "/"), etag, os.path.getsize(file)
 
 
 def _size(local: LocalRun, step: PipelineStep) -> sizing.Decision:

@@ -98,9 +98,10 @@ def runtime_env(pipeline: Pipeline) -> list:
 
 def job_template(pipeline: Pipeline, kind: str, inputs: list, outputs: tuple, resources: dict, *, retries: int,
                  timeout: int, extra_env: Sequence[dict] = (), patch: bool = False, optional: dict | None = None,
-                 shared: dict | None = None) -> dict:
+                 shared: dict | None = None, priced: bool = False) -> dict:
     """A hardened template that runs `water-job <kind>` with its inputs as `--name value` arguments.
-    `optional`: inputs with a default value (refs: none). `shared`: the config its tasks have in common."""
+    `optional`: inputs with a default value (refs: none). `shared`: the config its tasks have in common. `priced`:
+    its pod also says what its AWS job cost (an output no spec text reads; empty when it could not be priced)."""
     optional = {"refs": NO_REFS, **(optional or {})}
     args = [kind] + (["--shared", pods.encode(shared)] if shared else [])
     for name in inputs:
@@ -108,10 +109,13 @@ def job_template(pipeline: Pipeline, kind: str, inputs: list, outputs: tuple, re
     template: dict[str, Any] = {
         "inputs": {"parameters": [{"name": n, "value": optional[n]} if n in optional else {"name": n} for n in inputs]},
     }
-    if outputs:
+    if outputs or priced:
         params = [contract.output_param(o) for o in outputs]
         template["outputs"] = {"parameters": [{"name": p, "valueFrom": {"path": f"{contract.OUTPUTS_DIR}/{p}"}}
-                                              for p in params]}
+                                              for p in params]
+                               + ([{"name": contract.COST, "valueFrom": {"path": f"{contract.OUTPUTS_DIR}/"
+                                                                         f"{contract.COST}", "default": ""}}]
+                                  if priced else [])}
     attempt = []
     if retries:
         template["retryStrategy"] = {"limit": retries, "retryPolicy": "Always", "backoff": dict(RETRY_BACKOFF),
@@ -202,8 +206,8 @@ def _step_tasks(pipeline: Pipeline, step: PipelineStep, templates: _Templates) -
                 patch)
     template = templates.for_settings(step.kind.name, settings, lambda: job_template(
         pipeline, step.kind.name, inputs, step.outputs, step.resources, retries=step.retries, timeout=step.timeout,
-        extra_env=pods.secret_env(step) + (pods.LINEAGE_ENV if _told_lineage(step) else []), patch=patch,
-        shared=shared_config(pipeline, step)))
+        extra_env=pods.secret_env(step) + (pods.LINEAGE_ENV if _told_lineage(pipeline, step) else []), patch=patch,
+        shared=shared_config(pipeline, step), priced=step.kind.priced))
     by_argo = step.when is not None and pipeline.decided_by_argo(step)
     if step.when is not None and not by_argo:
         tasks.append(_when_task(pipeline, step, templates))
@@ -219,10 +223,11 @@ def _step_tasks(pipeline: Pipeline, step: PipelineStep, templates: _Templates) -
     return tasks + [task]
 
 
-def _told_lineage(step: PipelineStep) -> bool:
-    """Whether the step's pod is told what the deploy came from: its kind records it, or its texts read
-    {{git...}}."""
-    return step.kind.lineage or any(ref.root == "git" for ref, _, _ in step.refs)
+def _told_lineage(pipeline: Pipeline, step: PipelineStep) -> bool:
+    """Whether the step's pod is told what the deploy came from: its kind records it, every step writes a lineage
+    record (spec.aws.artifacts), or its texts read {{git...}}."""
+    return (step.kind.lineage or bool(pipeline.spec.aws and pipeline.spec.aws.artifacts)
+            or any(ref.root == "git" for ref, _, _ in step.refs))
 
 
 def _when_task(pipeline: Pipeline, step: PipelineStep, templates: _Templates) -> dict:
@@ -337,7 +342,7 @@ def workflow_template(pipeline: Pipeline, git_commit: str | None = None, git_bra
     spec: dict[str, Any] = {"entrypoint": "main", "serviceAccountName": pipeline.spec.service_account}
     if pipeline.spec.params:
         spec["arguments"] = {"parameters": [{"name": k, "value": v} for k, v in sorted(pipeline.spec.params.items())]}
-    lineage = any(_told_lineage(step) for step in pipeline.steps)
+    lineage = any(_told_lineage(pipeline, step) for step in pipeline.steps)
     spec["podMetadata"] = {"labels": pods.pod_labels(pipeline), "annotations": pods.pod_annotations(
         pipeline, git_commit if lineage else None, lineage, git_branch if lineage else None)}
     spec["workflowMetadata"] = {"labels": pods.labels(pipeline)}

@@ -56,6 +56,20 @@ def refusal(exc: Exception) -> tuple[str, bool] | None:
     return None
 
 
+def asking(what: str, call: Callable[[], Any], error: type | None = None, then: str = "") -> Any:
+    """call()'s answer; what AWS (or botocore) refused raised as `error` (default WaterError) in one line after
+    `what`, then `then` (what that leaves) on a line of its own."""
+    from water.errors import WaterError
+
+    try:
+        return call()
+    except Exception as exc:
+        said = refusal(exc)
+        if said is None:
+            raise
+        raise (error or WaterError)(f"{what}: {said[0]}" + (f"\n{then}" if then else "")) from None
+
+
 def transient(exc: Exception) -> bool:
     """An error a later call may get past: throttling, a 5xx, a lost connection or answer."""
     said = refusal(exc)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from water import __version__, contract
 from water.errors import BAD_INPUT, BadInput, WaterError
-from water.runtime import aws
+from water.runtime import aws, lineage
 from water.runtime.job import Job
 from water.runtime.poll import STOP, Terminated
 
@@ -72,14 +72,21 @@ def _run(args: argparse.Namespace, started: float, sleep: Callable[[float], obje
     try:
         job = Job.from_arguments(args.config, args.refs, dict(os.environ), args.shard, args.shared, sleep, clients)
         job.extra = {"status": args.status, "failures": args.failures, "duration": args.duration}
+        from water.steps.base import Kind
+
         kinds = _kinds()
         kind = kinds.get(args.kind)
         if kind is None:
             raise BadInput(f"no step kind '{args.kind}' (known: {', '.join(sorted(kinds))})")
         outputs = kind.run_cluster(job)
         job.write_outputs(outputs)
+        recorded = lineage.write(job, kind.inputs, outputs) if isinstance(kind, Kind) else None  # steps, not tasks
+        if recorded:
+            print(f"lineage recorded at {recorded}", flush=True)
         if "bytes" in outputs:
             job.metrics.gauge("water.step.output_bytes", float(outputs["bytes"]))
+        if contract.COST in outputs:
+            job.metrics.gauge("water.step.cost", float(outputs[contract.COST]))
         status, code = "success", 0
     except WaterError as exc:  # bad input is about the config, so it names no step; a failure names its step
         head = "water-job: " if exc.exit_code == BAD_INPUT else _failed(job, args.kind)

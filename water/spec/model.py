@@ -7,7 +7,7 @@ from typing import Any
 from water.spec.fields import List, Map, Model, SpecModel, Union, field
 from water.spec.types import (
     DNS_SUBDOMAIN, ENV_NAME, IDENTIFIER, IMAGE, LABEL_KEY, LABEL_VALUE, PLAIN, TEXT, Bool, Cron, Duration, Enum, Int,
-    Name, Quantity, Scalar, SecretName, Str, TimeZone,
+    Name, Number, Quantity, Scalar, SecretName, Str, TimeZone,
 )
 
 PIPELINE_NAME = Name(52)  # CronJob names get an 11-character suffix for their Jobs
@@ -160,6 +160,20 @@ class Alerts(SpecModel):
     links: Links = field(Model(Links), "Base URLs the Slack message links to (the run in Argo, its logs in Datadog).")
 
 
+ML_INSTANCE = Str(r"^ml\.[a-z0-9]+\.[a-z0-9]+$", "a SageMaker instance type (ml.m5.xlarge)")
+
+
+class Prices(SpecModel):
+    """Your AWS prices (USD), over water's shipped table (its date and source: `water/runtime/prices.json`):
+    negotiated rates, or a region the table lacks."""
+
+    athena_per_tb: float = field(Number(0), "Athena, per TB scanned.")
+    glue_per_dpu_hour: float = field(Number(0), "Glue, per DPU-hour.")
+    training: dict = field(Map(ML_INSTANCE, Number(0)), "SageMaker training, per instance-hour by instance type.")
+    inference: dict = field(Map(ML_INSTANCE, Number(0)), "SageMaker batch transform, per instance-hour by "
+                            "instance type.")
+
+
 class Aws(SpecModel):
     """AWS settings shared by the steps; credentials come from the service account (IRSA), never from here."""
 
@@ -172,6 +186,8 @@ class Aws(SpecModel):
                            "Where `water deploy` stores the code AWS runs, by content (`glue/<sha256>/<script>`): "
                            "with it set, a glue step's `script` is uploaded and its Glue job defined from the spec.")
     glue_role: str = field(IAM_ROLE, "The role the Glue jobs water defines run as (with `artifacts`).")
+    prices: Prices = field(Model(Prices), "What the steps' AWS jobs are priced with (`water status`, Slack, "
+                           "`water cost`, the `water.step.cost` metric), over water's table.")
 
 
 class LocalSettings(SpecModel):

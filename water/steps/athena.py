@@ -33,6 +33,7 @@ def is_sql_file(query: str) -> bool:
 
 class Athena(Kind):
     name = "athena"
+    priced = True
     spec = AthenaSpec
     outputs = {"output": PREFIX, "bytes": NUMBER}
     stop_keys = ("output", "workgroup")  # what the exit handler needs to find the run's query
@@ -86,7 +87,7 @@ class Athena(Kind):
 
     def run_cluster(self, job: Job) -> dict:
         """Start the query (or find the one this step already started), wait, return where the result is."""
-        from water.runtime import aws, poll
+        from water.runtime import aws, cost, poll
         from water.runtime.job import Marker
 
         spec = job.spec
@@ -114,7 +115,8 @@ class Athena(Kind):
         if status["State"] != "SUCCEEDED":
             raise JobFailed(f"Athena query {query_id} {status['State']}: {status.get('StateChangeReason', '')}")
         size, _ = aws.measure_prefix(s3, output)
-        return {"output": output, "bytes": str(size)}
+        statistics = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"].get("Statistics") or {}
+        return cost.priced({"output": output, "bytes": str(size)}, cost.athena(statistics, cost.of_job(job)))
 
     def permissions(self, step: Any, scope: Any) -> list:
         from water import permissions as iam

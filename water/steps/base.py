@@ -101,6 +101,7 @@ class Kind:
     stop_keys: tuple | None = None  # the spec keys cleanup needs to find the run's AWS job; None: no AWS job
     plain_cronjob: bool = False  # whether a one-step pipeline of this kind may run as a plain CronJob
     lineage: bool = False  # whether its pod is told the spec hash and git commit its run was deployed from
+    priced: bool = False  # whether its pod prices the AWS job it ran (water.runtime.cost): the `cost` output
 
     @property
     def stops_aws_job(self) -> bool:
@@ -147,6 +148,11 @@ class Kind:
     def permissions(self, step: Any, scope: Scope) -> list:
         """The IAM statements this step's pod needs (water.permissions), as narrow as its spec allows; a kind
         whose calls water cannot know says so in scope.note."""
+        return []
+
+    def inputs(self, spec: dict, resolve: Callable[[str], str]) -> list:
+        """The S3 data a run of this step reads (prefixes or objects; `spec`: the kind's fields as data, `resolve`
+        gives an expression's value): what lineage records with each object's ETag."""
         return []
 
     def local_entry(self, config: Any) -> str:

@@ -95,6 +95,9 @@ class Endpoint(Kind):
         if not _serves_a_version(config.model, by_name):
             image_of_model(config, by_name, path, ctx)
 
+    def inputs(self, spec: dict, resolve: Any) -> list:
+        return [resolve(spec["model"])]  # a version's ARN is no S3 data: lineage keeps only s3:// ones
+
     def run_local(self, sr: StepRun) -> dict:
         """The endpoint's record under `.water/endpoints/`: what `water serve --local` answers from. A registered
         version also becomes its group's live one in the local registry."""

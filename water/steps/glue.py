@@ -52,6 +52,7 @@ class GlueSpec(SpecModel):
 
 class Glue(Kind):
     name = "glue"
+    priced = True
     spec = GlueSpec
     outputs = {"output": PREFIX, "bytes": NUMBER}
     stop_keys = ("job",)
@@ -126,6 +127,12 @@ class Glue(Kind):
         return Defined(definition["what"], "created" if before is None else
                        "unchanged" if before == after else "configured", before, after, apply)
 
+    def inputs(self, spec: dict, resolve: Any) -> list:
+        """The arguments naming S3 data other than the step's output: what a Glue script is handed to read."""
+        output = resolve(spec["output"]) if spec.get("output") else None
+        found = [resolve(value) for _, value in sorted(spec.get("arguments", {}).items())]
+        return [uri for uri in found if uri.startswith("s3://") and uri != output]
+
     def run_local(self, sr: StepRun) -> dict:
         config = sr.step.config
         if not config.script:
@@ -147,7 +154,7 @@ class Glue(Kind):
         """Start this attempt's job run, or attach to the run an attempt of this step already started (marker,
         else the run tagged with --water-run-id) while it runs or once it succeeded; wait; every terminal state
         but SUCCEEDED fails with the run's ErrorMessage."""
-        from water.runtime import aws, poll
+        from water.runtime import aws, cost, poll
         from water.runtime.job import Marker
 
         spec = job.spec
@@ -180,9 +187,8 @@ class Glue(Kind):
                 cloudwatch, "/aws-glue/jobs/output", run_id)
             raise JobFailed(f"Glue job {spec['job']} run {run_id} {state['JobRunState']}: "
                             f"{state.get('ErrorMessage', 'no error message')}", tail)
-        if not output:
-            return {}
-        return {"output": output, "bytes": aws.measure_prefix(s3, output)[0]}
+        made = {"output": output, "bytes": aws.measure_prefix(s3, output)[0]} if output else {}
+        return cost.priced(made, cost.glue(state, cost.of_job(job)))
 
     @staticmethod
     def _reattach(job: Job, glue):

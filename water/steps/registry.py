@@ -50,6 +50,9 @@ class Register(Kind):
     def take_from(self, config: Any, by_name: dict, path: str, ctx: Ctx) -> None:
         image_of_model(config, by_name, path, ctx)
 
+    def inputs(self, spec: dict, resolve: Any) -> list:
+        return [resolve(spec["model"])]
+
     def run_local(self, sr: StepRun) -> dict:
         """A version in `.water/models/<group>/`: the next number, or the one this run's step already made."""
         from water import gitinfo
@@ -201,7 +204,7 @@ def _row(group: str, version: int, created: str, approval: str, metadata: dict, 
     """One version as `water models` shows it."""
     return {"group": group, "version": version, "live": live, "created": created, "approval": approval,
             "metrics": ", ".join(f"{k} {v}" for k, v in sorted(metrics.items())),
-            "run": metadata.get("water/run", ""), "commit": metadata.get("water/git-commit", "")[:12],
+            "pipeline": metadata.get("water/pipeline", ""), "run": metadata.get("water/run", ""), "commit": metadata.get("water/git-commit", "")[:12],
             "promoted": metadata.get(PROMOTED, "")}
 
 

@@ -63,6 +63,7 @@ class TrainSpec(SpecModel):
 
 class Train(Kind):
     name = "train"
+    priced = True
     spec = TrainSpec
     outputs = {"output": PREFIX, "model": MODEL}
     sizes = "instance"
@@ -110,6 +111,9 @@ class Train(Kind):
             return xgboost_builtin.__file__
         return ""
 
+    def inputs(self, spec: dict, resolve: Any) -> list:
+        return [resolve(uri) for _, uri in sorted(spec.get("inputs", {}).items())]
+
     def run_local(self, sr: StepRun) -> dict:
         """The entry script in a subprocess with SageMaker's conventions: SM_CHANNEL_<NAME> folders,
         SM_MODEL_DIR, SM_OUTPUT_DATA_DIR, SM_HPS and `--name value` hyperparameters; the model folder is
@@ -148,7 +152,7 @@ class Train(Kind):
     def run_cluster(self, job: Job) -> dict:
         """A SageMaker training job named after pipeline, step and run: described first and attached to if it
         exists (a restart), else created; Failed and Stopped both fail the step with SageMaker's reason."""
-        from water.runtime import aws, poll
+        from water.runtime import aws, cost, poll
         spec = job.spec
         sagemaker = job.client("sagemaker")
         output = job.resolve(spec["output"])
@@ -170,7 +174,8 @@ class Train(Kind):
         metrics = _metric_outputs(spec.get("metrics", {}), final, JobFailed)
         for key, value in metrics.items():
             job.metrics.gauge("water.train.metric", float(value), [f"metric:{key.removeprefix('metrics.')}"])
-        return {"output": output, "model": done["ModelArtifacts"]["S3ModelArtifacts"], **metrics}
+        return cost.priced({"output": output, "model": done["ModelArtifacts"]["S3ModelArtifacts"], **metrics},
+                           cost.training(done, cost.of_job(job)))
 
     @staticmethod
     def _create(job: Job, name: str, output: str) -> None:

@@ -36,6 +36,7 @@ class TransformSpec(SpecModel):
 
 class Transform(Kind):
     name = "transform"
+    priced = True
     spec = TransformSpec
     outputs = {"output": PREFIX, "bytes": NUMBER}
     sizes = "instance"
@@ -46,6 +47,9 @@ class Transform(Kind):
     def take_from(self, config: Any, by_name: dict, path: str, ctx: Ctx) -> None:
         image_of_model(config, by_name, path, ctx)
 
+
+    def inputs(self, spec: dict, resolve: Any) -> list:
+        return [resolve(spec["model"]), resolve(spec["input"])]
 
     def run_local(self, sr: StepRun) -> dict:
         """The model's inference code (SageMaker's model_fn / input_fn / predict_fn / output_fn, from the
@@ -71,7 +75,7 @@ class Transform(Kind):
     def run_cluster(self, job: Job) -> dict:
         """A SageMaker model (created if needed) and a batch transform job, both named after pipeline, step
         and run, described before created; Failed and Stopped fail the step with SageMaker's reason."""
-        from water.runtime import aws, poll
+        from water.runtime import aws, cost, poll
         from water.steps.train import attach_or_create, ended
 
         sagemaker, s3 = job.client("sagemaker"), job.client("s3")
@@ -86,7 +90,8 @@ class Transform(Kind):
         if done["TransformJobStatus"] != "Completed":
             raise JobFailed(f"SageMaker transform job {name} {done['TransformJobStatus']}: "
                             f"{done.get('FailureReason', 'no reason given')}")
-        return {"output": output, "bytes": aws.measure_prefix(s3, output)[0]}
+        return cost.priced({"output": output, "bytes": aws.measure_prefix(s3, output)[0]},
+                           cost.transform(done, cost.of_job(job)))
 
     @staticmethod
     def _create(job: Job, name: str, output: str, s3: Any) -> None:

@@ -126,6 +126,9 @@ class Check(Kind):
             queries.refuse_quoted(config.table.where, None, mark_of(config.table, "where"), f"{path}.table.where",
                                   ctx)
 
+    def inputs(self, spec: dict, resolve: Any) -> list:
+        return [resolve(spec["data"])] if spec.get("data") else []
+
     def run_local(self, sr: StepRun) -> dict:
         spec = as_data(sr.step.config)
         baseline = _read_json(os.path.join(sr.run.local_path(sr.resolve(spec["baseline"])), PROFILE)) \
