@@ -553,6 +553,21 @@ def test_script_mode_stores_each_version_of_the_code_once(aws_env, tmp_path, mon
     assert set(first.values()) < set(three.values())
 
 
+def test_with_artifacts_script_mode_stores_the_code_there(aws_env, tmp_path, monkeypatch):
+    (tmp_path / "train").mkdir()
+    (tmp_path / "train" / "train.py").write_text("print('training')\n")
+    monkeypatch.chdir(tmp_path)
+    spec = tmp_path / "water.yaml"
+    spec.write_text(open(POD_PIPELINE).read().replace("    region: us-east-1\n", "    region: us-east-1\n"
+                                                       "    artifacts: s3://lake-results/water/\n"))
+    assert water_job(pod_argv("train", spec={"entry": "train/train.py"}, project=tmp_path,
+                              pipeline_file=str(spec), upstream=UPSTREAM)) == 0
+    (job,) = _training_jobs()
+    bucket, key = aws.s3_parts(job["HyperParameters"]["sagemaker_submit_directory"])
+    assert bucket == "lake-results" and key.startswith("water/train/") and key.endswith("/sourcedir.tar.gz")
+    aws.client("s3").head_object(Bucket=bucket, Key=key)
+
+
 @pytest.mark.parametrize("change, message", [
     (lambda c: c["spec"].update(image="xgboost:1.7-1"), "image 'xgboost:1.7-1' was not resolved to an image URI"),
     (lambda c: c.update(aws={}), "no SageMaker execution role: set train.role or spec.aws.sagemakerRole"),

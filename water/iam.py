@@ -38,7 +38,8 @@ def _scope(pipeline: Pipeline, account: str | None, region: str | None) -> permi
     role = aws.sagemaker_role if aws else None
     found = ROLE_ACCOUNT.match(role or "")
     scope = permissions.Scope(region or (aws.region if aws else None) or "*",
-                              account or (found[1] if found else permissions.ANY_ACCOUNT), pipeline.name, role)
+                              account or (found[1] if found else permissions.ANY_ACCOUNT), pipeline.name, role,
+                              artifacts=aws.artifacts if aws else None)
     if scope.region == "*":
         scope.note("no region (spec.aws.region or --region): the ARNs name every region")
     if scope.account == permissions.ANY_ACCOUNT:

@@ -18,6 +18,7 @@ class Scope:
     account: str
     pipeline: str
     role: str | None = None  # spec.aws.sagemakerRole
+    artifacts: str | None = None  # spec.aws.artifacts
     partition: str = "aws"
     notes: list = field(default_factory=list)
 

@@ -197,11 +197,13 @@ class Train(Kind):
         from water import permissions as iam
 
         config, name = step.config, iam.sid(step.name)
+        artifacts = scope.artifacts if config.entry else None  # where the entry's code is stored, when set
         return [*iam.sagemaker_jobs(scope, f"{name}Jobs", "training-job", step.name, [
                     "sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob",
                     "sagemaker:AddTags"]),
                 *iam.pass_role(scope, f"{name}Role", config.role),
-                *iam.s3_access(scope, name, [config.output], write=True),
+                *iam.s3_access(scope, name, [config.output] + ([f"{artifacts}train/"] if artifacts else []),
+                               write=True),
                 *iam.log_tail(scope, name, ["/aws/sagemaker/TrainingJobs"])]
 
 
@@ -261,7 +263,9 @@ def _training_request(job: Job, name: str, output: str, s3: Any) -> dict[str, An
     hyperparameters = {k: job.resolve(v) for k, v in spec.get("hyperparameters", {}).items()}
     definitions = [{"Name": k, "Regex": v} for k, v in sorted(spec.get("metrics", {}).items()) if v != METRICS_FILE]
     if spec.get("entry"):
-        hyperparameters.update(_upload_source(job, spec["entry"], f"{output.rstrip('/')}/", s3))
+        artifacts = (job.config.get("aws") or {}).get("artifacts")
+        hyperparameters.update(_upload_source(job, spec["entry"], f"{artifacts}train/" if artifacts else
+                                              f"{output.rstrip('/')}/water-source/", s3))
     request: dict[str, Any] = {
         "TrainingJobName": name,
         "AlgorithmSpecification": {"TrainingImage": image_uri(spec["image"]), "TrainingInputMode": "File",
@@ -324,13 +328,13 @@ def instances(job: Job) -> tuple[str, int]:
 
 def _upload_source(job: Job, entry: str, prefix: str, s3: Any) -> dict:
     """Script mode: the entry's folder (from the step image's working directory) as sourcedir.tar.gz, stored once
-    per content under `prefix`water-source/<its sha256>/: runs of the same code share one object, and the key
-    says which code a job ran."""
+    per content under `prefix`<its sha256>/ (`<artifacts>train/`, else `<output>water-source/`): runs of the same
+    code share one object, and the key says which code a job ran."""
     from water.runtime import aws
 
     archive = source_archive(os.path.dirname(entry) or ".")
     digest = hashlib.sha256(archive).hexdigest()[:32]
-    bucket, key = aws.s3_parts(f"{prefix}water-source/{digest}/sourcedir.tar.gz")
+    bucket, key = aws.s3_parts(f"{prefix}{digest}/sourcedir.tar.gz")
     try:
         s3.head_object(Bucket=bucket, Key=key)
     except Exception as exc:  # botocore's ClientError: a 404 means not stored yet
