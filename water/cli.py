@@ -1018,9 +1018,10 @@ def cost(name: str, since: str, region: str | None, fmt: str, context: str | Non
     found = re.fullmatch(r"(\d+)([dh])", since)
     if not found:
         raise click.BadParameter(f"'{since}' is not a number of days or hours (30d, 12h)", param_hint="--since")
-    back = timedelta(**{"days" if found[2] == "d" else "hours": int(found[1])})
-    start = (datetime.now(timezone.utc) - back).strftime("%Y-%m-%dT%H:%M:%SZ")
-    runs, _ = _cluster_lineage(_connect(context, namespace, kubeconfig, name), name, region)
+    back = datetime.now(timezone.utc) - timedelta(**{"days" if found[2] == "d" else "hours": int(found[1])})
+    start = back.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # records are written as their steps end: one older than `back` belongs to an older run
+    runs, _ = _cluster_lineage(_connect(context, namespace, kubeconfig, name), name, region, back)
     summary = lin.costs(runs, start)
     if fmt != "table":
         _print_data(summary, fmt, [])
@@ -1070,7 +1071,7 @@ def _served_on(rows: list) -> dict:
     return {r["version"]: [e for e in r.get("serves", "").split(", ") if e] for r in rows}
 
 
-def _cluster_lineage(cluster, name: str, region: str | None) -> tuple:
+def _cluster_lineage(cluster, name: str, region: str | None, since=None) -> tuple:
     """(the pipeline's recorded runs, group → {version: endpoints}), from S3 under the latest revision's
     spec.aws.artifacts and from SageMaker."""
     from water import lineage as lin
@@ -1084,7 +1085,7 @@ def _cluster_lineage(cluster, name: str, region: str | None) -> tuple:
                          "S3 prefix its steps write their records to)")
     region = region or aws_spec.get("region")
     runs = _asking_aws(f"cannot read the lineage records under {aws_spec['artifacts']}", lambda: lin.cluster_runs(
-        aws.client("s3", region), aws_spec["artifacts"], name))
+        aws.client("s3", region), aws_spec["artifacts"], name, since))
     return runs, lambda group: _served_on(_asking_aws(f"cannot list the versions of model group '{group}'",
                                                       lambda: endpoints.versions_served(aws.client("sagemaker",
                                                                                                    region), group)))

@@ -39,8 +39,9 @@ def local_runs(pipeline: Any) -> list:
             for record in past_runs(pipeline)]
 
 
-def cluster_runs(s3: Any, artifacts: str, pipeline: str) -> list:
-    """The pipeline's runs recorded under `<artifacts>lineage/<pipeline>/`, newest first."""
+def cluster_runs(s3: Any, artifacts: str, pipeline: str, since: Any = None) -> list:
+    """The pipeline's runs recorded under `<artifacts>lineage/<pipeline>/`, newest first; `since` (a datetime):
+    only records written since then are read."""
     from water.runtime import aws
     from water.runtime.lineage import FOLDER
 
@@ -48,6 +49,8 @@ def cluster_runs(s3: Any, artifacts: str, pipeline: str) -> list:
     records: dict = {}
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for obj in page.get("Contents", ()):
+            if since is not None and obj["LastModified"] < since:
+                continue
             run, _, _ = obj["Key"][len(prefix):].partition("/")
             records.setdefault(run, []).append(json.loads(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()))
     runs = []
