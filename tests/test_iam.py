@@ -145,3 +145,18 @@ def test_trust_lets_only_the_pipeline_s_service_account_assume_the_role(runner):
     assert sorted(f.issue for f in findings) == ["MALFORMED", "UNKNOWN_FEDERATION_SOURCE"]
     assert [f.detail for f in findings if f.issue == "MALFORMED"] == ["Statement contains neither Resource nor "
                                                                        "NotResource"]
+
+
+def test_the_deployer_policy_covers_what_deploy_defines_in_aws(runner):
+    """`--deployer`: the Glue job and script of the demo (spec.aws.artifacts), linted like the pods' policy."""
+    from parliament import analyze_policy_string
+
+    policy, _ = _policy(runner, example_path("demo"), "--deployer")
+    assert analyze_policy_string(json.dumps(policy)).findings == []
+    by_action = {a: s for s in policy["Statement"] for a in s["Action"]}
+    assert by_action["glue:UpdateJob"]["Resource"] == ["arn:aws:glue:us-east-1:123456789012:job/demo-features"]
+    assert by_action["s3:PutObject"]["Resource"] == ["arn:aws:s3:::water-demo/artifacts/glue/*"]
+    assert by_action["iam:PassRole"]["Resource"] == ["arn:aws:iam::123456789012:role/water-demo-glue"]
+    assert by_action["iam:PassRole"]["Condition"] == {"StringEquals": {"iam:PassedToService": "glue.amazonaws.com"}}
+    plain, notes = _policy(runner, example_path("babyweight"), "--deployer")
+    assert plain["Statement"] == [] and "deploy needs no AWS access" in notes

@@ -159,8 +159,10 @@ def render(path: str | None, fmt: str, out_dir: str | None) -> None:
 @click.option("-n", "--namespace", help="The namespace of the ServiceAccount (default: the spec's, else 'ml').")
 @click.option("--events", is_flag=True, help="The role of the water-events ServiceAccount instead (spec.triggers: "
               "its EventSource reads the SQS queues).")
+@click.option("--deployer", is_flag=True, help="The policy of whoever runs `water deploy` instead: what the deploy "
+              "defines in AWS (Glue jobs and their scripts, with spec.aws.artifacts).")
 def iam(path: str | None, account: str | None, region: str | None, oidc_provider: str | None,
-        namespace: str | None, events: bool) -> None:
+        namespace: str | None, events: bool, deployer: bool) -> None:
     """The IAM policy the pipeline's step pods need.
 
     Least privilege, built from the spec: the resources it names, S3 prefixes up to their first expression; the
@@ -170,8 +172,13 @@ def iam(path: str | None, account: str | None, region: str | None, oidc_provider
     from water import iam as iam_policy
     from water.contract import EVENTS_SERVICE_ACCOUNT
 
+    if events and deployer:
+        raise click.UsageError("--events and --deployer name different roles: give one")
+    if deployer and oidc_provider:
+        raise click.UsageError("--deployer is a person's or CI's role, not a ServiceAccount's: no --trust")
     pipeline = _load(path)
-    document, notes = (iam_policy.events_policy if events else iam_policy.policy)(pipeline, account, region)
+    make = iam_policy.events_policy if events else iam_policy.deployer_policy if deployer else iam_policy.policy
+    document, notes = make(pipeline, account, region)
     if oidc_provider:
         found = iam_policy.ROLE_ACCOUNT.match((pipeline.spec.aws and pipeline.spec.aws.sagemaker_role) or "")
         owner = account or (found[1] if found else None)

@@ -64,6 +64,21 @@ def _live_models(pipeline: Pipeline, scope: permissions.Scope) -> list:
             permissions.statement("LiveModelList", ["sagemaker:ListEndpoints", "sagemaker:ListModelPackages"], ["*"])]
 
 
+def deployer_policy(pipeline: Pipeline, account: str | None = None, region: str | None = None) -> tuple[dict, list]:
+    """The policy of whoever runs `water deploy` (a CI role), for what the deploy defines in AWS (Glue jobs from
+    spec.aws.artifacts); its cluster side is Kubernetes RBAC, not IAM."""
+    from water import render
+    from water.steps import KINDS
+
+    scope = _scope(pipeline, account, region)
+    found = render.aws_definitions(render.render(pipeline).objects)
+    if not found:
+        scope.note("the pipeline defines nothing in AWS (no spec.aws.artifacts with a glue script): deploy needs "
+                   "no AWS access")
+    statements = [s for d in found for s in KINDS[d["kind"]].deploy_permissions(d, scope)]
+    return {"Version": POLICY_VERSION, "Statement": permissions.merged(statements)}, scope.notes
+
+
 def _lineage(pipeline: Pipeline, scope: permissions.Scope) -> list:
     """With spec.aws.artifacts every step writes its lineage record under `<artifacts>lineage/<pipeline>/`, after
     listing the data it read (an input that is an upstream step's output: under that step's `output`)."""

@@ -169,6 +169,10 @@ class Kind:
         client(service, region) makes AWS clients)."""
         raise NotImplementedError(f"{self.name} steps define nothing in AWS")
 
+    def deploy_permissions(self, definition: dict, scope: Scope) -> list:
+        """The IAM statements whoever runs `water deploy` needs to define one of aws_definitions' records."""
+        return []
+
     def lasting(self, spec: dict, pipeline: str, client: Callable[[str], Any]) -> list:
         """What this step made in AWS that outlives the runs and `water delete` may remove (Lasting each): `spec`,
         the kind's fields as a deployed revision has them; client(service) makes an AWS client."""

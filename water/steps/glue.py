@@ -208,6 +208,23 @@ class Glue(Kind):
                 *iam.log_tail(scope, name, ["/aws-glue/jobs/error", "/aws-glue/jobs/output"]),
                 *iam.s3_access(scope, name, [output] if output else [], write=True)]
 
+    def deploy_permissions(self, definition: dict, scope: Any) -> list:
+        """The job read, made, updated and tagged; its script stored under the artifacts prefix and the live one
+        read (wherever the job names it: its bucket is unknown before, so any object GetObject may read is the
+        deployer's own S3 access); the Glue role passed to Glue only."""
+        from water import permissions as iam
+
+        name = iam.sid(definition["job"], "Definition")
+        location = definition["definition"]["Command"]["ScriptLocation"]
+        stored = f"{location.rsplit('/', 2)[0]}/"  # <artifacts>glue/
+        scope.note("the deployer's role reads the script the live Glue job names, to diff it: s3:GetObject on that "
+                   "object is left to its own S3 access (the first deploy names no other)")
+        return [iam.statement(name, ["glue:GetJob", "glue:CreateJob", "glue:UpdateJob", "glue:TagResource"],
+                              [scope.arn("glue", f"job/{definition['job']}")]),
+                *iam.s3_access(scope, f"{name}Script", [stored], write=True),
+                iam.statement(f"{name}Role", ["iam:PassRole"], [definition["definition"]["Role"]],
+                              {"StringEquals": {"iam:PassedToService": "glue.amazonaws.com"}})]
+
     def stop_run(self, job: Job) -> str | None:
         """The run's Glue job runs (found by their --water-run-id) that have not ended, stopped; what, or None."""
         from water.runtime import aws
