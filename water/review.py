@@ -4,7 +4,7 @@ edit is a one-line diff; and a huge diff summarized per object."""
 from __future__ import annotations
 
 import base64
-import copy
+import functools
 import json
 import re
 from typing import Any
@@ -22,37 +22,38 @@ HEAD_LINES = 40
 def readable(obj: dict) -> dict:
     """A copy with each base64 config decoded (task and hook arguments named `config`, a template's `--shared`), and
     the AWS definitions the object carries as data."""
-    view = copy.deepcopy(obj)
-    _decode_in(view)
+    view = _decoded_copy(obj)
     annotations = (view.get("metadata") or {}).get("annotations") or {}
     if AWS_DEFINITIONS in annotations:
         annotations[f"{AWS_DEFINITIONS} (decoded)"] = json.loads(annotations.pop(AWS_DEFINITIONS))
     return view
 
 
-def _decode_in(value: Any) -> None:
+def _decoded_copy(value: Any) -> Any:
+    """A copy of the tree, built in one walk (copy.deepcopy and a second walk took twice as long on a 4,000-step
+    template), with the configs decoded."""
     if isinstance(value, dict):
-        if value.get("name") in CONFIG_PARAMS and isinstance(value.get("value"), str):
-            decoded = _decoded(value["value"])
+        view = {key: _decoded_copy(item) for key, item in value.items()}
+        if view.get("name") in CONFIG_PARAMS and isinstance(view.get("value"), str):
+            decoded = _decoded(view["value"])
             if decoded is not None:
-                del value["value"]
-                value[DECODED] = decoded
-        args = value.get("args")
+                del view["value"]
+                view[DECODED] = decoded
+        args = view.get("args")
         if isinstance(args, list):
             for i, arg in enumerate(args[:-1]):
                 if arg == SHARED_ARG and isinstance(args[i + 1], str):
                     decoded = _decoded(args[i + 1])
                     args[i + 1] = {"(decoded)": decoded} if decoded is not None else args[i + 1]
-        for item in value.values():
-            _decode_in(item)
-    elif isinstance(value, list):
-        for item in value:
-            _decode_in(item)
+        return view
+    if isinstance(value, list):
+        return [_decoded_copy(item) for item in value]
+    return value
 
 
 def _decoded(text: str) -> Any:
     try:
-        found = json.loads(base64.b64decode(text, validate=True))
+        found = json.loads(base64.b64decode(text, validate=True).decode())  # a str: json skips guessing its encoding
     except (ValueError, TypeError):
         return None  # not water's encoding: shown as it is
     return found if isinstance(found, dict) else None
@@ -104,13 +105,19 @@ def _entry(head: str, value: Any, indent: str, out: list) -> None:
 
 
 def _scalar(value: Any) -> str:
-    if isinstance(value, str):  # quoted unless it reads as itself: a number-like text stays a text to the eye
-        plain = _PLAIN.match(value) and value == value.strip() and value not in ("true", "false", "null") and \
-            not _NUMBER.fullmatch(value) and ": " not in value and " #" not in value and not value.endswith(":")
-        return value if plain else json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str):
+        return _text(value)
     if isinstance(value, (dict, list)):  # an empty one (a full one is written nested)
         return "{}" if isinstance(value, dict) else "[]"
     return json.dumps(value)
+
+
+@functools.lru_cache(maxsize=65536)  # keys and names repeat in every task of a template
+def _text(value: str) -> str:
+    """A text as written: quoted unless it reads as itself (a number-like text stays a text to the eye)."""
+    plain = _PLAIN.match(value) and value == value.strip() and value not in ("true", "false", "null") and \
+        not _NUMBER.fullmatch(value) and ": " not in value and " #" not in value and not value.endswith(":")
+    return value if plain else json.dumps(value, ensure_ascii=False)
 
 
 def diff(name: str, before: dict | None, after: dict | None, *, source: str) -> str:
