@@ -24,6 +24,9 @@ def trigger_name(index: int) -> str:
 
 
 def _pod_template() -> dict:
+    """Hardened as water's own pods (read-only root filesystem included): Argo Events' controller mounts an emptyDir
+    on /tmp in every EventSource and Sensor pod itself (argo-events pkg/reconciler/sensor/resource.go and
+    pkg/reconciler/eventsource/resource.go, volume `tmp`), where its code writes temporary files."""
     return {"serviceAccountName": contract.EVENTS_SERVICE_ACCOUNT, "securityContext": pods.POD_SECURITY,
             "container": {"securityContext": pods.CONTAINER_SECURITY}}
 
