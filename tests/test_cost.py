@@ -19,7 +19,11 @@ from water.runtime import aws, cost
 STEP_OF = {"athena": "extract", "glue": "features", "train": "train", "transform": "predict"}  # tests/pod-pipeline
 
 
-def _billable(parsed, **_):  # moto has no BillableTimeInSeconds and ends a transform the instant it starts
+def _billable(parsed, **_):
+    """moto has no BillableTimeInSeconds and ends a transform the instant it starts: the fields as botocore parses
+    SageMaker's answer (data/sagemaker/2017-07-24/service-2.json: DescribeTrainingJobResponse's
+    BillableTimeInSeconds an integer of seconds, DescribeTransformJobResponse's TransformStartTime/EndTime
+    timestamps, which botocore makes datetimes)."""
     if "TrainingJobStatus" in parsed:
         parsed["BillableTimeInSeconds"] = 3600
     if "TransformJobStatus" in parsed and parsed.get("TransformStartTime"):
@@ -88,8 +92,10 @@ def test_the_rendered_priced_templates_declare_a_cost_output_argo_defaults_to_em
 
 
 def _priced_run(name: str) -> dict:
-    """A finished Workflow whose pods said what they cost, as Argo's controller keeps their outputs in the node
-    status (the template's output parameters with the value SaveParameters read)."""
+    """A finished Workflow whose pods said what they cost, as Argo keeps their outputs in the node status: the
+    template's output parameters with the value the executor read from the file, or valueFrom.default when there
+    is none (argo-workflows workflow/executor/executor.go SaveParameters), exitCode a string (NodeStatus.Outputs,
+    pkg/apis/workflow/v1alpha1/workflow_types.go)."""
     at = "2026-12-03T03:00:00Z"
 
     def node(i, step, usd):

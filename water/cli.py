@@ -950,9 +950,10 @@ def lineage(target: str | None, run: str | None, local: bool, model: str | None,
             kubeconfig: str | None) -> None:
     """What runs read and made: data → model → endpoint.
 
-    The chain data → steps → model version → endpoint, from what each step recorded. A run's objects read (with ETags) and outputs, the latest run by default; or, with --model, what made a version
-    and where it serves; or, with --object, which runs read an object. Recorded in S3 under spec.aws.artifacts on
-    a cluster, in run.json locally.
+    The chain data → steps → model version → endpoint, from what each step recorded. A run's objects read (with
+    ETags) and outputs, the latest run by default; or, with --model, what made a version and where it serves; or,
+    with --object, which runs read an object. Recorded in S3 under spec.aws.artifacts on a cluster, in run.json
+    locally.
 
     \b
     Examples:
@@ -961,25 +962,32 @@ def lineage(target: str | None, run: str | None, local: bool, model: str | None,
       water lineage babyweight --object s3://ml-bucket/babyweight/raw/2026-12-01.csv -o json
       water lineage --local pipelines/demo --model water-demo:1"""
     from water import lineage as lin
+    from water.steps import endpoint as endpoints
 
     if model and obj:
         raise click.UsageError("--model and --object ask different questions: give one")
     group, _, number = (model or "").rpartition(":")
     if model and (not group or not number.isdigit()):
         raise click.BadParameter(f"'{model}' is not GROUP:VERSION", param_hint="--model")
+    versions = None  # the model group's versions as `water models` lists them, when --model asks
     if local:
         project = _load(target)
-        runs = lin.local_runs(project)
-        serving = lambda group: _served_on(endpoints_local(project.project_dir, group))  # noqa: E731
+        name, runs = project.name, lin.local_runs(project)
+        if model:
+            versions = endpoints.local_versions_served(project.project_dir, group)
     else:
-        target = target or (_model_pipeline(model, region) if model else None)
+        if model and not target:  # the version's own metadata names the pipeline it came from
+            versions = _model_versions(group, region)
+            target = _pipeline_of(versions, group, int(number))
         if not target:
             raise click.UsageError("name the deployed pipeline (or --local PATH)")
-        runs, serving = _cluster_lineage(_connect(context, namespace, kubeconfig, target), target, region)
-    name = project.name if local else str(target)
+        name = target
+        runs, region = _cluster_lineage(_connect(context, namespace, kubeconfig, target), target, region)
+        if model and versions is None:
+            versions = _model_versions(group, region)
     if model:
         found, chain = lin.model_origin(runs, group, int(number))
-        serves = serving(group).get(int(number), [])
+        serves = _served_by(versions or [], int(number))
         if fmt == "table":
             click.echo(f"version {number} of {group}: made by {lin.header(found)}; serves on: "
                        f"{', '.join(serves) or 'no endpoint'}")
@@ -1044,15 +1052,23 @@ def cost(name: str, since: str, region: str | None, fmt: str, context: str | Non
     click.echo(f"\n{usd_text(summary['usd'])} over {len(summary['runs'])} runs since {start}{unpriced}")
 
 
-def _model_pipeline(model: str, region: str | None) -> str:
-    """The pipeline that registered GROUP:VERSION, as the version's metadata in SageMaker's registry says."""
+def _model_versions(group: str, region: str | None) -> list:
+    """The group's versions in SageMaker's registry with the endpoints serving each, as `water models` lists them."""
     from water.runtime import aws
-    from water.steps import registry
+    from water.steps import endpoint as endpoints
 
-    group, _, number = model.rpartition(":")
-    rows = _asking_aws(f"cannot list the versions of model group '{group}'", lambda: registry.versions(
+    return _asking_aws(f"cannot list the versions of model group '{group}'", lambda: endpoints.versions_served(
         aws.client("sagemaker", region), group))
-    found = [r for r in rows if r["version"] == int(number)]
+
+
+def _served_by(versions: list, number: int) -> list:
+    """The endpoints serving version `number`, from `water models` rows (SERVES: names joined by ', ')."""
+    return next((r["serves"].split(", ") for r in versions if r["version"] == number and r["serves"]), [])
+
+
+def _pipeline_of(versions: list, group: str, number: int) -> str:
+    """The pipeline that registered version `number`, as its metadata says."""
+    found = [r for r in versions if r["version"] == number]
     if not found or not found[0]["pipeline"]:
         raise WaterError(f"version {number} of model group '{group}' names no pipeline water registered it from: "
                          "name the pipeline (water lineage NAME --model GROUP:VERSION)")
@@ -1067,24 +1083,12 @@ def _lineage_out(rows: list, fmt: str, data) -> None:
         _print_data(data, fmt, [])
 
 
-def endpoints_local(project_dir: str, group: str) -> list:
-    from water.steps import endpoint as endpoints
-
-    return endpoints.local_versions_served(project_dir, group)
-
-
-def _served_on(rows: list) -> dict:
-    """{version: [endpoints serving it]} of `water models` rows."""
-    return {r["version"]: [e for e in r.get("serves", "").split(", ") if e] for r in rows}
-
-
 def _cluster_lineage(cluster, name: str, region: str | None, since=None) -> tuple:
-    """(the pipeline's recorded runs, group → {version: endpoints}), from S3 under the latest revision's
-    spec.aws.artifacts and from SageMaker."""
+    """(the pipeline's recorded runs, from S3 under the latest revision's spec.aws.artifacts; the region they are
+    in: `region`, else the spec's)."""
     from water import lineage as lin
     from water.revisions import ConfigMapStore, deployed_spec
     from water.runtime import aws
-    from water.steps import endpoint as endpoints
 
     aws_spec = deployed_spec(ConfigMapStore(cluster, cluster.namespace), name).get("aws") or {}
     if not aws_spec.get("artifacts"):
@@ -1093,9 +1097,7 @@ def _cluster_lineage(cluster, name: str, region: str | None, since=None) -> tupl
     region = region or aws_spec.get("region")
     runs = _asking_aws(f"cannot read the lineage records under {aws_spec['artifacts']}", lambda: lin.cluster_runs(
         aws.client("s3", region), aws_spec["artifacts"], name, since))
-    return runs, lambda group: _served_on(_asking_aws(f"cannot list the versions of model group '{group}'",
-                                                      lambda: endpoints.versions_served(aws.client("sagemaker",
-                                                                                                   region), group)))
+    return runs, region
 
 
 @cli.command()

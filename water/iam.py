@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from water import conditions, permissions
+from water import conditions, expressions, permissions
 from water.pipeline import Pipeline
 
 POLICY_VERSION = "2012-10-17"
@@ -71,7 +71,7 @@ def deployer_policy(pipeline: Pipeline, account: str | None = None, region: str 
     from water.steps import KINDS
 
     scope = _scope(pipeline, account, region)
-    found = render.aws_definitions(render.render(pipeline).objects)
+    found = render.defined_in_aws(pipeline)
     if not found:
         scope.note("the pipeline defines nothing in AWS (no spec.aws.artifacts with a glue script): deploy needs "
                    "no AWS access")
@@ -90,9 +90,10 @@ def _lineage(pipeline: Pipeline, scope: permissions.Scope) -> list:
         return []
     by_name = {step.name: step for step in pipeline.steps}
 
-    def prefix(uri: str) -> str:  # `{{steps.X....}}...` is under X's output
-        ref = uri.removeprefix("{{steps.").split(".", 1)[0] if uri.startswith("{{steps.") else None
-        output = getattr(by_name[ref].config, "output", None) if ref in by_name else None
+    def prefix(uri: str) -> str:  # a text starting `{{steps.X....}}` is under X's output
+        found = expressions.refs_at(uri)
+        ref = found[0][0] if found and found[0][1] == 0 and found[0][0].root == "steps" else None
+        output = getattr(by_name[ref.name].config, "output", None) if ref and ref.name in by_name else None
         return output or uri
 
     statements = [permissions.statement("LineageRecords", ["s3:PutObject"], [

@@ -302,8 +302,7 @@ def _inputs_read(local: LocalRun, step: PipelineStep, sr: StepRun) -> list:
     an s3:// input, with its MD5 as its ETag."""
     from water.runtime import lineage
 
-    return [lineage.read_data(uri, _local_entries(local, uri))
-            for uri in step.kind.inputs(step.job_config(), sr.resolve) if uri.startswith("s3://")]
+    return lineage.read_inputs(step.kind.inputs(step.job_config(), sr.resolve), lambda uri: _local_entries(local, uri))
 
 
 def _local_entries(local: LocalRun, uri: str) -> Iterator[tuple[str, str, int]]:

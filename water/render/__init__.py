@@ -38,6 +38,11 @@ class Rendered:
 AWS_DEFINITIONS = "water/aws-definitions"  # what `water deploy` defines in AWS (Kind.aws_definitions), as JSON
 
 
+def defined_in_aws(pipeline: Pipeline) -> list:
+    """What deploying the pipeline defines in AWS, as its steps' kinds say (Kind.aws_definitions)."""
+    return [d for step in pipeline.steps for d in step.kind.aws_definitions(step, pipeline)]
+
+
 def aws_definitions(objects: list) -> list:
     """The AWS definitions rendered objects carry (none for a pipeline that defines nothing in AWS)."""
     for obj in objects[:1]:
@@ -78,7 +83,7 @@ def render(pipeline: Pipeline, git_commit: str | None = None, strict: bool = Fal
             objects.append(cron_workflow(pipeline, git_commit))
         if pipeline.doc.spec.triggers:
             objects += [event_source(pipeline, git_commit), sensor(pipeline, git_commit)]
-    definitions = [d for step in pipeline.steps for d in step.kind.aws_definitions(step, pipeline)]
+    definitions = defined_in_aws(pipeline)
     if definitions:  # on the pipeline's definition object, so its revision defines the same on a rollback
         objects[0]["metadata"]["annotations"][AWS_DEFINITIONS] = json.dumps(definitions, sort_keys=True,
                                                                             separators=(",", ":"))

@@ -32,6 +32,12 @@ def read_data(uri: str, entries: Iterable[tuple[str, str, int]]) -> dict:
                         for key, etag, size in found[:MAX_OBJECTS]]}
 
 
+def read_inputs(uris: list, entries: Callable[[str], Iterable[tuple[str, str, int]]]) -> list:
+    """read_data of each s3:// input (a model version's ARN is recorded as the output of the step that made it);
+    entries(uri) lists its objects, from S3 or the local folder standing for it."""
+    return [read_data(uri, entries(uri)) for uri in uris if uri.startswith("s3://")]
+
+
 def s3_entries(s3: Any, uri: str) -> Iterable[tuple[str, str, int]]:
     """(key, etag, size) of the objects at `uri`: under it when it ends in '/', else that one object."""
     _, key = aws.s3_parts(uri)
@@ -51,14 +57,13 @@ def record_key(artifacts: str, pipeline: str, run: str, step: str) -> str:
 
 
 def write(job: Job, inputs: Callable[[dict, Callable[[str], str]], list], outputs: dict) -> str | None:
-    """The step's record, when spec.aws.artifacts is set (else None): the inputs its kind names (only s3:// data:
-    a model version's ARN is recorded as the output of the step that made it) listed with their ETags. A shard of
-    a fanned-out step writes its own."""
+    """The step's record, when spec.aws.artifacts is set (else None): the inputs its kind names, listed with their
+    ETags. A shard of a fanned-out step writes its own."""
     artifacts = (job.config.get("aws") or {}).get("artifacts")
     if not artifacts:
         return None
     s3 = job.client("s3")
-    read = [read_data(uri, s3_entries(s3, uri)) for uri in inputs(job.spec, job.resolve) if uri.startswith("s3://")]
+    read = read_inputs(inputs(job.spec, job.resolve), lambda uri: s3_entries(s3, uri))
     step = job.step if job.shard == "0/1" else f"{job.step}.shard{job.shard.partition('/')[0]}"
     body = record(job.pipeline, job.run_id, job.step, job.kind, outputs, read, {
         "specHash": job.env.get(contract.SPEC_HASH_ENV, ""), "commit": job.env.get(contract.GIT_COMMIT_ENV, ""),

@@ -111,12 +111,14 @@ class Athena(Kind):
         quick = job.client("athena", retries=False, quick=True)
         job.attached(f"athena query {query_id}", lambda: quick.stop_query_execution(QueryExecutionId=query_id))
         asking = job.client("athena", retries=False)  # the poller waits out throttling itself
-        status = job.wait(lambda: queries.finished(asking, query_id), interval=poll.job_interval, transient=aws.transient)
+        execution = job.wait(lambda: queries.finished(asking, query_id), interval=poll.job_interval,
+                             transient=aws.transient)
+        status = execution["Status"]
         if status["State"] != "SUCCEEDED":
             raise JobFailed(f"Athena query {query_id} {status['State']}: {status.get('StateChangeReason', '')}")
         size, _ = aws.measure_prefix(s3, output)
-        statistics = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"].get("Statistics") or {}
-        return cost.priced({"output": output, "bytes": str(size)}, cost.athena(statistics, cost.of_job(job)))
+        return cost.priced({"output": output, "bytes": str(size)},
+                           cost.athena(execution.get("Statistics") or {}, cost.of_job(job)))
 
     def permissions(self, step: Any, scope: Any) -> list:
         from water import permissions as iam

@@ -161,7 +161,8 @@ class Kind:
 
     def aws_definitions(self, step: Any, pipeline: Any) -> list:
         """What `water deploy` defines in AWS for this step of the validated pipeline, as JSON data with "kind" and
-        "what" (as a person names it) keys: the manifests carry it, so a revision (and its rollback) defines exactly what it deployed."""
+        "what" (as a person names it) keys: the manifests carry it, so a revision (and its rollback) defines exactly
+        what it deployed."""
         return []
 
     def defined(self, definition: dict, files: dict, client: Callable[..., Any]) -> Defined:

@@ -91,14 +91,15 @@ class Glue(Kind):
         if not _defines(config, aws):
             return []
         text = step.prepared.named[config.script]
-        location = f"{aws.artifacts}glue/{hashlib.sha256(text.encode()).hexdigest()}/{posixpath.basename(config.script)}"
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        location = f"{aws.artifacts}glue/{digest}/{posixpath.basename(config.script)}"
         workers = as_data(config.workers) if config.workers else SMALLEST
         definition = {"Role": aws.glue_role, "GlueVersion": config.version or "4.0",
                       "Command": {"Name": "glueetl", "ScriptLocation": location, "PythonVersion": "3"},
                       "WorkerType": workers["type"], "NumberOfWorkers": workers["count"],
                       "DefaultArguments": dict(config.default_arguments or {})}
-        return [{"kind": self.name, "what": f"glue job {config.job}", "job": config.job, "region": aws.region, "script": config.script,
-                 "definition": definition, "tags": {"water/pipeline": pipeline.name}}]
+        return [{"kind": self.name, "what": f"glue job {config.job}", "job": config.job, "region": aws.region,
+                 "script": config.script, "definition": definition, "tags": {"water/pipeline": pipeline.name}}]
 
     def defined(self, definition: dict, files: dict, client: Any) -> Defined:
         """The job's definition and script (read at the location the live job names) against the spec's; applied

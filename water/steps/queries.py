@@ -78,9 +78,10 @@ def status(athena: Any, query_id: str) -> dict:
 
 
 def finished(athena: Any, query_id: str) -> dict | None:
-    """The query's Status once it has ended (succeeded, failed or cancelled), else None."""
-    now = status(athena, query_id)
-    return now if now["State"] in ("SUCCEEDED", "FAILED", "CANCELLED") else None
+    """The query's execution (Status, Statistics, ...) once it has ended (succeeded, failed or cancelled), else
+    None."""
+    now = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
+    return now if now["Status"]["State"] in ("SUCCEEDED", "FAILED", "CANCELLED") else None
 
 
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")

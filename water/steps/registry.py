@@ -204,7 +204,8 @@ def _row(group: str, version: int, created: str, approval: str, metadata: dict, 
     """One version as `water models` shows it."""
     return {"group": group, "version": version, "live": live, "created": created, "approval": approval,
             "metrics": ", ".join(f"{k} {v}" for k, v in sorted(metrics.items())),
-            "pipeline": metadata.get("water/pipeline", ""), "run": metadata.get("water/run", ""), "commit": metadata.get("water/git-commit", "")[:12],
+            "pipeline": metadata.get("water/pipeline", ""), "run": metadata.get("water/run", ""),
+            "commit": metadata.get("water/git-commit", "")[:12],
             "promoted": metadata.get(PROMOTED, "")}
 
 

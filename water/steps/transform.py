@@ -47,7 +47,6 @@ class Transform(Kind):
     def take_from(self, config: Any, by_name: dict, path: str, ctx: Ctx) -> None:
         image_of_model(config, by_name, path, ctx)
 
-
     def inputs(self, spec: dict, resolve: Any) -> list:
         return [resolve(spec["model"]), resolve(spec["input"])]
 

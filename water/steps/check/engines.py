@@ -137,7 +137,7 @@ class AthenaTable:
                      lambda: quick.stop_query_execution(QueryExecutionId=query_id), aws_job=False)
         asking = job.client("athena", retries=False)  # the poller waits out throttling itself
         status = job.wait(lambda: queries.finished(asking, query_id), interval=poll.job_interval,
-                          transient=aws.transient)
+                          transient=aws.transient)["Status"]
         if status["State"] != "SUCCEEDED":
             raise JobFailed(f"Athena query {query_id} {status['State']}: {status.get('StateChangeReason', '')}")
         return _one_row(job.client("athena").get_query_results(QueryExecutionId=query_id, MaxResults=2))
