@@ -117,6 +117,7 @@ def main():
                     samples[name].append(wall)
         median = {k: statistics.median(v) for k, v in samples.items()}
         counted = {k: instructions(cmds[k]) / 1e6 for k in names} if args.instructions else {}
+        sizes = {size: _bytes_per_step(work, size) for size in SIZES}
     print(f"{args.runs} rounds after a warm-up; process wall time, median (min-max), seconds")
     print("| command | median | min | max |")
     print("|---|---|---|---|")
@@ -131,6 +132,29 @@ def main():
             print(f"| {name} | {counted[name]:.0f} |")
         print()
         _ratios(counted, "{:.0f}")
+    _sizes(sizes)
+
+
+def _bytes_per_step(work: str, size: str) -> dict:
+    """YAML bytes per step of what each renderer wrote: water's template (the DAG), its steps' ConfigMaps and all
+    it writes; Hera's Workflow (its configs are inline, in each task's arguments and each template's command)."""
+    steps = int(size)
+    water_dir = os.path.join(work, f"out-{size}")
+    files = {name: os.path.getsize(os.path.join(water_dir, name)) for name in os.listdir(water_dir)}
+    hera = os.path.join(work, f"hera-{size}.yaml")
+    return {"template": sum(v for k, v in files.items() if k.startswith("workflowtemplate-")) / steps,
+            "configs": sum(v for k, v in files.items() if k.startswith("configmap-")) / steps,
+            "all": sum(files.values()) / steps,
+            "hera": os.path.getsize(hera) / steps if os.path.exists(hera) else None}
+
+
+def _sizes(sizes: dict) -> None:
+    print("\nYAML bytes per step (the goal: water's template <= Hera's Workflow)")
+    print("| steps | water template | water steps' ConfigMaps | water, all objects | hera | water template / hera |")
+    print("|---|---|---|---|---|---|")
+    for size, b in sizes.items():
+        hera = f"{b['hera']:.0f} | {b['template'] / b['hera']:.2f}x" if b["hera"] else "- | -"
+        print(f"| {size} | {b['template']:.0f} | {b['configs']:.0f} | {b['all']:.0f} | {hera} |")
 
 
 def _ratios(figures: dict, shown: str) -> None:

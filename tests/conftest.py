@@ -1,7 +1,6 @@
 """Shared fixtures: example pipelines, the strict Argo schema, Kubernetes' schemas, a CLI runner."""
 from __future__ import annotations
 
-import base64
 import copy
 import json
 import os
@@ -32,6 +31,12 @@ def example_path(name: str) -> str:
 
 def render_objects(path: str) -> list:
     return render_mod.render(pipeline_mod.load(path)).objects
+
+
+def step_configs(objects: list) -> dict:
+    """Each task's own config as its pod reads it (the steps' ConfigMaps' data, decoded), by task."""
+    return {key: json.loads(text) for obj in objects if obj["kind"] == "ConfigMap"
+            for key, text in obj.get("data", {}).items()}
 
 
 @pytest.fixture
@@ -268,27 +273,47 @@ POD_PIPELINE = os.path.join(TESTS, "pod-pipeline", "water.yaml")
 ARGO_OUTPUT = re.compile(r"\{\{tasks\.([a-z0-9-]+)\.outputs\.parameters\.([A-Za-z0-9_-]+)\}\}")
 
 
-def task_argv(template: dict, task_name: str, upstream: dict | None = None, item: str | None = None) -> list:
-    """The argv `water-job` gets in the pod of a DAG task or an exit handler's step, substituted as Argo does it:
-    the task's arguments into its
-    template's `{{inputs.parameters.NAME}}` (else their defaults), then `{{tasks.T.outputs.parameters.P}}` by
-    upstream[T][P], the output task T wrote (a KeyError names one the test did not give), and `{{item}}` by the
-    `withParam` item this pod fans out over (a shard)."""
+def task_argv(objects: list, task_name: str, upstream: dict | None = None, item: str | None = None) -> list:
+    """The argv `water-job` gets in the pod of a DAG task, an exit handler's step or a workflow hook (by its event) of
+    the rendered `objects`,
+    substituted as Argo does it: the task's arguments into its template's `{{inputs.parameters.NAME}}` (else their
+    defaults), `{{tasks.name}}` by the task's name (a fanned-out pod's `TASK(INDEX:ITEM)`, as Argo names it:
+    workflow/controller/operator.go generateNodeName), then `{{tasks.T.outputs.parameters.P}}` by upstream[T][P],
+    the output task T wrote (a KeyError names one the test did not give), and `{{item}}` by the `withParam` item
+    this pod fans out over (a shard). The steps' ConfigMaps are written out as the kubelet mounts them (a file per
+    key) and the pod's argv points there."""
+    (template,) = [o for o in objects if o["kind"] == "WorkflowTemplate"]
     calls = [t for body in template["spec"]["templates"] for t in body.get("dag", {}).get("tasks", [])] + [
-        s for body in template["spec"]["templates"] for group in body.get("steps", []) for s in group]
+        s for body in template["spec"]["templates"] for group in body.get("steps", []) for s in group] + [
+        {"name": event, **hook} for event, hook in template["spec"].get("hooks", {}).items()]
     task = next(t for t in calls if t["name"] == task_name)
     body = next(t for t in template["spec"]["templates"] if t["name"] == task["template"])
     given = {p["name"]: p["value"] for p in task.get("arguments", {}).get("parameters", [])}
     defaults = {p["name"]: p.get("value") for p in body.get("inputs", {}).get("parameters", [])}
     inputs = re.compile(r"^\{\{inputs\.parameters\.([A-Za-z0-9_-]+)\}\}$")
+    pod_task = task_name if item is None else f"{task_name}(0:{item})"
 
     def substituted(arg: str) -> str:
         found = inputs.match(arg)
         value = (given[found[1]] if found[1] in given else defaults[found[1]]) if found else arg
+        value = value.replace("{{tasks.name}}", pod_task)
         value = value.replace("{{item}}", item) if item is not None else value
         return ARGO_OUTPUT.sub(lambda m: (upstream or {})[m[1]][m[2]], value)
 
-    return [substituted(a) for a in body["container"]["args"]]
+    return [substituted(a) for a in body["container"]["args"]] + ["--steps-dir", mounted_steps(objects)]
+
+
+def mounted_steps(objects: list) -> str:
+    """A folder holding the steps' ConfigMaps as a pod's projected volume does: a file per key."""
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="water-steps-")
+    for obj in objects:
+        if obj["kind"] == "ConfigMap":
+            for key, text in obj.get("data", {}).items():
+                with open(os.path.join(folder, key), "w", encoding="utf-8") as f:
+                    f.write(text)
+    return folder
 
 
 def pod_argv(step: str, *, spec: dict | None = None, step_fields: dict | None = None, upstream: dict | None = None,
@@ -316,17 +341,28 @@ def pod_argv(step: str, *, spec: dict | None = None, step_fields: dict | None = 
             entry[key] = value
     folder = str(project) if project else os.path.dirname(pipeline_file)
     p = pipeline_mod.load_text(yaml.safe_dump(doc, sort_keys=False), os.path.join(folder, "water.yaml"), folder)
-    template = next(o for o in render_mod.render(p).objects if o["kind"] == "WorkflowTemplate")
-    return task_argv(template, task or step, upstream, item)
+    return task_argv(render_mod.render(p).objects, task or step, upstream, item)
+
+
+def pod_config(argv: list) -> dict:
+    """The own config the pod of `argv` (task_argv's) reads."""
+    with open(_config_path(argv), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def _config_path(argv: list) -> str:
+    key = argv[argv.index("--config-key") + 1].partition("(")[0]
+    return os.path.join(argv[argv.index("--steps-dir") + 1], key)
 
 
 def edited_config(argv: list, change) -> list:
-    """`argv` with its `--config` decoded, changed by change(config) and encoded again: for configs render would
-    never write (a version skew, a hand-made config)."""
-    i = argv.index("--config") + 1
-    config = json.loads(base64.b64decode(argv[i]))
+    """`argv` with the own config its pod reads changed by change(config): for configs render would never write (a
+    version skew, a hand-made config)."""
+    config = pod_config(argv)
     change(config)
-    return [*argv[:i], base64.b64encode(json.dumps(config).encode()).decode(), *argv[i + 1:]]
+    with open(_config_path(argv), "w", encoding="utf-8") as f:
+        json.dump(config, f)
+    return argv
 
 
 @pytest.fixture

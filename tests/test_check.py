@@ -171,9 +171,7 @@ def test_a_drift_rule_needs_a_baseline(tmp_path):
 
 def _pod(tmp_path, rules, on_fail="fail") -> list:
     path = _project(tmp_path, rules, on_fail=on_fail)
-    (template,) = [o for o in render_mod.render(pipeline_mod.load(str(path))).objects if o["kind"] ==
-                   "WorkflowTemplate"]
-    return task_argv(template, "validate")
+    return task_argv(render_mod.render(pipeline_mod.load(str(path))).objects, "validate")
 
 
 def _s3_profile(uri: str) -> dict:
@@ -242,9 +240,7 @@ def test_in_its_pod_more_data_than_max_bytes_is_refused_before_anything_is_fetch
     _project(tmp_path, [{"rows": {"min": 1}}])
     (tmp_path / "water.yaml").write_text((tmp_path / "water.yaml").read_text().replace(
         "onFail: fail", "onFail: fail\n        maxBytes: 100"))
-    (template,) = [o for o in render_mod.render(pipeline_mod.load(str(tmp_path))).objects
-                   if o["kind"] == "WorkflowTemplate"]
-    assert water_job(task_argv(template, "validate")) == 1
+    assert water_job(task_argv(render_mod.render(pipeline_mod.load(str(tmp_path))).objects, "validate")) == 1
     assert capsys.readouterr().err == (f"water-job: validate failed: s3://lake-results/in/ holds {len(DATA):,} bytes "
                                        "of csv files, more than check.maxBytes (100) a pod fetches to check\n")
 
@@ -372,9 +368,8 @@ def _athena_answers_from(data: str, endpoint: str, tmp_path):
 
 
 def _table_pod(tmp_path, rules, where: str = "") -> list:
-    (template,) = [o for o in render_mod.render(pipeline_mod.load(str(_table_project(tmp_path, rules, where))))
-                   .objects if o["kind"] == "WorkflowTemplate"]
-    return task_argv(template, "validate")
+    return task_argv(render_mod.render(pipeline_mod.load(str(_table_project(tmp_path, rules, where)))).objects,
+                     "validate")
 
 
 def _sent_queries() -> list:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -93,16 +94,17 @@ def test_render_json_is_a_kubectl_style_list(runner):
     assert result.exit_code == 0
     listing = json.loads(result.stdout)
     assert listing["kind"] == "List"
-    assert [i["kind"] for i in listing["items"]] == ["WorkflowTemplate", "CronWorkflow"]
+    assert [i["kind"] for i in listing["items"]] == ["WorkflowTemplate", "CronWorkflow", "ConfigMap"]
 
 
 def test_render_out_writes_one_file_per_object(runner, tmp_path):
     result = runner.invoke(cli, ["render", example_path("babyweight"), "--out", str(tmp_path / "m")])
     assert result.exit_code == 0
-    files = sorted(os.listdir(tmp_path / "m"))
-    assert files == ["cronworkflow-babyweight.yaml", "workflowtemplate-babyweight.yaml"]
-    assert result.stdout.splitlines() == [str(tmp_path / "m" / f) for f in reversed(files)]
-    with open(tmp_path / "m" / files[1]) as f:
+    written = [os.path.basename(line) for line in result.stdout.splitlines()]
+    assert written[:2] == ["workflowtemplate-babyweight.yaml", "cronworkflow-babyweight.yaml"]
+    assert re.fullmatch(r"configmap-babyweight-steps-[0-9a-f]{10}\.yaml", written[2]) and len(written) == 3
+    assert sorted(os.listdir(tmp_path / "m")) == sorted(written)
+    with open(tmp_path / "m" / written[0]) as f:
         assert yaml.safe_load(f)["kind"] == "WorkflowTemplate"
 
 
@@ -113,7 +115,8 @@ def test_render_annotates_the_git_commit_inside_a_repository(runner, project):
                     "--allow-empty", "-m", "x"], check=True)
     head = subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     result = runner.invoke(cli, ["render", str(path)])
-    assert yaml.safe_load(result.stdout)["metadata"]["annotations"]["water/git-commit"] == head
+    template = next(yaml.safe_load_all(result.stdout))
+    assert template["metadata"]["annotations"]["water/git-commit"] == head
 
 
 def test_graph_formats(runner):
@@ -214,7 +217,7 @@ def test_formats_are_chosen_with_o_and_the_old_spellings_still_work_unlisted(run
                                                                     "--format", "dot"]).stdout
     assert "--out " not in runner.invoke(cli, ["render", "--help"]).stdout
     assert runner.invoke(cli, ["render", example_path("babyweight"), "--dir", str(tmp_path / "m")]).exit_code == 0
-    assert sorted(os.listdir(tmp_path / "m")) == ["cronworkflow-babyweight.yaml", "workflowtemplate-babyweight.yaml"]
+    assert sorted(os.listdir(tmp_path / "m"))[1:] == ["cronworkflow-babyweight.yaml", "workflowtemplate-babyweight.yaml"]
 
 
 def test_run_of_a_folder_without_local_says_to_add_it(runner, tmp_path):

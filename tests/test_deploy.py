@@ -47,13 +47,18 @@ def test_first_deploy_creates_everything_then_is_unchanged(water, apiserver, pro
     assert "workflowtemplate.argoproj.io/babyweight created" in out
     assert "cronworkflow.argoproj.io/babyweight created" in out and "revision 1 recorded" in out
     for obj in rendered(water, path):
+        if obj["kind"] == "ConfigMap":  # the steps' configs, immutable, under the name of their hash
+            stored = apiserver.api.objects[("v1/configmaps", "ml", obj["metadata"]["name"])]
+            assert (stored["data"], stored["immutable"]) == (obj["data"], True)
+            assert f"configmap/{obj['metadata']['name']} created" in out
+            continue
         stored = apiserver.api.objects[(WT[0] if obj["kind"] == "WorkflowTemplate" else CW[0], "ml", "babyweight")]
         assert stored["spec"] == obj["spec"] and stored["metadata"]["labels"] == obj["metadata"]["labels"]
     managers = {m for owners in apiserver.api.owners.values() for m in owners}
     assert managers == {"water"}
     before = {k: v["metadata"]["resourceVersion"] for k, v in live(apiserver).items()}
     again = water("deploy", path)
-    assert again.count("unchanged") == 5 and "revision" not in again and "+" not in again  # 2 objects, 3 monitors
+    assert again.count("unchanged") == 6 and "revision" not in again and "+" not in again  # 3 objects, 3 monitors
     assert {k: v["metadata"]["resourceVersion"] for k, v in live(apiserver).items()} == before
     assert revisions(apiserver) == [1]
 

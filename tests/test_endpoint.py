@@ -241,14 +241,9 @@ def test_delete_leaves_an_endpoint_the_pipeline_did_not_make(sagemaker, aws_env,
 
 
 def test_a_failed_run_s_cleanup_leaves_the_endpoint_alone():
-    import base64
+    from conftest import pod_config, task_argv
 
-    (template,) = [o for o in render_mod.render(pipeline_mod.load(PIPELINE)).objects if o["kind"] ==
-                   "WorkflowTemplate"]
-    handler = next(t for t in template["spec"]["templates"] if t["name"] == "exit-handler")
-    (task,) = [t for t in handler.get("dag", {}).get("tasks", []) + [s for g in handler.get("steps", []) for s in g]
-               if t["template"] == "cleanup"]
-    config = json.loads(base64.b64decode(task["arguments"]["parameters"][0]["value"]))
+    config = pod_config(task_argv(render_mod.render(pipeline_mod.load(PIPELINE)).objects, "stop-aws-jobs"))
     assert [s["step"] for s in config["steps"]] == ["train"]
 
 

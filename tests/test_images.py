@@ -2,12 +2,12 @@
 sagemaker SDK's own lookup (image_uris.retrieve) answers."""
 from __future__ import annotations
 
-import base64
-import json
 import sys
 
 import pytest
 from sagemaker import image_uris
+
+from conftest import step_configs
 
 from water import pipeline as pipeline_mod
 from water import render as render_mod
@@ -15,21 +15,15 @@ from water.render import images
 from water.errors import SpecError
 
 
-def step_configs(path) -> dict:
+def step_specs(path) -> tuple:
+    """(each step's kind fields as its pod reads them, the render's warnings)."""
     rendered = render_mod.render(pipeline_mod.load(path))
-    template = rendered.objects[0]
-    configs = {}
-    for task in template["spec"]["templates"][0]["dag"]["tasks"]:
-        for param in task.get("arguments", {}).get("parameters", []):
-            if param["name"] == "config":
-                config = json.loads(base64.b64decode(param["value"]))
-                if "spec" in config:
-                    configs[config["step"]] = config["spec"]
-    return configs, rendered.warnings
+    return {task: config["spec"] for task, config in step_configs(rendered.objects).items()
+            if "spec" in config}, rendered.warnings
 
 
 def test_a_framework_image_becomes_the_sdks_uri_for_the_region_and_scope(project):
-    configs, warnings = step_configs(project("babyweight"))
+    configs, warnings = step_specs(project("babyweight"))
     assert warnings == []
     assert configs["train"]["image"] == image_uris.retrieve("xgboost", "ap-northeast-1", "1.7-1",
                                                             instance_type="ml.m5.xlarge", image_scope="training")
@@ -38,7 +32,7 @@ def test_a_framework_image_becomes_the_sdks_uri_for_the_region_and_scope(project
 
 def test_a_transform_serving_a_pytorch_model_gets_the_inference_image(project):
     path = project("babyweight", lambda t: t.replace("image: xgboost:1.7-1", "image: pytorch:2.1"))
-    configs, _ = step_configs(path)
+    configs, _ = step_specs(path)
     assert "/pytorch-training:2.1-cpu-py310" in configs["train"]["image"]
     assert "/pytorch-inference:2.1-cpu-py310" in configs["predict"]["image"]
 
@@ -58,7 +52,7 @@ def test_an_unknown_version_is_a_spec_error_at_its_line(project, runner):
 
 def test_without_a_region_render_warns_and_deploy_refuses(project):
     path = project("babyweight", lambda t: t.replace("  aws: {region: ap-northeast-1}", ""))
-    configs, warnings = step_configs(path)
+    configs, warnings = step_specs(path)
     assert configs["train"]["image"] == "xgboost:1.7-1"
     assert warnings == ["train (xgboost:1.7-1), predict (xgboost:1.7-1): framework:version images are looked up "
                         "for spec.aws.region, which is not set; they stay as written and those steps would fail "
@@ -70,9 +64,9 @@ def test_without_a_region_render_warns_and_deploy_refuses(project):
 
 def test_without_the_sdk_render_resolves_the_same_images(project, monkeypatch):
     path = project("babyweight")
-    with_sdk, _ = step_configs(path)
+    with_sdk, _ = step_specs(path)
     monkeypatch.setitem(sys.modules, "sagemaker", None)  # import sagemaker now raises ImportError
-    without, warnings = step_configs(path)
+    without, warnings = step_specs(path)
     assert warnings == [] and without == with_sdk
 
 

@@ -2,7 +2,6 @@
 changes. It validates, renders (Argo's strict schema), runs locally, and runs as `water-job` against moto."""
 from __future__ import annotations
 
-import base64
 import json
 import os
 import shutil
@@ -16,7 +15,7 @@ from water.spec.fields import SpecModel, field
 from water.spec.types import S3Uri
 from water.steps import register, unregister
 from water.steps.base import NUMBER, PREFIX, Kind
-from conftest import task_argv, water_job
+from conftest import pod_config, task_argv, water_job
 
 ASKED_TO_STOP: list = []  # what cleanup asked the kind to stop
 
@@ -105,11 +104,9 @@ def test_it_validates_and_its_outputs_are_checked_like_any_kinds(copying, tmp_pa
     assert "step 'gather' (copy) has no output (its outputs: copied, count)" in str(err.value)
 
 
-def test_it_renders_to_manifests_argo_accepts(copying, argo_errors):
-    objects = render_mod.render(copying).objects
-    for obj in objects:
-        assert argo_errors(obj) == []
-    (template,) = objects
+def test_it_renders_to_manifests_argo_accepts(copying, argo_errors, k8s_errors):
+    template, steps = render_mod.render(copying).objects
+    assert argo_errors(template) == [] and k8s_errors(steps) == []
     tasks = {t["name"]: t for t in template["spec"]["templates"][0]["dag"]["tasks"]}
     assert tasks["again"]["withParam"] == "{{tasks.water-size-again.outputs.parameters.shards}}"
     size_refs = json.loads(next(p["value"] for p in tasks["water-size-again"]["arguments"]["parameters"]
@@ -139,15 +136,14 @@ def test_its_water_job_runs_against_moto_and_cleanup_asks_it_to_stop(copying, aw
     s3 = aws.client("s3")
     for name in ("a.csv", "b.csv"):
         s3.put_object(Bucket="lake-results", Key=f"in/{name}", Body=b"x\n")
-    (template,) = render_mod.render(copying).objects
-    assert water_job(task_argv(template, "gather")) == 0
+    objects = render_mod.render(copying).objects
+    assert water_job(task_argv(objects, "gather")) == 0
     outputs = {n: open(os.path.join(aws_env["WATER_OUTPUTS_DIR"], n)).read() for n in ("copied", "count")}
     assert outputs == {"copied": f"s3://lake-results/{aws_env['WATER_RUN_ID']}/gathered/", "count": "2"}
     copied = s3.list_objects_v2(Bucket="lake-results", Prefix=f"{aws_env['WATER_RUN_ID']}/gathered/")
     assert sorted(o["Key"].rsplit("/", 1)[1] for o in copied["Contents"]) == ["a.csv", "b.csv"]
-    cleanup = task_argv(template, "stop-aws-jobs")
-    config = cleanup[cleanup.index("--config") + 1]
-    assert json.loads(base64.b64decode(config))["steps"][0]["spec"] == {"to": "s3://lake-results/{{run.id}}/gathered/"}
+    cleanup = task_argv(objects, "stop-aws-jobs")
+    assert pod_config(cleanup)["steps"][0]["spec"] == {"to": "s3://lake-results/{{run.id}}/gathered/"}
     assert water_job(cleanup) == 0
     assert ASKED_TO_STOP == [f"s3://lake-results/{aws_env['WATER_RUN_ID']}/gathered/",
                              f"s3://lake-results/{aws_env['WATER_RUN_ID']}/again/"]

@@ -42,13 +42,13 @@ def test_a_local_run_reads_the_projects_git_and_records_it(tmp_path, runner):
 
 
 def test_the_pod_of_a_step_reading_git_is_told_the_deploys_commit_and_branch(tmp_path, aws_env, monkeypatch, capfd):
-    from conftest import task_argv, water_job
+    from conftest import pod_config, task_argv, water_job
 
     from water import pipeline, render
 
     commit = _repo(tmp_path)
-    (template,) = [o for o in render.render(pipeline.load(str(tmp_path)), commit, git_branch="release").objects
-                   if o["kind"] == "WorkflowTemplate"]
+    objects = render.render(pipeline.load(str(tmp_path)), commit, git_branch="release").objects
+    (template,) = [o for o in objects if o["kind"] == "WorkflowTemplate"]
     annotations = template["spec"]["podMetadata"]["annotations"]
     assert (annotations["water/git-commit"], annotations["water/git-branch"]) == (commit, "release")
     by_name = {t["name"]: t for t in template["spec"]["templates"]}
@@ -61,10 +61,8 @@ def test_the_pod_of_a_step_reading_git_is_told_the_deploys_commit_and_branch(tmp
     # the kubelet resolves the fieldRefs from the pod's annotations; water-job then resolves the expressions
     monkeypatch.setenv("WATER_GIT_COMMIT", commit)
     monkeypatch.setenv("WATER_GIT_BRANCH", "release")
-    argv = task_argv(template, "stamp")
-    import base64
-
-    config = json.loads(base64.b64decode(argv[argv.index("--config") + 1]))
+    argv = task_argv(objects, "stamp")
+    config = pod_config(argv)
     assert config["spec"]["command"][3:] == ["{{git.commit}}", "{{git.branch}}"]  # resolved in the pod, not by Argo
     assert water_job(argv) == 0
     assert f"built from {commit} on release" in capfd.readouterr().out

@@ -249,22 +249,23 @@ def test_install_time_links_are_used_when_the_spec_has_none(receiver, monkeypatc
 def test_a_run_s_start_posts_through_argo_s_running_hook(receiver, monkeypatch, project, argo_errors):
     """`on: [start]`: a workflow-level `running` hook, which Argo runs once when `workflow.status == "Running"`
     first holds (workflow/controller/hooks.go); its pod posts the start."""
-    from conftest import render_objects
+    from conftest import render_objects, task_argv
 
     path = project("babyweight", edit=lambda text: text.replace("on: [failure]", "on: [start, failure]"))
-    (template,) = [o for o in render_objects(path) if o["kind"] == "WorkflowTemplate"]
+    objects = render_objects(path)
+    (template,) = [o for o in objects if o["kind"] == "WorkflowTemplate"]
     assert argo_errors(template) == []
     hook = template["spec"]["hooks"]["running"]
     assert hook["expression"] == 'workflow.status == "Running"' and hook["template"] == "notify"
-    given = {p["name"]: p["value"].replace("{{workflow.status}}", "Running").replace("{{workflow.duration}}", "1.2")
-             for p in hook["arguments"]["parameters"]}
-    assert set(given) == {"config", "status", "duration"}  # no {{workflow.failures}}: nothing has failed yet
+    assert {p["name"] for p in hook["arguments"]["parameters"]} == {"status", "duration"}  # no {{workflow.failures}}:
+    # nothing has failed yet
+    argv = [a.replace("{{workflow.status}}", "Running").replace("{{workflow.duration}}", "1.2")
+            for a in task_argv(objects, "running")]
     slack = receiver()
     monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.url)
     monkeypatch.setenv("WATER_RUN_ID", "babyweight-29123")
     monkeypatch.delenv("DD_AGENT_HOST", raising=False)
-    assert water_job(["notify", "--config", given["config"], "--status", given["status"], "--duration",
-                      given["duration"]]) == 0
+    assert water_job(argv) == 0
     (body,) = slack.bodies
     assert body["text"] == "▶️ babyweight started"
     assert [f["text"] for f in body["blocks"][1]["fields"]] == ["*Pipeline*\nbabyweight", "*Run*\nbabyweight-29123",

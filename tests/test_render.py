@@ -1,7 +1,6 @@
 """Rendered manifests: schema-valid, hardened, deterministic, small, and safe from Argo's templating."""
 from __future__ import annotations
 
-import base64
 import json
 import os
 import re
@@ -12,7 +11,7 @@ import sys
 import pytest
 import yaml
 
-from conftest import EXAMPLES, ROOT, example_path, render_objects
+from conftest import EXAMPLES, ROOT, example_path, render_objects, step_configs
 from water import pipeline as pipeline_mod
 from water import render as render_mod
 from water.render import yamlout
@@ -47,7 +46,7 @@ def test_every_example_renders_to_documents_valid_against_their_official_schemas
 
 def test_the_submitter_cronjob_is_valid_kubernetes(project, k8s_errors, argo_errors):
     objects = render_objects(_with_via_cronjob(project))
-    assert [o["kind"] for o in objects] == ["WorkflowTemplate", "CronJob"]
+    assert [o["kind"] for o in objects] == ["WorkflowTemplate", "CronJob", "ConfigMap"]
     assert argo_errors(objects[0]) == []
     assert k8s_errors(objects[1]) == []
 
@@ -62,15 +61,15 @@ def test_new_project_renders_to_valid_documents(tmp_path, argo_errors):
     from water.scaffold import create
 
     objects = render_objects(create("recsys", str(tmp_path)))
-    assert [o["kind"] for o in objects] == ["WorkflowTemplate", "CronWorkflow"]
-    for obj in objects:
+    assert [o["kind"] for o in objects] == ["WorkflowTemplate", "CronWorkflow", "ConfigMap"]
+    for obj in objects[:2]:
         assert argo_errors(obj) == []
 
 
 # --- scheduling defaults -----------------------------------------------------------------------------------------
 
 def test_cron_workflow_carries_the_schedule_and_safe_defaults():
-    template, cron = render_objects(example_path("babyweight"))
+    template, cron, _ = render_objects(example_path("babyweight"))
     spec = cron["spec"]
     assert spec["schedules"] == ["0 3 * * *"]
     assert spec["timezone"] == "Asia/Tokyo"
@@ -246,7 +245,7 @@ def test_rendering_matches_the_golden_file(name, project):
 
 def test_git_commit_is_annotated_when_given():
     p = pipeline_mod.load(example_path("demo"))
-    (template,) = render_mod.render(p, git_commit="0123abc").objects
+    template, _ = render_mod.render(p, git_commit="0123abc").objects
     assert template["metadata"]["annotations"]["water/git-commit"] == "0123abc"
     assert template["metadata"]["annotations"]["water/spec-hash"] == p.source_hash
 
@@ -259,29 +258,50 @@ def test_spec_hash_follows_the_sql_file_not_just_the_yaml(project):
     assert pipeline_mod.load(str(path)).source_hash != before
 
 
-def _chain_spec(steps: int, kinds_of_resources: int = 10) -> str:
+def _chain_spec(steps: int, kinds_of_resources: int = 10, name: str = "s") -> str:
     lines = ["apiVersion: water/v1", "kind: Pipeline", "metadata: {name: big}", "spec:",
              "  image: registry.example.com/big:1.0.0", "  steps:"]
     for i in range(steps):
-        after = f", after: [s{i - 1}]" if i % 10 else ""
+        after = f", after: [{name}{i - 1}]" if i % 10 else ""
         cpu = 100 * (1 + i % kinds_of_resources)
-        lines.append(f"    - {{name: s{i}{after}, resources: {{cpu: {cpu}m}}, container: {{command: [echo, s{i}]}}}}")
+        lines.append(f"    - {{name: {name}{i}{after}, resources: {{cpu: {cpu}m}}, container: {{command: [echo, s{i}]}}}}")
     return "\n".join(lines) + "\n"
 
 
 def test_steps_with_the_same_settings_share_one_template(tmp_path):
     (tmp_path / "water.yaml").write_text(_chain_spec(200))
-    (template,) = render_objects(str(tmp_path))
+    template, _ = render_objects(str(tmp_path))
     names = [t["name"] for t in _templates(template)]
     assert names == ["main", "container"] + [f"container-{n}" for n in range(2, 11)]
     assert len(_templates(template)[0]["dag"]["tasks"]) == 200
 
 
 def test_a_large_object_is_warned_about(tmp_path):
-    spec = _chain_spec(3000, 1).replace("[echo, s", "[echo, " + "x" * 120 + ", s")
+    spec = _chain_spec(6000, 1, name="a-step-with-a-long-name-")
     (tmp_path / "water.yaml").write_text(spec)
     rendered = render_mod.render(pipeline_mod.load(str(tmp_path)))
     assert len(rendered.warnings) == 1 and "WorkflowTemplate big is" in rendered.warnings[0]
+
+
+def test_long_inline_texts_leave_the_template_for_as_many_configmaps_as_they_fill(tmp_path):
+    spec = _chain_spec(3000, 1).replace("[echo, s", "[echo, " + "x" * 600 + ", s")
+    (tmp_path / "water.yaml").write_text(spec)
+    rendered = render_mod.render(pipeline_mod.load(str(tmp_path)))
+    assert rendered.warnings == []
+    template, *maps = rendered.objects
+    assert [m["metadata"]["name"] for m in maps] == [f"{maps[0]['metadata']['name'][:-2]}-{n}" for n in range(3)]
+    assert all(len(render_mod.to_json(m)) < 1024 * 1024 for m in maps)
+    assert template["spec"]["volumes"][1]["projected"]["sources"] == [
+        {"configMap": {"name": m["metadata"]["name"]}} for m in maps]
+    assert len(step_configs(maps)) == 3000
+
+
+def test_a_task_config_the_api_server_would_refuse_is_refused_with_its_size(tmp_path):
+    spec = _chain_spec(2, 1).replace("[echo, s1", "[echo, " + "x" * (1024 * 1024 + 1) + ", s1")
+    (tmp_path / "water.yaml").write_text(spec)
+    rendered = render_mod.render(pipeline_mod.load(str(tmp_path)))
+    (said,) = rendered.too_large
+    assert said.startswith("ConfigMap big-steps-") and " holds 1.00 MiB: the API server takes at most 1 MiB" in said
 
 
 # --- sizing --------------------------------------------------------------------------------------------------------
@@ -298,7 +318,7 @@ def test_sizing_inserts_a_size_task_and_wires_pod_patch_and_fan_out():
     assert args["pod-patch"] == "{{tasks.water-size-publish.outputs.parameters.pod-patch}}"
     by_name = {t["name"]: t for t in _templates(template)}
     assert by_name[publish["template"]]["podSpecPatch"] == "{{inputs.parameters.pod-patch}}"
-    size_config = _decode({a["name"]: a["value"] for a in size["arguments"]["parameters"]}["config"])
+    size_config = step_configs(render_objects(example_path("babyweight")))["water-size-publish"]
     assert size_config["from"] == "predict"
     assert [t.get("upTo") for t in size_config["tiers"]] == [2**30, 20 * 2**30, None]
     assert [t.get("parallelism") for t in size_config["tiers"]] == [None, 4, 16]
@@ -320,7 +340,7 @@ def test_a_sized_train_step_reads_its_instance_from_the_size_task(project):
 
 ARGO_VARIABLES_WATER_EMITS = re.compile(
     r"^\{\{(workflow\.(name|status|failures|duration|creationTimestamp|scheduledTime|parameters\.[A-Za-z_]\w*)|retries"
-    r"|inputs\.parameters\.[a-z-]+|tasks\.[a-z0-9-]+\.outputs\.parameters\.[a-z-]+|item)\}\}$")
+    r"|inputs\.parameters\.[a-z-]+|tasks\.[a-z0-9-]+\.outputs\.parameters\.[a-z-]+|item|tasks\.name)\}\}$")
 
 
 def _all_strings(value):
@@ -334,15 +354,11 @@ def _all_strings(value):
         yield value
 
 
-def _decode(text):
-    return json.loads(base64.b64decode(text))
-
-
 @pytest.mark.parametrize("name", EXAMPLES)
 def test_argo_sees_only_variables_water_emitted(name):
     for obj in render_objects(example_path(name)):
-        if obj["kind"] == "EventSource":
-            continue  # read by Argo Events only
+        if obj["kind"] in ("EventSource", "ConfigMap"):
+            continue  # read by Argo Events only; the steps' configs, mounted by the kubelet as files
         if obj["kind"] == "Sensor":  # its Go templates are Argo Events'; the Workflow it creates is Argo's to read
             obj = [t["template"]["k8s"]["source"]["resource"] for t in obj["spec"]["triggers"]]
         for text in _all_strings(obj):
@@ -365,12 +381,11 @@ spec:
         output: s3://bucket/{{run.id}}/
 """
     (tmp_path / "water.yaml").write_text(spec)
-    (template,) = render_objects(str(tmp_path))
+    template, steps = render_objects(str(tmp_path))
     for text in _all_strings(template):
         for tag in re.findall(r"\{\{.*?\}\}", text):
             assert ARGO_VARIABLES_WATER_EMITS.match(tag), tag
-    task = _templates(template)[0]["dag"]["tasks"][0]
-    config = _decode(task["arguments"]["parameters"][0]["value"])
+    config = step_configs([steps])["extract"]
     # The runtime receives the text as written; its literal-brace expression resolves to '{{' there.
     assert config["spec"]["query"] == "SELECT '{{ '{{' }}workflow.parameters.x}}' AS t, '}}' AS u"
     from water.expressions import substitute
@@ -397,9 +412,10 @@ def test_a_task_that_reads_no_upstream_output_takes_the_templates_empty_refs():
     tasks = {t["name"]: t for t in _templates(template)[0]["dag"]["tasks"]}
     by_name = {t["name"]: t for t in _templates(template)}
     extract = tasks["extract"]
-    assert [a["name"] for a in extract["arguments"]["parameters"]] == ["config"]
-    inputs = {p["name"]: p for p in by_name[extract["template"]]["inputs"]["parameters"]}
-    assert inputs["refs"] == {"name": "refs", "value": "{}"} and "value" not in inputs["config"]
+    assert "arguments" not in extract  # its config is read under its name: {{tasks.name}}
+    assert by_name[extract["template"]]["inputs"]["parameters"] == [{"name": "refs", "value": "{}"}]
+    args = by_name[extract["template"]]["container"]["args"]
+    assert args[args.index("--config-key") + 1] == "{{tasks.name}}"
 
 
 def test_references_compile_to_argo_task_outputs_and_workflow_variables():
@@ -445,11 +461,13 @@ def test_success_notifications_do_not_read_workflow_failures(project):
 
 
 def test_a_run_that_did_not_succeed_stops_the_aws_jobs_its_steps_left_running():
-    (template,) = render_objects(example_path("demo"))  # no Slack: the handler only cleans up
+    template, steps = render_objects(example_path("demo"))  # no Slack: the handler only cleans up
     handler = next(t for t in _templates(template) if t["name"] == "exit-handler")
     ((stop,),) = handler["steps"]
     assert stop["name"] == "stop-aws-jobs" and stop["when"] == "{{workflow.status}} != Succeeded"
-    config = _decode(stop["arguments"]["parameters"][0]["value"])
+    cleanup = next(t for t in _templates(template) if t["name"] == stop["template"])
+    assert cleanup["container"]["args"][-2:] == ["--config-key", "water-cleanup"]  # a step of steps: no tasks.name
+    config = step_configs([steps])["water-cleanup"]
     assert config["kind"] == "cleanup"
     # only what finds each job: names follow from pipeline, step and run; Athena's marker from its output
     assert config["steps"] == [
@@ -464,7 +482,7 @@ def test_a_run_that_did_not_succeed_stops_the_aws_jobs_its_steps_left_running():
 
 def test_container_steps_alone_need_no_exit_handler(tmp_path):
     (tmp_path / "water.yaml").write_text(_chain_spec(3))
-    (template,) = render_objects(str(tmp_path))
+    template, _ = render_objects(str(tmp_path))
     assert "onExit" not in template["spec"]
 
 
@@ -532,7 +550,10 @@ def _kubectl_read(path) -> list:
     while out[at:].strip():
         at += len(out[at:]) - len(out[at:].lstrip())
         obj, at = decoder.raw_decode(out, at)
-        del obj["metadata"]["annotations"]["water-test"]
+        annotations = obj["metadata"]["annotations"]
+        del annotations["water-test"]
+        if not annotations:  # the object had none
+            del obj["metadata"]["annotations"]
         objects.append(obj)
     return objects
 
@@ -566,7 +587,7 @@ def test_an_image_tag_docker_takes_becomes_a_label_value_the_api_server_takes(ta
     objects = render_mod.render(pipeline_mod.load(str(path))).objects
     label = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?")
     for obj in objects:
-        for labels in (obj["metadata"]["labels"], obj["spec"].get("podMetadata", {}).get("labels", {})):
+        for labels in (obj["metadata"]["labels"], obj.get("spec", {}).get("podMetadata", {}).get("labels", {})):
             for key, value in labels.items():
                 assert label.fullmatch(value) and len(value) <= 63, (key, value)
 

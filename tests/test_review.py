@@ -2,8 +2,12 @@
 line by line, a huge change summarized."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from water import pipeline as pipeline_mod
+from water import render as render_mod
 from water import review
 
 
@@ -28,21 +32,38 @@ def test_a_one_line_sql_edit_is_a_one_line_sql_diff(water, apiserver, project):
     assert [line[0] for line in sql_lines] == ["-", "+"] and sql_lines[1].endswith(
         "WHERE weight_pounds > 1 AND mother_age > 0 AND plurality > 0 AND gestation_weeks > 0")
     others = [line for line in changed if line not in sql_lines]
-    assert all("water/spec-hash" in line for line in others), others  # and the spec's hash, nothing else
+    before, after = (_steps_hash(apiserver), _steps_hash_rendered(path))
+    # and the hashes that follow from it: the spec's, and the one naming the steps' configs (their ConfigMap, the
+    # template's volume of it, the label each run gets), nothing else
+    assert others and all("water/spec-hash" in line or before in line or after in line for line in others), others
     assert "eyJ" not in out  # no base64 blob
+
+
+def _steps_hash(apiserver) -> str:
+    (cm,) = [o for (kind, _, _), o in apiserver.api.objects.items() if kind == "v1/configmaps"
+             and "water/steps" in o["metadata"].get("labels", {})]
+    return cm["metadata"]["labels"]["water/steps"]
+
+
+def _steps_hash_rendered(path) -> str:
+    from water.render import configs
+
+    return configs.hash_of(render_mod.render(pipeline_mod.load(str(path))).objects[0])
 
 
 def test_a_readable_view_is_never_what_is_applied(water, apiserver, project):
     path = project("babyweight")
     water("deploy", path)
-    template = apiserver.api.objects[("argoproj.io/v1alpha1/workflowtemplates", "ml", "babyweight")]
-    tasks = next(t for t in template["spec"]["templates"] if t["name"] == "main")["dag"]["tasks"]
-    config = next(p for p in tasks[0]["arguments"]["parameters"] if p["name"] == "config")
-    assert set(config) == {"name", "value"} and config["value"].startswith("eyJ")
-    shown = review.readable(template)
-    shown_tasks = next(t for t in shown["spec"]["templates"] if t["name"] == "main")["dag"]["tasks"]
-    decoded = next(p for p in shown_tasks[0]["arguments"]["parameters"] if p["name"] == "config")[review.DECODED]
+    configmap = next(o for (kind, _, name), o in apiserver.api.objects.items() if kind == "v1/configmaps"
+                     and name.startswith("babyweight-steps-"))
+    assert json.loads(configmap["data"]["extract"])["step"] == "extract"  # stored as JSON text, applied as is
+    shown = review.readable(configmap)
+    assert "data" not in shown
+    decoded = shown["data (decoded)"]["extract"]
     assert decoded["step"] == "extract" and "SELECT weight_pounds" in decoded["spec"]["query"]
+    template = apiserver.api.objects[("argoproj.io/v1alpha1/workflowtemplates", "ml", "babyweight")]
+    shared = next(t for t in template["spec"]["templates"] if t["name"] == "athena")["container"]["args"][2]
+    assert shared.startswith("eyJ") and review.readable(template) != template  # base64 applied, decoded shown
 
 
 def test_a_huge_change_is_summarized_unless_full(water, apiserver, project):
@@ -81,10 +102,13 @@ def test_summaries_count_what_they_leave_out():
 
 
 def _wide(tmp_path, steps: int):
-    """A pipeline of `steps` independent container steps, each with a 300-character command."""
+    """A pipeline of `steps` container steps with names of 39 characters, each after the 5 before it: a DAG as large
+    as a template gets per step (the steps' own configs are in ConfigMaps)."""
+    names = [f"step-{i:05d}-{'x' * 28}" for i in range(steps)]
     lines = ["apiVersion: water/v1", "kind: Pipeline", "metadata: {name: wide, namespace: ml}", "spec:",
              "  image: registry.example.com/wide:1.0.0", "  steps:"]
-    lines += [f"    - {{name: s{i}, container: {{command: [sh, -c, \"echo {i} {'x' * 300}\"]}}}}" for i in range(steps)]
+    lines += [f"    - {{name: {name}, after: [{', '.join(names[max(0, i - 5):i])}], container: {{command: [echo, 's{i}']}}}}"
+              for i, name in enumerate(names)]
     (tmp_path / "water.yaml").write_text("\n".join(lines) + "\n")
     return tmp_path
 
@@ -100,7 +124,7 @@ def test_an_object_etcd_would_refuse_is_refused_by_validate_and_deploy_before_an
                                                                                        runner):
     from water.cli import cli
 
-    path = _wide(tmp_path, 3000)
+    path = _wide(tmp_path, 6000)
     assert _template_size(path) > 1536 * 1024
     result = runner.invoke(cli, ["validate", str(path)])
     assert result.exit_code == 2
@@ -113,7 +137,7 @@ def test_an_object_etcd_would_refuse_is_refused_by_validate_and_deploy_before_an
 def test_an_object_over_a_mib_deploys_as_the_real_server_takes_it(tmp_path, water, apiserver):
     """Under the API server's 3 MiB body limit and etcd's 1.5 MiB: a real server stores it (the test server, like
     aiohttp's default, once refused bodies over 1 MiB)."""
-    path = _wide(tmp_path, 2000)
+    path = _wide(tmp_path, 4500)
     assert 1024 * 1024 < _template_size(path) < 1536 * 1024 - 16 * 1024
     assert "revision 1 recorded" in water("deploy", path, "-y")
     assert ("argoproj.io/v1alpha1/workflowtemplates", "ml", "wide") in apiserver.api.objects

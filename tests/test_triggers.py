@@ -118,7 +118,7 @@ def _deliveries(moto_endpoint, keys: list) -> list:
 
 def test_rendered_event_source_and_sensor_are_strict_valid(tmp_path, argo_errors):
     found = _rendered(tmp_path)
-    assert set(found) == {"WorkflowTemplate", "EventSource", "Sensor"}
+    assert set(found) == {"WorkflowTemplate", "EventSource", "Sensor", "ConfigMap"}
     for kind in ("EventSource", "Sensor"):
         assert argo_errors(found[kind]) == [], kind
     assert found["EventSource"]["spec"]["sqs"]["s3-1"] == {"region": "us-east-1", "queue": "landing-events",

@@ -205,15 +205,15 @@ def test_locally_a_condition_over_texts_compares_the_parameter_as_text(tmp_path,
         assert result.steps["register"].error == f"when: {mode!r} == 'full' and 0.85 >= 0.8 is false"
 
 
-def _text_gated(tmp_path, argo_errors) -> dict:
-    (template,) = [o for o in render_mod.render(pipeline_mod.load(str(_project(tmp_path, TEXT_WHEN)))).objects
-                   if o["kind"] == "WorkflowTemplate"]
+def _text_gated(tmp_path, argo_errors) -> list:
+    objects = render_mod.render(pipeline_mod.load(str(_project(tmp_path, TEXT_WHEN)))).objects
+    (template,) = [o for o in objects if o["kind"] == "WorkflowTemplate"]
     assert argo_errors(template) == []
-    return template
+    return objects
 
 
 def test_a_condition_over_texts_is_decided_by_a_task_and_argo_reads_only_its_answer(tmp_path, argo_errors):
-    template = _text_gated(tmp_path, argo_errors)
+    (template,) = [o for o in _text_gated(tmp_path, argo_errors) if o["kind"] == "WorkflowTemplate"]
     tasks = {t["name"]: t for t in template["spec"]["templates"][0]["dag"]["tasks"]}
     decider = tasks["water-when-register"]
     assert decider["dependencies"] == ["train"]
@@ -229,10 +229,10 @@ def test_the_decider_task_compares_with_the_parameter_as_its_pod_gets_it(tmp_pat
                                                                          monkeypatch, mode, holds):
     from conftest import task_argv, water_job
 
-    template = _text_gated(tmp_path, argo_errors)
+    objects = _text_gated(tmp_path, argo_errors)
     monkeypatch.setenv("WATER_PARAM_mode", mode)  # {{workflow.parameters.mode}} in the pod's env, as rendered
     upstream = {"train": {"metrics-accuracy": "0.85", "model": "s3://b/m.tar.gz", "output": "s3://b/"}}
-    assert water_job(task_argv(template, "water-when-register", upstream)) == 0
+    assert water_job(task_argv(objects, "water-when-register", upstream)) == 0
     folder = aws_env["WATER_OUTPUTS_DIR"]
     outputs = {n: open(os.path.join(folder, n)).read() for n in sorted(os.listdir(folder))}
     assert outputs == {"holds": holds, "said": f"when: {mode!r} == 'full' and 0.85 >= 0.8 is {holds}"}

@@ -5,13 +5,19 @@ rendering."""
 # water-job's exit code when retrying cannot help: Argo's retryStrategy and the CronJob's podFailurePolicy stop on it
 from water.errors import BAD_INPUT  # noqa: F401
 
-# --- water-job's command line: `water-job <kind> [--shared B64] --config B64 [--refs JSON] [--shard i/n] ...` ---
+# --- water-job's command line: `water-job <kind> [--shared B64] --config-key TASK [--refs JSON] [--shard i/n] ...` ---
 ARG_SHARED = "--shared"  # the config every step of a template shares (base64 JSON)
-ARG_CONFIG = "--config"  # the step's own config (base64 JSON)
+ARG_CONFIG_KEY = "--config-key"  # the task whose own config the pod reads from STEPS_DIR/TASK
+ARG_STEPS_DIR = "--steps-dir"  # elsewhere than STEPS_DIR (tests, local tools)
+ARG_CONFIG = "--config"  # the step's own config (base64 JSON): the CronJob runner, and templates rendered before
 ARG_REFS = "--refs"  # the upstream outputs the step reads, {"steps.NAME.OUTPUT": value}
 ARG_SHARD = "--shard"  # i/n of a fanned-out step
 ARG_POD_PATCH = "--pod-patch"  # read by Kubernetes through podSpecPatch, not by water-job
 NOTIFY_ARGS = ("--status", "--failures", "--duration")  # what the exit handler knows of the run
+
+# --- the steps' own configs: a ConfigMap per revision (named by its content's hash), mounted in every step pod ---
+STEPS_DIR = "/etc/water/steps"  # a file per task: its own config as JSON
+STEPS_LABEL = "water/steps"  # the hash naming a revision's step configs: on their ConfigMaps and on each run
 
 # --- outputs: a file per declared output, read by Argo as the output parameter ---
 OUTPUTS_DIR = "/tmp/water/outputs"

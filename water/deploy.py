@@ -10,14 +10,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from water import drift, monitors
+from water import contract, drift, monitors
 from water.review import diff as review_diff
+from water.review import steps_name, steps_set
 from water.cluster import Cluster
 from water.console import Console
 from water.errors import ApiError, ClusterError, Conflict, DeployError, NotFound, WaterError
-from water.render import to_yaml
+from water.render import configs, to_yaml
 from water.render.pods import PIPELINE_LABEL
-from water.revisions import ConfigMapStore, Revision, manifest_objects, pick
+from water.revisions import KEEP, ConfigMapStore, Revision, manifest_objects, pick
 
 if TYPE_CHECKING:
     from water.pipeline import Pipeline
@@ -53,6 +54,11 @@ class Bundle:
     @property
     def hash(self) -> str:
         return hashlib.sha256(self.manifests.encode()).hexdigest()
+
+    @property
+    def steps_hash(self) -> str:
+        """The hash naming its steps' ConfigMaps ("" when it has none: a CronJob, or rendered before them)."""
+        return next((configs.hash_of(o) for o in self.objects if o["kind"] == "WorkflowTemplate"), "")
 
 
 def bundle_from_path(path: str | None, params: dict, note: str = "deploy", env: str | None = None) -> Bundle:
@@ -208,6 +214,7 @@ class Change:
     obj: dict  # the object as it will be applied (or, for a prune, as it is live)
     action: str  # created | configured | unchanged | pruned
     diff: str = ""
+    live: dict | None = None  # the object as it is live, when it is
 
     @property
     def ref(self) -> str:
@@ -250,13 +257,49 @@ def plan(cluster: Cluster, bundle: Bundle, namespace: str, store: Any | None = N
         cluster.require("Sensor")
     for obj in objects:
         obj["metadata"]["namespace"] = namespace
-    wanted = changes_for(cluster, objects)
+    wanted = changes_for(cluster, [o for o in objects if not configs.is_steps_configmap(o)])
     keep = {(c.obj["kind"], c.obj["metadata"]["name"]) for c in wanted}
     prunes = [Change(live | {"kind": kind}, "pruned") for kind in served_kinds(cluster)
               for live in cluster.list(kind, selector(bundle.name), namespace)
               if (kind, live["metadata"]["name"]) not in keep]
     found = store.list(bundle.name)
-    return Plan(bundle, namespace, wanted + prunes, store, found[0] if found else None)
+    steps = steps_changes(cluster, bundle, namespace, wanted, found)
+    return Plan(bundle, namespace, steps + wanted + prunes, store, found[0] if found else None)
+
+
+def steps_changes(cluster: Cluster, bundle: Bundle, namespace: str, wanted: list, revisions: list) -> list:
+    """The steps' ConfigMaps: the new set created (before the template that mounts it), reviewed as one object
+    against the set the live template mounts; then each other set pruned unless one of the last KEEP revisions or
+    a run still there (live, or kept to be retried or resubmitted) has it."""
+    new = [o for o in bundle.objects if configs.is_steps_configmap(o)]
+    listed = cluster.list_metadata("ConfigMap", f"{selector(bundle.name)},{contract.STEPS_LABEL}", namespace)
+    by_hash: dict = {}
+    for found in listed:
+        by_hash.setdefault(configs.hash_of(found), []).append(found | {"apiVersion": "v1", "kind": "ConfigMap"})
+    have = {m["metadata"]["name"] for m in listed}
+    changes = [Change(m, "unchanged" if m["metadata"]["name"] in have else "created") for m in new]
+    created = [c for c in changes if c.action == "created"]
+    if created:
+        live = next((c.live for c in wanted if c.obj["kind"] == "WorkflowTemplate"), None)
+        after = steps_set(new)
+        before = _live_set(cluster, configs.hash_of(live) if live else "", namespace, bundle.name)
+        if before:  # cut to the fields water writes, every task's config kept (those no longer there too)
+            before = {**drift.project(before, after), "data": before.get("data") or {}}
+        created[0].diff = review_diff(steps_name(bundle.name), before, after, source="live")
+    kept = {bundle.steps_hash, *(r.info.get("steps", "") for r in revisions[:KEEP - 1])}
+    stale = [h for h in by_hash if h not in kept]
+    if stale and cluster.serves("WorkflowTemplate"):
+        kept |= {configs.hash_of(run) for run in cluster.list_metadata("Workflow", selector(bundle.name), namespace)}
+    return changes + [Change(m, "pruned") for h in stale if h not in kept for m in by_hash[h]]
+
+
+def _live_set(cluster: Cluster, digest: str, namespace: str, name: str) -> dict | None:
+    """The set of steps' ConfigMaps named by `digest`, as reviewed (None: none, as for a template rendered before
+    them), its shards in their order (`-2` before `-10`)."""
+    if not digest:
+        return None
+    found = cluster.list("ConfigMap", f"{selector(name)},{contract.STEPS_LABEL}={digest}", namespace)
+    return steps_set(sorted(found, key=lambda m: (len(m["metadata"]["name"]), m["metadata"]["name"])))
 
 
 def served_kinds(cluster: Cluster) -> list:
@@ -277,9 +320,9 @@ def _change(obj: dict, live: dict | None) -> Change:
         return Change(obj, "created", review_diff(name, None, _masked(obj, None, "after"), source="live"))
     current = drift.project(live, obj)
     if current == obj:
-        return Change(obj, "unchanged")
+        return Change(obj, "unchanged", live=live)
     return Change(obj, "configured", review_diff(name, _masked(current, obj, "before"), _masked(obj, current, "after"),
-                                                 source="live"))
+                                                 source="live"), live)
 
 
 def _masked(obj: dict, other: dict | None, side: str) -> dict:
@@ -389,6 +432,7 @@ def _undo(p: Plan) -> str:
 def revision_of(bundle: Bundle) -> Revision:
     """What a deploy of the bundle records: the bundle, and who deployed it when, from which commit."""
     info = {"hash": bundle.hash, "user": getpass.getuser(), "time": _now(), "note": bundle.note,
+            **({"steps": bundle.steps_hash} if bundle.steps_hash else {}),
             **({"env": bundle.env} if bundle.env else {}), **{f"git-{k}": str(v) for k, v in bundle.git.items()}}
     return Revision(0, bundle.spec, bundle.manifests, bundle.files, bundle.monitors, bundle.params, info)
 

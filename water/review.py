@@ -1,6 +1,7 @@
-"""Objects as a person reviews them: each step's config decoded where the manifests carry it as base64 JSON (so
-Argo never reads user text), multi-line texts such as SQL as blocks of their own lines, so that a one-line SQL
-edit is a one-line diff; and a huge diff summarized per object."""
+"""Objects as a person reviews them: each step's config decoded where the manifests carry it as JSON (in the steps'
+ConfigMaps, whose set is reviewed as one object whatever its name, and as base64 in a template's `--shared` and in
+templates rendered before), multi-line texts such as SQL as blocks of their own lines, so that a one-line SQL edit
+is a one-line diff; and a huge diff summarized per object."""
 from __future__ import annotations
 
 import base64
@@ -10,9 +11,11 @@ import re
 from typing import Any
 
 from water import drift
-from water.render import AWS_DEFINITIONS
+from water.render import AWS_DEFINITIONS, configs
+from water.render.pods import PIPELINE_LABEL
 
-DECODED = "value (decoded)"  # what a config parameter's value is shown as: never applied, only read
+DECODED_MARK = "(decoded)"
+DECODED = f"value {DECODED_MARK}"  # what a config parameter's value is shown as: never applied, only read
 SHARED_ARG = "--shared"
 CONFIG_PARAMS = ("config",)
 DIFF_LINES = 200  # a changed object's diff longer than this is summarized, unless asked for in full
@@ -20,8 +23,12 @@ HEAD_LINES = 40
 
 
 def readable(obj: dict) -> dict:
-    """A copy with each base64 config decoded (task and hook arguments named `config`, a template's `--shared`), and
-    the AWS definitions the object carries as data."""
+    """A copy with each config decoded (a steps ConfigMap's values; task and hook arguments named `config`, a
+    template's `--shared`), and the AWS definitions the object carries as data."""
+    if configs.is_steps_configmap(obj):
+        view = {k: v for k, v in obj.items() if k != "data"}
+        view[f"data {DECODED_MARK}"] = {key: _json(text) for key, text in (obj.get("data") or {}).items()}
+        return view
     view = _decoded_copy(obj)
     annotations = (view.get("metadata") or {}).get("annotations") or {}
     if AWS_DEFINITIONS in annotations:
@@ -49,6 +56,29 @@ def _decoded_copy(value: Any) -> Any:
     if isinstance(value, list):
         return [_decoded_copy(item) for item in value]
     return value
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text  # not water's: shown as it is
+
+
+def steps_set(maps: list) -> dict | None:
+    """The ConfigMaps of one set of step configs as the one object a person reviews (their names beside each other,
+    the data of all): a revision's set is diffed against the one it follows whatever their names (None: none)."""
+    if not maps:
+        return None
+    first = maps[0]
+    names = [m["metadata"]["name"] for m in maps]
+    meta = {**first["metadata"], "name": names[0] if len(names) == 1 else ", ".join(names)}
+    return {**first, "metadata": meta, "data": {k: v for m in maps for k, v in (m.get("data") or {}).items()}}
+
+
+def steps_name(pipeline: str) -> str:
+    """What the steps' ConfigMaps of a pipeline are reviewed as."""
+    return f"configmap/{pipeline}-steps"
 
 
 def _decoded(text: str) -> Any:
@@ -149,7 +179,12 @@ def between_revisions(older: Any, newer: Any) -> str:
         return drift.labelled_diff(before, after, f"revision-{older.number}/{name}", f"revision-{newer.number}/{name}")
 
     def objects(revision: Any) -> dict:
-        return {f"{o['kind'].lower()}/{o['metadata']['name']}": o for o in manifest_objects(revision.manifests)}
+        found = manifest_objects(revision.manifests)
+        steps = [o for o in found if configs.is_steps_configmap(o)]
+        named = {f"{o['kind'].lower()}/{o['metadata']['name']}": o for o in found
+                 if not configs.is_steps_configmap(o)}
+        return {**named, steps_name(steps[0]["metadata"]["labels"][PIPELINE_LABEL]): steps_set(steps)} if steps \
+            else named
 
     parts = [labelled("water.yaml", older.spec, newer.spec)]
     parts += [labelled(name, older.files.get(name, ""), newer.files.get(name, ""))

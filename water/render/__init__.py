@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from water.errors import TooLarge
-from water.render import images
+from water.render import configs, images
 from water.render.argo import cron_workflow, workflow_template
 from water.render.cronjob import plain_cronjob, submitter_cronjob
 from water.render.events import event_source, sensor
@@ -69,13 +69,16 @@ def placeholder_accounts(pipeline: Pipeline) -> list:
 
 def render(pipeline: Pipeline, git_commit: str | None = None, strict: bool = False,
            git_branch: str | None = None) -> Rendered:
-    """The objects a pipeline deploys as, in apply order. `strict`: what would only be warned about (an image
-    left unresolved) is an error, as deploying it would fail."""
+    """The objects a pipeline deploys as: the one that defines it first (what `water deploy` reads back from a
+    revision), its steps' ConfigMaps last (deploy applies them first). `strict`: what would only be warned about (an
+    image left unresolved) is an error, as deploying it would fail."""
     pipeline, warnings = images.resolved(pipeline, strict)
+    steps: list = []
     if pipeline.spec.runner == "cronjob":
         objects = [plain_cronjob(pipeline, git_commit)]
     else:
-        objects = [workflow_template(pipeline, git_commit, git_branch)]
+        template, steps = workflow_template(pipeline, git_commit, git_branch)
+        objects = [template]
         schedule = pipeline.spec.schedule
         if schedule and schedule.via == "cronjob":
             objects.append(submitter_cronjob(pipeline, git_commit))
@@ -83,12 +86,17 @@ def render(pipeline: Pipeline, git_commit: str | None = None, strict: bool = Fal
             objects.append(cron_workflow(pipeline, git_commit))
         if pipeline.doc.spec.triggers:
             objects += [event_source(pipeline, git_commit), sensor(pipeline, git_commit)]
+        objects += steps
     definitions = defined_in_aws(pipeline)
     if definitions:  # on the pipeline's definition object, so its revision defines the same on a rollback
         objects[0]["metadata"]["annotations"][AWS_DEFINITIONS] = json.dumps(definitions, sort_keys=True,
                                                                             separators=(",", ":"))
-    too_large = []
+    too_large = [f"ConfigMap {name} holds {size / 1024 / 1024:.2f} MiB: the API server takes at most 1 MiB of data "
+                 "per ConfigMap, and one task's config is that large; shorten its inline texts (a query or script in a "
+                 "file of the project is uploaded, not inlined)" for name, size in configs.oversized(steps)]
     for obj in objects:
+        if configs.is_steps_configmap(obj):
+            continue  # split to fit by construction
         size = len(to_json(obj))
         if size > OBJECT_LIMIT:
             too_large.append(f"{obj['kind']} {obj['metadata']['name']} is {size / 1024 / 1024:.2f} MiB: the API "

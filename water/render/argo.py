@@ -1,8 +1,9 @@
-"""Argo rendering: one WorkflowTemplate holding the DAG, plus a CronWorkflow.
+"""Argo rendering: one WorkflowTemplate holding the DAG, the ConfigMaps of its steps' own configs, a CronWorkflow.
 
 Templates are shared: every step of one kind with the same settings (resources,
-retries, timeout, secrets) runs the same template, its own config passed as a
-parameter. A spec of 5,000 steps renders to a handful of templates.
+retries, timeout, secrets) runs the same template, and its pod reads its own config
+from the steps' ConfigMaps under its task's name (water.render.configs). A spec of
+5,000 steps renders to a handful of templates and a DAG of names.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from water import conditions, contract, expressions
 from water.pipeline import RESERVED_STEP_PREFIX
-from water.render import pods
+from water.render import configs, pods
 from water.spec.fields import as_data
 
 if TYPE_CHECKING:
@@ -96,14 +97,22 @@ def runtime_env(pipeline: Pipeline) -> list:
     return env + pods.datadog_env(pipeline)
 
 
+# the name of the DAG task a pod runs: Argo sets it for the template of a DAG task (workflow/controller/operator.go
+# executeTemplate, localParams[tasks.name], substituted into the whole template by common.SubstituteParams), and
+# its validation allows it in a template's body (workflow/validate/validate.go, resolveAllVariables)
+TASK_NAME = "{{tasks.name}}"
+
+
 def job_template(pipeline: Pipeline, kind: str, inputs: list, outputs: tuple, resources: dict, *, retries: int,
                  timeout: int, extra_env: Sequence[dict] = (), patch: bool = False, optional: dict | None = None,
-                 shared: dict | None = None, priced: bool = False) -> dict:
-    """A hardened template that runs `water-job <kind>` with its inputs as `--name value` arguments.
+                 shared: dict | None = None, priced: bool = False, config_key: str = TASK_NAME) -> dict:
+    """A hardened template that runs `water-job <kind>` with its inputs as `--name value` arguments, reading its
+    own config under `config_key` (its DAG task's name, or the exit handler's key) in the steps' ConfigMaps.
     `optional`: inputs with a default value (refs: none). `shared`: the config its tasks have in common. `priced`:
     its pod also says what its AWS job cost (an output no spec text reads; empty when it could not be priced)."""
     optional = {"refs": NO_REFS, **(optional or {})}
-    args = [kind] + (["--shared", pods.encode(shared)] if shared else [])
+    args = [kind] + ([contract.ARG_SHARED, pods.encode(shared)] if shared else [])
+    args += [contract.ARG_CONFIG_KEY, config_key]
     for name in inputs:
         args += [f"--{name}", "{{inputs.parameters.%s}}" % name]
     template: dict[str, Any] = {
@@ -135,7 +144,7 @@ def job_template(pipeline: Pipeline, kind: str, inputs: list, outputs: tuple, re
         "resources": pods.resources(resources),
         "securityContext": pods.CONTAINER_SECURITY,
         "terminationMessagePolicy": pods.TERMINATION_MESSAGE_POLICY,
-        "volumeMounts": [pods.TMP_MOUNT],
+        "volumeMounts": [pods.TMP_MOUNT, configs.MOUNT],
     }
     return template
 
@@ -168,28 +177,29 @@ class _Templates:
         return name
 
 
-def _size_task(pipeline: Pipeline, step: PipelineStep, templates: _Templates) -> dict:
+def _size_task(pipeline: Pipeline, step: PipelineStep, templates: _Templates, texts: dict) -> dict:
     """The task that measures `sizing.from`'s output and picks the tier, just before the step runs."""
     measured = pipeline.step(step.sizing.from_).measured_output
     assert measured is not None  # checks.check_sizing refuses a `from` with nothing to measure
     source = expressions.Ref("steps", step.sizing.from_, measured)
     template = templates.add("size", job_template(
-        pipeline, "size", ["config", "refs"], contract.SIZE_OUTPUTS, pipeline.default_resources, retries=step.retries,
+        pipeline, "size", ["refs"], contract.SIZE_OUTPUTS, pipeline.default_resources, retries=step.retries,
         timeout=SIZE_TIMEOUT))
+    texts[size_task(step.name)] = pods.COMPACT_JSON.encode(size_config(pipeline, step))
     return _task(size_task(step.name), template, list(step.after), _after_a_gate(pipeline, step), [
-        {"name": "config", "value": pods.encode(size_config(pipeline, step))},
         {"name": "refs", "value": refs_param([(source, None, None)])},
     ])
 
 
-def _step_tasks(pipeline: Pipeline, step: PipelineStep, templates: _Templates) -> list:
-    """The step's task, preceded by its size task when it is sized."""
-    inputs = ["config", "refs"]
-    args = [{"name": "config", "value": pods.encode(own_config(step))}]
+def _step_tasks(pipeline: Pipeline, step: PipelineStep, templates: _Templates, texts: dict) -> list:
+    """The step's task, preceded by its size task when it is sized; their own configs go to `texts` (task → JSON)."""
+    inputs = ["refs"]
+    args: list = []
+    texts[step.name] = pods.COMPACT_JSON.encode(own_config(step))
     tasks, deps, extra_refs = [], list(step.after), {}
     patch = bool(step.sizing) and step.kind.sizes == "pod"
     if step.sizing:
-        tasks.append(_size_task(pipeline, step, templates))
+        tasks.append(_size_task(pipeline, step, templates, texts))
         deps.append(tasks[0]["name"])
         size_output = "{{tasks.%s.outputs.parameters.%%s}}" % tasks[0]["name"]
         if step.kind.sizes == "instance":
@@ -210,7 +220,7 @@ def _step_tasks(pipeline: Pipeline, step: PipelineStep, templates: _Templates) -
         shared=shared_config(pipeline, step), priced=step.kind.priced))
     by_argo = step.when is not None and pipeline.decided_by_argo(step)
     if step.when is not None and not by_argo:
-        tasks.append(_when_task(pipeline, step, templates))
+        tasks.append(_when_task(pipeline, step, templates, texts))
         deps.append(tasks[-1]["name"])
     task = _task(step.name, template, deps, _after_a_gate(pipeline, step), args)
     if step.when is not None:
@@ -230,18 +240,19 @@ def _told_lineage(pipeline: Pipeline, step: PipelineStep) -> bool:
             or any(ref.root == "git" for ref, _, _ in step.refs))
 
 
-def _when_task(pipeline: Pipeline, step: PipelineStep, templates: _Templates) -> dict:
+def _when_task(pipeline: Pipeline, step: PipelineStep, templates: _Templates, texts: dict) -> dict:
     """The task that decides a condition comparing texts, with the values it reads (parameters from the pod's
     environment, step outputs as refs), before the step: Argo's `when` then reads only its true or false."""
     template = templates.add("when", job_template(
-        pipeline, "when", ["config", "refs"], contract.WHEN_OUTPUTS, pipeline.default_resources, retries=step.retries,
+        pipeline, "when", ["refs"], contract.WHEN_OUTPUTS, pipeline.default_resources, retries=step.retries,
         timeout=SIZE_TIMEOUT))
     config: dict = {"pipeline": pipeline.name, "step": step.name, "kind": "when", "when": conditions.source(step.when)}
     if any(ref.root == "models" for ref in conditions.refs(step.when)):  # asked of SageMaker in the task's pod
         config["aws"] = pipeline.aws
     read = [(ref, None, None) for ref in conditions.refs(step.when) if ref.root == "steps"]
+    texts[when_task(step.name)] = pods.COMPACT_JSON.encode(config)
     return _task(when_task(step.name), template, list(step.after), _after_a_gate(pipeline, step), [
-        {"name": "config", "value": pods.encode(config)}, {"name": "refs", "value": refs_param(read)}])
+        {"name": "refs", "value": refs_param(read)}])
 
 
 def _after_a_gate(pipeline: Pipeline, step: PipelineStep) -> bool:
@@ -258,19 +269,24 @@ def _task(name: str, template: str, deps: list, after_gate: bool, args: list) ->
         task["depends"] = " && ".join(f"{d}.Succeeded" for d in deps)
     elif deps:
         task["dependencies"] = deps
-    task["arguments"] = {"parameters": args}
+    if args:
+        task["arguments"] = {"parameters": args}
     return task
 
 
-def _exit_handler(pipeline: Pipeline, templates: _Templates) -> tuple[list, dict]:
+NOTIFY_KEY = f"{RESERVED_STEP_PREFIX}notify"  # the exit handler's configs: no step is named so (water- is water's)
+CLEANUP_KEY = f"{RESERVED_STEP_PREFIX}cleanup"
+
+
+def _exit_handler(pipeline: Pipeline, templates: _Templates, texts: dict) -> tuple[list, dict]:
     """(what runs when the workflow ends, the workflow's lifecycle hooks): `water-job notify` as alerts.slack.on
     asks — at the end, and at the start through Argo's `running` hook — and, unless the run succeeded, `water-job
     cleanup` stopping the AWS jobs its steps left running (a step leaves its job on SIGTERM while the run goes on,
     for the retry that re-attaches; once the run is over, nothing will). No steps, no handler."""
-    steps, hooks = _notify_steps(pipeline, templates) if pipeline.spec.alerts.slack else ([], {})
+    steps, hooks = _notify_steps(pipeline, templates, texts) if pipeline.spec.alerts.slack else ([], {})
     stoppable = [step for step in pipeline.steps if step.kind.stops_aws_job]
     if stoppable:
-        steps.append(_cleanup_step(pipeline, stoppable, templates))
+        steps.append(_cleanup_step(pipeline, stoppable, templates, texts))
     return ([{"name": "exit-handler", "steps": [steps]}] if steps else []), hooks
 
 
@@ -279,7 +295,7 @@ def _exit_handler(pipeline: Pipeline, templates: _Templates) -> tuple[list, dict
 STARTED = 'workflow.status == "Running"'
 
 
-def _notify_steps(pipeline: Pipeline, templates: _Templates) -> tuple[list, dict]:
+def _notify_steps(pipeline: Pipeline, templates: _Templates, texts: dict) -> tuple[list, dict]:
     """`{{workflow.failures}}` exists only when something failed, so success and failure are two steps; the start
     is the `running` hook."""
     slack = pipeline.spec.alerts.slack
@@ -292,12 +308,12 @@ def _notify_steps(pipeline: Pipeline, templates: _Templates) -> tuple[list, dict
     config = {"pipeline": pipeline.name, "kind": "notify", "slack": as_data(slack),
               "links": as_data(pipeline.spec.alerts.links) or {}, "timeout": NOTIFY_TIMEOUT,
               "aws": pipeline.aws}
-    body = job_template(pipeline, "notify", ["config", "status", "failures", "duration"], (),
+    body = job_template(pipeline, "notify", ["status", "failures", "duration"], (),
                         pipeline.default_resources, retries=0, timeout=NOTIFY_TIMEOUT, extra_env=secret,
-                        optional={"failures": ""})
+                        optional={"failures": ""}, config_key=NOTIFY_KEY)
     notify = templates.add("notify", body)
-    common = [{"name": "config", "value": pods.encode(config)},
-              {"name": "status", "value": "{{workflow.status}}"},
+    texts[NOTIFY_KEY] = pods.COMPACT_JSON.encode(config)
+    common = [{"name": "status", "value": "{{workflow.status}}"},
               {"name": "duration", "value": "{{workflow.duration}}"}]
     steps: list = []
     hooks = {"running": {"template": notify, "expression": STARTED, "arguments": {"parameters": list(common)}}} \
@@ -311,18 +327,18 @@ def _notify_steps(pipeline: Pipeline, templates: _Templates) -> tuple[list, dict
     return steps, hooks
 
 
-def _cleanup_step(pipeline: Pipeline, stoppable: list, templates: _Templates) -> dict:
+def _cleanup_step(pipeline: Pipeline, stoppable: list, templates: _Templates, texts: dict) -> dict:
     """Per AWS step only what finds its job (names follow from pipeline, step and run; Athena's marker from
     its output), so the handler's argument stays small on large pipelines."""
     config = {"pipeline": pipeline.name, "kind": "cleanup", "timeout": CLEANUP_TIMEOUT, "aws": pipeline.aws,
               "steps": [{"step": step.name, "kind": step.kind.name,
                          "spec": {k: v for k, v in step.job_config().items() if k in step.kind.stop_keys}}
                         for step in stoppable]}
-    body = job_template(pipeline, "cleanup", ["config"], (), pipeline.default_resources, retries=2,
-                        timeout=CLEANUP_TIMEOUT)
+    body = job_template(pipeline, "cleanup", [], (), pipeline.default_resources, retries=2,
+                        timeout=CLEANUP_TIMEOUT, config_key=CLEANUP_KEY)
+    texts[CLEANUP_KEY] = pods.COMPACT_JSON.encode(config)
     return {"name": "stop-aws-jobs", "template": templates.add("cleanup", body),
-            "when": "{{workflow.status}} != Succeeded",
-            "arguments": {"parameters": [{"name": "config", "value": pods.encode(config)}]}}
+            "when": "{{workflow.status}} != Succeeded"}
 
 
 def metadata(pipeline: Pipeline, git_commit: str | None, name: str | None = None) -> dict:
@@ -334,32 +350,38 @@ def metadata(pipeline: Pipeline, git_commit: str | None, name: str | None = None
     return meta
 
 
-def workflow_template(pipeline: Pipeline, git_commit: str | None = None, git_branch: str | None = None) -> dict:
+def workflow_template(pipeline: Pipeline, git_commit: str | None = None,
+                      git_branch: str | None = None) -> tuple[dict, list]:
+    """(the WorkflowTemplate, the ConfigMaps of its steps' own configs)."""
     templates = _Templates()
-    tasks = []
+    tasks: list = []
+    texts: dict = {}
     for step in pipeline.steps:
-        tasks += _step_tasks(pipeline, step, templates)
+        tasks += _step_tasks(pipeline, step, templates, texts)
     spec: dict[str, Any] = {"entrypoint": "main", "serviceAccountName": pipeline.spec.service_account}
     if pipeline.spec.params:
         spec["arguments"] = {"parameters": [{"name": k, "value": v} for k, v in sorted(pipeline.spec.params.items())]}
     lineage = any(_told_lineage(pipeline, step) for step in pipeline.steps)
     spec["podMetadata"] = {"labels": pods.pod_labels(pipeline), "annotations": pods.pod_annotations(
         pipeline, git_commit if lineage else None, lineage, git_branch if lineage else None)}
-    spec["workflowMetadata"] = {"labels": pods.labels(pipeline)}
+    handler, hooks = _exit_handler(pipeline, templates, texts)
+    maps = configs.configmaps(pipeline, texts)
+    # each run is labelled with its configs' hash: Argo copies workflowMetadata's labels onto the Workflow
+    # (workflow/controller/operator.go updateWorkflowMetadata), and a deploy keeps the ConfigMaps a run still has
+    spec["workflowMetadata"] = {"labels": {**pods.labels(pipeline), contract.STEPS_LABEL: configs.steps_hash(texts)}}
     spec["securityContext"] = pods.POD_SECURITY
     # every pod of the run: Argo applies the workflow's podSpecPatch, then the template's (argo-workflows
     # workflow/controller/workflowpod.go processPodSpecPatch), so sized steps keep theirs
     spec["podSpecPatch"] = pods.GRACE_PATCH
-    spec["volumes"] = [pods.TMP_VOLUME]
+    spec["volumes"] = [pods.TMP_VOLUME, configs.volume(maps)]
     spec["ttlStrategy"] = {"secondsAfterCompletion": WEEK}
-    handler, hooks = _exit_handler(pipeline, templates)
     if handler:
         spec["onExit"] = "exit-handler"
     if hooks:
         spec["hooks"] = hooks
     spec["templates"] = [{"name": "main", "dag": {"tasks": tasks}}] + templates.templates + handler
     return {"apiVersion": ARGO_API, "kind": "WorkflowTemplate", "metadata": metadata(pipeline, git_commit),
-            "spec": spec}
+            "spec": spec}, maps
 
 
 def cron_workflow(pipeline: Pipeline, git_commit: str | None = None) -> dict:

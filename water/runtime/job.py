@@ -31,6 +31,23 @@ def _decoded(config: str):
     return json.loads(base64.b64decode(config, validate=True), object_hook=Config)
 
 
+def task_of(key: str) -> str:
+    """The task a pod's `{{tasks.name}}` names: a fanned-out task's pods are named `TASK(INDEX:ITEM)` by Argo
+    (workflow/controller/operator.go generateNodeName), and no task of water's has a parenthesis in its name."""
+    return key.partition("(")[0]
+
+
+def _mounted(key: str, steps_dir: str):
+    """The task's own config from the steps' ConfigMaps mounted in its pod (water.render.configs)."""
+    path = os.path.join(steps_dir, task_of(key))
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f, object_hook=Config)
+    except FileNotFoundError:
+        raise BadInput(f"no config for task '{task_of(key)}' in {steps_dir} (the steps' ConfigMaps mounted there "
+                       "hold none: were they deleted by hand?)") from None
+
+
 class Job:
     def __init__(self, config: dict, refs: dict, env: dict, shard: str = "0/1",
                  sleep: Callable[[float], object] | None = None, clients: aws.Clients = aws.client) -> None:
@@ -44,10 +61,14 @@ class Job:
 
     @classmethod
     def from_arguments(cls, config: str, refs: str, env: dict, shard: str = "0/1", shared: str = "",
-                       sleep: Callable[[float], object] | None = None, clients: aws.Clients = aws.client) -> "Job":
-        """`config`: the step's own part (base64 JSON); `shared`: the part its template gives every step."""
+                       sleep: Callable[[float], object] | None = None, clients: aws.Clients = aws.client,
+                       key: str = "", steps_dir: str = contract.STEPS_DIR) -> "Job":
+        """The step's own part of its config: under `key` (its task) in `steps_dir`, else `config` (base64 JSON,
+        as the CronJob runner and templates rendered before pass it); `shared`: the part its template gives every
+        step."""
         try:
-            own, common = _decoded(config), _decoded(shared) if shared else {}
+            own = _mounted(key, steps_dir) if key else _decoded(config)
+            common = _decoded(shared) if shared else {}
             parsed_refs = json.loads(refs or "{}")
         except (binascii.Error, ValueError) as exc:
             raise BadInput(f"unreadable step config: {exc}") from None

@@ -1,4 +1,5 @@
-"""`water-job <kind> [--shared B64] --config B64 [--refs JSON] [--shard i/n] [--pod-patch ...]`: one step in a pod.
+"""`water-job <kind> [--shared B64] --config-key TASK [--refs JSON] [--shard i/n] [--pod-patch ...]`: one step in a
+pod (its own config read from the steps' ConfigMaps mounted at /etc/water/steps, or given as `--config B64`).
 Exit 0 done, 1 failed (the reason on one line), 2 bad input (retrying will not help), 143 terminated."""
 from __future__ import annotations
 
@@ -49,7 +50,10 @@ def main(argv: list | None = None, *, sleep: Callable[[float], object] | None = 
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"water-job {__version__}")
     parser.add_argument("kind", help="the step's kind (listed below)")
-    parser.add_argument(contract.ARG_CONFIG, dest="config", required=True)
+    own = parser.add_mutually_exclusive_group(required=True)
+    own.add_argument(contract.ARG_CONFIG_KEY, dest="config_key", default="")
+    own.add_argument(contract.ARG_CONFIG, dest="config", default="")
+    parser.add_argument(contract.ARG_STEPS_DIR, dest="steps_dir", default=contract.STEPS_DIR)
     parser.add_argument(contract.ARG_SHARED, dest="shared", default="")  # older manifests: none
     parser.add_argument(contract.ARG_REFS, dest="refs", default="{}")
     parser.add_argument(contract.ARG_SHARD, dest="shard", default="0/1")
@@ -70,7 +74,8 @@ def _run(args: argparse.Namespace, started: float, sleep: Callable[[float], obje
          clients: aws.Clients) -> int:
     job = None
     try:
-        job = Job.from_arguments(args.config, args.refs, dict(os.environ), args.shard, args.shared, sleep, clients)
+        job = Job.from_arguments(args.config, args.refs, dict(os.environ), args.shard, args.shared, sleep, clients,
+                                 args.config_key, args.steps_dir)
         job.extra = {"status": args.status, "failures": args.failures, "duration": args.duration}
         from water.steps.base import Kind
 
