@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from water import contract, drift, monitors
 from water.review import diff as review_diff
 from water.review import steps_name, steps_set
-from water.cluster import Cluster
+from water.cluster import KINDS, Cluster
 from water.console import Console
 from water.errors import ApiError, ClusterError, Conflict, DeployError, NotFound, WaterError
 from water.render import configs, to_yaml
@@ -259,8 +259,8 @@ def plan(cluster: Cluster, bundle: Bundle, namespace: str, store: Any | None = N
         obj["metadata"]["namespace"] = namespace
     wanted = changes_for(cluster, [o for o in objects if not configs.is_steps_configmap(o)])
     keep = {(c.obj["kind"], c.obj["metadata"]["name"]) for c in wanted}
-    prunes = [Change(live | {"kind": kind}, "pruned") for kind in served_kinds(cluster)
-              for live in cluster.list(kind, selector(bundle.name), namespace)
+    prunes = [Change(_listed(live, kind), "pruned") for kind in served_kinds(cluster)
+              for live in cluster.list_metadata(kind, selector(bundle.name), namespace)
               if (kind, live["metadata"]["name"]) not in keep]
     found = store.list(bundle.name)
     steps = steps_changes(cluster, bundle, namespace, wanted, found)
@@ -275,7 +275,7 @@ def steps_changes(cluster: Cluster, bundle: Bundle, namespace: str, wanted: list
     listed = cluster.list_metadata("ConfigMap", f"{selector(bundle.name)},{contract.STEPS_LABEL}", namespace)
     by_hash: dict = {}
     for found in listed:
-        by_hash.setdefault(configs.hash_of(found), []).append(found | {"apiVersion": "v1", "kind": "ConfigMap"})
+        by_hash.setdefault(configs.hash_of(found), []).append(_listed(found, "ConfigMap"))
     have = {m["metadata"]["name"] for m in listed}
     changes = [Change(m, "unchanged" if m["metadata"]["name"] in have else "created") for m in new]
     created = [c for c in changes if c.action == "created"]
@@ -291,6 +291,11 @@ def steps_changes(cluster: Cluster, bundle: Bundle, namespace: str, wanted: list
     if stale and cluster.serves("WorkflowTemplate"):
         kept |= {configs.hash_of(run) for run in cluster.list_metadata("Workflow", selector(bundle.name), namespace)}
     return changes + [Change(m, "pruned") for h in stale if h not in kept for m in by_hash[h]]
+
+
+def _listed(item: dict, kind: str) -> dict:
+    """An item of a metadata-only list as the object it stands for (PartialObjectMetadata names neither)."""
+    return {"apiVersion": KINDS[kind][0], "kind": kind, "metadata": item["metadata"]}
 
 
 def _live_set(cluster: Cluster, digest: str, namespace: str, name: str) -> dict | None:

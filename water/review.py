@@ -152,11 +152,34 @@ def _text(value: str) -> str:
 
 def diff(name: str, before: dict | None, after: dict | None, *, source: str) -> str:
     """The unified diff of two objects as reviewed (None: absent)."""
-    return drift.unified_diff(name, _shown(before), _shown(after), source=source)
+    return drift.unified_diff(name, *_shown(before, after), source=source)
 
 
-def _shown(obj: dict | None) -> str:
-    return to_text(readable(obj)) if obj is not None else ""
+FOLD_ITEMS = 50  # an unchanged list or mapping of at least this many items is one line on both sides
+
+
+def _shown(before: dict | None, after: dict | None) -> tuple[str, str]:
+    """Both sides as reviewed, each large part that is the same on both (a DAG whose tasks did not change) folded
+    to one line: a diff shows only what changed and its context, and a 4,000-task template is not written out
+    twice to find its three changed lines."""
+    old, new = (readable(obj) if obj is not None else None for obj in (before, after))
+    if old is not None and new is not None:
+        old, new = _folded(old, new)
+    return (to_text(old) if old is not None else "", to_text(new) if new is not None else "")
+
+
+def _folded(old: Any, new: Any) -> tuple[Any, Any]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        pairs = {k: _folded(old[k], new[k]) if k in old else (None, new[k]) for k in new}
+        return ({k: pairs[k][0] if k in new else v for k, v in old.items()},
+                {k: pair[1] for k, pair in pairs.items()})
+    if isinstance(old, list) and isinstance(new, list):
+        if len(old) >= FOLD_ITEMS and old == new:
+            return [f"({len(old)} items, unchanged)"], [f"({len(new)} items, unchanged)"]
+        if len(old) == len(new):
+            items = [_folded(a, b) for a, b in zip(old, new)]
+            return [a for a, _ in items], [b for _, b in items]
+    return old, new
 
 
 def summarized(text: str, limit: int = DIFF_LINES, head: int = HEAD_LINES) -> str:
@@ -191,5 +214,5 @@ def between_revisions(older: Any, newer: Any) -> str:
               for name in sorted(set(older.files) | set(newer.files))]
     before, after = objects(older), objects(newer)
     for name in sorted(set(before) | set(after)):
-        parts.append(labelled(name, _shown(before.get(name)), _shown(after.get(name))))
+        parts.append(labelled(name, *_shown(before.get(name), after.get(name))))
     return "".join(parts)

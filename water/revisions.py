@@ -129,8 +129,10 @@ class ConfigMapStore:
         except AlreadyExists:
             raise DeployError(f"revision numbers up to {number - 1} were all taken by deploys running at the same "
                               "time; no revision was recorded for this one (deploy again)") from None
-        for old in self.list(pipeline)[KEEP:]:
-            self.cluster.delete("ConfigMap", old.stored_as, namespace=self.namespace)
+        found = self.cluster.list_metadata("ConfigMap", f"{PIPELINE_LABEL}={pipeline},{LABEL}", self.namespace)
+        numbered = sorted(((_number(cm), cm["metadata"]["name"]) for cm in found), reverse=True)
+        for _, name in numbered[KEEP:]:  # by their labels: their payloads are not read again
+            self.cluster.delete("ConfigMap", name, namespace=self.namespace)
         return number
 
 
@@ -152,13 +154,18 @@ def _configmap(pipeline: str, revision: Revision, namespace: str, number: int) -
         "annotations": {f"water/{k}": v for k, v in info.items()}}, **data}
 
 
+def _number(cm: dict) -> int:
+    """A revision ConfigMap's number, from its label (-1: not a number)."""
+    label = str(((cm.get("metadata") or {}).get("labels") or {}).get(LABEL, ""))
+    return int(label) if label.isdigit() else -1
+
+
 def _read_or_say_why(cm: dict) -> Revision:
     try:
         return _read(cm)
     except (KeyError, ValueError, TypeError, AttributeError, OSError, EOFError) as exc:  # gzip, base64, json
         meta = cm.get("metadata") or {}
-        label = str((meta.get("labels") or {}).get(LABEL, ""))
-        return Revision(int(label) if label.isdigit() else -1, stored_as=meta.get("name", "?"),
+        return Revision(_number(cm), stored_as=meta.get("name", "?"),
                         info={"note": f"unreadable ({type(exc).__name__})"}, unreadable=f"{type(exc).__name__}: {exc}")
 
 

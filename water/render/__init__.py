@@ -21,6 +21,10 @@ LARGE_OBJECT = 512 * 1024  # warned of well before the limit
 # etcd stores at most 1.5 MiB per object (its --max-request-bytes default): the write fails, though a server-side
 # dry run (which stops before etcd) passes; the server adds its metadata to what water sends, hence the margin
 OBJECT_LIMIT = 1536 * 1024 - 16 * 1024
+# a run copies its template's spec into its own status (storedWorkflowTemplateSpec) beside its nodes, and Argo's
+# controller fails a Workflow whose JSON passes MAX_WORKFLOW_SIZE, 1 MiB unless set, even with its nodes compressed
+# (argo-workflows workflow/packer/packer.go, compressWorkflow: "workflow is longer than maximum allowed size")
+RUN_LIMIT = 1024 * 1024
 
 
 @dataclass
@@ -91,21 +95,31 @@ def render(pipeline: Pipeline, git_commit: str | None = None, strict: bool = Fal
     if definitions:  # on the pipeline's definition object, so its revision defines the same on a rollback
         objects[0]["metadata"]["annotations"][AWS_DEFINITIONS] = json.dumps(definitions, sort_keys=True,
                                                                             separators=(",", ":"))
+    large, too_large = _sizes(objects, steps)
+    return Rendered(objects, warnings + large + too_large, too_large)
+
+
+def _sizes(objects: list, steps: list) -> tuple[list, list]:
+    """(what to warn of, what the API server would refuse) for the objects' sizes."""
+    warnings = []
     too_large = [f"ConfigMap {name} holds {size / 1024 / 1024:.2f} MiB: the API server takes at most 1 MiB of data "
                  "per ConfigMap, and one task's config is that large; shorten its inline texts (a query or script in a "
                  "file of the project is uploaded, not inlined)" for name, size in configs.oversized(steps)]
     for obj in objects:
         if configs.is_steps_configmap(obj):
             continue  # split to fit by construction
-        size = len(to_json(obj))
+        what, size = f"{obj['kind']} {obj['metadata']['name']}", len(to_json(obj))
         if size > OBJECT_LIMIT:
-            too_large.append(f"{obj['kind']} {obj['metadata']['name']} is {size / 1024 / 1024:.2f} MiB: the API "
-                             "server stores at most 1.5 MiB per object (etcd's limit); split the pipeline or "
-                             "shorten inline texts")
+            too_large.append(f"{what} is {size / 1024 / 1024:.2f} MiB: the API server stores at most 1.5 MiB per "
+                             "object (etcd's limit); split the pipeline")
+        elif obj["kind"] == "WorkflowTemplate" and size > RUN_LIMIT:
+            warnings.append(f"{what} is {size / 1024 / 1024:.2f} MiB: each run stores it, and Argo fails a run "
+                            "whose Workflow passes 1 MiB (the controller's MAX_WORKFLOW_SIZE): raise that on the "
+                            "controller or split the pipeline")
         elif size > LARGE_OBJECT:
-            warnings.append(f"{obj['kind']} {obj['metadata']['name']} is {size // 1024} KiB; the API server "
-                            "rejects objects near 1.5 MiB: split the pipeline or shorten inline texts")
-    return Rendered(objects, warnings + too_large, too_large)
+            warnings.append(f"{what} is {size // 1024} KiB; the API server rejects objects near 1.5 MiB and Argo "
+                            "runs of templates near 1 MiB: split the pipeline")
+    return warnings, too_large
 
 
 def to_json(obj: Any) -> str:
