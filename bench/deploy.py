@@ -1,9 +1,10 @@
 """What a deploy costs beside a render of the same spec, against the test API server (tests/kubeapi.py, a thread of
-this process) — run on demand: for 500 and 4,000 steps (the anchors' large topology), the seconds of loading and
-rendering the spec (the peer), and of `water deploy` when nothing changed and when every step changed (its diff
-shown as by default: summarized), as ratios to the render of the same round.
+this process) — run on demand: for 500, 4,000 and 20,000 steps (the anchors' large topology), the seconds of
+loading and rendering the spec (the peer), and of `water deploy` when nothing changed and when every step changed
+(its diff shown as by default: summarized), as ratios to the render of the same round; and the largest object
+deployed.
 
-    python bench/deploy.py [--runs 3] [--sizes 500,4000] [--anchors ../shared/bench-anchors]
+    python bench/deploy.py [--runs 3] [--sizes 500,4000,20000] [--anchors ../shared/bench-anchors]
 
 Goals (issue 16): unchanged <= 2x render, all changed <= 3x render.
 """
@@ -33,7 +34,7 @@ def timed(call) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--sizes", default="500,4000")
+    parser.add_argument("--sizes", default="500,4000,20000")
     parser.add_argument("--anchors", default=os.path.join(HERE, "..", "..", "shared", "bench-anchors"))
     args = parser.parse_args()
     sys.path.insert(0, os.path.abspath(args.anchors))
@@ -44,7 +45,7 @@ def main() -> None:
     from water.kube import KubeCluster, Target
 
     quiet = Console(echo=lambda line: None, show_diff=lambda text: None)
-    print("steps   render    unchanged deploy        all-changed deploy")
+    print("steps   render    unchanged deploy        all-changed deploy    largest object")
     for size in (int(s) for s in args.sizes.split(",")):
         rows = []
         for _ in range(args.runs):
@@ -57,7 +58,10 @@ def main() -> None:
                 def ship():
                     deploy.deploy(cluster, deploy.bundle_from_path(spec, {}), "ml", console=quiet)
                 ship()  # the first deploy: everything created
-                peer = timed(lambda: render.to_yaml(render.render(pipeline.load(spec)).objects))
+                objects = []
+                peer = timed(lambda: objects.extend(render.render(pipeline.load(spec)).objects) or render.to_yaml(
+                    objects))
+                largest = max(objects, key=lambda o: len(render.to_json(o)))
                 unchanged = timed(ship)
                 with open(spec) as f:
                     text = f.read()
@@ -67,7 +71,8 @@ def main() -> None:
                 rows.append((peer, unchanged, changed))
         peer, unchanged, changed = (statistics.median(r[i] for r in rows) for i in range(3))
         print(f"{size:>5}  {peer:6.2f} s  {unchanged:6.2f} s = {unchanged / peer:4.1f}x     "
-              f"{changed:6.2f} s = {changed / peer:4.1f}x")
+              f"{changed:6.2f} s = {changed / peer:4.1f}x    {largest['kind']} "
+              f"{len(render.to_json(largest)) / 1024 / 1024:.2f} MiB")
 
 
 if __name__ == "__main__":

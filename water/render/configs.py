@@ -17,9 +17,10 @@ if TYPE_CHECKING:
 VOLUME = "water-steps"
 MOUNT = {"name": VOLUME, "mountPath": contract.STEPS_DIR, "readOnly": True}
 # the API server refuses a ConfigMap whose values pass 1 MiB in all (kubernetes pkg/apis/core/validation
-# ValidateConfigMap: the bytes of each value, against core.MaxSecretSize); past SHARD_BYTES, the configs go to several
+# ValidateConfigMap: the bytes of each value, against core.MaxSecretSize); past SHARD_BYTES of keys and values, the
+# configs go to several, so that no ConfigMap passes 1 MiB as JSON either (its values' quotes escaped)
 CONFIGMAP_LIMIT = 1024 * 1024
-SHARD_BYTES = 768 * 1024
+SHARD_BYTES = 640 * 1024
 
 
 def steps_hash(texts: dict) -> str:
@@ -36,7 +37,7 @@ def configmaps(pipeline: Pipeline, texts: dict) -> list:
     shards: list[dict] = [{}]
     size = 0
     for key, text in texts.items():
-        entry = _size(text)
+        entry = len(key) + _size(text)
         if size and size + entry > SHARD_BYTES:
             shards.append({})
             size = 0
