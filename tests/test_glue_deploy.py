@@ -116,3 +116,25 @@ def test_a_definition_written_wrong_is_a_located_error(project, change, message)
     with pytest.raises(SpecError) as found:
         pipeline_mod.load(str(folder))
     assert message in str(found.value)
+
+
+def test_delete_removes_the_job_a_deploy_defined_and_leaves_one_it_did_not(water, glue, project):
+    folder = project("demo", _defined)
+    water("deploy", folder, "-y")
+    # a job another pipeline's deploy made: water finds its own with ListJobs' Tags filter (botocore's glue
+    # model, ListJobsRequest.Tags; moto's glue responses.py filters on it)
+    glue_client = aws.client("glue")
+    glue_client.create_job(Name="theirs", Role="arn:aws:iam::123456789012:role/x", Command={"Name": "glueetl"},
+                           Tags={"water/pipeline": "other"})
+    out = water("delete", "demo", "-y")
+    assert out.splitlines()[0] == f"glue job {JOB} deleted"
+    assert glue_client.list_jobs()["JobNames"] == ["theirs"]
+
+
+def test_delete_leaves_a_job_the_pipeline_uses_but_did_not_define(water, glue, project):
+    folder = project("demo", _not_defined)
+    glue_client = aws.client("glue")
+    glue_client.create_job(Name=JOB, Role="arn:aws:iam::123456789012:role/x", Command={"Name": "glueetl"})
+    water("deploy", folder, "-y")
+    assert "glue job" not in water("delete", "demo", "-y")
+    assert glue_client.list_jobs()["JobNames"] == [JOB]

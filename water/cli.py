@@ -579,7 +579,8 @@ def delete(name: str, yes: bool, keep_endpoint: bool, context: str | None, names
            kubeconfig: str | None) -> None:
     """Remove a pipeline: its definition, schedule, runs and revisions.
 
-    Its Datadog monitors go too, and (asked about each) the SageMaker endpoints it made."""
+    Its Datadog monitors go too, the Glue jobs its deploys defined, and (asked about each) the SageMaker endpoints
+    it made."""
     from water import delete as deleting
     from water.runtime import aws
 
@@ -589,13 +590,14 @@ def delete(name: str, yes: bool, keep_endpoint: bool, context: str | None, names
             raise click.UsageError("deleting needs --yes when there is no terminal to ask on")
         click.confirm(f"Delete pipeline '{name}' and its runs and revisions from namespace "
                       f"'{cluster.namespace}'?", abort=True)
-    lasting = [] if keep_endpoint else _asking_aws(f"cannot look for what pipeline '{name}' made in AWS", lambda:
-                                                    deleting.lasting(cluster, name, cluster.namespace, aws.client))
-    # endpoints first: while the pipeline's revision is there, a delete that failed half-way finds them again
+    lasting = _asking_aws(f"cannot look for what pipeline '{name}' made in AWS", lambda: deleting.lasting(
+        cluster, name, cluster.namespace, aws.client))
+    # what it made in AWS first: while the pipeline's revision is there, a delete that failed half-way finds it again
     for item in lasting:
-        if yes or click.confirm(f"Delete {item.what} too? It serves, and is paid for, until deleted"):
-            _asking_aws(f"cannot delete {item.what}", item.remove)
-            click.echo(f"{item.what} deleted")
+        if item.asks and (keep_endpoint or not (yes or click.confirm(f"Delete {item.what} too? {item.asks}"))):
+            continue
+        _asking_aws(f"cannot delete {item.what}", item.remove)
+        click.echo(f"{item.what} deleted")
     deleting.delete(cluster, name, cluster.namespace, echo=click.echo, datadog=_datadog())
 
 

@@ -58,10 +58,13 @@ def named_script(config: Any, key: str, what: str, project_dir: str, path: str, 
 
 @dataclass
 class Lasting:
-    """Something a step made in AWS that outlives the pipeline's runs (an endpoint), and how to remove it."""
+    """Something a step made in AWS that outlives the pipeline's runs (an endpoint, a Glue job), and how to remove
+    it. `asks`: why `water delete` asks before removing it (it serves: `--keep-endpoint` keeps it); "" when it goes
+    with the pipeline, being only its definition in AWS."""
 
     what: str
     remove: Callable[[], object]
+    asks: str = ""
 
 
 @dataclass

@@ -151,7 +151,7 @@ class Endpoint(Kind):
         if tags.get("water/pipeline") != pipeline:
             return []
         return [Lasting(f"SageMaker endpoint {spec['name']}", lambda: sagemaker.delete_endpoint(
-            EndpointName=spec["name"]))]
+            EndpointName=spec["name"]), asks="It serves, and is paid for, until deleted")]
 
     def permissions(self, step: Any, scope: Any) -> list:
         """Its models and endpoint configs (named `<endpoint>-<digest>`), the endpoint, all tagged when made,

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from water.errors import JobFailed, StepFailed
 from water.spec.fields import Map, Model, SpecModel, as_data, field, mark_of
 from water.spec.types import PLAIN, TEXT, Enum, Int, S3Uri, Str
-from water.steps.base import NUMBER, PREFIX, Defined, Kind, named_script
+from water.steps.base import NUMBER, PREFIX, Defined, Kind, Lasting, named_script
 
 if TYPE_CHECKING:
     from water.local.context import StepRun
@@ -127,6 +127,15 @@ class Glue(Kind):
 
         return Defined(definition["what"], "created" if before is None else
                        "unchanged" if before == after else "configured", before, after, apply)
+
+    def lasting(self, spec: dict, pipeline: str, client: Any) -> list:
+        """The job, if a deploy of this pipeline defined it: Glue lists the jobs tagged so (ListJobs' Tags filter;
+        water tags a job when it creates it), so a job made otherwise is never water's to delete."""
+        glue = client("glue")
+        tagged = [name for page in glue.get_paginator("list_jobs").paginate(Tags={"water/pipeline": pipeline})
+                  for name in page.get("JobNames", [])]
+        return [Lasting(f"glue job {spec['job']}", lambda: glue.delete_job(JobName=spec["job"]))] \
+            if spec.get("job") in tagged else []
 
     def inputs(self, spec: dict, resolve: Any) -> list:
         """The arguments naming S3 data other than the step's output: what a Glue script is handed to read."""
