@@ -131,6 +131,8 @@ class Glue(Kind):
     def lasting(self, spec: dict, pipeline: str, client: Any) -> list:
         """The job, if a deploy of this pipeline defined it: Glue lists the jobs tagged so (ListJobs' Tags filter;
         water tags a job when it creates it), so a job made otherwise is never water's to delete."""
+        if not spec.get("script"):
+            return []  # a job water never defines: AWS is not asked
         glue = client("glue")
         tagged = [name for page in glue.get_paginator("list_jobs").paginate(Tags={"water/pipeline": pipeline})
                   for name in page.get("JobNames", [])]
