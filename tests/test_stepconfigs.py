@@ -96,6 +96,24 @@ def test_a_set_deleted_by_hand_is_made_again_by_the_next_deploy(water, apiserver
     assert f"configmap/nightly-steps-{digest} created" in out and digest in _step_sets(apiserver).values()
 
 
+def test_a_deploy_whose_template_write_fails_leaves_runs_on_the_old_set_and_the_next_one_finishes(water, apiserver,
+                                                                                                 tmp_path):
+    first = _write(tmp_path, "v1")
+    water("deploy", tmp_path)
+    second = _write(tmp_path, "v2")
+    apiserver.api.inject(500, method="PATCH", path="workflowtemplates/nightly", times=-1,
+                         when=lambda request: request.params.get("dryRun") != "All")
+    out = water("deploy", tmp_path, code=1)
+    assert f"applied: configmap/nightly-steps-{second} (created)" in out
+    assert "not applied: workflowtemplate.argoproj.io/nightly" in out and "water rollback nightly --to 1" in out
+    assert _template(apiserver)["spec"]["workflowMetadata"]["labels"]["water/steps"] == first  # runs start as before
+    assert set(_step_sets(apiserver).values()) == {first, second}
+    apiserver.api.faults.clear()
+    out = water("deploy", tmp_path)
+    assert f"configmap/nightly-steps-{second} unchanged" in out and "revision 2 recorded" in out
+    assert _template(apiserver)["spec"]["workflowMetadata"]["labels"]["water/steps"] == second
+
+
 def test_a_rollback_mounts_the_set_of_the_revision_it_goes_back_to(water, apiserver, tmp_path):
     first = _write(tmp_path, "v1")
     water("deploy", tmp_path)

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from water.pipeline import Pipeline
 
 VOLUME = "water-steps"
+# Argo gives a pod each workflow-level volume its containers mount (argo-workflows workflow/controller/workflowpod.go,
+# addVolumeReferences): the exit handler's and hooks' pods as well as the DAG's
 MOUNT = {"name": VOLUME, "mountPath": contract.STEPS_DIR, "readOnly": True}
 # the API server refuses a ConfigMap whose values pass 1 MiB in all (kubernetes pkg/apis/core/validation
 # ValidateConfigMap: the bytes of each value, against core.MaxSecretSize); past SHARD_BYTES of keys and values, the
