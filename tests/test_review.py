@@ -184,3 +184,10 @@ def test_a_folded_part_reads_as_one_line_where_it_is_context():
     before = {"data": list(range(60)), "note": "a"}
     shown = review.diff("configmap/x", before, {**before, "note": "b"}, source="live")
     assert shown.splitlines()[3:] == [" data:", " - (60 items, unchanged)", "-note: a", "+note: b"]
+
+
+@pytest.mark.parametrize("edited, shown", [("1, 2", "1, 2"), ("{not json", "{not json"), ("", "")])
+def test_a_steps_configmap_edited_by_hand_shows_each_value_it_cannot_decode_as_it_is(edited, shown):
+    configmap = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x-steps-1", "labels": {
+        "water/pipeline": "x", "water/steps": "1"}}, "data": {"a": '{"step": "a"}', "b": edited, "c": "[3]"}}
+    assert review.readable(configmap)["data (decoded)"] == {"a": {"step": "a"}, "b": shown, "c": [3]}
