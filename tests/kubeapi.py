@@ -100,7 +100,7 @@ class ApiServer(kmock.KubernetesScaffold):
     logs: dict = attrs.field(factory=dict)  # (namespace, pod) → text
     faults: list = attrs.field(factory=list)
     events: list = attrs.field(factory=list)  # (resourceVersion, type, object key, object)
-    requests: list = attrs.field(factory=list)  # (method, path with query, Accept) of every request, in order
+    requests: list = attrs.field(factory=list)  # (method, path with query, Accept, User-Agent) of each, in order
     answered_bytes: int = 0  # of the bodies of every answer
     latency: float = 0.0  # seconds each answer waits: a server across a network (bench/status.py)
     last_rv: int = 1000
@@ -134,7 +134,8 @@ class ApiServer(kmock.KubernetesScaffold):
             self.faults.append(Fault(code, method, path, when, times, message))
 
     async def _handle(self, request):
-        self.requests.append((request.method, str(request.url.relative()), request.headers.get("Accept", "")))
+        self.requests.append((request.method, str(request.url.relative()), request.headers.get("Accept", ""),
+                              request.headers.get("User-Agent", "")))
         if self.latency:
             await asyncio.sleep(self.latency)
         response = await self._answer(request)

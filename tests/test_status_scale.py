@@ -51,7 +51,7 @@ def test_the_namespace_costs_the_same_requests_for_2_or_12_pipelines(water, apis
     asked = _asked(apiserver, since)
     assert [r["name"] for r in rows] == [f"p{p:02d}" for p in range(pipelines)]
     assert {r["phase"] for r in rows} == {"Failed"} and all(r["lastRun"].endswith("-00002") for r in rows)
-    assert all(method == "GET" and "/namespaces/ml/" in path and "labelSelector=" in path for method, path, _ in asked)
+    assert all(method == "GET" and "/namespaces/ml/" in path and "labelSelector=" in path for method, path, _, _ in asked)
     assert len(asked) == 5, asked  # templates, schedules, CronJobs, runs, Jobs: one list each, whatever the count
     (runs_request,) = [r for r in asked if "/workflows?" in r[1]]
     assert METADATA_ONLY in runs_request[2]  # metadata only: no run's nodes cross the wire
@@ -61,7 +61,7 @@ def test_runs_come_in_pages_of_the_servers_limit(water, apiserver):
     _pipelines(apiserver, 1, runs=PAGE + 20, nodes=1)
     since = len(apiserver.api.requests)
     (row,) = json.loads(water("status", "-o", "json"))
-    pages = [path for _, path, _ in _asked(apiserver, since) if "/workflows?" in path]
+    pages = [path for _, path, _, _ in _asked(apiserver, since) if "/workflows?" in path]
     assert len(pages) == 2 and f"limit={PAGE}" in pages[0] and "continue=" in pages[1]
     assert row["lastRun"] == f"p00-{PAGE + 19:05d}" and row["phase"] == "Failed"
 
@@ -71,7 +71,7 @@ def test_status_of_a_pipeline_reads_the_latest_run_alone(water, apiserver):
     since = len(apiserver.api.requests)
     found = json.loads(water("status", "p00", "-o", "json"))
     asked = _asked(apiserver, since)
-    full_reads = [path for _, path, accept in asked if "/workflows" in path and METADATA_ONLY not in accept]
+    full_reads = [path for _, path, accept, _ in asked if "/workflows" in path and METADATA_ONLY not in accept]
     assert full_reads == ["/apis/argoproj.io/v1alpha1/namespaces/ml/workflows/p00-00029"]  # one run's nodes
     assert len(found["steps"]) == 1000 and found["runs"][0]["phase"] == "Failed"
     assert found["runs"][0]["duration"] == 300.0 and len(found["runs"]) == 10

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from water import backoff
+from water import __version__, backoff
 from water.cluster import CLUSTER_SCOPED, FIELD_MANAGER, KINDS, Cluster
 from water.errors import ApiError, ClusterError, Unreachable, api_error_type
 
@@ -70,6 +70,7 @@ class KubeCluster(Cluster):
         self.server = cfg.host
         self.namespace = target.namespace or default_namespace
         self._api = client.ApiClient(cfg)
+        self._api.user_agent = f"water/{__version__}"  # as kubectl names itself: the server's audit log says who
         self._served: dict = {}  # group/version → plural names the cluster serves
 
     @property
