@@ -146,3 +146,22 @@ def test_with_artifacts_every_step_s_pod_is_told_the_commit_its_record_carries(t
         task = next(t for t in by_name["main"]["dag"]["tasks"] if t["name"] == "plain")
         env = {e["name"] for e in by_name[task["template"]]["container"]["env"]}
         assert ("WATER_GIT_COMMIT" in env) is told
+
+
+def test_the_lineage_of_one_run_reads_only_that_runs_records(tmp_path, aws_env, water):
+    """`water lineage NAME [RUN]` lists the records and reads the chosen run's alone: a run's record that cannot be
+    read (cut short, written by hand) troubles no other run's lineage."""
+    from water.runtime.lineage import record, record_key
+
+    spec = tmp_path / "water.yaml"
+    spec.write_text(SPEC)
+    s3 = aws.client("s3")
+    for run, body in (("traced-broken", b"{cut sh"), (RUN_ID, json.dumps(record(
+            "traced", RUN_ID, "train", "train", {"model": "s3://lake-results/m.tar.gz"}, [], {"commit": COMMIT})))):
+        bucket, key = aws.s3_parts(record_key("s3://lake-results/water/", "traced", run, "train"))
+        s3.put_object(Bucket=bucket, Key=key, Body=body if isinstance(body, bytes) else body.encode())
+    water("deploy", spec, "-y")
+    shown = json.loads(water("lineage", "traced", RUN_ID, "-n", "ml", "-o", "json"))
+    assert (shown["run"], shown["commit"], [s["step"] for s in shown["steps"]]) == (RUN_ID, COMMIT, ["train"])
+    assert "no lineage recorded for run 'nope' of 'traced' (recorded: " in water("lineage", "traced", "nope", "-n",
+                                                                                  "ml", code=1)

@@ -984,7 +984,8 @@ def lineage(target: str | None, run: str | None, local: bool, model: str | None,
         if not target:
             raise click.UsageError("name the deployed pipeline (or --local PATH)")
         name = target
-        runs, region = _cluster_lineage(_connect(context, namespace, kubeconfig, target), target, region)
+        runs, region = _cluster_lineage(_connect(context, namespace, kubeconfig, target), target, region,
+                                        one=None if model or obj else run or "")
         if model and versions is None:
             versions = _model_versions(group, region)
     if model:
@@ -1085,9 +1086,9 @@ def _lineage_out(rows: list, fmt: str, data) -> None:
         _print_data(data, fmt, [])
 
 
-def _cluster_lineage(cluster, name: str, region: str | None, since=None) -> tuple:
+def _cluster_lineage(cluster, name: str, region: str | None, since=None, one: str | None = None) -> tuple:
     """(the pipeline's recorded runs, from S3 under the latest revision's spec.aws.artifacts; the region they are
-    in: `region`, else the spec's)."""
+    in: `region`, else the spec's). `one`: only that run's records are read ("": the latest run's)."""
     from water import lineage as lin
     from water.revisions import ConfigMapStore, deployed_spec
     from water.runtime import aws
@@ -1097,8 +1098,10 @@ def _cluster_lineage(cluster, name: str, region: str | None, since=None) -> tupl
         raise WaterError(f"pipeline '{name}' records no lineage: its deployed spec has no spec.aws.artifacts (the "
                          "S3 prefix its steps write their records to)")
     region = region or aws_spec.get("region")
-    runs = _asking_aws(f"cannot read the lineage records under {aws_spec['artifacts']}", lambda: lin.cluster_runs(
-        aws.client("s3", region), aws_spec["artifacts"], name, since))
+    s3 = aws.client("s3", region)
+    runs = _asking_aws(f"cannot read the lineage records under {aws_spec['artifacts']}", lambda: [
+        lin.cluster_run(s3, aws_spec["artifacts"], name, one or None)] if one is not None else lin.cluster_runs(
+        s3, aws_spec["artifacts"], name, since))
     return runs, region
 
 

@@ -42,37 +42,63 @@ def local_runs(pipeline: Any) -> list:
 def cluster_runs(s3: Any, artifacts: str, pipeline: str, since: Any = None) -> list:
     """The pipeline's runs recorded under `<artifacts>lineage/<pipeline>/`, newest first; `since` (a datetime):
     only records written since then are read."""
+    bucket, listed = _listed(s3, artifacts, pipeline, since)
+    return sorted((_run_lineage(pipeline, run, [_record(s3, bucket, key) for key, _ in objects])
+                   for run, objects in listed.items()), key=lambda r: r.started, reverse=True)
+
+
+def cluster_run(s3: Any, artifacts: str, pipeline: str, run: str | None) -> RunLineage:
+    """One run's records, the latest run's by default: the listing names the runs, and only that one's records
+    are read (one GET per step, not per step of every run kept)."""
+    bucket, listed = _listed(s3, artifacts, pipeline)
+    newest_first = sorted(listed, key=lambda name: min(at for _, at in listed[name]), reverse=True)
+    chosen = chosen_run(newest_first, pipeline, run)
+    return _run_lineage(pipeline, chosen, [_record(s3, bucket, key) for key, _ in listed[chosen]])
+
+
+def _listed(s3: Any, artifacts: str, pipeline: str, since: Any = None) -> tuple[str, dict]:
+    """(the bucket, {run: [(key, LastModified) of each of its records]}), written since `since` if given."""
     from water.runtime import aws
     from water.runtime.lineage import FOLDER
 
     bucket, prefix = aws.s3_parts(f"{artifacts}{FOLDER}{pipeline}/")
-    records: dict = {}
+    listed: dict = {}
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for obj in page.get("Contents", ()):
-            if since is not None and obj["LastModified"] < since:
-                continue
-            run, _, _ = obj["Key"][len(prefix):].partition("/")
-            records.setdefault(run, []).append(json.loads(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()))
-    runs = []
-    for run, steps in records.items():
-        steps.sort(key=lambda r: r["at"])
-        told = next((r for r in steps if r.get("specHash")), steps[0])
-        runs.append(RunLineage(pipeline, run, told.get("specHash", ""), told.get("commit", ""), told.get("branch", ""),
-                               {r["step"]: {"kind": r["kind"], "inputs": r["inputs"], "outputs": r["outputs"]}
-                                for r in steps}, steps[0]["at"]))
-    return sorted(runs, key=lambda r: r.started, reverse=True)
+            if since is None or obj["LastModified"] >= since:
+                listed.setdefault(obj["Key"][len(prefix):].partition("/")[0], []).append(
+                    (obj["Key"], obj["LastModified"]))
+    return bucket, listed
+
+
+def _record(s3: Any, bucket: str, key: str) -> dict:
+    return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def _run_lineage(pipeline: str, run: str, records: list) -> RunLineage:
+    records.sort(key=lambda r: r["at"])
+    told = next((r for r in records if r.get("specHash")), records[0])
+    return RunLineage(pipeline, run, told.get("specHash", ""), told.get("commit", ""), told.get("branch", ""),
+                      {r["step"]: {"kind": r["kind"], "inputs": r["inputs"], "outputs": r["outputs"]}
+                       for r in records}, records[0]["at"])
 
 
 def pick_run(runs: list, pipeline: str, run: str | None) -> RunLineage:
-    if not runs:
+    """Run `run` of those recorded (newest first), else the latest."""
+    chosen = chosen_run([r.run for r in runs], pipeline, run)
+    return next(r for r in runs if r.run == chosen)
+
+
+def chosen_run(names: list, pipeline: str, run: str | None) -> str:
+    """`run` if it is among the recorded runs' names (newest first), else the latest; what is recorded if not."""
+    if not names:
         raise WaterError(f"no lineage recorded for pipeline '{pipeline}'")
     if run is None:
-        return runs[0]
-    found = [r for r in runs if r.run == run]
-    if not found:
+        return names[0]
+    if run not in names:
         raise WaterError(f"no lineage recorded for run '{run}' of '{pipeline}' (recorded: "
-                         f"{', '.join(r.run for r in runs[:5])}{', ...' if len(runs) > 5 else ''})")
-    return found[0]
+                         f"{', '.join(names[:5])}{', ...' if len(names) > 5 else ''})")
+    return run
 
 
 def rows(run: RunLineage, names: list | None = None) -> list:
