@@ -317,6 +317,23 @@ def test_a_kind_water_job_cannot_run_is_bad_input(aws_env, capsys):
                                                "endpoint, glue, notify, register, size, train, transform, when)")
 
 
+def test_an_argument_this_water_job_does_not_know_says_the_image_is_older_than_the_manifests(tmp_path, monkeypatch,
+                                                                                            capsys):
+    """As an image built before --config-key met a template rendered after it: exit 2 (Argo retries none), and
+    the termination message (the failed node's message, Slack's) says what to do."""
+    from water import __version__
+
+    log = tmp_path / "termination-log"
+    log.write_text("")
+    monkeypatch.setenv("WATER_TERMINATION_LOG", str(log))
+    with pytest.raises(SystemExit) as exited:
+        water_job(["container", "--config-key", "extract", "--from-the-future", "x"])
+    said = (f"unrecognized arguments: --from-the-future x: this step image's water-job is {__version__}, and the "
+            "pod's template was rendered by a newer water; rebuild the image with that water (jobs/Dockerfile)")
+    assert exited.value.code == 2 and capsys.readouterr().err.strip() == f"water-job: {said}"
+    assert log.read_text() == said
+
+
 def test_water_job_help_lists_every_kind_with_a_line_and_version_exits_0():
     from water import __version__
     from water.runtime.main import _kinds

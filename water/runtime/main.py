@@ -9,6 +9,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable
+from typing import NoReturn
 
 from water import __version__, contract
 from water.errors import BAD_INPUT, BadInput, WaterError
@@ -39,13 +40,25 @@ def _kinds_listed() -> str:
     return "kinds:\n" + "\n".join(lines)
 
 
+class _Parser(argparse.ArgumentParser):
+    """water-job's command line, whose errors end the pod as bad input with a termination message: one it does not
+    know comes from a newer water than this image's (the manifests and the step image disagree)."""
+
+    def error(self, message: str) -> NoReturn:
+        if message.startswith("unrecognized arguments"):
+            message += (f": this step image's water-job is {__version__}, and the pod's template was rendered by a "
+                        "newer water; rebuild the image with that water (jobs/Dockerfile)")
+        _report_failure("water-job: ", message, [])
+        sys.exit(BAD_INPUT)
+
+
 def main(argv: list | None = None, *, sleep: Callable[[float], object] | None = None,
          clients: aws.Clients = aws.client) -> int:
     """`sleep`: what the step's waits sleep with (default: a wait that SIGTERM ends at once); `clients`: what
     makes its AWS clients."""
     argv = sys.argv[1:] if argv is None else argv
     wants_help = any(a in ("-h", "--help") for a in argv)  # only then are the kinds loaded to be listed
-    parser = argparse.ArgumentParser(prog="water-job", description="Run one step of a water pipeline in its pod.",
+    parser = _Parser(prog="water-job", description="Run one step of a water pipeline in its pod.",
                                      epilog=_kinds_listed() if wants_help else None,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"water-job {__version__}")
