@@ -86,6 +86,17 @@ def test_sets_past_the_kept_revisions_are_pruned_unless_a_run_still_has_them(wat
     assert f"configmap/nightly-steps-{hashes[0]} pruned" in out and hashes[0] not in _step_sets(apiserver).values()
 
 
+def test_new_labels_reach_the_set_whose_configs_did_not_change(water, apiserver, tmp_path):
+    digest = _write(tmp_path, "v1")
+    water("deploy", tmp_path)
+    spec = tmp_path / "water.yaml"
+    spec.write_text(spec.read_text().replace("metadata: {name: nightly, namespace: ml}",
+                                             "metadata: {name: nightly, namespace: ml, labels: {team: ml}}"))
+    out = water("deploy", tmp_path)
+    assert f"configmap/nightly-steps-{digest} configured" in out and "+    team: ml\n" in out
+    assert apiserver.api.objects[(CONFIGMAPS, "ml", f"nightly-steps-{digest}")]["metadata"]["labels"]["team"] == "ml"
+
+
 def test_a_set_deleted_by_hand_is_made_again_by_the_next_deploy(water, apiserver, kube, tmp_path):
     from kubernetes import client
 

@@ -272,12 +272,10 @@ def steps_changes(cluster: Cluster, bundle: Bundle, namespace: str, wanted: list
     against the set the live template mounts; then each other set pruned unless one of the last KEEP revisions or
     a run still there (live, or kept to be retried or resubmitted) has it."""
     new = [o for o in bundle.objects if configs.is_steps_configmap(o)]
-    listed = cluster.list_metadata("ConfigMap", f"{selector(bundle.name)},{contract.STEPS_LABEL}", namespace)
-    by_hash: dict = {}
-    for found in listed:
-        by_hash.setdefault(configs.hash_of(found), []).append(_listed(found, "ConfigMap"))
-    have = {m["metadata"]["name"] for m in listed}
-    changes = [Change(m, "unchanged" if m["metadata"]["name"] in have else "created") for m in new]
+    listed = [_listed(m, "ConfigMap") for m in cluster.list_metadata(
+        "ConfigMap", f"{selector(bundle.name)},{contract.STEPS_LABEL}", namespace)]
+    live_by_name = {m["metadata"]["name"]: m for m in listed}
+    changes = [_set_change(m, live_by_name.get(m["metadata"]["name"])) for m in new]
     created = [c for c in changes if c.action == "created"]
     if created:
         live = next((c.live for c in wanted if c.obj["kind"] == "WorkflowTemplate"), None)
@@ -286,11 +284,31 @@ def steps_changes(cluster: Cluster, bundle: Bundle, namespace: str, wanted: list
         if before:  # cut to the fields water writes, every task's config kept (those no longer there too)
             before = {**drift.project(before, after), "data": before.get("data") or {}}
         created[0].diff = review_diff(steps_name(bundle.name), before, after, source="live")
+    return changes + _stale_sets(cluster, bundle, namespace, listed, revisions)
+
+
+def _set_change(wanted: dict, live: dict | None) -> Change:
+    """A ConfigMap of the new set against its name's live one: its data is in its name, so only labels can differ."""
+    if live is None:
+        return Change(wanted, "created")
+    labels = (live["metadata"].get("labels") or {}, wanted["metadata"]["labels"])
+    if labels[0] == labels[1]:
+        return Change(wanted, "unchanged", live=live)
+    return Change(wanted, "configured", review_diff(f"configmap/{wanted['metadata']['name']}", *(
+        {"metadata": {"labels": side}} for side in labels), source="live"), live)
+
+
+def _stale_sets(cluster: Cluster, bundle: Bundle, namespace: str, listed: list, revisions: list) -> list:
+    """The sets to prune: those that neither this revision, the last KEEP - 1 before it, nor a run still in the
+    namespace (asked only when there is something to prune) has."""
+    by_hash: dict = {}
+    for found in listed:
+        by_hash.setdefault(configs.hash_of(found), []).append(found)
     kept = {bundle.steps_hash, *(r.info.get("steps", "") for r in revisions[:KEEP - 1])}
     stale = [h for h in by_hash if h not in kept]
     if stale and cluster.serves("WorkflowTemplate"):
         kept |= {configs.hash_of(run) for run in cluster.list_metadata("Workflow", selector(bundle.name), namespace)}
-    return changes + [Change(m, "pruned") for h in stale if h not in kept for m in by_hash[h]]
+    return [Change(m, "pruned") for h in stale if h not in kept for m in by_hash[h]]
 
 
 def _listed(item: dict, kind: str) -> dict:
