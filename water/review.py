@@ -167,7 +167,7 @@ def diff(name: str, before: dict | None, after: dict | None, *, source: str) -> 
     return drift.unified_diff(name, *_shown(before, after), source=source)
 
 
-FOLD_ITEMS = 50  # an unchanged list or mapping of at least this many items is one line on both sides
+FOLD_ITEMS = 50  # an unchanged list of at least this many items (a DAG's tasks) is one line on both sides
 
 
 def _shown(before: dict | None, after: dict | None) -> tuple[str, str]:
