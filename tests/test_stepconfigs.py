@@ -125,6 +125,24 @@ def test_a_deploy_whose_template_write_fails_leaves_runs_on_the_old_set_and_the_
     assert _template(apiserver)["spec"]["workflowMetadata"]["labels"]["water/steps"] == second
 
 
+def test_a_template_rendered_before_the_configmaps_is_followed_by_a_set_shown_whole(water, apiserver, kube, tmp_path):
+    """A pipeline deployed by a water that passed configs as task arguments: its template has no steps label, so the
+    new set is shown as created in full, and its runs (reading their --config) are left alone."""
+    from kubernetes import client
+
+    digest = _write(tmp_path, "v1")
+    water("deploy", tmp_path)
+    api = client.CustomObjectsApi(kube)
+    template = api.get_namespaced_custom_object("argoproj.io", "v1alpha1", "ml", "workflowtemplates", "nightly")
+    del template["spec"]["workflowMetadata"]["labels"]["water/steps"]
+    api.replace_namespaced_custom_object("argoproj.io", "v1alpha1", "ml", "workflowtemplates", "nightly", template)
+    client.CoreV1Api(kube).delete_namespaced_config_map(f"nightly-steps-{digest}", "ml")
+    out = water("deploy", tmp_path)
+    assert "--- live/configmap/nightly-steps\n+++ water/configmap/nightly-steps\n@@ -0,0 +1," in out
+    assert "+  extract:\n" in out and f"configmap/nightly-steps-{digest} created" in out
+    assert _template(apiserver)["spec"]["workflowMetadata"]["labels"]["water/steps"] == digest
+
+
 def test_a_rollback_mounts_the_set_of_the_revision_it_goes_back_to(water, apiserver, tmp_path):
     first = _write(tmp_path, "v1")
     water("deploy", tmp_path)
