@@ -169,8 +169,8 @@ def test_history_diff_pairs_the_two_revisions_sets_whatever_their_names(water, a
 def test_a_pod_whose_configmap_lacks_its_task_fails_as_bad_input_naming_it(tmp_path, capsys):
     assert water_job(["container", "--config-key", "extract", "--steps-dir", str(tmp_path)]) == 2
     assert capsys.readouterr().err.splitlines()[-1] == (
-        f"water-job: no config for task 'extract' in {tmp_path} (the steps' ConfigMaps mounted there hold none: "
-        "were they deleted by hand?)")
+        f"water-job: no config for task 'extract' in {tmp_path}: the steps' ConfigMaps mounted there hold no such "
+        "task (the template and the ConfigMaps it mounts disagree)")
 
 
 @pytest.mark.parametrize("given", ["[1, 2]", "{not json"])

@@ -44,8 +44,8 @@ def _mounted(key: str, steps_dir: str):
         with open(path, encoding="utf-8") as f:
             return json.load(f, object_hook=Config)
     except FileNotFoundError:
-        raise BadInput(f"no config for task '{task_of(key)}' in {steps_dir} (the steps' ConfigMaps mounted there "
-                       "hold none: were they deleted by hand?)") from None
+        raise BadInput(f"no config for task '{task_of(key)}' in {steps_dir}: the steps' ConfigMaps mounted there "
+                       "hold no such task (the template and the ConfigMaps it mounts disagree)") from None
 
 
 class Job:
