@@ -43,8 +43,9 @@ def cluster_runs(s3: Any, artifacts: str, pipeline: str, since: Any = None) -> l
     """The pipeline's runs recorded under `<artifacts>lineage/<pipeline>/`, newest first; `since` (a datetime):
     only records written since then are read."""
     bucket, listed = _listed(s3, artifacts, pipeline, since)
-    return sorted((_run_lineage(pipeline, run, [_record(s3, bucket, key) for key, _ in objects])
-                   for run, objects in listed.items()), key=lambda r: r.started, reverse=True)
+    records = iter(_records(s3, bucket, [key for objects in listed.values() for key, _ in objects]))
+    return sorted((_run_lineage(pipeline, run, [next(records) for _ in objects]) for run, objects in listed.items()),
+                  key=lambda r: r.started, reverse=True)
 
 
 def cluster_run(s3: Any, artifacts: str, pipeline: str, run: str | None) -> RunLineage:
@@ -53,7 +54,7 @@ def cluster_run(s3: Any, artifacts: str, pipeline: str, run: str | None) -> RunL
     bucket, listed = _listed(s3, artifacts, pipeline)
     newest_first = sorted(listed, key=lambda name: min(at for _, at in listed[name]), reverse=True)
     chosen = chosen_run(newest_first, pipeline, run)
-    return _run_lineage(pipeline, chosen, [_record(s3, bucket, key) for key, _ in listed[chosen]])
+    return _run_lineage(pipeline, chosen, _records(s3, bucket, [key for key, _ in listed[chosen]]))
 
 
 def _listed(s3: Any, artifacts: str, pipeline: str, since: Any = None) -> tuple[str, dict]:
@@ -71,8 +72,23 @@ def _listed(s3: Any, artifacts: str, pipeline: str, since: Any = None) -> tuple[
     return bucket, listed
 
 
-def _record(s3: Any, bucket: str, key: str) -> dict:
-    return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+# records read at a time: each GET is a round trip to S3, and one boto3 client may be shared by threads (boto3's
+# guide, "Multithreading or multiprocessing with clients": low-level clients are thread safe), as many as its
+# connection pool holds (botocore's Config max_pool_connections, 10 unless set)
+READERS = 10
+
+
+def _records(s3: Any, bucket: str, keys: list) -> list:
+    """The records at `keys`, in their order, READERS GETs at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def read(key: str) -> dict:
+        return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+    if len(keys) < 2:
+        return [read(key) for key in keys]
+    with ThreadPoolExecutor(min(READERS, len(keys))) as pool:
+        return list(pool.map(read, keys))
 
 
 def _run_lineage(pipeline: str, run: str, records: list) -> RunLineage:
