@@ -297,6 +297,12 @@ def test_long_inline_texts_leave_the_template_for_as_many_configmaps_as_they_fil
     assert len(step_configs(maps)) == 3000
 
 
+def test_a_gitops_controller_is_told_to_leave_an_old_steps_set_to_the_runs_that_mount_it():
+    *_, steps = render_objects(example_path("babyweight"))
+    assert steps["kind"] == "ConfigMap" and steps["metadata"]["annotations"] == {
+        "argocd.argoproj.io/sync-options": "Prune=false", "kustomize.toolkit.fluxcd.io/prune": "disabled"}
+
+
 def test_a_task_config_the_api_server_would_refuse_is_refused_with_its_size(tmp_path):
     spec = _chain_spec(2, 1).replace("[echo, s1", "[echo, " + "x" * (1024 * 1024 + 1) + ", s1")
     (tmp_path / "water.yaml").write_text(spec)

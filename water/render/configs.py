@@ -22,6 +22,11 @@ MOUNT = {"name": VOLUME, "mountPath": contract.STEPS_DIR, "readOnly": True}
 # ValidateConfigMap: the bytes of each value, against core.MaxSecretSize); past SHARD_BYTES of keys and values, the
 # configs go to several, so that no ConfigMap passes 1 MiB as JSON either (its values' quotes escaped)
 CONFIGMAP_LIMIT = 1024 * 1024
+# a GitOps controller applying `water render --dir` would delete the previous set when its file leaves the folder,
+# under the runs still mounting it: Argo CD and Flux leave an object so annotated to water's pruning (Argo CD's
+# sync option Prune=false, its docs user-guide/sync-options.md "No Prune Resources"; Flux kustomize-controller's
+# prune: disabled, its Kustomization docs on garbage collection); `water deploy` prunes them itself
+KEPT_BY_GITOPS = {"argocd.argoproj.io/sync-options": "Prune=false", "kustomize.toolkit.fluxcd.io/prune": "disabled"}
 SHARD_BYTES = 640 * 1024
 
 
@@ -46,7 +51,8 @@ def configmaps(pipeline: Pipeline, texts: dict) -> list:
         shards[-1][key] = text
         size += entry
     base = f"{pipeline.name}-steps-{digest}"
-    meta: dict = {"labels": {**pods.labels(pipeline), contract.STEPS_LABEL: digest}}
+    meta: dict = {"labels": {**pods.labels(pipeline), contract.STEPS_LABEL: digest},
+                  "annotations": dict(KEPT_BY_GITOPS)}
     if pipeline.doc.metadata.namespace:
         meta["namespace"] = pipeline.doc.metadata.namespace
     return [{"apiVersion": "v1", "kind": "ConfigMap",
