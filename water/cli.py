@@ -4,6 +4,7 @@ from __future__ import annotations
 import gc
 import os
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
 import click
@@ -984,8 +985,10 @@ def lineage(target: str | None, run: str | None, local: bool, model: str | None,
         if not target:
             raise click.UsageError("name the deployed pipeline (or --local PATH)")
         name = target
-        runs, region = _cluster_lineage(_connect(context, namespace, kubeconfig, target), target, region,
-                                        one=None if model or obj else run or "")
+        runs, region = _cluster_lineage(  # a run's lineage reads that run's records alone
+            _connect(context, namespace, kubeconfig, target), target, region,
+            (lambda s3, artifacts: lin.cluster_runs(s3, artifacts, target)) if model or obj else
+            (lambda s3, artifacts: [lin.cluster_run(s3, artifacts, target, run)]))
         if model and versions is None:
             versions = _model_versions(group, region)
     if model:
@@ -1039,7 +1042,8 @@ def cost(name: str, since: str, region: str | None, fmt: str, context: str | Non
     back = datetime.now(timezone.utc) - timedelta(**{"days" if found[2] == "d" else "hours": int(found[1])})
     start = back.strftime("%Y-%m-%dT%H:%M:%SZ")
     # records are written as their steps end: one older than `back` belongs to an older run
-    runs, _ = _cluster_lineage(_connect(context, namespace, kubeconfig, name), name, region, back)
+    runs, _ = _cluster_lineage(_connect(context, namespace, kubeconfig, name), name, region,
+                               lambda s3, artifacts: lin.cluster_runs(s3, artifacts, name, back))
     summary = lin.costs(runs, start)
     if fmt != "table":
         _print_data(summary, fmt, [])
@@ -1086,10 +1090,9 @@ def _lineage_out(rows: list, fmt: str, data) -> None:
         _print_data(data, fmt, [])
 
 
-def _cluster_lineage(cluster, name: str, region: str | None, since=None, one: str | None = None) -> tuple:
-    """(the pipeline's recorded runs, from S3 under the latest revision's spec.aws.artifacts; the region they are
-    in: `region`, else the spec's). `one`: only that run's records are read ("": the latest run's)."""
-    from water import lineage as lin
+def _cluster_lineage(cluster, name: str, region: str | None, read: Callable[[Any, str], list]) -> tuple:
+    """(the pipeline's recorded runs that read(s3, artifacts) reads from S3 under the latest revision's
+    spec.aws.artifacts; the region they are in: `region`, else the spec's)."""
     from water.revisions import ConfigMapStore, deployed_spec
     from water.runtime import aws
 
@@ -1098,10 +1101,8 @@ def _cluster_lineage(cluster, name: str, region: str | None, since=None, one: st
         raise WaterError(f"pipeline '{name}' records no lineage: its deployed spec has no spec.aws.artifacts (the "
                          "S3 prefix its steps write their records to)")
     region = region or aws_spec.get("region")
-    s3 = aws.client("s3", region)
-    runs = _asking_aws(f"cannot read the lineage records under {aws_spec['artifacts']}", lambda: [
-        lin.cluster_run(s3, aws_spec["artifacts"], name, one or None)] if one is not None else lin.cluster_runs(
-        s3, aws_spec["artifacts"], name, since))
+    runs = _asking_aws(f"cannot read the lineage records under {aws_spec['artifacts']}", lambda: read(
+        aws.client("s3", region), aws_spec["artifacts"]))
     return runs, region
 
 

@@ -43,8 +43,9 @@ def cluster_runs(s3: Any, artifacts: str, pipeline: str, since: Any = None) -> l
     """The pipeline's runs recorded under `<artifacts>lineage/<pipeline>/`, newest first; `since` (a datetime):
     only records written since then are read."""
     bucket, listed = _listed(s3, artifacts, pipeline, since)
-    records = iter(_records(s3, bucket, [key for objects in listed.values() for key, _ in objects]))
-    return sorted((_run_lineage(pipeline, run, [next(records) for _ in objects]) for run, objects in listed.items()),
+    keys = [key for objects in listed.values() for key, _ in objects]
+    read = dict(zip(keys, _records(s3, bucket, keys)))
+    return sorted((_run_lineage(pipeline, run, [read[key] for key, _ in objects]) for run, objects in listed.items()),
                   key=lambda r: r.started, reverse=True)
 
 

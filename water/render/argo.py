@@ -368,7 +368,7 @@ def workflow_template(pipeline: Pipeline, git_commit: str | None = None,
     maps = configs.configmaps(pipeline, texts)
     # each run is labelled with its configs' hash: Argo copies workflowMetadata's labels onto the Workflow
     # (workflow/controller/operator.go updateWorkflowMetadata), and a deploy keeps the ConfigMaps a run still has
-    spec["workflowMetadata"] = {"labels": {**pods.labels(pipeline), contract.STEPS_LABEL: configs.steps_hash(texts)}}
+    spec["workflowMetadata"] = {"labels": {**pods.labels(pipeline), contract.STEPS_LABEL: configs.hash_of(maps[0])}}
     spec["securityContext"] = pods.POD_SECURITY
     # every pod of the run: Argo applies the workflow's podSpecPatch, then the template's (argo-workflows
     # workflow/controller/workflowpod.go processPodSpecPatch), so sized steps keep theirs
