@@ -291,7 +291,7 @@ def task_argv(objects: list, task_name: str, upstream: dict | None = None, item:
     given = {p["name"]: p["value"] for p in task.get("arguments", {}).get("parameters", [])}
     defaults = {p["name"]: p.get("value") for p in body.get("inputs", {}).get("parameters", [])}
     inputs = re.compile(r"^\{\{inputs\.parameters\.([A-Za-z0-9_-]+)\}\}$")
-    pod_task = task_name if item is None else f"{task_name}(0:{item})"
+    pod_task = task_name if item is None else _expanded(task, item, upstream or {})
 
     def substituted(arg: str) -> str:
         found = inputs.match(arg)
@@ -303,11 +303,21 @@ def task_argv(objects: list, task_name: str, upstream: dict | None = None, item:
     return [substituted(a) for a in body["container"]["args"]] + ["--steps-dir", mounted_steps(objects)]
 
 
+def _expanded(task: dict, item: str, upstream: dict) -> str:
+    """The name Argo gives the task's pod for `item` of its withParam list: TASK(INDEX:ITEM), parentheses taken out
+    of the item (workflow/controller/operator.go generateNodeName)."""
+    items = json.loads(ARGO_OUTPUT.sub(lambda m: upstream[m[1]][m[2]], task["withParam"]))
+    return f"{task['name']}({items.index(item)}:{item.replace('(', '').replace(')', '')})"
+
+
 def mounted_steps(objects: list) -> str:
-    """A folder holding the steps' ConfigMaps as a pod's projected volume does: a file per key."""
+    """A folder holding the steps' ConfigMaps as a pod's projected volume does: a file per key (removed when the
+    test run ends)."""
+    import atexit
     import tempfile
 
     folder = tempfile.mkdtemp(prefix="water-steps-")
+    atexit.register(shutil.rmtree, folder, True)
     for obj in objects:
         if obj["kind"] == "ConfigMap":
             for key, text in obj.get("data", {}).items():

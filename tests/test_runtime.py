@@ -285,7 +285,7 @@ def test_container_runs_its_command_with_resolved_expressions_and_shard(aws_env,
     sized = {"shards": '["0/4", "1/4", "2/4", "3/4"]', "pod-patch": "{}"}
     argv = _pod("publish", upstream={**PREDICTED, "water-size-publish": sized}, item="2/4")
     # Argo names the pod's expanded task TASK(INDEX:ITEM) (operator.go generateNodeName): it still reads the step's
-    assert argv[argv.index("--config-key") + 1] == "publish(0:2/4)"
+    assert argv[argv.index("--config-key") + 1] == "publish(2:2/4)"
     assert water_job(argv) == 0
     assert "s3://lake-results/preds/ O'Brien 2/4" in capfd.readouterr().out
 
