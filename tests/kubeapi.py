@@ -88,7 +88,7 @@ class Fault:
     path: str | None  # a regex searched in the request path
     when: object  # predicate on the kmock Request, or None
     times: int
-    message: str
+    message: object  # the text, or a function of the kmock Request making it
 
 
 @attrs.define(kw_only=True)
@@ -144,10 +144,11 @@ class ApiServer(kmock.KubernetesScaffold):
 
     async def _answer(self, request):
         fault = self._take_fault(request)
-        if fault and fault.message.startswith("<"):  # a web page, as an SSO proxy or another port answers
-            return aiohttp.web.Response(status=fault.code, text=fault.message, content_type="text/html")
+        message = (fault.message(request) if callable(fault.message) else fault.message) if fault else ""
+        if fault and message.startswith("<"):  # a web page, as an SSO proxy or another port answers
+            return aiohttp.web.Response(status=fault.code, text=message, content_type="text/html")
         if fault:
-            return status(fault.code, aiohttp.web.Response(status=fault.code).reason, fault.message)
+            return status(fault.code, aiohttp.web.Response(status=fault.code).reason, message)
         namespace_object = NAMESPACE_PATH.match(request.url.path)  # kmock reads it as a namespace prefix
         if namespace_object:
             return await self._serve_or_fail(request, "v1/namespaces", None, namespace_object.group(1))

@@ -73,9 +73,20 @@ def enforced(apiserver):
             return False
         return True
 
-    apiserver.api.inject(403, when=refused, times=-1, message='User "system:serviceaccount:ml:water-deployer" cannot '
-                         "do that (water-deployer's Role)")
+    apiserver.api.inject(403, when=refused, times=-1, message=forbidden)
     yield allowed
+
+
+def forbidden(request) -> str:
+    """The API server's own words for a request RBAC refused: k8s.io/apiserver pkg/endpoints/handlers/responsewriters
+    errors.go forbiddenMessage, wrapped by apimachinery's errors.NewForbidden (`RESOURCE[.GROUP] "NAME" is
+    forbidden: ...`)."""
+    group, resource, verb = authorized_as(request.method, str(request.url.relative()))
+    found = RESOURCE_PATH.match(urlsplit(str(request.url.relative())).path)
+    namespace = request.url.path.split("/namespaces/")[1].split("/")[0]
+    qualified = f"{found['resource']}.{group}" if group else found["resource"]
+    return (f'{qualified} "{found["name"] or ""}" is forbidden: User "system:serviceaccount:ml:water-deployer" '
+            f'cannot {verb} resource "{resource}" in API group "{group}" in the namespace "{namespace}"')
 
 
 @pytest.mark.namespaces("default", "ml", "analytics")  # nightly-report's namespace
@@ -85,7 +96,10 @@ def test_water_s_pipeline_commands_need_the_deployer_role_and_nothing_more(water
 
     path = project("babyweight")
     out = water("deploy", path)
-    assert "warning: cannot tell whether Secret 'slack-webhook'" in out  # Secrets are not the deployer's to read
+    # Secrets are not the deployer's to read: deploy says so, in the API server's words, and goes on
+    assert ("warning: cannot tell whether Secret 'slack-webhook' (spec.alerts.slack.webhookSecret) is in namespace "
+            "'ml': forbidden: secrets \"slack-webhook\" is forbidden: User \"system:serviceaccount:ml:water-deployer\" "
+            'cannot get resource "secrets" in API group "" in the namespace "ml"') in out
     water("diff", path, "--param", "limit=3", code=1)
     water("deploy", path, "--param", "limit=3")
     threading.Thread(target=_finish, args=(apiserver, kube, "Succeeded", [("train", "loss 0.1\n")])).start()
