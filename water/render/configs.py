@@ -30,7 +30,7 @@ KEPT_BY_GITOPS = {"argocd.argoproj.io/sync-options": "Prune=false", "kustomize.t
 SHARD_BYTES = 640 * 1024
 
 
-def steps_hash(texts: dict) -> str:
+def _steps_hash(texts: dict) -> str:
     """The hash naming a set of configs (task → JSON text): the same configs, the same name."""
     digest = hashlib.sha256()
     for key in sorted(texts):
@@ -40,7 +40,7 @@ def steps_hash(texts: dict) -> str:
 
 def configmaps(pipeline: Pipeline, texts: dict) -> list:
     """The ConfigMaps holding each task's own config (task → JSON text), as few as fit SHARD_BYTES each."""
-    digest = steps_hash(texts)
+    digest = _steps_hash(texts)
     shards: list[dict] = [{}]
     size = 0
     for key, text in texts.items():
